@@ -1,0 +1,99 @@
+"""`attnlab grade` and `attnlab check`: argument parsing only; the work is in `attnlab.grade`.
+
+The zygote is started before torch is imported here, so that the child's torch import and the
+parent's run side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import TASK_IDS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="attnlab", description="Grade attention exercises out of the student's reach.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in [("grade", "grade submissions with a secret seed"), ("check", "the same checks with the public seed")]:
+        g = sub.add_parser(name, help=text, description=text)
+        g.add_argument("paths", nargs="+", metavar="PATH", help="a .py module or a .ipynb notebook")
+        g.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, one per line")
+        if name == "grade":
+            g.add_argument("--seed", type=int, default=None, help="the secret seed (else $ATTNLAB_SECRET_SEED, else random)")
+        g.add_argument("--tasks", default=None, help=f"comma-separated task ids, from: {', '.join(TASK_IDS)}")
+        g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+        g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
+    return p
+
+
+def fail(message: str) -> int:
+    print(f"attnlab: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    tasks = None
+    if args.tasks:
+        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        unknown = [t for t in tasks if t not in TASK_IDS]
+        if unknown:
+            return fail(f"unknown task id {unknown[0]!r}; choose from {', '.join(TASK_IDS)}")
+
+    from .sandbox import Zygote
+    from .submission import InputError, load_submission
+
+    try:
+        subs = [load_submission(p) for p in args.paths]
+    except InputError as e:
+        return fail(str(e))
+    zygote = Zygote()  # starts importing torch in the child now
+
+    from rich.console import Console
+
+    from .config import CourseError, load_course
+    from .grade import grade_submissions, secret_seed
+    from .report import json_line, summary, table
+
+    try:
+        course = load_course(args.course)
+    except CourseError as e:
+        zygote.close()
+        return fail(str(e))
+    if tasks:
+        missing = [t for t in tasks if t not in [x.id for x in course.tasks]]
+        if missing:
+            zygote.close()
+            return fail(f"task {missing[0]!r} is not in {args.course or 'course.yml'}")
+    seed = course.public_seed if args.command == "check" else secret_seed(args.seed)
+    console = Console(stderr=False, soft_wrap=False)
+    err = Console(stderr=True)
+
+    def done(result: dict) -> None:
+        if args.json:
+            print(json_line(result), flush=True)
+        else:
+            table(result, console)
+
+    try:
+        with err.status("grading...", spinner="dots") if (err.is_terminal and not args.json) else _Null():
+            results = grade_submissions(subs, course=course, seed=seed, task_ids=tasks, device=args.device,
+                                        zygote=zygote, on_done=done)
+    finally:
+        zygote.close()
+    if not args.json and len(results) > 1:
+        summary(results, console)
+    return 0
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

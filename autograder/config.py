@@ -1,0 +1,121 @@
+"""course.yml: the course id, tasks and points, tolerances, devices, limits and forbidden calls.
+
+`load_course(path)` validates the file with pydantic and raises `CourseError` with a one-line message
+that names the field, for example ``course.yml: tasks.2.points: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TASK_IDS = (
+    "qk_scores",
+    "softmax_with_temperature",
+    "causal_mask",
+    "attention",
+    "multi_head_attention",
+    "plot_attention",
+)
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+DEFAULT_COURSE = Path(__file__).resolve().parent / "course.yml"
+
+
+class CourseError(ValueError):
+    """course.yml is missing or invalid; the message is one line and names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
+
+
+class Tolerance(_Strict):
+    atol: float = Field(ge=0)
+    rtol: float = Field(ge=0)
+
+
+class Limits(_Strict):
+    task_seconds: float = Field(gt=0)
+    load_seconds: float = Field(gt=0)
+    memory_mb: int = Field(gt=0)
+    output_kb: int = Field(gt=0)
+
+
+class Task(_Strict):
+    id: Literal[TASK_IDS]  # type: ignore[valid-type]
+    function: str = Field(min_length=1)
+    points: float = Field(gt=0)
+    forbidden: list[str] | None = None
+
+
+class Course(_Strict):
+    course_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    public_seed: int
+    devices: list[Literal["cpu", "cuda"]] = Field(min_length=1)
+    dtypes: list[Literal[DTYPES]] = Field(min_length=1)  # type: ignore[valid-type]
+    tolerances: dict[Literal[DTYPES], Tolerance]  # type: ignore[valid-type]
+    limits: Limits
+    forbidden_default: list[str] = Field(default_factory=list)
+    tasks: list[Task] = Field(min_length=1)
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_ids(cls, tasks: list[Task]) -> list[Task]:
+        seen = [t.id for t in tasks]
+        dup = sorted({i for i in seen if seen.count(i) > 1})
+        if dup:
+            raise ValueError(f"task id {dup[0]!r} appears more than once")
+        return tasks
+
+    @model_validator(mode="after")
+    def _tolerance_for_every_dtype(self) -> "Course":
+        missing = [d for d in self.dtypes if d not in self.tolerances]
+        if missing:
+            raise ValueError(f"tolerances: no entry for dtype {missing[0]!r}")
+        return self
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        raise KeyError(task_id)
+
+    def forbidden_for(self, task_id: str) -> list[str]:
+        own = self.task(task_id).forbidden
+        return list(self.forbidden_default if own is None else own)
+
+    @property
+    def max_total(self) -> float:
+        return float(sum(t.points for t in self.tasks))
+
+
+def _first_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (misspelled?)"
+    return f"{where}: {msg}"
+
+
+def load_course(path: str | os.PathLike | None = None) -> Course:
+    """Load and validate course.yml: `path`, else $ATTNLAB_COURSE, else the course.yml shipped with attnlab."""
+    p = Path(path or os.environ.get("ATTNLAB_COURSE") or DEFAULT_COURSE)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseError(f"{p}: file not found") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise CourseError(f"{p}:{line} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise CourseError(f"{p}: expected a mapping of course settings at the top level")
+    try:
+        return Course.model_validate(data)
+    except ValidationError as e:
+        raise CourseError(f"{p.name}: {_first_error(e)}") from None

@@ -1,0 +1,106 @@
+"""`check(fn)`: instant feedback in a student's notebook. Never used for grades.
+
+    from attnlab import check
+    check(qk_scores)
+
+It runs the task's public cases right here, in the student's own kernel, with the same case runner and
+the same judge as the grader, and prints pass or fail and the hint. Because it runs in the student's
+process, the student can fool it; that is fine, since grades come only from ``attnlab grade``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import signal
+import threading
+import time
+from pathlib import Path
+
+RESULT = "{mark} {task}: {score:g}/{max_score:g} {status}"
+
+
+def _runner():
+    spec = importlib.util.spec_from_file_location("_attnlab_runner_inproc", Path(__file__).with_name("runner.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class _TimeUp(BaseException):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """SIGALRM-based, so only in the main thread on POSIX; elsewhere no limit."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(*_):
+        raise _TimeUp()
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _task_for(fn, course):
+    name = getattr(fn, "__name__", None)
+    for t in course.tasks:
+        if t.function == name or t.id == name:
+            return t
+    raise ValueError(f"check() needs one of the course's functions ({', '.join(t.function for t in course.tasks)}), got {name!r}")
+
+
+def run_in_process(fn, task, course, seed: int):
+    """Run one task's cases on `fn` in this process and judge them; returns a judge.TaskResult."""
+    from .cases import CALLEES, make_cases
+    from .forbidden import runtime_patterns
+    from .judge import judge_task
+
+    runner = _runner()
+    worker = runner.Worker(None, runner._load_sibling("figure_data"))
+    worker.ns = getattr(fn, "__globals__", None) or getattr(getattr(fn, "forward", None), "__globals__", {})
+    detect = runner.Detectors(worker.torch, runtime_patterns(course.forbidden_for(task.id)))
+    cases = make_cases(task.id, seed, course.dtypes, ["cpu", "cuda"] if "cuda" in course.devices else ["cpu"])
+    replies, tensors = {}, {}
+    cuda = worker.torch.cuda.is_available()
+    for c in cases:
+        if c.device == "cuda" and not cuda:
+            replies[c.id] = {"status": "pending"}
+            continue
+        local = {k: v.clone() for k, v in c.tensors.items()}
+        t0 = time.perf_counter()
+        try:
+            with _time_limit(course.limits.task_seconds):
+                meta, out = worker.run_case(fn, {**c.spec, "device": c.device}, local, detect, CALLEES.get(task.id, []))
+        except _TimeUp:
+            replies[c.id] = {"status": "timeout"}
+            return judge_task(task, cases, replies, tensors, course,
+                              failure={"status": "timeout", "case": c.label, "seconds": course.limits.task_seconds})
+        except Exception as e:  # noqa: BLE001 - the student's exceptions are feedback
+            meta, out = {"status": "error", "error": runner._err(e)}, {}
+        meta["seconds"] = time.perf_counter() - t0
+        replies[c.id], tensors[c.id] = meta, out
+    return judge_task(task, cases, replies, tensors, course)
+
+
+def check(fn, *, seed: int | None = None, course=None) -> bool:
+    """Check one of your functions (or MultiHeadAttention) on the public cases; prints the verdict."""
+    from .config import load_course
+
+    course = course or load_course()
+    task = _task_for(fn, course)
+    result = run_in_process(fn, task, course, course.public_seed if seed is None else seed)
+    ok = result.status == "passed"
+    print(RESULT.format(mark="PASS" if ok else "FAIL", task=task.id, score=result.score, max_score=result.max_score,
+                        status=result.status))
+    if not ok:
+        print(result.feedback)
+    return ok

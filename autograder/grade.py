@@ -1,0 +1,223 @@
+"""Grade submissions: the Python API behind `attnlab grade` and `attnlab check`.
+
+    results = grade_paths(["alice.ipynb"], course=load_course(), seed=7)
+
+For each submission a fresh worker (forked from a clean zygote) loads the student's code; the parent
+sends it each task's cases, collects the plain outputs, and judges them here, out of the student's
+reach. A task that times out, crashes the worker or exits costs only that task: the worker is killed
+with its whole process group, a new one is forked, the submission is loaded again, and grading goes on
+with the next task.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import secrets
+import time
+from typing import Callable, Iterable
+
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from . import wire
+from .cases import CALLEES, make_cases
+from .config import Course
+from .forbidden import runtime_patterns, scan_source
+from .judge import TaskResult, judge_task
+from .sandbox import Worker, Zygote
+from .submission import Submission, load_submission, references
+
+SCHEMA = "attnlab.grade/1"
+
+
+def secret_seed(seed: int | None) -> int:
+    """--seed, else $ATTNLAB_SECRET_SEED, else a fresh random one."""
+    if seed is not None:
+        return int(seed)
+    env = os.environ.get("ATTNLAB_SECRET_SEED")
+    return int(env) if env else secrets.randbelow(2**31)
+
+
+def _namespaced(spec: dict, prefix: str) -> dict:
+    """Rewrite the tensor names in a case spec to `prefix.name`, so all cases share one payload."""
+    spec = copy.deepcopy(spec)
+
+    def fix(a):
+        if isinstance(a, dict) and "t" in a:
+            a["t"] = f"{prefix}.{a['t']}"
+        return a
+
+    spec["args"] = [fix(a) for a in spec.get("args", [])]
+    spec["kwargs"] = {k: fix(a) for k, a in spec.get("kwargs", {}).items()}
+    if "state" in spec:
+        spec["state"] = {k: f"{prefix}.{v}" for k, v in spec["state"].items()}
+    if "grad" in spec:
+        spec["grad"]["upstream"] = [None if u is None else f"{prefix}.{u}" for u in spec["grad"]["upstream"]]
+    return spec
+
+
+class SubmissionGrader:
+    """Grades one submission, task by task, restarting its worker whenever a task kills it."""
+
+    def __init__(self, sub: Submission, course: Course, zygote: Zygote, seed: int, device: str = "auto"):
+        self.sub, self.course, self.zygote, self.seed, self.device = sub, course, zygote, seed, device
+        self.worker: Worker | None = None
+        self.names: list[str] = []
+        self.load_errors: list[dict] = []
+        self.load_failure: dict | None = None
+        self.outputs: list[str] = []
+
+    # -- the worker
+
+    def _start(self) -> None:
+        limits = self.course.limits
+        self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb)
+        functions = [t.function for t in self.course.tasks]
+        try:
+            self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,
+                              "filename": self.sub.path.name, "names": functions})
+            header, _ = self.worker.recv(time.monotonic() + limits.load_seconds)
+            self.names = header.get("names", [])
+            if not self.load_errors:
+                self.load_errors = header.get("errors", [])
+        except wire.Deadline:
+            self._stop()
+            self.load_failure = {"status": "timeout", "case": "loading your file", "seconds": limits.load_seconds}
+        except (wire.ChannelClosed, wire.ChannelCorrupt):
+            self._stop()
+            self.load_failure = {"status": "crashed", "case": "loading your file"}
+
+    def _stop(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.outputs.append(self.worker.output())
+            self.worker = None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            try:
+                self.worker.send({"op": "bye"})
+            except wire.ChannelClosed:
+                pass
+        self._stop()
+
+    # -- tasks
+
+    def devices(self) -> list[str]:
+        wanted = {"auto": self.course.devices, "cpu": ["cpu"], "cuda": ["cuda"]}[self.device]
+        return [d for d in self.course.devices if d in wanted] or list(wanted)
+
+    def run_task(self, task, callee_status: dict) -> TaskResult:
+        cases = make_cases(task.id, self.seed, self.course.dtypes, self.devices())
+        findings = scan_source(self.sub.cells, self.course.forbidden_for(task.id))
+        mine = findings.get(task.function, []) + [f for f in findings.get("", []) if f.evasion]
+        if self.worker is None and self.load_failure is None:
+            self._start()
+        replies: dict = {}
+        tensors: dict = {}
+        failure = None
+        if self.load_failure is not None:
+            failure = dict(self.load_failure)
+        elif task.function not in self.names:
+            load = ""
+            if self.load_errors:
+                e = self.load_errors[0]
+                load = f" (loading stopped at {'cell ' + str(e['cell']) + ': ' if self.sub.notebook else ''}{e['type']}: {e['msg']})"
+            failure = {"status": "missing", "load": load}
+        else:
+            failure = self._run_cases(task, cases, replies, tensors)
+        callees = {c: callee_status[c] for c in CALLEES.get(task.id, []) if c in callee_status}
+        uses = references(self.sub).get(task.function, set())
+        return judge_task(task, cases, replies, tensors, self.course, findings=mine, callee_status=callees, failure=failure,
+                          uses=uses)
+
+    def _run_cases(self, task, cases, replies: dict, tensors: dict) -> dict | None:
+        cuda = self.zygote.cuda
+        runnable = []
+        for c in cases:
+            if c.device == "cuda" and not cuda:
+                replies[c.id] = {"status": "pending"}
+            else:
+                runnable.append(c)
+        payload = {f"{c.id}.{k}": v.contiguous() for c in runnable for k, v in c.tensors.items()}
+        specs = [{"id": c.id, "device": c.device, **_namespaced(c.spec, c.id)} for c in runnable]
+        header = {"op": "run", "function": task.function, "cases": specs,
+                  "forbidden": runtime_patterns(self.course.forbidden_for(task.id)), "callees": CALLEES.get(task.id, [])}
+        limit = self.course.limits.task_seconds
+        deadline = time.monotonic() + limit
+        pending = [c.id for c in runnable]
+        try:
+            self.worker.send(header, st_save(payload) if payload else b"")
+            while True:
+                msg, blob = self.worker.recv(deadline)
+                if msg.get("op") == "done":
+                    return None
+                if msg.get("op") != "case" or msg.get("id") not in pending:
+                    raise wire.ChannelCorrupt("unexpected message")
+                pending.remove(msg["id"])
+                replies[msg["id"]] = msg
+                tensors[msg["id"]] = st_load(blob) if blob else {}
+        except wire.Deadline:
+            label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"
+            self._mark(replies, pending, "timeout")
+            self._stop()
+            return {"status": "timeout", "case": label, "seconds": limit}
+        except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
+            self._mark(replies, pending, "crashed")
+            self._stop()
+            return None
+
+    @staticmethod
+    def _mark(replies: dict, pending: list, status: str) -> None:
+        for i, cid in enumerate(pending):
+            replies[cid] = {"status": status if i == 0 else "not_run"}
+
+    def grade(self, task_ids: Iterable[str] | None = None) -> dict:
+        wanted = list(task_ids) if task_ids else [t.id for t in self.course.tasks]
+        results: list[TaskResult] = []
+        status: dict = {}
+        try:
+            for task in self.course.tasks:
+                if task.id not in wanted:
+                    continue
+                r = self.run_task(task, status)
+                status[task.function] = r.status
+                results.append(r)
+        finally:
+            self.close()
+        output = "\n".join(o for o in self.outputs if o.strip())
+        return {
+            "schema": SCHEMA,
+            "submission": self.sub.name,
+            "total": round(sum(r.score for r in results), 2),
+            "max_total": float(sum(r.max_score for r in results)),
+            "tasks": [r.to_json() for r in results],
+            "load_errors": [{k: e[k] for k in ("cell", "type", "msg")} for e in self.load_errors],
+            "output": output[:4000],
+            "_results": results,
+        }
+
+
+def grade_submissions(subs: list[Submission], *, course: Course, seed: int, task_ids=None, device: str = "auto",
+                      zygote: Zygote | None = None, on_done: Callable[[dict], None] | None = None) -> list[dict]:
+    """Grade loaded submissions in order; `on_done` is called with each result as soon as it is ready."""
+    own = zygote is None
+    zygote = zygote or Zygote()
+    try:
+        out = []
+        for sub in subs:
+            result = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids)
+            out.append(result)
+            if on_done:
+                on_done(result)
+        return out
+    finally:
+        if own:
+            zygote.close()
+
+
+def grade_paths(paths, **kwargs) -> list[dict]:
+    """Load then grade; raises `InputError` before grading anything if any path is unusable."""
+    subs = [load_submission(p) for p in paths]
+    return grade_submissions(subs, **kwargs)

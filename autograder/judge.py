@@ -1,0 +1,508 @@
+"""Judging, in the trusted parent: compare what a worker sent back with the reference, and score it.
+
+Input: a task's `Case`s and the worker's replies (plain JSON plus plain tensors). Output: a
+`TaskResult` with the score, the status, the diagnoses and the feedback a student reads.
+
+A case passes when every output is a tensor of the right shape, dtype and device, its values are
+within the course's tolerance of the reference (computed in float64 from the same inputs), the inputs
+are unchanged, the gradients agree, and no forbidden function was called. The score of a task is its
+points times the share of its cases that pass. Cases on a GPU the machine does not have are *pending*:
+listed, and counted in neither share.
+
+A caller task (``attention``, ``multi_head_attention``) that fails only because a callee it calls
+(``qk_scores``, ``causal_mask``, ...) is wrong is not charged: the parent replays the student's own
+callee results through the reference caller, and a case that then matches counts as passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .cases import CALLEES, Case
+from .diagnose import RULES, Diagnosis, close
+
+NICE = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16", "bool": "bool"}
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    meta: dict  # what the worker reported ({"status": "timeout"} etc. when it never answered)
+    got: list = field(default_factory=list)  # student outputs as float64 tensors (None for non-tensors)
+    problems: list[Diagnosis] = field(default_factory=list)
+    passed: bool = False
+    values_ok: bool = False
+    inherited: str = ""  # the callee whose wrong values this case's failure comes from (not charged)
+    blocked_by: str = ""  # the callee that raised, hung or misbehaved so this case could not be checked
+    blocked_what: str = ""
+    pending: bool = False
+    skipped: bool = False  # could not be judged (counted in neither share), e.g. code FakeTensorMode cannot run
+    detail: str = ""  # the largest error, in words
+    tensors: dict = field(default_factory=dict)  # everything the worker sent back for this case
+
+    def to_json(self) -> dict:
+        status = "pending" if self.pending else "skipped" if self.skipped else "passed" if self.passed else self.meta.get("status", "failed")
+        if status == "ok":
+            status = "failed"
+        d = {"id": self.case.id, "label": self.case.label, "dtype": self.case.dtype, "device": self.case.device,
+             "status": status, "diagnoses": [p.id for p in self.problems]}
+        if self.detail:
+            d["detail"] = self.detail
+        if self.inherited:
+            d["inherited_from"] = self.inherited
+        return d
+
+
+@dataclass
+class TaskResult:
+    id: str
+    score: float
+    max_score: float
+    status: str  # passed | partial | failed | error | timeout | missing | forbidden
+    diagnoses: list[Diagnosis]
+    cases: list[CaseResult]
+    output: str = ""  # what the student's code printed, capped
+
+    @property
+    def feedback(self) -> str:
+        if self.status == "passed" and not self.diagnoses:
+            return "all cases pass."
+        return " ".join(_sentence(d.message) for d in self.diagnoses) or "some cases fail; see the cases."
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "score": round(self.score, 2),
+            "max_score": self.max_score,
+            "status": self.status,
+            "diagnoses": [d.id for d in self.diagnoses if d.id not in ("pending_gpu",)],
+            "feedback": self.feedback,
+            "cases": [c.to_json() for c in self.cases],
+        }
+
+
+def _sentence(s: str) -> str:
+    s = s.strip()
+    first = s.split(" ", 1)[0]
+    if s and "_" not in first and "(" not in first:  # never capitalise a function's name
+        s = s[0].upper() + s[1:]
+    return s if s.endswith((".", "?", "!")) else s + "."
+
+
+# ------------------------------------------------------------------------------------------ comparisons
+
+
+def describe_error(got: torch.Tensor, exp: torch.Tensor, atol: float, rtol: float) -> str:
+    """The largest error and where, in words: 'largest error 0.12 at [1, 3, 2] (got 0.50, expected 0.38)'."""
+    diff = (got - exp).abs().nan_to_num(float("inf"))
+    bad = diff > atol + rtol * exp.abs()
+    flat = int(torch.argmax(diff.masked_fill(~bad, -1.0)).item())
+    idx = list(torch.unravel_index(torch.tensor(flat), exp.shape)) if exp.dim() else []
+    where = "[" + ", ".join(str(int(i)) for i in idx) + "]"
+    g, e = got.flatten()[flat].item(), exp.flatten()[flat].item()
+    share = f"{int(bad.sum())} of {bad.numel()} values are off"
+    return f"{share}; the largest error is {diff.flatten()[flat].item():.3g} at {where} (got {g:.4g}, expected {e:.4g})"
+
+
+class Replay:
+    """Callee functions for the reference caller that return what the student's callee returned.
+
+    A call is matched by name and by its tensor arguments; a call that was not recorded falls back to
+    the reference callee (itself fed by the replayed ones).
+    """
+
+    def __init__(self, calls: list, tensors: dict):
+        self.calls = calls
+        self.tensors = tensors
+
+    def _tensor_args(self, call: dict) -> list:
+        specs = list(call["args"]) + list(call["kwargs"].values())
+        return [self.tensors[s["t"]].to(torch.float64) for s in specs if "t" in s]
+
+    def _result(self, call: dict):
+        res = [self.tensors[s["t"]].to(torch.float64) if "t" in s else None for s in call["result"]]
+        if any(x is None for x in res):
+            return None
+        return tuple(res) if call["tuple"] else res[0]
+
+    def lookup(self, name: str, args: list):
+        wanted = [a.detach().to(torch.float64) for a in args if isinstance(a, torch.Tensor)]
+        for call in self.calls:
+            if call["name"] != name:
+                continue
+            have = self._tensor_args(call)
+            if len(have) >= len(wanted) and all(h.shape == w.shape and close(h, w, 1e-2, 1e-2) for h, w in zip(have, wanted)):
+                return self._result(call)
+        return None
+
+    def functions(self) -> dict:
+        from attnlab import reference as ref
+
+        def qk(q, k):
+            got = self.lookup("qk_scores", [q, k])
+            return ref.qk_scores(q, k) if got is None else got
+
+        def sm(scores, temperature=1.0, dim=-1):
+            got = self.lookup("softmax_with_temperature", [scores])
+            return ref.softmax_with_temperature(scores, temperature, dim) if got is None else got
+
+        def att(q, k, v, mask=None, temperature=1.0):
+            got = self.lookup("attention", [q, k, v])
+            if got is None or not isinstance(got, tuple):
+                return ref.attention(q, k, v, mask, temperature, qk_scores=qk, softmax_with_temperature=sm)
+            return got
+
+        def cm(seq_len, device=None):
+            for call in self.calls:
+                if call["name"] == "causal_mask":
+                    got = self._result(call)
+                    if got is not None and got.shape == (seq_len, seq_len):
+                        return got != 0
+            return ref.causal_mask(seq_len, device=device)
+
+        return {"qk_scores": qk, "softmax_with_temperature": sm, "attention": att, "causal_mask": cm}
+
+
+# ------------------------------------------------------------------------------------------- one case
+
+
+def judge_case(case: Case, meta: dict, tensors: dict, course, forbidden_names: list[str]) -> CaseResult:
+    r = CaseResult(case, meta, tensors=tensors)
+    status = meta.get("status")
+    tol = course.tolerances.get(case.dtype) if case.dtype in course.tolerances else None
+    atol, rtol = (tol.atol, tol.rtol) if tol else (0.0, 0.0)
+    if status == "pending":
+        r.pending = True
+        return r
+    if status in ("timeout", "crashed", "missing", "not_run"):
+        return r
+    if status == "error":
+        err = meta.get("error", {})
+        frames = err.get("frames") or []
+        if err.get("type") == "NotImplementedError" and not (frames and frames[-1] in CALLEES.get(case.task, [])):
+            r.meta["status"] = "missing"
+            return r
+        if "in-place operation" in err.get("msg", ""):
+            r.problems.append(Diagnosis.make("mutates_input", case=case.label, which="tensor (torch refused: it needs it for the gradient)"))
+            return r
+        where = _where(err.get("tb", ""))
+        r.problems.append(Diagnosis.make("exception", case=case.label, error=f"{err.get('type')}: {err.get('msg')}", where=where))
+        return r
+
+    hits = meta.get("forbidden") or []
+    if hits or meta.get("evasion"):
+        name = ", ".join(hits) if hits else "a switch that hides torch calls from the grader"
+        r.problems.append(Diagnosis.make("forbidden_call", name=name, line=""))
+
+    if case.kind == "expect_error":
+        raised = meta.get("raised")
+        r.passed = raised == case.expected
+        if not r.passed and raised:
+            r.detail = f"raised {raised} ({meta.get('raised_msg', '')}), expected {case.expected}"
+        elif not r.passed:
+            r.detail = f"returned a {meta.get('returned')} instead of raising {case.expected}"
+        return r
+
+    if case.kind == "fake_meta":
+        fake = meta.get("fake", {})
+        if "error" in fake:
+            msg = fake["error"].get("msg", "")
+            if fake["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
+                r.meta["status"] = "missing"
+            elif "device" in msg.lower():
+                r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"mixing devices raised: {msg}"))
+            else:
+                r.skipped = True  # FakeTensorMode cannot run this code; the real-device cases judge it
+                r.detail = "not checkable on the meta device: " + msg[:120]
+            return r
+        devices = fake.get("devices", [])
+        if any(d != "meta" for d in devices):
+            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"your output is on {', '.join(devices)}, not on the inputs' device"))
+            return r
+        r.passed = not r.problems
+        return r
+
+    if case.kind == "plot":
+        return _judge_plot(r, meta, tensors)
+
+    # call / module
+    outs = meta.get("outputs", [])
+    exp = case.expected
+    single = len(exp) == 1
+    if single and meta.get("tuple"):
+        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a tuple of {len(outs)}", want="one tensor"))
+        return r
+    if not single and (not meta.get("tuple") or len(outs) != len(exp)):
+        got = f"a tuple of {len(outs)}" if meta.get("tuple") else ("a " + (outs[0].get("type") or outs[0].get("dtype", "?") + " tensor") if outs else "nothing")
+        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want=f"a tuple ({', '.join(_outname(case, i) for i in range(len(exp)))})"))
+        return r
+    values_ok = True
+    for i, (o, e) in enumerate(zip(outs, exp)):
+        which = _outname(case, i)
+        if o["kind"] != "tensor":
+            r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a {o.get('type')}", want=f"a torch.Tensor for {which}"))
+            r.got.append(None)
+            values_ok = False
+            continue
+        want_dtype = "bool" if e.dtype == torch.bool else case.dtype
+        if o["dtype"] != want_dtype:
+            r.problems.append(Diagnosis.make("wrong_dtype", case=case.label, which=which, got=o["dtype"], want=want_dtype))
+        if o["device"] != case.device:
+            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"{which} is on {o['device']}, expected {case.device}"))
+        got = tensors.get(o["name"])
+        got64 = None if got is None else got.to(torch.float64)
+        r.got.append(got64)
+        if list(o["shape"]) != list(e.shape):
+            r.problems.append(Diagnosis.make("wrong_shape", case=case.label, which=which, got=tuple(o["shape"]), want=tuple(e.shape)))
+            values_ok = False
+            continue
+        e64 = e.to(torch.float64)
+        if got64 is None or not close(got64, e64, atol, rtol):
+            values_ok = False
+            if got64 is not None:
+                nonfinite = ~torch.isfinite(got64) & torch.isfinite(e64)
+                if nonfinite.any():
+                    r.problems.append(Diagnosis.make("nan_output", case=case.label, where=f" ({int(nonfinite.sum())} values of {which})"))
+                r.detail = f"{which}: " + describe_error(got64, e64, atol, rtol)
+    r.values_ok = values_ok
+    for i in meta.get("mutated", []):
+        r.problems.append(Diagnosis.make("mutates_input", case=case.label, which=_argname(case, i)))
+    grads_ok = _judge_grads(r, meta, tensors, atol, rtol) if values_ok else True
+    r.passed = values_ok and grads_ok and not r.problems
+    return r
+
+
+def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: float) -> bool:
+    case = r.case
+    if not case.expected_grads:
+        return True
+    g = meta.get("grads")
+    if g is None:
+        return True
+    if g.get("status") == "error":
+        e = g["error"]
+        r.detail = f"the backward pass raised {e.get('type')}: {e.get('msg')}"
+        return False
+    if g.get("status") != "ok":
+        r.detail = "no gradient flows back from your outputs"
+        return False
+    ok = True
+    for name, e in case.expected_grads.items():
+        got = tensors.get(f"grad.{name}")
+        if got is None:
+            if e is not None and e.abs().max() > 0:
+                r.detail = f"no gradient reaches {name}"
+                ok = False
+            continue
+        scale = max(1.0, float(e.abs().max()))
+        if not close(got.to(torch.float64), e, atol * scale, rtol):
+            r.problems.append(Diagnosis.make("gradient_mismatch", case=case.label, what=_gradname(name),
+                                             err=float((got.double() - e).abs().max()), hint=""))
+            ok = False
+    return ok
+
+
+def _judge_plot(r: CaseResult, meta: dict, tensors: dict) -> CaseResult:
+    import numpy as np
+
+    from .plot_judge import judge_plot
+
+    case = r.case
+    fig = meta.get("figure", {})
+    arrays = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("fig.")}
+    verdict = judge_plot(fig, arrays, np.asarray(case.expected[0].numpy()), case.extra["query_tokens"], case.extra["key_tokens"])
+    for did, msg in zip(verdict.diagnoses, verdict.messages):
+        r.problems.append(Diagnosis(did, msg))
+    if case.extra.get("give_ax") and not meta.get("drew_on_given_ax"):
+        r.problems.append(Diagnosis("plot_wrong_data", "when an `ax` is passed in, draw on it and return it, instead of making a new figure."))
+    if meta.get("forbidden") or meta.get("evasion"):
+        r.problems.append(Diagnosis.make("forbidden_call", name=", ".join(meta.get("forbidden") or ["an evasion"]), line=""))
+    r.passed = verdict.passed and not r.problems
+    r.values_ok = r.passed
+    return r
+
+
+def _outname(case: Case, i: int) -> str:
+    if case.task in ("attention", "multi_head_attention"):
+        return ["output", "weights"][i] if i < 2 else f"#{i}"
+    return {"qk_scores": "scores", "softmax_with_temperature": "weights", "causal_mask": "mask"}.get(case.task, "output")
+
+
+def _argname(case: Case, i: int) -> str:
+    names = {"qk_scores": ["q", "k"], "softmax_with_temperature": ["scores"], "attention": ["q", "k", "v", "mask"],
+             "multi_head_attention": ["x"]}.get(case.task, [])
+    return names[i] if i < len(names) else f"#{i}"
+
+
+def _gradname(name: str) -> str:
+    return name.replace("arg.", "argument ").replace("param.", "")
+
+
+def _where(tb: str) -> str:
+    lines = [ln.strip() for ln in tb.strip().splitlines() if ln.strip()]
+    return f" at {lines[-2]}: `{lines[-1]}`" if len(lines) >= 2 else ""
+
+
+# ------------------------------------------------------------------------------------------- one task
+
+
+def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *, findings=None,
+               callee_status: dict | None = None, failure: dict | None = None, output: str = "",
+               uses: set[str] | None = None) -> TaskResult:
+    """Score one task. `replies` maps case id -> worker meta; `failure` is a task-level event
+    ({"status": "timeout"|"crashed"|"missing", ...}) that stopped the remaining cases; `uses` names
+    the top-level functions the task's function calls, directly or not (for timeouts)."""
+    results = [judge_case(c, replies.get(c.id, {"status": (failure or {}).get("status", "not_run")}), tensors.get(c.id, {}), course,
+                          course.forbidden_for(task.id)) for c in cases]
+    diagnoses: list[Diagnosis] = []
+
+    if failure and failure.get("status") == "missing":
+        return TaskResult(task.id, 0.0, task.points, "missing",
+                          [Diagnosis.make("missing", function=task.function, load=failure.get("load", ""))], results, output)
+    if all(r.meta.get("status") == "missing" for r in results if not (r.pending or r.skipped)):
+        return TaskResult(task.id, 0.0, task.points, "missing", [Diagnosis.make("not_implemented", function=task.function)], results, output)
+
+    _attribute_to_callees(task.id, results, callee_status or {}, uses or set())
+
+    if findings:
+        f = findings[0]
+        if f.evasion:
+            name = f"`{f.name.split(':', 1)[1]}` (it hides torch calls from the grader)"
+        else:
+            name = f"`{f.name}`"
+        diagnoses.append(Diagnosis.make("forbidden_call", name=name, line=f" on line {f.line}: `{f.text}`" if f.line else ""))
+    for r in results:
+        for p in r.problems:
+            if p.id not in {d.id for d in diagnoses}:
+                diagnoses.append(p)
+    rule = RULES.get(task.id)
+    specific = rule(results) if rule else []
+    for d in specific:
+        if d.id not in {x.id for x in diagnoses}:
+            diagnoses.insert(0, d)
+
+    counted = [r for r in results if not (r.pending or r.skipped)]
+    passed = [r for r in counted if r.passed]
+    score = task.points * len(passed) / len(counted) if counted else 0.0
+    timeouts = [r for r in results if r.meta.get("status") == "timeout"]
+    crashed = [r for r in results if r.meta.get("status") == "crashed"]
+    blocked = [r for r in results if r.blocked_by]
+    for r in blocked[:1]:
+        diagnoses.append(Diagnosis.make("blocked_by_callee", task=task.id, n=len(blocked), callee=r.blocked_by, what=r.blocked_what))
+    if failure and failure.get("status") == "timeout" and not (timeouts and timeouts[0].blocked_by):
+        diagnoses.append(Diagnosis.make("timeout", where=f"on {failure.get('case', 'a case')}", seconds=failure.get("seconds", 0)))
+    if crashed:
+        diagnoses.append(Diagnosis.make("crashed", where=f" on {crashed[0].case.label}"))
+    inherited = sorted({r.inherited for r in results if r.inherited})
+    for callee in inherited:
+        diagnoses.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
+    pending = [r for r in results if r.pending]
+    if pending:
+        diagnoses.append(Diagnosis.make("pending_gpu", n=len(pending)))
+    if any(d.id == "forbidden_call" for d in diagnoses):
+        score, status = 0.0, "forbidden"
+    elif any(not r.blocked_by for r in timeouts):
+        status = "timeout"
+    elif len(passed) == len(counted):
+        status = "passed"
+    elif any(r.meta.get("status") in ("error", "crashed") for r in counted) and not passed:
+        status = "error"
+    elif passed:
+        status = "partial"
+    else:
+        status = "failed"
+    if status not in ("passed",) and not [d for d in diagnoses if d.id not in ("pending_gpu", "callee_failed")]:
+        first = next((r for r in counted if not r.passed and r.detail), None)
+        if first is not None:
+            diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))
+    return TaskResult(task.id, score, task.points, status, diagnoses, results, output)
+
+
+def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status: dict, uses: set[str]) -> None:
+    failing = [c for c in CALLEES.get(task_id, []) if callee_status.get(c, "passed") != "passed"]
+    if not failing:
+        return
+    for r in results:
+        status = r.meta.get("status")
+        if status == "timeout":
+            hung = [c for c in failing if c in uses and callee_status.get(c) == "timeout"]
+            if hung:
+                r.blocked_by, r.blocked_what = hung[0], "did not finish"
+            continue
+        if status == "error" and not r.passed:
+            culprit = _callee_culprit(r, failing)
+            if culprit:
+                r.blocked_by, r.blocked_what = culprit
+                r.problems = [p for p in r.problems if p.id not in ("exception",)]
+            continue
+        if r.passed or r.case.recompute is None or not r.meta.get("callee_calls"):
+            continue
+        names = {c["name"] for c in r.meta["callee_calls"]}
+        called = [c for c in failing if c in names]
+        if not called:
+            continue
+        replay = Replay(r.meta["callee_calls"], r.tensors)
+        try:
+            expected = r.case.recompute(**{k: v for k, v in replay.functions().items() if k in _injectable(task_id)})
+        except Exception:  # noqa: BLE001 - a replay that does not fit proves nothing either way
+            continue
+        if len(r.got) == len(expected) and all(g is not None and close(g, e.to(torch.float64), *_replay_tol(r)) for g, e in zip(r.got, expected)):
+            r.passed = True
+            r.inherited = called[0]
+            r.problems = [p for p in r.problems if p.id not in ("nan_output", "gradient_mismatch")]
+
+
+def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None:
+    """The failing callee that raised inside this case, or that returned a tensor of the wrong dtype or
+    shape just before the caller raised; None when the caller's own code is to blame."""
+    frames = r.meta.get("error", {}).get("frames", [])
+    inner = [f for f in frames if f in failing]
+    if inner and frames and frames[-1] in failing:
+        return frames[-1], "raised an error"
+    for call in r.meta.get("callee_calls", []):
+        if call["name"] not in failing:
+            continue
+        if call.get("raised"):
+            return call["name"], f"raised {call['raised']['type']}"
+        for res in call["result"]:
+            t = r.tensors.get(res.get("t", ""))
+            if t is not None and t.dtype != torch.bool and str(t.dtype).replace("torch.", "") != r.case.dtype:
+                return call["name"], f"returned {str(t.dtype).replace('torch.', '')} for {r.case.dtype} inputs"
+            if "other" in res:
+                return call["name"], f"returned a {res['other']}"
+        want = _reference_shapes(call, r.tensors)
+        got = [tuple(r.tensors[res["t"]].shape) for res in call["result"] if "t" in res]
+        if want is not None and len(got) == len(want) and got != want:
+            return call["name"], f"returned shape {got[0] if len(got) == 1 else got} where {want[0] if len(want) == 1 else want} was due"
+    return None
+
+
+def _reference_shapes(call: dict, tensors: dict) -> list | None:
+    """The shapes the reference callee returns for the arguments the student's caller passed."""
+    from attnlab import reference as ref
+
+    def dec(a):
+        if "t" in a:
+            return tensors[a["t"]].to(torch.float64) if tensors[a["t"]].dtype != torch.bool else tensors[a["t"]]
+        if "device" in a:
+            return None  # computed on the CPU here
+        if "other" in a:
+            raise ValueError(a["other"])
+        return a["v"]
+
+    fn = getattr(ref, call["name"], None)
+    try:
+        out = fn(*[dec(a) for a in call["args"]], **{k: dec(a) for k, a in call["kwargs"].items()})
+    except Exception:  # noqa: BLE001 - arguments the reference cannot take say nothing about shapes
+        return None
+    return [tuple(o.shape) for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def _injectable(task_id: str) -> set[str]:
+    return {"attention": {"qk_scores", "softmax_with_temperature"}, "multi_head_attention": {"attention", "causal_mask"}}.get(task_id, set())
+
+
+def _replay_tol(r: CaseResult) -> tuple[float, float]:
+    return (1e-5, 1e-5) if r.case.dtype in ("float64", "float32") else (5e-2, 5e-2)

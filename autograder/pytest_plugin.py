@@ -1,0 +1,116 @@
+"""pytest plugin for self-learners: ``pytest --attn-submission mywork.py`` gives one test per task.
+
+Each test is marked with its task id, so ``pytest --attn-submission mywork.py -m qk_scores`` runs one.
+A failing test shows the grader's hint. The submission is graded once, by the same trusted grader as
+``attnlab check`` (public seed, child process), and every task's test reads its part of that result.
+
+Precedence: ``--attn-submission`` on the command line, else the ``attn_submission`` ini value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .config import TASK_IDS
+
+HEADER = "attnlab {version}: grading {path} (seed {seed}), torch {torch}"
+FAILURE = "{task}: {score:g}/{max_score:g}, {status}\n{feedback}{cases}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("attnlab", "attnlab: grade an attention submission")
+    group.addoption("--attn-submission", metavar="PATH", default=None, help="a .py or .ipynb file to grade, one test per task")
+    group.addoption("--attn-seed", type=int, default=None, help="the seed for the cases (default: the course's public seed)")
+    group.addoption("--attn-course", metavar="PATH", default=None, help="course.yml to use (default: the bundled one)")
+    parser.addini("attn_submission", "a .py or .ipynb file to grade when --attn-submission is not given", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for task in TASK_IDS:
+        config.addinivalue_line("markers", f"{task}: the attnlab task {task}")
+
+
+def _submission(config: pytest.Config) -> str | None:
+    return config.getoption("--attn-submission") or config.getini("attn_submission") or None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    path = _submission(config)
+    if not path:
+        return None
+    import torch
+
+    from . import __version__
+    from .config import load_course
+
+    seed = config.getoption("--attn-seed")
+    seed = load_course(config.getoption("--attn-course")).public_seed if seed is None else seed
+    return HEADER.format(version=__version__, path=path, seed=seed, torch=torch.__version__)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    path = _submission(config)
+    if not path:
+        return
+    collector = SubmissionCollector.from_parent(session, name=str(path), path=Path(path).resolve())
+    items.extend(collector.collect())
+
+
+class SubmissionCollector(pytest.Collector):
+    def collect(self):
+        from .config import load_course
+
+        course = load_course(self.config.getoption("--attn-course"))
+        for task in course.tasks:
+            item = TaskItem.from_parent(self, name=task.id, task_id=task.id)
+            item.add_marker(task.id)
+            yield item
+
+
+class TaskFailed(Exception):
+    pass
+
+
+class TaskItem(pytest.Item):
+    def __init__(self, *, task_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.task_id = task_id
+
+    def _result(self) -> dict:
+        cache = self.config.stash.setdefault(_RESULTS, {})
+        key = str(self.parent.path)
+        if key not in cache:
+            from .config import load_course
+            from .grade import grade_paths
+
+            course = load_course(self.config.getoption("--attn-course"))
+            seed = self.config.getoption("--attn-seed")
+            # Grade every selected task at once: one child process, callee attribution intact.
+            selected = [i.task_id for i in self.session.items if isinstance(i, TaskItem)]
+            (cache[key],) = grade_paths([self.parent.path], course=course, task_ids=selected or None,
+                                        seed=course.public_seed if seed is None else seed)
+        return cache[key]
+
+    def runtest(self) -> None:
+        result = self._result()
+        task = next(t for t in result["tasks"] if t["id"] == self.task_id)
+        if task["status"] != "passed":
+            failed = [c for c in task["cases"] if c["status"] not in ("passed", "pending")]
+            cases = "".join(f"\n  - {c['label']}: {c['status']}" + (f" ({c['detail']})" if c.get("detail") else "") for c in failed[:6])
+            raise TaskFailed(FAILURE.format(task=self.task_id, score=task["score"], max_score=task["max_score"],
+                                            status=task["status"], feedback=task["feedback"],
+                                            cases=("\nfailing cases:" + cases) if cases else ""))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, TaskFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.parent.path, None, f"attnlab: {self.task_id}"
+
+
+_RESULTS = pytest.StashKey[dict]()

@@ -1,0 +1,48 @@
+"""How results look: a rich table for people, one JSON line per submission for programs."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from rich.console import Console
+from rich.table import Table
+
+STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "timeout": "magenta",
+         "missing": "dim", "forbidden": "bold red"}
+
+
+def json_line(result: dict) -> str:
+    """The public JSON for one submission, without the in-memory objects kept for other reports."""
+    return json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, separators=(",", ":"))
+
+
+def table(result: dict, console: Console, *, width: int = 90) -> None:
+    t = Table(title=f"{result['submission']}: {result['total']:g} / {result['max_total']:g}", title_justify="left",
+              show_lines=True, expand=False)
+    t.add_column("task", no_wrap=True)
+    t.add_column("score", justify="right", no_wrap=True)
+    t.add_column("status", no_wrap=True)
+    t.add_column("diagnoses and hint", overflow="fold", max_width=width)
+    for task in result["tasks"]:
+        colour = STYLE.get(task["status"], "")
+        diag = ", ".join(task["diagnoses"])
+        hint = task["feedback"] if task["status"] != "passed" else ""
+        body = (f"[bold]{diag}[/bold]\n" if diag else "") + textwrap.shorten(hint, 600, placeholder=" ...")
+        t.add_row(task["id"], f"{task['score']:g}/{task['max_score']:g}", f"[{colour}]{task['status']}[/{colour}]", body.strip())
+    console.print(t)
+    for e in result.get("load_errors", []):
+        where = f"cell {e['cell']}: " if e.get("cell") else ""
+        console.print(f"[dim]while loading, {where}{e['type']}: {e['msg']}[/dim]")
+
+
+def summary(results: list[dict], console: Console) -> None:
+    """One row per submission, after several have been graded."""
+    t = Table(title="summary", title_justify="left")
+    t.add_column("submission")
+    t.add_column("total", justify="right")
+    t.add_column("diagnoses")
+    for r in results:
+        diags = sorted({d for task in r["tasks"] for d in task["diagnoses"]})
+        t.add_row(r["submission"], f"{r['total']:g}/{r['max_total']:g}", ", ".join(diags) or "-")
+    console.print(t)

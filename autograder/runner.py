@@ -1,0 +1,561 @@
+"""The child side of the grader: load a student's submission and run calls on it. Nothing here judges.
+
+This file runs as a script, ``python -I runner.py ZYGOTE_FD``, and never imports the attnlab package:
+the reference answers and the judge stay out of its memory. It loads its two helpers, ``wire.py`` and
+``figure_data.py``, by file path.
+
+Two roles:
+- the **zygote** imports torch, numpy and matplotlib once, then waits. For every submission (and after
+  a crash) the parent asks it for a fresh **worker**, which it forks. A worker is clean: it holds
+  torch and this runner, and nothing of any other student.
+- a **worker** loads one submission, then answers task requests from the parent over a private socket:
+  for each case it calls the student's function on the tensors it was sent and sends back the outputs
+  as plain tensors (safetensors bytes), with what it saw: exceptions, gradients, mutated inputs and
+  calls to forbidden functions. The parent trusts none of this; it compares it with the reference.
+
+Messages on the socket are described in ``wire.py``; the case format is documented in
+``attnlab.cases``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import io
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import sys
+import time
+import traceback
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load_sibling(name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_attnlab_child_{name}", os.path.join(HERE, f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+wire = _load_sibling("wire")
+
+# ----------------------------------------------------------------------------------------------- zygote
+
+
+def zygote(fd: int) -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import numpy  # noqa: F401  (pre-loaded so that every worker starts warm)
+    import torch
+    from safetensors.torch import load as _st_load  # noqa: F401
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+    torch.set_num_threads(1)  # forked children of a multi-threaded torch deadlock otherwise
+    figure_data = _load_sibling("figure_data")
+    ctl = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
+    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(torch.cuda.is_available())})
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 3)
+        except OSError:
+            return
+        if not msg:
+            return  # the parent went away: so do we
+        request = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            ctl.close()
+            try:
+                _become_worker(request, fds, figure_data)
+            finally:
+                os._exit(0)
+        for f in fds:
+            os.close(f)
+        ctl.sendall(json.dumps({"pid": pid}).encode())
+
+
+def _become_worker(request: dict, fds: list[int], figure_data) -> None:
+    chan_fd, out_fd, err_fd = fds
+    os.setsid()  # own process group: the parent kills the whole group when a task ends badly
+    try:  # die with the zygote, whatever happens to the parent
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.close(out_fd)
+    os.close(err_fd)
+    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
+    sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
+    os.chdir(request["workdir"])
+    _limit(resource.RLIMIT_CORE, 0)
+    if request.get("memory_mb"):
+        _limit(resource.RLIMIT_AS, _address_space() + int(request["memory_mb"]) * (1 << 20))
+    Worker(socket.socket(fileno=chan_fd), figure_data).serve()
+
+
+def _limit(which: int, value: int) -> None:
+    try:
+        _, hard = resource.getrlimit(which)
+        resource.setrlimit(which, (value if hard == resource.RLIM_INFINITY else min(value, hard), hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _address_space() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- worker
+
+
+class Worker:
+    """Serves one submission: a `load` request, then `run` requests, one reply frame per case."""
+
+    def __init__(self, chan: socket.socket, figure_data):
+        import torch
+
+        self.torch = torch
+        self.chan = chan
+        self.figure_data = figure_data
+        self.ns: dict = {}
+
+    def serve(self) -> None:
+        while True:
+            try:
+                header, payload = wire.recv(self.chan)
+            except wire.ChannelClosed:
+                return
+            op = header.get("op")
+            if op == "load":
+                self.load(header)
+            elif op == "run":
+                self.run(header, payload)
+            elif op == "bye":
+                return
+
+    # -- loading
+
+    def load(self, header: dict) -> None:
+        ns = {"__name__": "submission", "__file__": header["filename"], "__builtins__": __builtins__}
+        mod = types.ModuleType("submission")
+        mod.__dict__.update(ns)
+        sys.modules["submission"] = mod
+        self.ns = mod.__dict__
+        errors = []
+        for index, cell in enumerate(header["cells"]):
+            try:
+                code = compile(cell, f"{header['filename']}" + (f" [cell {index + 1}]" if header["notebook"] else ""), "exec")
+                exec(code, self.ns)
+            except BaseException as e:  # noqa: BLE001 - a scratch cell that raises must not stop grading
+                errors.append({"cell": index + 1, "type": type(e).__name__, "msg": _short(e), "tb": _tb(e)})
+                if not header["notebook"]:
+                    break
+        names = sorted(n for n in header["names"] if n in self.ns)
+        wire.send(self.chan, {"op": "loaded", "names": names, "errors": errors})
+
+    # -- running cases
+
+    def run(self, header: dict, payload: bytes) -> None:
+        from safetensors.torch import load as st_load
+
+        tensors = st_load(payload) if payload else {}
+        fn = self.ns.get(header["function"])
+        detect = Detectors(self.torch, header.get("forbidden", {}))
+        callees = header.get("callees", [])
+        for case in header["cases"]:
+            t0 = time.perf_counter()
+            try:
+                meta, out = self.run_case(fn, case, tensors, detect, callees)
+            except BaseException as e:  # noqa: BLE001 - student exceptions are data
+                meta, out = {"status": "error", "error": _err(e)}, {}
+            meta.update(id=case["id"], seconds=time.perf_counter() - t0)
+            wire.send(self.chan, {"op": "case", **meta}, _pack(self.torch, out))
+        wire.send(self.chan, {"op": "done"})
+
+    def run_case(self, fn, case: dict, tensors: dict, detect: "Detectors", callees: list[str]):
+        torch = self.torch
+        if fn is None:
+            return {"status": "missing"}, {}
+        device = case.get("device", "cpu")
+        kind = case["kind"]
+        if kind == "fake_meta":
+            return self.fake_meta(fn, case), {}
+        args = [self.arg(a, tensors, device) for a in case.get("args", [])]
+        kwargs = {k: self.arg(a, tensors, device) for k, a in case.get("kwargs", {}).items()}
+        before = [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
+        recorder = CalleeRecorder(self.ns, callees if case.get("record_callees") else [], torch, detect)
+        out_tensors: dict = {}
+        meta: dict = {"status": "ok"}
+        if kind == "plot":
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+            ax_given = None
+            if case.get("give_ax"):
+                _, ax_given = plt.subplots()
+                kwargs["ax"] = ax_given
+            with detect:
+                value = fn(*args, **kwargs)
+            ax = ax_given if ax_given is not None and value is None else value
+            try:
+                ax = self.figure_data.axes_from_return(ax)
+            except TypeError as e:
+                return {"status": "error", "error": {"type": "TypeError", "msg": str(e), "tb": ""}}, {}
+            fig_meta, arrays = self.figure_data.describe_axes(ax)
+            meta["figure"] = fig_meta
+            meta["drew_on_given_ax"] = ax_given is not None and ax is ax_given
+            for name, arr in arrays.items():
+                out_tensors[f"fig.{name}"] = torch.as_tensor(arr, dtype=torch.float64)
+            plt.close("all")
+        elif kind in ("module", "call"):
+            try:
+                value = self.call(fn, case, kind, args, kwargs, device, tensors, detect, recorder)
+            except BaseException as e:  # noqa: BLE001 - the student's exceptions are data
+                meta = {"status": "error", "error": _err(e)}
+                meta["callee_calls"] = recorder.export(out_tensors)
+                meta["forbidden"], meta["evasion"] = detect.report()
+                return meta, out_tensors
+            meta.update(self.outputs(value, out_tensors))
+            if case.get("grad"):
+                try:
+                    meta["grads"] = self.grads(value, case["grad"], tensors, device, args, self.params, out_tensors)
+                except BaseException as e:  # noqa: BLE001
+                    meta["grads"] = {"status": "error", "error": _err(e)}
+        elif kind == "expect_error":
+            try:
+                with detect:
+                    value = fn(*args, **kwargs)
+            except BaseException as e:  # noqa: BLE001
+                meta["raised"] = type(e).__name__
+                meta["raised_msg"] = _short(e)
+            else:
+                meta["raised"] = None
+                meta["returned"] = type(value).__name__
+        else:
+            raise ValueError(f"unknown case kind {kind!r}")
+        meta["mutated"] = [
+            i for i, (a, b) in enumerate(zip(args, before))
+            if b is not None and not _same(torch, a.detach(), b)
+        ]
+        meta["forbidden"], meta["evasion"] = detect.report()
+        meta["callee_calls"] = recorder.export(out_tensors)
+        return meta, out_tensors
+
+    def call(self, fn, case, kind, args, kwargs, device, tensors, detect, recorder):
+        """Call the student's function, or build their module, load the case's weights and call it."""
+        torch = self.torch
+        self.params = {}
+        if kind == "call":
+            with detect, recorder:
+                return fn(*args, **kwargs)
+        module = fn(*case.get("init", []))
+        module.to(device=device, dtype=getattr(torch, case["dtype"]))
+        with torch.no_grad():
+            for pname, tname in case.get("state", {}).items():
+                self.params[pname] = module.get_parameter(pname)
+                self.params[pname].copy_(tensors[tname])
+        with detect, recorder:
+            return module(*args, **kwargs)
+
+    def arg(self, spec, tensors: dict, device: str):
+        torch = self.torch
+        if "t" in spec:
+            t = tensors[spec["t"]].to(device)
+            return t.requires_grad_(True) if spec.get("grad") else t
+        if "v" in spec:
+            return spec["v"]
+        if "float" in spec:
+            return float(spec["float"])  # "nan", "inf" and "-inf" arrive as strings
+        if "device" in spec:
+            return torch.device(spec["device"])
+        raise ValueError(f"bad argument spec {spec!r}")
+
+    def outputs(self, value, out_tensors: dict) -> dict:
+        """Describe what the student returned; tensors go to the payload as outputs.0, outputs.1, ..."""
+        items = list(value) if isinstance(value, tuple) else [value]
+        described = []
+        for i, item in enumerate(items):
+            described.append(self.describe(item, f"out.{i}", out_tensors))
+        return {"outputs": described, "tuple": isinstance(value, tuple)}
+
+    def describe(self, item, name: str, out_tensors: dict) -> dict:
+        torch = self.torch
+        if not isinstance(item, torch.Tensor):
+            return {"kind": "other", "type": type(item).__name__}
+        with torch._C.DisableTorchFunctionSubclass():
+            plain = torch.Tensor.as_subclass(item.detach(), torch.Tensor)
+            info = {
+                "kind": "tensor",
+                "name": name,
+                "dtype": str(plain.dtype).replace("torch.", ""),
+                "shape": list(plain.shape),
+                "device": plain.device.type,
+                "requires_grad": bool(item.requires_grad),
+                "subclass": type(item) is not torch.Tensor,
+            }
+            if plain.device.type != "meta":
+                out_tensors[name] = plain.to("cpu").contiguous().clone()
+        return info
+
+    def grads(self, value, spec: dict, tensors: dict, device: str, args: list, params: dict, out_tensors: dict) -> dict:
+        """Backward of the upstream gradients `spec["upstream"]` (one per output, or None)."""
+        torch = self.torch
+        items = list(value) if isinstance(value, tuple) else [value]
+        outs, ups = [], []
+        for item, up in zip(items, spec["upstream"]):
+            if up is not None and isinstance(item, torch.Tensor) and item.requires_grad:
+                outs.append(item)
+                ups.append(tensors[up].to(device=item.device, dtype=item.dtype))
+        wrt_names = [f"arg.{i}" for i in spec.get("args", [])] + [f"param.{p}" for p in params]
+        wrt = [args[i] for i in spec.get("args", [])] + list(params.values())
+        if not outs:
+            return {"status": "no_graph", "names": wrt_names}
+        got = torch.autograd.grad(outs, wrt, ups, allow_unused=True)
+        present = []
+        for name, g in zip(wrt_names, got):
+            if g is not None:
+                out_tensors[f"grad.{name}"] = g.detach().to("cpu").contiguous().clone()
+                present.append(name)
+        return {"status": "ok", "names": wrt_names, "present": present}
+
+    def fake_meta(self, fn, case: dict) -> dict:
+        """Run on FakeTensorMode inputs that live on the meta device: catches tensors made on the wrong device."""
+        torch = self.torch
+        import logging
+
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)
+
+        with FakeTensorMode(allow_non_fake_inputs=False) as mode:
+            args = []
+            for a in case["args"]:
+                if "shape" in a:
+                    args.append(torch.empty(a["shape"], dtype=getattr(torch, a["dtype"]), device="meta"))
+                elif "device" in a:
+                    args.append(torch.device(a["device"]))
+                else:
+                    args.append(a["v"])
+            kwargs = {k: (torch.device(a["device"]) if "device" in a else a["v"]) for k, a in case.get("kwargs", {}).items()}
+            try:
+                if case.get("module"):
+                    module = fn(*case["init"]).to(device="meta")
+                    value = module(*args, **kwargs)
+                else:
+                    value = fn(*args, **kwargs)
+            except BaseException as e:  # noqa: BLE001
+                return {"status": "ok", "fake": {"error": _err(e)}}
+        del mode
+        items = list(value) if isinstance(value, tuple) else [value]
+        devices = [str(getattr(i, "device", type(i).__name__)) for i in items]
+        return {"status": "ok", "fake": {"devices": devices}}
+
+
+class CalleeRecorder:
+    """While a caller task runs, wrap the student's own callee functions to record (args, result).
+
+    The parent replays these records through the reference caller, to tell a caller's own mistake
+    from one it inherited from a callee.
+    """
+
+    def __init__(self, ns: dict, names: list[str], torch, detect: "Detectors"):
+        self.ns, self.names, self.torch = ns, [n for n in names if callable(ns.get(n))], torch
+        self.detect = detect
+        self.calls: list = []
+        self.saved: dict = {}
+
+    def _wrap(self, name: str, fn):
+        recorder = self
+
+        def recorded(*args, **kwargs):
+            # A callee's own forbidden calls are charged to the callee's task, not to this caller.
+            with recorder.detect.paused():
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as e:
+                    recorder.calls.append((name, args, kwargs, e))
+                    raise
+            if len(recorder.calls) < 64:
+                recorder.calls.append((name, args, kwargs, result))
+            return result
+
+        recorded.__wrapped__ = fn
+        return recorded
+
+    def __enter__(self):
+        for n in self.names:
+            self.saved[n] = self.ns[n]
+            self.ns[n] = self._wrap(n, self.ns[n])
+        return self
+
+    def __exit__(self, *exc):
+        for n, fn in self.saved.items():
+            self.ns[n] = fn
+        return False
+
+    def export(self, out_tensors: dict) -> list:
+        torch = self.torch
+        calls = []
+        for c, (name, args, kwargs, result) in enumerate(self.calls):
+
+            def enc(v, key):
+                if isinstance(v, torch.Tensor):
+                    with torch._C.DisableTorchFunctionSubclass():
+                        plain = torch.Tensor.as_subclass(v.detach(), torch.Tensor)
+                    if plain.device.type == "meta":
+                        return {"other": "meta tensor"}
+                    out_tensors[key] = plain.to("cpu").contiguous().clone()
+                    return {"t": key}
+                if isinstance(v, (bool, int, float, str)) or v is None:
+                    return {"v": v}
+                if isinstance(v, torch.device):
+                    return {"device": str(v)}
+                return {"other": type(v).__name__}
+
+            if isinstance(result, BaseException):
+                calls.append({"name": name, "args": [enc(a, f"callee.{c}.arg.{i}") for i, a in enumerate(args)],
+                              "kwargs": {}, "result": [], "tuple": False, "raised": _err(result)})
+                continue
+            results = result if isinstance(result, tuple) else (result,)
+            calls.append({
+                "name": name,
+                "args": [enc(a, f"callee.{c}.arg.{i}") for i, a in enumerate(args)],
+                "kwargs": {k: enc(v, f"callee.{c}.kw.{k}") for k, v in kwargs.items()},
+                "result": [enc(r, f"callee.{c}.out.{i}") for i, r in enumerate(results)],
+                "tuple": isinstance(result, tuple),
+            })
+        return calls
+
+
+class Detectors:
+    """Forbidden-call detection in two runtime layers: torch's function layer and its dispatcher.
+
+    `names` are regular expressions made by the parent from course.yml (``attnlab.forbidden``). A
+    student who switches the function layer off (``torch._C.DisableTorchFunction`` or popping the mode
+    stack) still meets the dispatcher; a call that reached the dispatcher but never the function layer
+    is reported as an evasion.
+    """
+
+    def __init__(self, torch, spec: dict):
+        from torch.overrides import TorchFunctionMode
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        fn_re = re.compile(spec["function"]) if spec.get("function") else None
+        aten_re = re.compile(spec["aten"]) if spec.get("aten") else None
+        hits: list = []
+        counts = {"function": 0, "dispatch": 0}
+        self.hits, self.counts, self.torch = hits, counts, torch
+
+        class FunctionLayer(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                counts["function"] += 1
+                name = getattr(func, "__name__", "") or ""
+                if fn_re is not None and fn_re.search(name):
+                    hits.append(name)
+                return func(*args, **(kwargs or {}))
+
+        class DispatchLayer(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                counts["dispatch"] += 1
+                name = func.overloadpacket.__name__
+                if aten_re is not None and aten_re.search(name):
+                    hits.append(f"aten.{name}")
+                return func(*args, **(kwargs or {}))
+
+        self._layers = [FunctionLayer, DispatchLayer]
+        self._active: list = []
+        self.evasion = False
+
+    @contextlib.contextmanager
+    def paused(self):
+        hits = len(self.hits)
+        try:
+            yield
+        finally:
+            del self.hits[hits:]
+
+    def __enter__(self):
+        self._active = [layer() for layer in self._layers]
+        self.counts.update(function=0, dispatch=0)
+        for mode in self._active:
+            mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        from torch.overrides import _get_current_function_mode_stack
+        from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+        fn_mode, dispatch_mode = self._active
+        if fn_mode not in _get_current_function_mode_stack() or dispatch_mode not in _get_current_dispatch_mode_stack():
+            self.evasion = True  # the student's code popped or replaced our modes
+        for mode in reversed(self._active):
+            try:
+                mode.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - a tampered stack must not crash the worker
+                self.evasion = True
+        if self.counts["dispatch"] > 0 and self.counts["function"] == 0:
+            self.evasion = True  # tensors were computed while the function layer was switched off
+        return False
+
+    def report(self) -> tuple[list, bool]:
+        hits = sorted(set(self.hits))
+        self.hits.clear()
+        evasion, self.evasion = self.evasion, False
+        return hits, evasion
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _pack(torch, out: dict) -> bytes:
+    if not out:
+        return b""
+    from safetensors.torch import save
+
+    return save(out)
+
+
+def _same(torch, a, b) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.device.type == "meta":
+        return True
+    return bool(torch.equal(a, b)) or bool(((a == b) | (a.isnan() & b.isnan())).all()) if a.is_floating_point() else bool(torch.equal(a, b))
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else "")[:300]
+
+
+def _tb(e: BaseException) -> str:
+    frames = traceback.extract_tb(e.__traceback__)
+    student = [f for f in frames if f.filename != __file__ and "site-packages" not in f.filename]
+    lines = traceback.format_list(student[-3:])
+    return "".join(lines)[-1500:]
+
+
+def _err(e: BaseException) -> dict:
+    frames = [f.name for f in traceback.extract_tb(e.__traceback__) if f.filename != __file__ and "site-packages" not in f.filename]
+    return {"type": type(e).__name__, "msg": _short(e), "tb": _tb(e), "frames": frames}
+
+
+if __name__ == "__main__":
+    zygote(int(sys.argv[1]))

@@ -1,0 +1,12 @@
+# expect: softmax_with_temperature accepts_invalid_temperature
+# Stable and correct, but never checks that the temperature is finite and positive.
+
+
+def softmax_with_temperature(scores, temperature=1.0, dim=-1):
+    z = scores / temperature
+    row_max = z.max(dim=dim, keepdim=True).values
+    row_max = row_max.masked_fill(torch.isinf(row_max), 0.0)
+    e = torch.exp(z - row_max)
+    denom = e.sum(dim=dim, keepdim=True)
+    denom = denom.masked_fill(denom == 0, 1.0)
+    return e / denom

@@ -1,0 +1,35 @@
+# expect: multi_head_attention scale_by_d_model
+# Computes the head scores by hand and scales them by 1/sqrt(d_model) instead of 1/sqrt(d_head).
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, n_heads, bias=True):
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.W_q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_k = nn.Linear(d_model, d_model, bias=bias)
+        self.W_v = nn.Linear(d_model, d_model, bias=bias)
+        self.W_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def _split_heads(self, t):
+        B, L, _ = t.shape
+        t = t.view(B, L, self.n_heads, self.d_head)  # (B, L, H, dh)
+        return t.transpose(1, 2)  # (B, H, L, dh)
+
+    def forward(self, x, causal=False):
+        B, L, _ = x.shape
+        q = self._split_heads(self.W_q(x))  # (B, H, L, dh)
+        k = self._split_heads(self.W_k(x))
+        v = self._split_heads(self.W_v(x))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_model)  # (B, H, L, L)
+        if causal:
+            mask = causal_mask(L, device=x.device)  # (L, L)
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = softmax_with_temperature(scores, dim=-1)  # (B, H, L, L)
+        out = weights @ v  # (B, H, L, dh)
+        out = out.transpose(1, 2).contiguous().view(B, L, self.d_model)  # (B, L, d_model)
+        return self.W_o(out), weights
