@@ -20,6 +20,7 @@ and reported as *pending*, never dropped.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -102,7 +103,7 @@ def qk_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
         ((2,), 5, 6, 8, "float16", False, ""),
         ((4,), 6, 6, 64, "bfloat16", False, ""),
         ((), 6, 3, 1, "float32", False, "d = 1"),
-        ((2,), 3, 5, 16, "float32", False, "large logits"),
+        ((2,), 3, 5, 16, "float64", False, "large logits"),
     ]
     cases = []
     for n, (lead, L, S, d, dt, grad, note) in enumerate(plan):
@@ -383,6 +384,15 @@ BUILDERS = {
 
 
 def make_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> list[Case]:
-    """All cases of one task. The seed is mixed with the task id, so tasks draw independently."""
+    """All cases of one task. The seed is mixed with the task id, so tasks draw independently.
+
+    Cached: grading a class of submissions with one seed builds each task's cases once. Nothing
+    downstream changes a Case.
+    """
+    return _make_cases(task_id, int(seed), tuple(dtypes), tuple(devices))
+
+
+@functools.lru_cache(maxsize=64)
+def _make_cases(task_id: str, seed: int, dtypes: tuple, devices: tuple) -> list[Case]:
     mix = sum((i + 1) * ord(c) for i, c in enumerate(task_id))
-    return BUILDERS[task_id](_Maker(seed * 1_000_003 + mix), dtypes, devices)
+    return BUILDERS[task_id](_Maker(seed * 1_000_003 + mix), list(dtypes), list(devices))

@@ -65,8 +65,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "callee_failed": ("*", "{task} would be right with a correct {callee}: fix {callee} first. No points are taken here for it."),
     "blocked_by_callee": ("*", "{task} could not be checked on {n} case(s) because your {callee} {what} there: fix {callee} first."),
     "gradient_mismatch": ("*", "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}."),
-    "pending_gpu": ("*", "{n} cuda case(s) are pending: this machine has no GPU."),
 }
+
+#: A specific diagnosis makes these generic ones redundant: the student reads one explanation, not two.
+SUBSUMES = {
+    "unstable_softmax": {"nan_output"},
+    "fully_masked_row_nan": {"nan_output"},
+    "wrong_transpose": {"wrong_shape"},
+    "weights_averaged": {"wrong_shape"},
+    "mutates_input": {"exception"},
+}
+
 
 #: The ids a task can report (the task's own and the "any task" ids).
 def ids_for(task_id: str) -> list[str]:

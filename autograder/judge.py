@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .cases import CALLEES, Case
-from .diagnose import RULES, Diagnosis, close
+from .diagnose import RULES, SUBSUMES, Diagnosis, close
 
 NICE = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16", "bool": "bool"}
 
@@ -77,7 +77,8 @@ class TaskResult:
             "score": round(self.score, 2),
             "max_score": self.max_score,
             "status": self.status,
-            "diagnoses": [d.id for d in self.diagnoses if d.id not in ("pending_gpu",)],
+            "diagnoses": [d.id for d in self.diagnoses],
+            "pending": sum(1 for c in self.cases if c.pending),
             "feedback": self.feedback,
             "cases": [c.to_json() for c in self.cases],
         }
@@ -398,9 +399,8 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
     inherited = sorted({r.inherited for r in results if r.inherited})
     for callee in inherited:
         diagnoses.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
-    pending = [r for r in results if r.pending]
-    if pending:
-        diagnoses.append(Diagnosis.make("pending_gpu", n=len(pending)))
+    redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
+    diagnoses = [d for d in diagnoses if d.id not in redundant]
     if any(d.id == "forbidden_call" for d in diagnoses):
         score, status = 0.0, "forbidden"
     elif any(not r.blocked_by for r in timeouts):
@@ -413,7 +413,9 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
         status = "partial"
     else:
         status = "failed"
-    if status not in ("passed",) and not [d for d in diagnoses if d.id not in ("pending_gpu", "callee_failed")]:
+    if status == "passed":
+        diagnoses = [d for d in diagnoses if d.id != "callee_failed"]  # nothing was charged: nothing to say
+    elif not [d for d in diagnoses if d.id != "callee_failed"]:
         first = next((r for r in counted if not r.passed and r.detail), None)
         if first is not None:
             diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))

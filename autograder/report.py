@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 from rich.console import Console
@@ -12,13 +13,20 @@ STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red"
          "missing": "dim", "forbidden": "bold red"}
 
 
+def _short_path(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
 def json_line(result: dict) -> str:
     """The public JSON for one submission, without the in-memory objects kept for other reports."""
     return json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, separators=(",", ":"))
 
 
 def table(result: dict, console: Console, *, width: int = 90) -> None:
-    t = Table(title=f"{result['submission']}: {result['total']:g} / {result['max_total']:g}", title_justify="left",
+    t = Table(title=f"{_short_path(result['submission'])}: {result['total']:g} / {result['max_total']:g}", title_justify="left",
               show_lines=True, expand=False)
     t.add_column("task", no_wrap=True)
     t.add_column("score", justify="right", no_wrap=True)
@@ -31,6 +39,9 @@ def table(result: dict, console: Console, *, width: int = 90) -> None:
         body = (f"[bold]{diag}[/bold]\n" if diag else "") + textwrap.shorten(hint, 600, placeholder=" ...")
         t.add_row(task["id"], f"{task['score']:g}/{task['max_score']:g}", f"[{colour}]{task['status']}[/{colour}]", body.strip())
     console.print(t)
+    pending = sum(task.get("pending", 0) for task in result["tasks"])
+    if pending:
+        console.print(f"[dim]{pending} cuda cases are pending: this machine has no GPU.[/dim]")
     for e in result.get("load_errors", []):
         where = f"cell {e['cell']}: " if e.get("cell") else ""
         console.print(f"[dim]while loading, {where}{e['type']}: {e['msg']}[/dim]")
@@ -44,5 +55,5 @@ def summary(results: list[dict], console: Console) -> None:
     t.add_column("diagnoses")
     for r in results:
         diags = sorted({d for task in r["tasks"] for d in task["diagnoses"]})
-        t.add_row(r["submission"], f"{r['total']:g}/{r['max_total']:g}", ", ".join(diags) or "-")
+        t.add_row(_short_path(r["submission"]), f"{r['total']:g}/{r['max_total']:g}", ", ".join(diags) or "-")
     console.print(t)

@@ -1,0 +1,55 @@
+"""Wall time of `attnlab grade` on one .py submission, next to `python -c "import torch"`, in one run.
+
+    python benchmarks/grade_one.py [--repeat 5] [SUBMISSION]
+
+Both commands run alternately, REPEAT times each, as fresh processes; the table shows the medians and
+their ratio. The target is a ratio of at most 1.7: grading should cost little more than starting torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("submission", nargs="?", default=str(REPO / "assignments" / "examples" / "correct.py"))
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args()
+    grade = [sys.executable, "-m", "attnlab.cli", "grade", args.submission, "--json", "--seed", "1"]
+    torch_only = [sys.executable, "-c", "import torch"]
+    wall(torch_only)  # warm the file cache for both
+    wall(grade)
+    times = {"import torch": [], "attnlab grade": []}
+    for _ in range(args.repeat):
+        times["import torch"].append(wall(torch_only))
+        times["attnlab grade"].append(wall(grade))
+    base = statistics.median(times["import torch"])
+    t = Table(title=f"attnlab grade {Path(args.submission).name}, median of {args.repeat}")
+    t.add_column("command")
+    t.add_column("median s", justify="right")
+    t.add_column("min s", justify="right")
+    t.add_column("ratio", justify="right")
+    for name, ts in times.items():
+        t.add_row(name, f"{statistics.median(ts):.2f}", f"{min(ts):.2f}", f"{statistics.median(ts) / base:.2f}x")
+    Console().print(t)
+
+
+if __name__ == "__main__":
+    main()

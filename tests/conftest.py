@@ -1,0 +1,72 @@
+"""Shared fixtures: one warm grader process for the whole session, and submissions built on disk.
+
+A mistake or hostile file is an override: the submission is `submissions/base.py` followed by it, so
+later definitions replace the base's. A file whose first line is `# hostile: ...` and that must run
+before anything else says so with `# position: start`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SUBMISSIONS = HERE / "submissions"
+BASE = SUBMISSIONS / "base.py"
+REPO = HERE.parent
+
+# Hostile and timeout tests use short limits; raise them on a slow machine with ATTNLAB_TEST_TASK_SECONDS.
+TASK_SECONDS = float(os.environ.get("ATTNLAB_TEST_TASK_SECONDS", "3"))
+
+
+def build(override: Path, dest: Path) -> Path:
+    """Write base.py plus `override` (or the other way round, for `# position: start`) to `dest`."""
+    text = override.read_text()
+    base = BASE.read_text()
+    full = text + "\n\n" + base if "# position: start" in text else base + "\n\n" + text
+    out = dest / override.name
+    out.write_text(full)
+    return out
+
+
+def expectation(path: Path) -> tuple[str, str]:
+    """`# expect: TASK DIAGNOSIS` from a mistake file's first line."""
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name}: first line must be '# expect: TASK DIAGNOSIS'"
+    task, diag = first.removeprefix("# expect: ").split()[:2]
+    return task, diag
+
+
+@pytest.fixture(scope="session")
+def course():
+    from attnlab.config import load_course
+
+    c = load_course(REPO / "course.yml")
+    return c.model_copy(update={"limits": c.limits.model_copy(update={"task_seconds": TASK_SECONDS, "load_seconds": TASK_SECONDS * 2})})
+
+
+@pytest.fixture(scope="session")
+def zygote():
+    from attnlab.sandbox import Zygote
+
+    z = Zygote()
+    yield z
+    z.close()
+
+
+@pytest.fixture(scope="session")
+def grade(course, zygote):
+    """grade(path, tasks=None, seed=...) -> the result dict, through the real child process."""
+    from attnlab.grade import grade_paths
+
+    def run(path, tasks=None, seed=11):
+        (result,) = grade_paths([path], course=course, seed=seed, task_ids=tasks, zygote=zygote)
+        return result
+
+    return run
+
+
+def task_of(result: dict, task_id: str) -> dict:
+    return next(t for t in result["tasks"] if t["id"] == task_id)

@@ -1,0 +1,87 @@
+"""The diagnosis catalogue against the project's own mistakes, and valid variants against full marks.
+
+Every file in submissions/mistakes/ holds one mistake. Graded through the real child process, its task
+must lose points and name the mistake; every task it does not touch keeps full marks (a caller that
+only inherits the mistake through a call is not charged). Every valid variant gets full marks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from attnlab.diagnose import CATALOGUE
+from conftest import SUBMISSIONS, build, expectation, task_of
+
+MISTAKES = sorted((SUBMISSIONS / "mistakes").glob("*.py"))
+VARIANTS = sorted((SUBMISSIONS / "variants").glob("*.py"))
+REQUIRED = {
+    "qk_scores": ["missing_scale", "wrong_scale", "wrong_transpose"],
+    "softmax_with_temperature": ["wrong_dim", "temperature_inverted", "temperature_ignored", "unstable_softmax",
+                                 "accepts_invalid_temperature", "fully_masked_row_nan"],
+    "causal_mask": ["mask_inverted", "mask_diagonal_excluded"],
+    "attention": ["mask_after_softmax", "mask_fill_zero", "mask_polarity", "no_gradient"],
+    "multi_head_attention": ["heads_split_without_transpose", "missing_output_projection", "scale_by_d_model", "weights_averaged"],
+    "plot_attention": ["plot_wrong_data", "plot_missing_labels", "plot_missing_colorbar"],
+    "*": ["wrong_shape", "wrong_dtype", "wrong_device", "mutates_input", "non_tensor_output", "nan_output",
+          "forbidden_call", "not_implemented", "exception", "timeout"],
+}
+# A mistake that breaks a callee may also cost the callers that call it where the two cannot be told
+# apart (the caller could not even run). Everything else must keep full marks.
+MAY_ALSO_COST = {"attention", "multi_head_attention"}
+
+
+def test_catalogue_has_every_required_id():
+    for task, ids in REQUIRED.items():
+        for i in ids:
+            assert i in CATALOGUE, i
+            assert CATALOGUE[i][0] == task, f"{i} belongs to {CATALOGUE[i][0]}, not {task}"
+
+
+def test_there_is_one_mistake_file_per_required_id():
+    have = {p.stem for p in MISTAKES}
+    missing = [i for ids in REQUIRED.values() for i in ids if i not in have]
+    assert not missing
+
+
+@pytest.mark.parametrize("path", MISTAKES, ids=[p.stem for p in MISTAKES])
+def test_mistake_is_caught_and_named(path, grade, tmp_path):
+    task_id, diag = expectation(path)
+    result = grade(build(path, tmp_path))
+    task = task_of(result, task_id)
+    assert task["score"] < task["max_score"], f"{diag} was not caught: {task}"
+    assert diag in task["diagnoses"], f"{diag} not named: {task['diagnoses']} / {task['feedback']}"
+    assert task["feedback"].strip()
+    callers_of = {"qk_scores", "softmax_with_temperature", "causal_mask", "attention"}
+    for other in result["tasks"]:
+        if other["id"] == task_id:
+            continue
+        if task_id in callers_of and other["id"] in MAY_ALSO_COST:
+            if other["score"] < other["max_score"]:
+                # Charged only where the callee stopped the caller from running, and said so.
+                assert {"blocked_by_callee", "timeout"} & set(other["diagnoses"]), other
+            continue
+        assert other["score"] == other["max_score"], f"{other['id']} lost points for {diag}: {other}"
+
+
+@pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
+def test_valid_variant_gets_full_marks(path, grade):
+    result = grade(path)
+    bad = [(t["id"], t["status"], t["feedback"]) for t in result["tasks"] if t["score"] != t["max_score"]]
+    assert not bad
+    assert result["total"] == result["max_total"] == 100.0
+
+
+def test_base_and_reference_get_full_marks(grade):
+    from attnlab import reference
+
+    for path in (SUBMISSIONS / "base.py", reference.__file__):
+        result = grade(path)
+        assert result["total"] == result["max_total"] == 100.0, [(t["id"], t["feedback"]) for t in result["tasks"]]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_reference_full_marks_on_any_seed(grade, seed):
+    from attnlab import reference
+
+    result = grade(reference.__file__, seed=seed)
+    assert result["total"] == 100.0, [(t["id"], t["feedback"]) for t in result["tasks"] if t["status"] != "passed"]

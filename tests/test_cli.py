@@ -1,0 +1,99 @@
+"""The `attnlab` command's contract: exit codes, one JSON line per submission, readable errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, SUBMISSIONS
+
+EXAMPLES = REPO / "assignments" / "examples"
+
+
+def attnlab(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "attnlab.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_json_is_one_line_per_submission_in_input_order():
+    paths = [EXAMPLES / "forgot_sqrt_d.py", EXAMPLES / "correct.py"]
+    out = attnlab("grade", *paths, "--json", "--seed", "3", "--tasks", "qk_scores,attention")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2
+    results = [json.loads(line) for line in lines]
+    assert [r["submission"] for r in results] == [str(p) for p in paths]
+    for r in results:
+        assert r["schema"] == "attnlab.grade/1"
+        assert [t["id"] for t in r["tasks"]] == ["qk_scores", "attention"]
+        for t in r["tasks"]:
+            assert set(t) >= {"id", "score", "max_score", "status", "diagnoses", "feedback", "cases"}
+            assert t["status"] in {"passed", "partial", "failed", "error", "timeout", "missing", "forbidden"}
+    assert results[0]["tasks"][0]["diagnoses"] == ["missing_scale"]
+    assert results[1]["total"] == results[1]["max_total"] == 35.0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["grade", "nowhere.py"], "no such file"),
+    (["grade", "{bad_nb}"], "not valid notebook JSON"),
+    (["grade", "{good}", "--tasks", "qk_scores,flash"], "unknown task id 'flash'"),
+    (["grade", "{txt}"], "expected a .py module or a .ipynb notebook"),
+])
+def test_unusable_input_exits_2_with_one_line(tmp_path, args, words):
+    bad_nb = tmp_path / "broken.ipynb"
+    bad_nb.write_text("{ not json")
+    txt = tmp_path / "notes.txt"
+    txt.write_text("hello")
+    args = [a.format(bad_nb=bad_nb, good=SUBMISSIONS / "base.py", txt=txt) for a in args]
+    out = attnlab(*args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    err = out.stderr.strip().splitlines()
+    assert len(err) == 1 and words in err[0], out.stderr
+
+
+def test_graded_is_exit_0_whatever_the_score(tmp_path):
+    empty = tmp_path / "empty.py"
+    empty.write_text("# nothing yet\n")
+    out = attnlab("grade", empty, "--json", "--tasks", "qk_scores")
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["total"] == 0.0
+
+
+def test_table_output_names_the_mistake():
+    out = attnlab("check", EXAMPLES / "forgot_sqrt_d.py", "--tasks", "qk_scores")
+    assert out.returncode == 0, out.stderr
+    assert "missing_scale" in out.stdout and "sqrt" in out.stdout
+
+
+def test_notebook_cells_run_in_order_skipping_magics_and_failing_scratch(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    base = (SUBMISSIONS / "base.py").read_text()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# My work"),
+        nbformat.v4.new_code_cell("%matplotlib inline\n!pip install nothing\nimport torch"),
+        nbformat.v4.new_code_cell("1 / 0  # a scratch cell that raises"),
+        nbformat.v4.new_code_cell("%%time\nraise SystemExit"),
+        nbformat.v4.new_code_cell(base),
+        nbformat.v4.new_code_cell("files = !ls\nqk_scores(torch.ones(1, 2), torch.ones(1, 2))"),
+    ]
+    path = tmp_path / "work.ipynb"
+    nbformat.write(nb, path)
+    out = attnlab("grade", path, "--json", "--tasks", "qk_scores,causal_mask")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["total"] == result["max_total"]
+    assert [e["type"] for e in result["load_errors"]] == ["ZeroDivisionError"]
+
+
+def test_course_errors_name_the_field(tmp_path):
+    bad = tmp_path / "course.yml"
+    bad.write_text((REPO / "course.yml").read_text().replace("points: 15", "points: -1"))
+    out = attnlab("grade", SUBMISSIONS / "base.py", "--course", bad)
+    assert out.returncode == 2
+    assert "tasks.0.points" in out.stderr
