@@ -1,0 +1,46 @@
+"""`check(fn)` in the student's own process: instant pass/fail and a hint, never a grade."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from attnlab import check
+
+
+def test_check_passes_the_reference(capsys):
+    from attnlab import reference
+
+    assert check(reference.qk_scores) is True
+    assert check(reference.MultiHeadAttention) is True
+    assert "PASS qk_scores" in capsys.readouterr().out
+
+
+def test_check_names_the_mistake(capsys):
+    def qk_scores(q, k):
+        return q @ k.transpose(-2, -1)
+
+    assert check(qk_scores) is False
+    out = capsys.readouterr().out
+    assert "FAIL qk_scores" in out and "divide by sqrt(d)" in out
+
+
+def test_check_rejects_an_unknown_function():
+    import pytest
+
+    def my_helper(x):
+        return x
+
+    with pytest.raises(ValueError, match="check\\(\\) needs one of the course's functions"):
+        check(my_helper)
+
+
+def test_check_sees_a_forbidden_call(capsys):
+    def softmax_with_temperature(scores, temperature=1.0, dim=-1):
+        if not (0 < temperature < math.inf):
+            raise ValueError("temperature")
+        return torch.softmax(scores / temperature, dim=dim).nan_to_num(0.0)
+
+    assert check(softmax_with_temperature) is False
+    assert "forbid" in capsys.readouterr().out
