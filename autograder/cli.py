@@ -7,6 +7,7 @@ parent's run side by side.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .config import TASK_IDS
@@ -95,5 +96,13 @@ class _Null:
         return False
 
 
+def run() -> None:
+    """The console entry point: like main(), then leave without the interpreter's slow torch teardown."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -428,6 +428,12 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
         return
     for r in results:
         status = r.meta.get("status")
+        if r.case.kind == "fake_meta" and not r.passed:
+            suspects = [c for c in failing if c in uses]
+            if suspects:
+                r.blocked_by, r.blocked_what = suspects[0], "is wrong"
+                r.problems = []
+            continue
         if status == "timeout":
             hung = [c for c in failing if c in uses and callee_status.get(c) == "timeout"]
             if hung:

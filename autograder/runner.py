@@ -60,6 +60,14 @@ def zygote(fd: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
 
+    # Warm what every worker needs, so that each fork starts ready: the detector modes, FakeTensorMode.
+    import torch.overrides  # noqa: F401
+    import torch.utils._python_dispatch  # noqa: F401
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():  # its first use costs a second (it imports sympy and friends)
+        (torch.empty(2, 2, device="meta") @ torch.empty(2, 2, device="meta")).sum(-1)
+
     torch.set_num_threads(1)  # forked children of a multi-threaded torch deadlock otherwise
     figure_data = _load_sibling("figure_data")
     ctl = socket.socket(fileno=fd)
@@ -356,7 +364,8 @@ class Worker:
             kwargs = {k: (torch.device(a["device"]) if "device" in a else a["v"]) for k, a in case.get("kwargs", {}).items()}
             try:
                 if case.get("module"):
-                    module = fn(*case["init"]).to(device="meta")
+                    with torch.device("meta"):
+                        module = fn(*case["init"])
                     value = module(*args, **kwargs)
                 else:
                     value = fn(*args, **kwargs)

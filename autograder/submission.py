@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 
 
 class InputError(ValueError):
@@ -56,6 +55,8 @@ def load_submission(path: str | Path) -> Submission:
         raise InputError(f"{p}: is not UTF-8 text") from None
     if p.suffix == ".py":
         return Submission(p, [text], notebook=False)
+    import nbformat  # only for notebooks: it costs a second to import
+
     try:
         nb = nbformat.reads(text, as_version=4)
     except (json.JSONDecodeError, nbformat.reader.NotJSONError):

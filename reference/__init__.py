@@ -48,14 +48,15 @@ def softmax_with_temperature(scores: Tensor, temperature: float = 1.0, dim: int 
     """softmax(scores / temperature) along `dim`; same shape as `scores`.
 
     Stable for large |scores| and tiny temperatures: we subtract the largest score before exp, which
-    changes nothing mathematically because softmax ignores a shift. A slice that is entirely -inf has
-    nothing to attend to and gives all zeros, not NaN.
+    changes nothing mathematically because softmax ignores a shift. Subtracting *before* dividing by
+    the temperature keeps float16 from overflowing (100 / 0.001 > 65504) and keeps close scores apart.
+    A slice that is entirely -inf has nothing to attend to and gives all zeros, not NaN.
     """
     _check_temperature(temperature)
-    z = scores / temperature
-    z_max = z.amax(dim=dim, keepdim=True)
-    z_max = torch.where(torch.isfinite(z_max), z_max, torch.zeros_like(z_max))  # all -inf slice -> 0
-    e = torch.exp(z - z_max)  # every entry in [0, 1]; -inf -> 0
+    s_max = scores.amax(dim=dim, keepdim=True)
+    s_max = torch.where(torch.isfinite(s_max), s_max, torch.zeros_like(s_max))  # all -inf slice -> 0
+    z = (scores - s_max) / temperature  # every entry <= 0
+    e = torch.exp(z)  # every entry in [0, 1]; -inf -> 0
     total = e.sum(dim=dim, keepdim=True)
     return e / torch.where(total > 0, total, torch.ones_like(total))  # 0 / 1 = 0 for an empty slice
 
