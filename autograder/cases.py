@@ -6,8 +6,8 @@ reference computes in float64 from the very same (possibly low-precision) inputs
 
 Spec format, as the child (``runner.py``) reads it:
 - ``kind``: ``call`` (a function), ``module`` (construct ``init``, load ``state``, call forward),
-  ``expect_error`` (the call must raise), ``plot`` (read the drawn figure) or ``fake_meta`` (run
-  under FakeTensorMode on meta-device inputs to catch tensors made on the wrong device).
+  ``expect_error`` (the call must raise), ``plot`` (read the drawn figure) or ``meta_device`` (run
+  on meta-device inputs with every op's devices watched, to catch tensors made on the wrong device).
 - ``args`` / ``kwargs``: ``{"t": name, "grad": bool}`` for a tensor, ``{"v": value}`` for a JSON
   value, ``{"float": "nan"}`` for a float JSON cannot hold, ``{"device": "meta"}`` for a device.
 - ``grad``: ``{"upstream": [name or None per output], "args": [indices]}``: the child runs
@@ -119,8 +119,8 @@ def qk_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
     if "cuda" in devices:
         q, k = m.randn(2, 5, 8), m.randn(2, 7, 8)
         cases.append(_qk_case(m, "cuda", q, k, "float32", "cuda", False, "on cuda"))
-    cases.append(Case("qk_scores", "meta", "q, k on the meta device", "fake_meta",
-                      {"kind": "fake_meta", "args": [{"shape": [2, 5, 8], "dtype": "float32"}, {"shape": [2, 7, 8], "dtype": "float32"}]},
+    cases.append(Case("qk_scores", "meta", "q, k on the meta device", "meta_device",
+                      {"kind": "meta_device", "args": [{"shape": [2, 5, 8], "dtype": "float32"}, {"shape": [2, 7, 8], "dtype": "float32"}]},
                       expected=["meta"]))
     return cases
 
@@ -202,8 +202,8 @@ def mask_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
     cases.append(Case("causal_mask", "device_cpu", "seq_len = 4, device = torch.device('cpu')", "call",
                       {"kind": "call", "args": [{"v": 4}], "kwargs": {"device": {"device": "cpu"}}},
                       {}, "bool", "cpu", [ref.causal_mask(4)], extra={"n": 4}))
-    cases.append(Case("causal_mask", "meta", "seq_len = 4, device = 'meta'", "fake_meta",
-                      {"kind": "fake_meta", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}}, expected=["meta"]))
+    cases.append(Case("causal_mask", "meta", "seq_len = 4, device = 'meta'", "meta_device",
+                      {"kind": "meta_device", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}}, expected=["meta"]))
     for bad in (0, -3):
         cases.append(Case("causal_mask", f"bad_{bad}", f"seq_len = {bad}", "expect_error",
                           {"kind": "expect_error", "args": [{"v": bad}]}, expected="ValueError", probe="invalid_len"))
@@ -244,8 +244,8 @@ def attention_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Ca
     if "cuda" in devices:
         q, k, v = m.randn(2, 4, 8), m.randn(2, 6, 8), m.randn(2, 6, 3)
         cases.append(_attention_case(m, "cuda", q, k, v, m.mask(4, 6), 1.0, "float32", False, "on cuda", device="cuda"))
-    cases.append(Case("attention", "meta", "q, k, v and mask on the meta device", "fake_meta",
-                      {"kind": "fake_meta", "args": [{"shape": [2, 4, 8], "dtype": "float32"}, {"shape": [2, 6, 8], "dtype": "float32"},
+    cases.append(Case("attention", "meta", "q, k, v and mask on the meta device", "meta_device",
+                      {"kind": "meta_device", "args": [{"shape": [2, 4, 8], "dtype": "float32"}, {"shape": [2, 6, 8], "dtype": "float32"},
                                                      {"shape": [2, 6, 3], "dtype": "float32"}, {"shape": [4, 6], "dtype": "bool"}]},
                       expected=["meta", "meta"]))
     return cases
@@ -305,8 +305,8 @@ def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
         cases.append(_mha_case(m, "cuda", 2, 5, 16, 4, True, True, "float32", False, "", "on cuda", device="cuda"))
     cases.append(Case("multi_head_attention", "bad_heads", "MultiHeadAttention(10, 3): 10 is not divisible by 3", "expect_error",
                       {"kind": "expect_error", "args": [{"v": 10}, {"v": 3}]}, expected="ValueError", probe="invalid_heads"))
-    cases.append(Case("multi_head_attention", "meta", "x on the meta device, causal = True", "fake_meta",
-                      {"kind": "fake_meta", "module": True, "init": [16, 4], "args": [{"shape": [2, 5, 16], "dtype": "float32"}],
+    cases.append(Case("multi_head_attention", "meta", "x on the meta device, causal = True", "meta_device",
+                      {"kind": "meta_device", "module": True, "init": [16, 4], "args": [{"shape": [2, 5, 16], "dtype": "float32"}],
                        "kwargs": {"causal": {"v": True}}}, expected=["meta", "meta"]))
     return cases
 

@@ -38,7 +38,7 @@ class CaseResult:
     blocked_by: str = ""  # the callee that raised, hung or misbehaved so this case could not be checked
     blocked_what: str = ""
     pending: bool = False
-    skipped: bool = False  # could not be judged (counted in neither share), e.g. code FakeTensorMode cannot run
+    skipped: bool = False  # could not be judged (counted in neither share), e.g. code that cannot run on the meta device
     detail: str = ""  # the largest error, in words
     tensors: dict = field(default_factory=dict)  # everything the worker sent back for this case
 
@@ -206,19 +206,19 @@ def judge_case(case: Case, meta: dict, tensors: dict, course, forbidden_names: l
             r.detail = f"returned a {meta.get('returned')} instead of raising {case.expected}"
         return r
 
-    if case.kind == "fake_meta":
-        fake = meta.get("fake", {})
-        if "error" in fake:
-            msg = fake["error"].get("msg", "")
-            if fake["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
+    if case.kind == "meta_device":
+        run = meta.get("meta_run", {})
+        if "error" in run:
+            msg = run["error"].get("msg", "")
+            if run["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
                 r.meta["status"] = "missing"
             elif "device" in msg.lower():
                 r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"mixing devices raised: {msg}"))
             else:
-                r.skipped = True  # FakeTensorMode cannot run this code; the real-device cases judge it
+                r.skipped = True  # this code cannot run on the meta device (.item(), ...); the real-device cases judge it
                 r.detail = "not checkable on the meta device: " + msg[:120]
             return r
-        devices = fake.get("devices", [])
+        devices = run.get("devices", [])
         if any(d != "meta" for d in devices):
             r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"your output is on {', '.join(devices)}, not on the inputs' device"))
             return r
@@ -428,7 +428,7 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
         return
     for r in results:
         status = r.meta.get("status")
-        if r.case.kind == "fake_meta" and not r.passed:
+        if r.case.kind == "meta_device" and not r.passed:
             suspects = [c for c in failing if c in uses]
             if suspects:
                 r.blocked_by, r.blocked_what = suspects[0], "is wrong"

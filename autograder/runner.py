@@ -60,13 +60,12 @@ def zygote(fd: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
 
-    # Warm what every worker needs, so that each fork starts ready: the detector modes, FakeTensorMode.
-    import torch.overrides  # noqa: F401
-    import torch.utils._python_dispatch  # noqa: F401
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    with FakeTensorMode():  # its first use costs a second (it imports sympy and friends)
-        (torch.empty(2, 2, device="meta") @ torch.empty(2, 2, device="meta")).sum(-1)
+    # Warm what every worker needs, so that each fork starts ready: both detector layers, once.
+    with Detectors(torch, {"function": "^$", "aten": "^$"}), DeviceDiscipline(torch)():
+        leaf = torch.ones(2, 2, requires_grad=True)
+        torch.autograd.grad((leaf @ leaf).sum(), [leaf])
+        meta = torch.empty(2, 3, 4, device="meta")  # meta kernels import sympy on first use
+        (meta @ meta.transpose(-2, -1)).masked_fill(torch.ones(3, 3, dtype=torch.bool, device="meta"), 0).amax(-1)
 
     torch.set_num_threads(1)  # forked children of a multi-threaded torch deadlock otherwise
     figure_data = _load_sibling("figure_data")
@@ -203,8 +202,8 @@ class Worker:
             return {"status": "missing"}, {}
         device = case.get("device", "cpu")
         kind = case["kind"]
-        if kind == "fake_meta":
-            return self.fake_meta(fn, case), {}
+        if kind == "meta_device":
+            return self.meta_device(fn, case), {}
         args = [self.arg(a, tensors, device) for a in case.get("args", [])]
         kwargs = {k: self.arg(a, tensors, device) for k, a in case.get("kwargs", {}).items()}
         before = [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
@@ -335,7 +334,10 @@ class Worker:
         wrt = [args[i] for i in spec.get("args", [])] + list(params.values())
         if not outs:
             return {"status": "no_graph", "names": wrt_names}
-        got = torch.autograd.grad(outs, wrt, ups, allow_unused=True)
+        # grad of sum(upstream * output): the same as passing grad_outputs, without the first-use cost
+        # (a second of sympy imports) that torch pays for grad_outputs.
+        total = sum((o * u).sum() for o, u in zip(outs, ups))
+        got = torch.autograd.grad(total, wrt, allow_unused=True)
         present = []
         for name, g in zip(wrt_names, got):
             if g is not None:
@@ -343,38 +345,62 @@ class Worker:
                 present.append(name)
         return {"status": "ok", "names": wrt_names, "present": present}
 
-    def fake_meta(self, fn, case: dict) -> dict:
-        """Run on FakeTensorMode inputs that live on the meta device: catches tensors made on the wrong device."""
+    def meta_device(self, fn, case: dict) -> dict:
+        """Run on inputs that live on the meta device, with every aten op's devices watched.
+
+        A tensor made without ``device=`` lands on the CPU; the first op that mixes it with a meta
+        tensor is reported (plain meta kernels would accept ``meta @ cpu`` silently). This does what
+        FakeTensorMode's device propagation does, without its first-use cost of importing
+        torch._dynamo (a second per grading run).
+        """
         torch = self.torch
-        import logging
-
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        logging.getLogger("torch._subclasses.fake_tensor").setLevel(logging.CRITICAL)
-
-        with FakeTensorMode(allow_non_fake_inputs=False) as mode:
-            args = []
-            for a in case["args"]:
-                if "shape" in a:
-                    args.append(torch.empty(a["shape"], dtype=getattr(torch, a["dtype"]), device="meta"))
-                elif "device" in a:
-                    args.append(torch.device(a["device"]))
-                else:
-                    args.append(a["v"])
-            kwargs = {k: (torch.device(a["device"]) if "device" in a else a["v"]) for k, a in case.get("kwargs", {}).items()}
-            try:
-                if case.get("module"):
-                    with torch.device("meta"):
-                        module = fn(*case["init"])
-                    value = module(*args, **kwargs)
-                else:
-                    value = fn(*args, **kwargs)
-            except BaseException as e:  # noqa: BLE001
-                return {"status": "ok", "fake": {"error": _err(e)}}
-        del mode
+        args = []
+        for a in case["args"]:
+            if "shape" in a:
+                args.append(torch.empty(a["shape"], dtype=getattr(torch, a["dtype"]), device="meta"))
+            elif "device" in a:
+                args.append(torch.device(a["device"]))
+            else:
+                args.append(a["v"])
+        kwargs = {k: (torch.device(a["device"]) if "device" in a else a["v"]) for k, a in case.get("kwargs", {}).items()}
+        try:
+            if case.get("module"):
+                with torch.device("meta"):
+                    module = fn(*case["init"])
+            with DeviceDiscipline(torch)():
+                value = module(*args, **kwargs) if case.get("module") else fn(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001
+            return {"status": "ok", "meta_run": {"error": _err(e)}}
         items = list(value) if isinstance(value, tuple) else [value]
         devices = [str(getattr(i, "device", type(i).__name__)) for i in items]
-        return {"status": "ok", "fake": {"devices": devices}}
+        return {"status": "ok", "meta_run": {"devices": devices}}
+
+
+# torch wraps a dispatch mode's handler to keep torch.compile out of it, and that wrapper imports
+# torch._dynamo on first use: a second per worker. Our modes are never compiled, so we opt out.
+_NO_DYNAMO = classmethod(lambda cls: False)
+
+
+def DeviceDiscipline(torch):
+    """A dispatch mode that raises on the first aten op whose tensor arguments sit on different devices.
+
+    CPU scalars (0-dim tensors) may mix with any device, as in torch itself.
+    """
+    from torch.utils._pytree import tree_leaves
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _DeviceDiscipline(TorchDispatchMode):
+        _should_skip_dynamo = _NO_DYNAMO
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            devices = {t.device.type for t in tree_leaves((args, kwargs))
+                       if isinstance(t, torch.Tensor) and not (t.dim() == 0 and t.device.type == "cpu")}
+            if len(devices) > 1:
+                raise RuntimeError(f"{func.overloadpacket.__name__} mixes tensors on different devices: {', '.join(sorted(devices))}")
+            return func(*args, **kwargs)
+
+    return _DeviceDiscipline
 
 
 class CalleeRecorder:
@@ -481,6 +507,8 @@ class Detectors:
                 return func(*args, **(kwargs or {}))
 
         class DispatchLayer(TorchDispatchMode):
+            _should_skip_dynamo = _NO_DYNAMO
+
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 counts["dispatch"] += 1
                 name = func.overloadpacket.__name__
