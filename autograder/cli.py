@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     zygote = Zygote()  # starts importing torch in the child now
 
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from .config import CourseError, load_course
     from .grade import grade_submissions, secret_seed
@@ -70,15 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     seed = course.public_seed if args.command == "check" else secret_seed(args.seed)
     console = Console(stderr=False, soft_wrap=False)
     err = Console(stderr=True)
+    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                        console=err, transient=True, disable=not err.is_terminal)
 
     def done(result: dict) -> None:
+        progress.update(bar, advance=1, description=f"done: {result['submission']}")
         if args.json:
             print(json_line(result), flush=True)
         else:
             table(result, console)
 
     try:
-        with err.status("grading...", spinner="dots") if (err.is_terminal and not args.json) else _Null():
+        with progress:
+            bar = progress.add_task("", total=len(subs))
             results = grade_submissions(subs, course=course, seed=seed, task_ids=tasks, device=args.device,
                                         zygote=zygote, on_done=done)
     finally:
@@ -86,14 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json and len(results) > 1:
         summary(results, console)
     return 0
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def run() -> None:

@@ -29,6 +29,7 @@ from .sandbox import Worker, Zygote
 from .submission import Submission, load_submission, references
 
 SCHEMA = "attnlab.grade/1"
+OUTPUT_CHARS = 4000  # of what the student's code printed, kept in the JSON
 
 
 def secret_seed(seed: int | None) -> int:
@@ -187,6 +188,8 @@ class SubmissionGrader:
         finally:
             self.close()
         output = "\n".join(o for o in self.outputs if o.strip())
+        if len(output) > OUTPUT_CHARS:
+            output = output[:OUTPUT_CHARS] + f"\n[... {len(output) - OUTPUT_CHARS} more characters not shown]"
         return {
             "schema": SCHEMA,
             "submission": self.sub.name,
@@ -194,8 +197,7 @@ class SubmissionGrader:
             "max_total": float(sum(r.max_score for r in results)),
             "tasks": [r.to_json() for r in results],
             "load_errors": [{k: e[k] for k in ("cell", "type", "msg")} for e in self.load_errors],
-            "output": output[:4000],
-            "_results": results,
+            "output": output,
         }
 
 

@@ -169,7 +169,7 @@ class Replay:
 # ------------------------------------------------------------------------------------------- one case
 
 
-def judge_case(case: Case, meta: dict, tensors: dict, course, forbidden_names: list[str]) -> CaseResult:
+def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
     r = CaseResult(case, meta, tensors=tensors)
     status = meta.get("status")
     tol = course.tolerances.get(case.dtype) if case.dtype in course.tolerances else None
@@ -355,8 +355,8 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
     """Score one task. `replies` maps case id -> worker meta; `failure` is a task-level event
     ({"status": "timeout"|"crashed"|"missing", ...}) that stopped the remaining cases; `uses` names
     the top-level functions the task's function calls, directly or not (for timeouts)."""
-    results = [judge_case(c, replies.get(c.id, {"status": (failure or {}).get("status", "not_run")}), tensors.get(c.id, {}), course,
-                          course.forbidden_for(task.id)) for c in cases]
+    results = [judge_case(c, replies.get(c.id, {"status": (failure or {}).get("status", "not_run")}), tensors.get(c.id, {}), course)
+               for c in cases]
     diagnoses: list[Diagnosis] = []
 
     if failure and failure.get("status") == "missing":

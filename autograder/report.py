@@ -21,8 +21,8 @@ def _short_path(path: str) -> str:
 
 
 def json_line(result: dict) -> str:
-    """The public JSON for one submission, without the in-memory objects kept for other reports."""
-    return json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, separators=(",", ":"))
+    """One submission's result as one line of JSON."""
+    return json.dumps(result, separators=(",", ":"))
 
 
 def table(result: dict, console: Console, *, width: int = 90) -> None:
@@ -50,7 +50,7 @@ def table(result: dict, console: Console, *, width: int = 90) -> None:
 def summary(results: list[dict], console: Console) -> None:
     """One row per submission, after several have been graded."""
     t = Table(title="summary", title_justify="left")
-    t.add_column("submission")
+    t.add_column("submission", overflow="fold")
     t.add_column("total", justify="right")
     t.add_column("diagnoses")
     for r in results:

@@ -193,7 +193,7 @@ class Worker:
             except BaseException as e:  # noqa: BLE001 - student exceptions are data
                 meta, out = {"status": "error", "error": _err(e)}, {}
             meta.update(id=case["id"], seconds=time.perf_counter() - t0)
-            wire.send(self.chan, {"op": "case", **meta}, _pack(self.torch, out))
+            wire.send(self.chan, {"op": "case", **meta}, _pack(out))
         wire.send(self.chan, {"op": "done"})
 
     def run_case(self, fn, case: dict, tensors: dict, detect: "Detectors", callees: list[str]):
@@ -561,7 +561,7 @@ class Detectors:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _pack(torch, out: dict) -> bytes:
+def _pack(out: dict) -> bytes:
     if not out:
         return b""
     from safetensors.torch import save
@@ -570,11 +570,12 @@ def _pack(torch, out: dict) -> bytes:
 
 
 def _same(torch, a, b) -> bool:
+    """Unchanged: same shape, dtype and values, NaN where NaN was."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.device.type == "meta":
         return True
-    return bool(torch.equal(a, b)) or bool(((a == b) | (a.isnan() & b.isnan())).all()) if a.is_floating_point() else bool(torch.equal(a, b))
+    return bool(torch.equal(a, b)) or (a.is_floating_point() and bool(((a == b) | (a.isnan() & b.isnan())).all()))
 
 
 def _short(e: BaseException) -> str:

@@ -77,3 +77,22 @@ def test_no_worker_is_left_behind(grade, tmp_path):
     spinning = [ln for ln in ps.splitlines() if "runner.py" in ln and not ln.startswith("Z")]
     # Only the session's zygote (and none of its workers) may still be running.
     assert len(spinning) <= 1, spinning
+
+
+def test_memory_bomb_costs_only_that_task(grade, tmp_path):
+    result = grade(build(HOSTILE / "memory_bomb.py", tmp_path), tasks=["qk_scores", "causal_mask"])
+    qk = task_of(result, "qk_scores")
+    assert qk["score"] == 0.0 and qk["status"] in ("error", "failed"), qk
+    assert "MemoryError" in qk["feedback"] or "crashed" in qk["diagnoses"], qk
+    mask = task_of(result, "causal_mask")
+    assert mask["score"] == mask["max_score"]
+
+
+def test_output_flood_is_capped(grade, tmp_path, course):
+    result = grade(build(HOSTILE / "output_flood.py", tmp_path), tasks=["qk_scores", "causal_mask"])
+    assert all(t["score"] == t["max_score"] for t in result["tasks"]), result["tasks"]
+    # The parent kept at most output_kb of each stream, and the JSON shows the start and says what it cut.
+    from attnlab.grade import OUTPUT_CHARS
+
+    assert len(result["output"]) < OUTPUT_CHARS + 100
+    assert "x" * 200 in result["output"] and "more characters not shown" in result["output"]
