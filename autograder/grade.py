@@ -30,6 +30,7 @@ from .submission import Submission, load_submission, references
 
 SCHEMA = "attnlab.grade/1"
 OUTPUT_CHARS = 4000  # of what the student's code printed, kept in the JSON
+MAX_RESTARTS = 3  # fresh workers per task after crashes; each costs a fork and a reload
 
 
 def secret_seed(seed: int | None) -> int:
@@ -134,6 +135,12 @@ class SubmissionGrader:
                           uses=uses)
 
     def _run_cases(self, task, cases, replies: dict, tensors: dict) -> dict | None:
+        """Run the task's cases in the worker, within the task's time limit.
+
+        A case that ends the worker (os._exit, a crash, a corrupted channel) is marked `crashed`; a
+        fresh worker then takes the remaining cases, at most MAX_RESTARTS times per task. A timeout
+        ends the task: the case in flight is `timeout`, the rest `not_run`.
+        """
         cuda = self.zygote.cuda
         runnable = []
         for c in cases:
@@ -141,33 +148,43 @@ class SubmissionGrader:
                 replies[c.id] = {"status": "pending"}
             else:
                 runnable.append(c)
-        payload = {f"{c.id}.{k}": v.contiguous() for c in runnable for k, v in c.tensors.items()}
-        specs = [{"id": c.id, "device": c.device, **_namespaced(c.spec, c.id)} for c in runnable]
-        header = {"op": "run", "function": task.function, "cases": specs,
-                  "forbidden": runtime_patterns(self.course.forbidden_for(task.id)), "callees": CALLEES.get(task.id, [])}
         limit = self.course.limits.task_seconds
         deadline = time.monotonic() + limit
         pending = [c.id for c in runnable]
-        try:
-            self.worker.send(header, st_save(payload) if payload else b"")
-            while True:
-                msg, blob = self.worker.recv(deadline)
-                if msg.get("op") == "done":
+        for _ in range(MAX_RESTARTS + 1):
+            if not pending:
+                return None
+            if self.worker is None:
+                self._start()
+                if self.worker is None:  # the submission no longer loads: nothing more can run
+                    self._mark(replies, pending, "not_run")
                     return None
-                if msg.get("op") != "case" or msg.get("id") not in pending:
-                    raise wire.ChannelCorrupt("unexpected message")
-                pending.remove(msg["id"])
-                replies[msg["id"]] = msg
-                tensors[msg["id"]] = st_load(blob) if blob else {}
-        except wire.Deadline:
-            label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"
-            self._mark(replies, pending, "timeout")
-            self._stop()
-            return {"status": "timeout", "case": label, "seconds": limit}
-        except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
-            self._mark(replies, pending, "crashed")
-            self._stop()
-            return None
+            todo = [c for c in runnable if c.id in pending]
+            payload = {f"{c.id}.{k}": v.contiguous() for c in todo for k, v in c.tensors.items()}
+            header = {"op": "run", "function": task.function,
+                      "cases": [{"id": c.id, "device": c.device, **_namespaced(c.spec, c.id)} for c in todo],
+                      "forbidden": runtime_patterns(self.course.forbidden_for(task.id)), "callees": CALLEES.get(task.id, [])}
+            try:
+                self.worker.send(header, st_save(payload) if payload else b"")
+                while True:
+                    msg, blob = self.worker.recv(deadline)
+                    if msg.get("op") == "done":
+                        return None
+                    if msg.get("op") != "case" or msg.get("id") not in pending:
+                        raise wire.ChannelCorrupt("unexpected message")
+                    pending.remove(msg["id"])
+                    replies[msg["id"]] = msg
+                    tensors[msg["id"]] = st_load(blob) if blob else {}
+            except wire.Deadline:
+                label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"
+                self._mark(replies, pending, "timeout")
+                self._stop()
+                return {"status": "timeout", "case": label, "seconds": limit}
+            except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
+                replies[pending.pop(0)] = {"status": "crashed"}
+                self._stop()
+        self._mark(replies, pending, "not_run")
+        return None
 
     @staticmethod
     def _mark(replies: dict, pending: list, status: str) -> None:

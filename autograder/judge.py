@@ -63,7 +63,6 @@ class TaskResult:
     status: str  # passed | partial | failed | error | timeout | missing | forbidden
     diagnoses: list[Diagnosis]
     cases: list[CaseResult]
-    output: str = ""  # what the student's code printed, capped
 
     @property
     def feedback(self) -> str:
@@ -350,7 +349,7 @@ def _where(tb: str) -> str:
 
 
 def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *, findings=None,
-               callee_status: dict | None = None, failure: dict | None = None, output: str = "",
+               callee_status: dict | None = None, failure: dict | None = None,
                uses: set[str] | None = None) -> TaskResult:
     """Score one task. `replies` maps case id -> worker meta; `failure` is a task-level event
     ({"status": "timeout"|"crashed"|"missing", ...}) that stopped the remaining cases; `uses` names
@@ -361,9 +360,9 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
 
     if failure and failure.get("status") == "missing":
         return TaskResult(task.id, 0.0, task.points, "missing",
-                          [Diagnosis.make("missing", function=task.function, load=failure.get("load", ""))], results, output)
+                          [Diagnosis.make("missing", function=task.function, load=failure.get("load", ""))], results)
     if all(r.meta.get("status") == "missing" for r in results if not (r.pending or r.skipped)):
-        return TaskResult(task.id, 0.0, task.points, "missing", [Diagnosis.make("not_implemented", function=task.function)], results, output)
+        return TaskResult(task.id, 0.0, task.points, "missing", [Diagnosis.make("not_implemented", function=task.function)], results)
 
     _attribute_to_callees(task.id, results, callee_status or {}, uses or set())
 
@@ -388,7 +387,7 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
     passed = [r for r in counted if r.passed]
     score = task.points * len(passed) / len(counted) if counted else 0.0
     timeouts = [r for r in results if r.meta.get("status") == "timeout"]
-    crashed = [r for r in results if r.meta.get("status") == "crashed"]
+    crashed = [r for r in results if r.meta.get("status") == "crashed" and not r.blocked_by]
     blocked = [r for r in results if r.blocked_by]
     for r in blocked[:1]:
         diagnoses.append(Diagnosis.make("blocked_by_callee", task=task.id, n=len(blocked), callee=r.blocked_by, what=r.blocked_what))
@@ -419,7 +418,7 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
         first = next((r for r in counted if not r.passed and r.detail), None)
         if first is not None:
             diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))
-    return TaskResult(task.id, score, task.points, status, diagnoses, results, output)
+    return TaskResult(task.id, score, task.points, status, diagnoses, results)
 
 
 def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status: dict, uses: set[str]) -> None:
@@ -434,10 +433,12 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
                 r.blocked_by, r.blocked_what = suspects[0], "is wrong"
                 r.problems = []
             continue
-        if status == "timeout":
-            hung = [c for c in failing if c in uses and callee_status.get(c) == "timeout"]
-            if hung:
-                r.blocked_by, r.blocked_what = hung[0], "did not finish"
+        if status in ("timeout", "crashed"):
+            event = {"timeout": ("timeout",), "crashed": ("error", "partial", "failed")}[status]
+            culprits = [c for c in failing if c in uses and callee_status.get(c) in event]
+            if culprits:
+                r.blocked_by = culprits[0]
+                r.blocked_what = "did not finish" if status == "timeout" else "ended the process"
             continue
         if status == "error" and not r.passed:
             culprit = _callee_culprit(r, failing)

@@ -42,6 +42,10 @@ def test_os_exit_in_one_task_costs_only_that_task(grade, tmp_path):
     for tid in ("softmax_with_temperature", "causal_mask", "plot_attention"):
         t = task_of(result, tid)
         assert t["score"] == t["max_score"], t
+    # attention calls qk_scores, so it could not be checked; the hint says whose fault that is.
+    assert "blocked_by_callee" in task_of(result, "attention")["diagnoses"]
+    # A crash costs only its case: the worker is restarted for the cases after it.
+    assert sum(c["status"] == "crashed" for c in qk["cases"]) >= 2
 
 
 def test_endless_loop_ignoring_signals_costs_only_that_task(grade, tmp_path):
