@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from .config import TASK_IDS
 
@@ -25,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--tasks", default=None, help=f"comma-separated task ids, from: {', '.join(TASK_IDS)}")
         g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
         g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
+        g.add_argument("--report", default=None, metavar="DIR",
+                       help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it")
     return p
 
 
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .config import CourseError, load_course
     from .grade import grade_submissions, secret_seed
-    from .report import json_line, summary, table
+    from .report import json_line, summary, table, write_report
 
     try:
         course = load_course(args.course)
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def done(result: dict) -> None:
         progress.update(bar, advance=1, description=f"done: {result['submission']}")
+        if args.report:
+            write_report(result, Path(args.report))
         if args.json:
             print(json_line(result), flush=True)
         else:
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         with progress:
             bar = progress.add_task("", total=len(subs))
             results = grade_submissions(subs, course=course, seed=seed, task_ids=tasks, device=args.device,
-                                        zygote=zygote, on_done=done)
+                                        zygote=zygote, on_done=done, pictures=bool(args.report))
     finally:
         zygote.close()
     if not args.json and len(results) > 1:

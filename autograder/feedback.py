@@ -103,4 +103,21 @@ def check(fn, *, seed: int | None = None, course=None) -> bool:
                         status=result.status))
     if not ok:
         print(result.feedback)
+        _show(result)
     return ok
+
+
+def _show(result) -> None:
+    """In a notebook, display the picture of the mistake under the words; elsewhere, nothing."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    from .pictures import task_figure
+
+    fig = task_figure(result)
+    if fig is not None:
+        display(fig)

@@ -191,7 +191,9 @@ class SubmissionGrader:
         for i, cid in enumerate(pending):
             replies[cid] = {"status": status if i == 0 else "not_run"}
 
-    def grade(self, task_ids: Iterable[str] | None = None) -> dict:
+    def grade(self, task_ids: Iterable[str] | None = None, *, pictures: bool = False) -> dict:
+        """The result dict (see README); with `pictures`, also {"pictures": {task id: PNG bytes}} for
+        every task that lost points and has something to draw. That key is not JSON: drop it first."""
         wanted = list(task_ids) if task_ids else [t.id for t in self.course.tasks]
         results: list[TaskResult] = []
         status: dict = {}
@@ -207,7 +209,7 @@ class SubmissionGrader:
         output = "\n".join(o for o in self.outputs if o.strip())
         if len(output) > OUTPUT_CHARS:
             output = output[:OUTPUT_CHARS] + f"\n[... {len(output) - OUTPUT_CHARS} more characters not shown]"
-        return {
+        result = {
             "schema": SCHEMA,
             "submission": self.sub.name,
             "total": round(sum(r.score for r in results), 2),
@@ -216,17 +218,24 @@ class SubmissionGrader:
             "load_errors": [{k: e[k] for k in ("cell", "type", "msg")} for e in self.load_errors],
             "output": output,
         }
+        if pictures:
+            from .pictures import task_png
+
+            pngs = {r.id: task_png(r) for r in results}
+            result["pictures"] = {k: v for k, v in pngs.items() if v}
+        return result
 
 
 def grade_submissions(subs: list[Submission], *, course: Course, seed: int, task_ids=None, device: str = "auto",
-                      zygote: Zygote | None = None, on_done: Callable[[dict], None] | None = None) -> list[dict]:
+                      zygote: Zygote | None = None, on_done: Callable[[dict], None] | None = None,
+                      pictures: bool = False) -> list[dict]:
     """Grade loaded submissions in order; `on_done` is called with each result as soon as it is ready."""
     own = zygote is None
     zygote = zygote or Zygote()
     try:
         out = []
         for sub in subs:
-            result = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids)
+            result = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids, pictures=pictures)
             out.append(result)
             if on_done:
                 on_done(result)

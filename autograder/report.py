@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import textwrap
 
 from rich.console import Console
@@ -21,8 +22,23 @@ def _short_path(path: str) -> str:
 
 
 def json_line(result: dict) -> str:
-    """One submission's result as one line of JSON."""
-    return json.dumps(result, separators=(",", ":"))
+    """One submission's result as one line of JSON (the PNG bytes of "pictures" stay out)."""
+    return json.dumps({k: v for k, v in result.items() if k != "pictures"}, separators=(",", ":"))
+
+
+def write_report(result: dict, folder: Path) -> Path:
+    """`folder/<name>.json` and, next to it, `folder/<name>.<task>.png` for each picture; the JSON names them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(result["submission"]).stem
+    for task in result["tasks"]:
+        png = result.get("pictures", {}).get(task["id"])
+        if png:
+            name = f"{stem}.{task['id']}.png"
+            (folder / name).write_bytes(png)
+            task["picture"] = name
+    out = folder / f"{stem}.json"
+    out.write_text(json_line(result) + "\n")
+    return out
 
 
 def table(result: dict, console: Console, *, width: int = 90) -> None:
