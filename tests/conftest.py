@@ -70,3 +70,24 @@ def grade(course, zygote):
 
 def task_of(result: dict, task_id: str) -> dict:
     return next(t for t in result["tasks"] if t["id"] == task_id)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA device; reported as pending where there is none")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    pending = pytest.mark.skip(reason="pending: needs a CUDA GPU, and this machine has none")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(pending)
+
+
+def pytest_terminal_summary(terminalreporter):
+    pending = [r for r in terminalreporter.stats.get("skipped", []) if "pending: needs a CUDA GPU" in str(r.longrepr)]
+    if pending:
+        terminalreporter.write_line(f"{len(pending)} GPU tests pending: no CUDA device on this machine", yellow=True)
