@@ -97,3 +97,21 @@ def test_course_errors_name_the_field(tmp_path):
     out = attnlab("grade", SUBMISSIONS / "base.py", "--course", bad)
     assert out.returncode == 2
     assert "tasks.0.points" in out.stderr
+
+
+def test_check_cells_do_nothing_in_the_grader_and_reference_is_not_importable(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell((SUBMISSIONS / "base.py").read_text()),
+        nbformat.v4.new_code_cell("from attnlab import check\ncheck(qk_scores)"),
+        nbformat.v4.new_code_cell("import attnlab.reference as answers\nqk_scores = answers.qk_scores"),
+    ]
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, path)
+    out = attnlab("grade", path, "--json", "--tasks", "qk_scores")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["total"] == result["max_total"]
+    assert [e["type"] for e in result["load_errors"]] == ["ModuleNotFoundError"]
