@@ -34,7 +34,11 @@ def test_ini_value_is_used_when_no_option(pytester: pytest.Pytester):
 
 def test_starter_stubs_fail_with_not_implemented(pytester: pytest.Pytester, tmp_path):
     stub = tmp_path / "stub.py"
-    stub.write_text("def qk_scores(q, k):\n    raise NotImplementedError\n")
-    res = pytester.runpytest_subprocess("--attn-submission", str(stub), "-m", "qk_scores")
-    res.assert_outcomes(failed=1, deselected=5)
-    assert "NotImplementedError: this is where you start" in res.stdout.str()
+    stub.write_text("def qk_scores(q, k):\n    raise NotImplementedError\n\n"
+                    "def causal_mask(seq_len, device=None):\n    raise NotImplementedError\n")
+    res = pytester.runpytest_subprocess("--attn-submission", str(stub), "-m", "qk_scores or causal_mask")
+    res.assert_outcomes(failed=2, deselected=4)
+    out = res.stdout.str()
+    assert "qk_scores still raises NotImplementedError: this is where you start" in out
+    # Its ValueError cases too: a stub not yet written is not "accepts invalid input".
+    assert "causal_mask still raises NotImplementedError: this is where you start" in out
