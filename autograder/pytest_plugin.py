@@ -55,7 +55,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     path = _submission(config)
     if not path:
         return
-    collector = SubmissionCollector.from_parent(session, name=str(path), path=Path(path).resolve())
+    collector = SubmissionCollector.from_parent(session, name=Path(path).name, path=Path(path).resolve())
     items.extend(collector.collect())
 
 
