@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import TASK_IDS
+from .ids import TASK_IDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     from .sandbox import Zygote
     from .submission import InputError, load_submission
 
+    zygote = Zygote()  # starts importing torch in the child now, while we read the submissions
     try:
         subs = [load_submission(p) for p in args.paths]
     except InputError as e:
+        zygote.close()
         return fail(str(e))
-    zygote = Zygote()  # starts importing torch in the child now
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

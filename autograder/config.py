@@ -13,14 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-TASK_IDS = (
-    "qk_scores",
-    "softmax_with_temperature",
-    "causal_mask",
-    "attention",
-    "multi_head_attention",
-    "plot_attention",
-)
+from .ids import TASK_IDS
+
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEFAULT_COURSE = Path(__file__).resolve().parent / "course.yml"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .config import TASK_IDS
+from .ids import TASK_IDS
 
 HEADER = "attnlab {version}: grading {path} (seed {seed}), torch {torch}"
 FAILURE = "{task}: {score:g}/{max_score:g}, {status}\n{feedback}{cases}"

@@ -1,0 +1,246 @@
+"""nbgrader integration: `nbgrader autograde` stores attnlab's trusted scores, never the kernel's.
+
+nbgrader runs a notebook's tests inside the student's own kernel and reads the score off the cell
+outputs, so a student can switch the tests off (replace ``torch.allclose``, turn later cells into
+``pass``) or print a number in a grade cell. This module keeps nbgrader's workflow (release, collect,
+autograde, feedback, export) and takes the scores from the trusted grader instead:
+
+- ``TrustedGrades`` takes the place of nbgrader's ``Execute`` in the autograde pipeline. It keeps the
+  notebook's code as nbgrader handed it over (after sanitizing, before the kernel ran anything), lets
+  ``Execute`` run the kernel as usual, then grades the kept code with ``attnlab.grade`` in a separate
+  child process and rewrites the outputs of every grade cell whose ``grade_id`` is a course task id:
+  a feedback display and an ``execute_result`` that is the trusted score. ``SaveAutoGrades`` then
+  stores that number through ``nbgrader.utils.determine_grade``.
+- ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs it, sets the kernel
+  timeout from course.yml, and hides hidden tests in feedback.
+
+    from attnlab.config import load_course
+    from attnlab.nbgrader_plugin import nbgrader_config
+    Path("assignments/nbgrader_config.py").write_text(nbgrader_config(load_course()))
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import html
+import math
+import pprint
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import CellControlSignal, CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader import utils as nbgrader_utils
+from nbgrader.converters.autograde import Autograde
+from nbgrader.converters.generate_feedback import GenerateFeedback
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, SaveAutoGrades
+from traitlets import Dict, Integer
+
+from .config import Course, load_course
+
+FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
+GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
+NOT_RUN = ("The kernel stopped ({reason}) before this cell ran, so its tests did not run. "
+           "Look for os._exit, sys.exit or a crash in an earlier cell.")
+# What the kernel can do to end a run early. None of it stops the trusted grader.
+KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, CellControlSignal, CellExecutionError)
+
+_zygote = None
+_seed: int | None = None
+
+
+def _shared_zygote():
+    """One warm grader child for the whole `nbgrader autograde` run: it forks a fresh worker per notebook."""
+    global _zygote
+    if _zygote is None:
+        from .sandbox import Zygote
+
+        _zygote = Zygote()
+        atexit.register(_zygote.close)
+    return _zygote
+
+
+def _run_seed(configured: int | None) -> int:
+    """TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else one fresh secret seed for the whole run."""
+    global _seed
+    from .grade import secret_seed
+
+    if configured is not None:
+        return int(configured)
+    if _seed is None:
+        _seed = secret_seed(None)
+    return _seed
+
+
+def task_outputs(task: dict, execution_count: int | None) -> list:
+    """A grade cell's outputs for one trusted task result: the student's feedback, then the score.
+
+    The feedback is display data (never a stream: nbgrader zeroes a cell with stderr). The score is an
+    ``execute_result`` whose text is the number, which ``nbgrader.utils.determine_grade`` stores as
+    partial credit, 0 included.
+    """
+    text = FEEDBACK.format(task=task["id"], score=task["score"], max_score=task["max_score"], status=task["status"],
+                           feedback=task["feedback"])
+    shown = new_output("display_data", data={
+        "text/plain": f"{text}\n{GRADED_OUTSIDE}",
+        "text/html": f"<pre class=\"attnlab-feedback\">{html.escape(text)}</pre><p><em>{html.escape(GRADED_OUTSIDE)}</em></p>",
+    })
+    score = new_output("execute_result", data={"text/plain": repr(float(task["score"]))}, execution_count=execution_count)
+    return [shown, score]
+
+
+class TrustedGrades(Execute):
+    """nbgrader's Execute, then attnlab's trusted grades in every grade cell that is a course task.
+
+    It *is* Execute (a subclass that takes its place in the pipeline), so that nothing can run between
+    the kernel and the trusted grading, and so that a kernel that dies (``os._exit``) or hangs does not
+    stop the grading: the trusted grader never needed the kernel.
+    """
+
+    course = Dict(help="course.yml as a mapping (nbgrader_config() writes it); empty: attnlab's own course.yml.").tag(config=True)
+    seed = Integer(None, allow_none=True,
+                   help="Secret seed for the grader's cases; unset: $ATTNLAB_SECRET_SEED, else a fresh one per run.").tag(config=True)
+
+    def _course(self) -> Course:
+        return Course.model_validate(self.course) if self.course else load_course()
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        self._replied.add(kwargs["cell_index"])
+
+    def preprocess(self, nb, resources):
+        course = self._course()
+        tasks = {t.id: t for t in course.tasks}
+        graded = [c for c in nb.cells if nbgrader_utils.is_grade(c) and c.cell_type == "code"
+                  and c.metadata.nbgrader.get("grade_id") in tasks]
+        # The code to grade is the notebook as nbgrader hands it over: sanitized (locked cells restored
+        # from the gradebook), not yet run. Not the file on disk, which the kernel could rewrite, and not
+        # anything the kernel printed.
+        submitted = copy.deepcopy(nb)
+        zygote = _shared_zygote() if graded else None  # starts importing torch while the kernel runs
+
+        self._replied: set[int] = set()
+        failure = None
+        try:
+            nb, resources = super().preprocess(nb, resources)
+        except KERNEL_FAILURES as e:
+            failure = type(e).__name__
+            self.log.warning("The kernel stopped (%s); attnlab grades the notebook anyway: %s", failure, e)
+        if failure:
+            self._zero_cells_not_run(nb, tasks, failure)
+        if graded:
+            self._write_trusted_grades(submitted, graded, course, zygote, resources)
+        return nb, resources
+
+    def _zero_cells_not_run(self, nb, tasks: dict, reason: str) -> None:
+        """Other grade cells that never ran must not get nbgrader's full credit for an empty output."""
+        for index, cell in enumerate(nb.cells):
+            if (nbgrader_utils.is_grade(cell) and cell.cell_type == "code" and index not in self._replied
+                    and cell.metadata.nbgrader.get("grade_id") not in tasks):
+                cell.outputs.append(new_output("error", ename="KernelStopped", evalue=NOT_RUN.format(reason=reason), traceback=[]))
+
+    def _write_trusted_grades(self, submitted, graded: list, course: Course, zygote, resources) -> None:
+        from .grade import grade_paths
+
+        ids = [c.metadata.nbgrader["grade_id"] for c in graded]
+        wanted = [t.id for t in course.tasks if t.id in ids]
+        name = resources.get("unique_key") or "submission"
+        for cell in submitted.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        with tempfile.TemporaryDirectory(prefix="attnlab-nbgrader-") as tmp:
+            path = Path(tmp) / f"{name}.ipynb"
+            nbformat.write(submitted, str(path))
+            seed = _run_seed(self.seed)
+            (result,) = grade_paths([path], course=course, seed=seed, task_ids=wanted, zygote=zygote)
+        self.log.info("attnlab trusted grades for %s (seed %d): %s", name, seed,
+                      ", ".join(f"{t['id']} {t['score']:g}/{t['max_score']:g}" for t in result["tasks"]))
+        by_id = {t["id"]: t for t in result["tasks"]}
+        for cell in graded:
+            task = by_id[cell.metadata.nbgrader["grade_id"]]
+            points = float(cell.metadata.nbgrader["points"])
+            if points != float(task["max_score"]):
+                raise ValueError(f"grade cell {task['id']!r} is worth {points:g} points in the notebook but "
+                                 f"{task['max_score']:g} in course.yml; make them agree and release again")
+            # Replaces everything the kernel wrote here: hidden-test output, stderr, errors, fake numbers.
+            cell.outputs = task_outputs(task, cell.get("execution_count"))
+
+
+def autograde_preprocessors() -> list:
+    """nbgrader's autograde pipeline with TrustedGrades in Execute's place, checked rather than assumed.
+
+    TrustedGrades must run the kernel itself (it is Execute) and must come before SaveAutoGrades, which
+    reads the scores it writes.
+    """
+    default = list(Autograde.autograde_preprocessors.default_value)
+    if default.count(Execute) != 1 or SaveAutoGrades not in default:
+        raise RuntimeError("this nbgrader's autograde pipeline has no single Execute and SaveAutoGrades; "
+                           "attnlab supports nbgrader 0.9.x")
+    pipeline = [TrustedGrades if step is Execute else step for step in default]
+    if pipeline.index(TrustedGrades) > pipeline.index(SaveAutoGrades):
+        raise RuntimeError("nbgrader saves grades before it executes the notebook; attnlab cannot install TrustedGrades")
+    return pipeline
+
+
+def feedback_preprocessors() -> list:
+    """nbgrader's feedback pipeline plus ClearHiddenTests, so that feedback never shows hidden tests.
+
+    nbgrader 0.9.6's GenerateFeedback does not clear them: autograde restored them into the graded
+    notebook (OverwriteCells), and the feedback HTML would show them. It goes right after GetGrades, the
+    first step, and before the HTML is made.
+    """
+    default = list(GenerateFeedback.preprocessors.default_value)
+    if GetGrades not in default:
+        raise RuntimeError("this nbgrader's feedback pipeline has no GetGrades; attnlab supports nbgrader 0.9.x")
+    at = default.index(GetGrades) + 1
+    return default[:at] + [ClearLockedHiddenTests] + default[at:]
+
+
+class ClearLockedHiddenTests(ClearHiddenTests):
+    """ClearHiddenTests for feedback: only in locked grade cells, the instructor's.
+
+    A student's own cell that happens to contain the delimiters is left alone rather than stopping the
+    student's feedback with nbgrader's "hidden test region in a non-grade cell" error.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if nbgrader_utils.is_grade(cell) and nbgrader_utils.is_locked(cell):
+            return super().preprocess_cell(cell, resources, cell_index)
+        return cell, resources
+
+
+CONFIG = '''\
+# nbgrader configuration for the course {course_id!r}, written by attnlab.nbgrader_plugin.nbgrader_config().
+# Scores come from attnlab's trusted grader, not from the student's kernel. Regenerate it from course.yml
+# rather than editing it.
+from attnlab.nbgrader_plugin import autograde_preprocessors, feedback_preprocessors
+
+c = get_config()  # noqa: F821 - nbgrader defines get_config() for this file
+
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.source_directory = "source"  # assignments/source/<lesson>/ holds the source notebooks
+{exchange}
+# One notebook cell may run as long as the trusted grader gives a whole notebook to load.
+c.ExecutePreprocessor.timeout = {timeout}
+
+# The course the trusted grader uses: the same tasks, points and limits as course.yml.
+c.TrustedGrades.course = {course}
+
+# Execute -> TrustedGrades (its subclass, in its place) -> ... -> SaveAutoGrades; built and checked in code.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# GetGrades -> ClearLockedHiddenTests -> ...: feedback never shows hidden tests.
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
+'''
+
+
+def nbgrader_config(course: Course, exchange_root: str | None = None) -> str:
+    """The text of an nbgrader_config.py for `course`, to put in the course root (assignments/)."""
+    exchange = f"c.Exchange.root = {str(exchange_root)!r}\n" if exchange_root is not None else ""
+    return CONFIG.format(
+        course_id=course.course_id,
+        exchange=exchange,
+        timeout=int(math.ceil(course.limits.load_seconds)),
+        course=pprint.pformat(course.model_dump(mode="json"), indent=4, width=110, sort_dicts=False),
+    )
