@@ -69,26 +69,48 @@ class SubmissionGrader:
         self.load_errors: list[dict] = []
         self.load_failure: dict | None = None
         self.outputs: list[str] = []
+        self.skipped: dict[int, dict] = {}  # notebook cells that ended or hung a worker while loading
 
     # -- the worker
 
     def _start(self) -> None:
+        """Fork a worker and load the submission into it.
+
+        In a notebook, a cell that ends the worker (os._exit, a crash) or does not finish within the load
+        limit is left out, reported as a load error like a cell that raises, and the load starts again
+        in a fresh worker without it, for at most MAX_RESTARTS such cells. A .py module is one cell:
+        there, it ends loading.
+        """
         limits = self.course.limits
-        self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb)
         functions = [t.function for t in self.course.tasks]
-        try:
-            self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,
-                              "filename": self.sub.path.name, "names": functions})
-            header, _ = self.worker.recv(time.monotonic() + limits.load_seconds)
-            self.names = header.get("names", [])
-            if not self.load_errors:
-                self.load_errors = header.get("errors", [])
-        except wire.Deadline:
-            self._stop()
-            self.load_failure = {"status": "timeout", "case": "loading your file", "seconds": limits.load_seconds}
-        except (wire.ChannelClosed, wire.ChannelCorrupt):
-            self._stop()
-            self.load_failure = {"status": "crashed", "case": "loading your file"}
+        while True:
+            self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb)
+            running = None
+            try:
+                self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,
+                                  "filename": self.sub.path.name, "names": functions, "skip": sorted(self.skipped)})
+                deadline = time.monotonic() + limits.load_seconds
+                header, _ = self.worker.recv(deadline)
+                while header.get("op") == "cell":
+                    running = header.get("index")
+                    header, _ = self.worker.recv(deadline)
+                self.names = header.get("names", [])
+                errors = header.get("errors", []) + list(self.skipped.values())
+                self.load_errors = self.load_errors or sorted(errors, key=lambda e: e["cell"])
+                return
+            except wire.Deadline:
+                self._stop()
+                failure = {"status": "timeout", "case": "loading your file", "seconds": limits.load_seconds}
+                error = {"type": "Timeout", "msg": f"did not finish within {limits.load_seconds:g} s; look for an endless loop"}
+            except (wire.ChannelClosed, wire.ChannelCorrupt):
+                self._stop()
+                failure = {"status": "crashed", "case": "loading your file"}
+                error = {"type": "ProcessExit", "msg": "ended the Python process (os._exit or a crash)"}
+            if (not isinstance(running, int) or not 0 <= running < len(self.sub.cells) or running in self.skipped
+                    or len(self.skipped) >= MAX_RESTARTS):
+                self.load_failure = failure
+                return
+            self.skipped[running] = {"cell": running + 1, **error, "tb": ""}
 
     def _stop(self) -> None:
         if self.worker is not None:

@@ -43,7 +43,7 @@ from .config import Course, load_course
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
 NOT_RUN = ("The kernel stopped ({reason}) before this cell ran, so its tests did not run. "
-           "Look for os._exit, sys.exit or a crash in an earlier cell.")
+           "Look for os._exit or a crash in an earlier cell.")
 # What the kernel can do to end a run early. None of it stops the trusted grader.
 KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, CellControlSignal, CellExecutionError)
 
@@ -54,6 +54,9 @@ _seed: int | None = None
 def _shared_zygote():
     """One warm grader child for the whole `nbgrader autograde` run: it forks a fresh worker per notebook."""
     global _zygote
+    if _zygote is not None and _zygote.proc.poll() is not None:  # it died (out of memory?): start another
+        _zygote.close()
+        _zygote = None
     if _zygote is None:
         from .sandbox import Zygote
 
@@ -174,7 +177,7 @@ def autograde_preprocessors() -> list:
     TrustedGrades must run the kernel itself (it is Execute) and must come before SaveAutoGrades, which
     reads the scores it writes.
     """
-    default = list(Autograde.autograde_preprocessors.default_value)
+    default = list(Autograde.class_traits()["autograde_preprocessors"].default())
     if default.count(Execute) != 1 or SaveAutoGrades not in default:
         raise RuntimeError("this nbgrader's autograde pipeline has no single Execute and SaveAutoGrades; "
                            "attnlab supports nbgrader 0.9.x")
@@ -191,7 +194,7 @@ def feedback_preprocessors() -> list:
     notebook (OverwriteCells), and the feedback HTML would show them. It goes right after GetGrades, the
     first step, and before the HTML is made.
     """
-    default = list(GenerateFeedback.preprocessors.default_value)
+    default = list(GenerateFeedback.class_traits()["preprocessors"].default())
     if GetGrades not in default:
         raise RuntimeError("this nbgrader's feedback pipeline has no GetGrades; attnlab supports nbgrader 0.9.x")
     at = default.index(GetGrades) + 1

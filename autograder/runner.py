@@ -171,7 +171,12 @@ class Worker:
         sys.modules["submission"] = mod
         self.ns = mod.__dict__
         errors = []
+        skip = set(header.get("skip", []))
         for index, cell in enumerate(header["cells"]):
+            if index in skip:  # it ended or hung an earlier worker: the parent reports it as a load error
+                continue
+            if header["notebook"]:
+                wire.send(self.chan, {"op": "cell", "index": index})  # so the parent knows which cell it was
             try:
                 code = compile(cell, f"{header['filename']}" + (f" [cell {index + 1}]" if header["notebook"] else ""), "exec")
                 exec(code, self.ns)

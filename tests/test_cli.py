@@ -115,3 +115,26 @@ def test_check_cells_do_nothing_in_the_grader_and_reference_is_not_importable(tm
     result = json.loads(out.stdout)
     assert result["total"] == result["max_total"]
     assert [e["type"] for e in result["load_errors"]] == ["ModuleNotFoundError"]
+
+
+def test_a_notebook_cell_that_exits_or_hangs_is_left_out_and_the_rest_graded(tmp_path):
+    import nbformat
+
+    base = (SUBMISSIONS / "base.py").read_text()
+    for name, bad in [("exits", "import os\nos._exit(1)"), ("hangs", "while True:\n    pass")]:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(base), nbformat.v4.new_code_cell(bad), nbformat.v4.new_code_cell("x = 1")]
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        out = attnlab("grade", path, "--json", "--tasks", "qk_scores,causal_mask",
+                      "--course", _short_course(tmp_path))
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["total"] == result["max_total"], (name, result["tasks"])
+        assert [e["cell"] for e in result["load_errors"]] == [2], result["load_errors"]
+
+
+def _short_course(tmp_path):
+    course = tmp_path / "course.yml"
+    course.write_text((REPO / "course.yml").read_text().replace("load_seconds: 20", "load_seconds: 4"))
+    return course
