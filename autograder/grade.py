@@ -69,7 +69,14 @@ class SubmissionGrader:
         self.load_errors: list[dict] = []
         self.load_failure: dict | None = None
         self.outputs: list[str] = []
+        self._uses: dict[str, set[str]] | None = None
         self.skipped: dict[int, dict] = {}  # notebook cells that ended or hung a worker while loading
+
+    def _references(self) -> dict[str, set[str]]:
+        """Which top-level functions each one uses; parsed once per submission."""
+        if self._uses is None:
+            self._uses = references(self.sub)
+        return self._uses
 
     # -- the worker
 
@@ -152,7 +159,7 @@ class SubmissionGrader:
         else:
             failure = self._run_cases(task, cases, replies, tensors)
         callees = {c: callee_status[c] for c in CALLEES.get(task.id, []) if c in callee_status}
-        uses = references(self.sub).get(task.function, set())
+        uses = self._references().get(task.function, set())
         return judge_task(task, cases, replies, tensors, self.course, findings=mine, callee_status=callees, failure=failure,
                           uses=uses)
 
