@@ -77,11 +77,6 @@ SUBSUMES = {
 }
 
 
-#: The ids a task can report (the task's own and the "any task" ids).
-def ids_for(task_id: str) -> list[str]:
-    return [i for i, (t, _) in CATALOGUE.items() if t in (task_id, "*")]
-
-
 @dataclass
 class Diagnosis:
     id: str

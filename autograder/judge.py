@@ -23,9 +23,6 @@ import torch
 from .cases import CALLEES, Case
 from .diagnose import RULES, SUBSUMES, Diagnosis, close
 
-NICE = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16", "bool": "bool"}
-
-
 @dataclass
 class CaseResult:
     case: Case
