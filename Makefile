@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP_FLAGS ?=
 SEED ?= 2026
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench student-wheel
 
 install:
 	$(PYTHON) -m pip install --quiet $(PIP_FLAGS) -e '.[test]'
@@ -18,3 +18,7 @@ test: install
 
 bench: install
 	$(PYTHON) benchmarks/grade_one.py
+
+# The wheel for the students' image: check() and the public cases, without the answers.
+student-wheel: install
+	$(PYTHON) -m attnlab.student_build dist/student

@@ -4,8 +4,12 @@ Each id has a message template, written for a student who has read the lesson an
 look at what the student's function returned on the cases (``judge.CaseResult``) and test it against
 properties and probes: rows sum to 1, a shift changes nothing, ``scores(e1, e1) = 1/sqrt(d)``, with V = I
 the output shows the weights, with one head a head-split bug vanishes, with W_o = I a missing output
-projection vanishes. Where a property points at a specific slip, the rule rebuilds that slip from the
-same inputs and checks that it reproduces the student's numbers before naming it.
+projection vanishes. Where a property points at a specific slip, the rule compares the student's
+numbers with that slip rebuilt from the same inputs (a *mistake model*) before naming it.
+
+The mistake models live in ``attnlab.models``, next to the answers they are one slip away from. Rules
+reach them through one seam, `model_output`, which computes them in the full install and reads them
+from the case's data in the student build; either way the rules, and so the diagnoses, are the same.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from attnlab import reference as ref
+from .cases import answers
 
 # id -> (task or "*", message template). Templates are filled with str.format(**details).
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -102,6 +106,26 @@ def close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
 # student's outputs as float64 tensors, `r.case` the Case with its inputs and expected outputs.
 
 
+def model_output(name: str, case) -> torch.Tensor | None:
+    """What the mistake model `name` gives on `case` (see ``attnlab.models``); None if it has none.
+
+    The full install computes it from the reference. The student build reads it from the case's data,
+    where the build stored every model that ``models.applicable(case)`` lists.
+    """
+    models = answers()
+    return case.models.get(name) if models is None else models.mistake(name, case)
+
+
+def _matches(got: torch.Tensor, name: str, r) -> bool:
+    model = model_output(name, r.case)
+    return model is not None and close(got, model, *_loose(r))
+
+
+def _same_mask(got: torch.Tensor, name: str, case) -> bool:
+    model = model_output(name, case)
+    return model is not None and torch.equal(got, model)
+
+
 def _loose(r) -> tuple[float, float]:
     """Tolerances for matching a mistake model: looser than grading, since only the shape of the error counts."""
     return (1e-4, 1e-4) if r.case.dtype in ("float64", "float32") else (5e-2, 5e-2)
@@ -139,10 +163,6 @@ def qk_rules(results) -> list[Diagnosis]:
     return list(out.values())
 
 
-def _softmax(x: torch.Tensor, T: float, dim: int) -> torch.Tensor:
-    return ref.softmax_with_temperature(x, T, dim)
-
-
 def softmax_rules(results) -> list[Diagnosis]:
     out: dict[str, Diagnosis] = {}
     for r in results:
@@ -154,9 +174,7 @@ def softmax_rules(results) -> list[Diagnosis]:
         if r.passed or not r.got or r.got[0] is None or "x" not in case.tensors:
             continue
         got, exp = r.got[0], case.expected[0]
-        x = case.tensors["x"].to(torch.float64)
-        T, dim = case.extra["T"], case.extra["dim"]
-        tol = _loose(r)
+        T, dim, n = case.extra["T"], case.extra["dim"], exp.dim()
         if got.shape != exp.shape:
             continue
         if case.probe == "full_row":
@@ -168,21 +186,21 @@ def softmax_rules(results) -> list[Diagnosis]:
             bad = "NaN" if got.isnan().any() else "inf"
             out.setdefault("unstable_softmax", Diagnosis.make("unstable_softmax", bad=bad, where=r.case.label))
             continue
-        if T != 1.0 and close(got, _softmax(x, 1.0 / T, dim) if T > 0 else got, *tol):
+        if T != 1.0 and T > 0 and _matches(got, "temperature_inverted", r):
             out["temperature_inverted"] = Diagnosis.make("temperature_inverted", T=T)
             continue
-        if T != 1.0 and close(got, _softmax(x, 1.0, dim), *tol):
+        if T != 1.0 and _matches(got, "temperature_ignored", r):
             out["temperature_ignored"] = Diagnosis.make("temperature_ignored", T=T)
             continue
-        for other in range(x.dim()):
-            if other != dim % x.dim() and close(got, _softmax(x, T, other), *tol):
+        for other in range(n):
+            if other != dim % n and _matches(got, f"wrong_dim:{other}", r):
                 out["wrong_dim"] = Diagnosis.make("wrong_dim", their_dim=other, dim=dim)
                 break
         else:
             s = got.sum(dim=dim)
             if (s - 1).abs().max() > 0.01:
-                for other in range(x.dim()):
-                    if other != dim % x.dim() and (got.sum(dim=other) - 1).abs().max() < 0.01:
+                for other in range(n):
+                    if other != dim % n and (got.sum(dim=other) - 1).abs().max() < 0.01:
                         out["wrong_dim"] = Diagnosis.make("wrong_dim", their_dim=other, dim=dim)
     return list(out.values())
 
@@ -200,13 +218,12 @@ def mask_rules(results) -> list[Diagnosis]:
         got, n = r.got[0], case.extra["n"]
         if got.shape != (n, n):
             continue
-        i, j = torch.arange(n).unsqueeze(1), torch.arange(n).unsqueeze(0)
         g = got != 0
         if n == 1:
             continue  # too small to tell the mistakes apart
-        if torch.equal(g, j > i) or torch.equal(g, j >= i):
+        if _same_mask(g, "mask_inverted", case) or _same_mask(g, "mask_inverted:with_diagonal", case):
             out["mask_inverted"] = Diagnosis.make("mask_inverted")
-        elif torch.equal(g, j < i):
+        elif _same_mask(g, "mask_diagonal_excluded", case):
             out["mask_diagonal_excluded"] = Diagnosis.make("mask_diagonal_excluded")
     return list(out.values())
 
@@ -227,16 +244,9 @@ def attention_rules(results) -> list[Diagnosis]:
         if r.passed or mask is None or len(r.got) < 2 or r.got[1] is None:
             continue
         got_w = r.got[1]
-        q, k = case.tensors["q"].double(), case.tensors["k"].double()
-        T = case.extra["T"]
-        s = ref.qk_scores(q, k)
-        models = {
-            "mask_after_softmax": _softmax(s, T, -1) * mask,
-            "mask_fill_zero": _softmax(s.masked_fill(~mask, 0.0), T, -1),
-            "mask_polarity": _softmax(s.masked_fill(mask, float("-inf")), T, -1),
-        }
-        for did, w in models.items():
-            if close(got_w, w, *_loose(r)):
+        for did in ("mask_after_softmax", "mask_fill_zero", "mask_polarity"):
+            w = model_output(did, case)
+            if w is not None and close(got_w, w, *_loose(r)):
                 if did == "mask_after_softmax":
                     sums = w.sum(-1)
                     out[did] = Diagnosis.make(did, sum=float(sums[(sums - 1).abs() > 1e-6].flatten()[0]) if ((sums - 1).abs() > 1e-6).any() else 1.0)
@@ -250,31 +260,6 @@ def _argname(n: str) -> str:
     return {"arg.0": "q", "arg.1": "k", "arg.2": "v"}.get(n, n.replace("param.", "").replace("arg.0", "x"))
 
 
-def _mha_model(case, split_without_transpose=False, skip_out=False, scale_dim=None):
-    """The reference multi-head attention with one slip put back in, float64."""
-    st = {k: v.double() for k, v in case.extra["state"].items()}
-    x = case.extra["x"].double()
-    B, L, dm = x.shape
-    H = case.extra["H"]
-    dh = dm // H
-
-    def lin(name, t):
-        b = st.get(f"{name}.bias")
-        return torch.nn.functional.linear(t, st[f"{name}.weight"], b)
-
-    def split(t):
-        return t.reshape(B, H, L, dh) if split_without_transpose else t.view(B, L, H, dh).transpose(1, 2)
-
-    q, k, v = split(lin("W_q", x)), split(lin("W_k", x)), split(lin("W_v", x))
-    scores = q @ k.transpose(-2, -1) / math.sqrt(scale_dim or dh)
-    if case.extra["causal"]:
-        scores = scores.masked_fill(~ref.causal_mask(L), float("-inf"))
-    w = ref.softmax_with_temperature(scores)
-    o = w @ v
-    o = o.reshape(B, L, dm) if split_without_transpose else o.transpose(1, 2).reshape(B, L, dm)
-    return (o if skip_out else lin("W_o", o)), w
-
-
 def mha_rules(results) -> list[Diagnosis]:
     out: dict[str, Diagnosis] = {}
     by_probe = {r.case.probe: r for r in results if r.case.probe}
@@ -283,16 +268,15 @@ def mha_rules(results) -> list[Diagnosis]:
         if case.kind != "module" or r.passed or not r.got or r.got[0] is None:
             continue
         H, dm = case.extra["H"], case.extra["d_model"]
-        tol = _loose(r)
         if len(r.got) > 1 and r.got[1] is not None and r.got[1].dim() == 3 and case.expected[1].dim() == 4:
             out["weights_averaged"] = Diagnosis.make("weights_averaged", got=tuple(r.got[1].shape))
-        if H > 1 and close(r.got[0], _mha_model(case, split_without_transpose=True)[0], *tol):
+        if H > 1 and _matches(r.got[0], "heads_split_without_transpose", r):
             h1 = by_probe.get("H=1")
             if h1 is None or h1.passed or h1.inherited:
                 out["heads_split_without_transpose"] = Diagnosis.make("heads_split_without_transpose", H=H)
-        if case.probe != "W_o=I" and close(r.got[0], _mha_model(case, skip_out=True)[0], *tol):
+        if case.probe != "W_o=I" and _matches(r.got[0], "missing_output_projection", r):
             out["missing_output_projection"] = Diagnosis.make("missing_output_projection")
-        if H > 1 and close(r.got[0], _mha_model(case, scale_dim=dm)[0], *tol):
+        if H > 1 and _matches(r.got[0], "scale_by_d_model", r):
             out["scale_by_d_model"] = Diagnosis.make("scale_by_d_model", d_model=dm, d_head=dm // H)
     return list(out.values())
 

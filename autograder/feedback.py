@@ -6,6 +6,16 @@
 It runs the task's public cases right here, in the student's own kernel, with the same case runner and
 the same judge as the grader, and prints pass or fail and the hint. Because it runs in the student's
 process, the student can fool it; that is fine, since grades come only from ``attnlab grade``.
+
+check() judges the one function it is given. Where ``attention`` fails only because the student's
+``qk_scores`` is wrong, it fails here (``attnlab grade`` would not charge it, and would say "fix
+qk_scores first"); ``check(qk_scores)`` names the mistake itself.
+
+Students' images install the student build (``attnlab.student_build``), which has no reference answers:
+it reads the public cases, the expected values and the mistake models' outputs from data. There check()
+says exactly what it says in the full install, on the public seed. What it cannot do is run on another
+seed (``check(fn, seed=7)`` is an error), and the judge there has no callee replay, which only
+``attnlab grade`` uses.
 """
 
 from __future__ import annotations
@@ -58,6 +68,11 @@ def _task_for(fn, course):
     raise ValueError(f"check() needs one of the course's functions ({', '.join(t.function for t in course.tasks)}), got {name!r}")
 
 
+def case_devices(course) -> list[str]:
+    """The devices check() makes cases for: cpu, and cuda where the course lists it (pending without a GPU)."""
+    return ["cpu", "cuda"] if "cuda" in course.devices else ["cpu"]
+
+
 def run_in_process(fn, task, course, seed: int):
     """Run one task's cases on `fn` in this process and judge them; returns a judge.TaskResult."""
     from .cases import CALLEES, make_cases
@@ -68,7 +83,7 @@ def run_in_process(fn, task, course, seed: int):
     worker = runner.Worker(None, runner._load_sibling("figure_data"))
     worker.ns = getattr(fn, "__globals__", None) or getattr(getattr(fn, "forward", None), "__globals__", {})
     detect = runner.Detectors(worker.torch, runtime_patterns(course.forbidden_for(task.id)))
-    cases = make_cases(task.id, seed, course.dtypes, ["cpu", "cuda"] if "cuda" in course.devices else ["cpu"])
+    cases = make_cases(task.id, seed, course.dtypes, case_devices(course))
     replies, tensors = {}, {}
     cuda = worker.torch.cuda.is_available()
     for c in cases:
@@ -81,14 +96,22 @@ def run_in_process(fn, task, course, seed: int):
             with _time_limit(course.limits.task_seconds):
                 meta, out = worker.run_case(fn, {**c.spec, "device": c.device}, local, detect, CALLEES.get(task.id, []))
         except _TimeUp:
+            meta, out = {"status": "error", "error": {"type": _TimeUp.__name__}}, {}
+        except Exception as e:  # noqa: BLE001 - the student's exceptions are feedback
+            meta, out = {"status": "error", "error": runner._err(e)}, {}
+        if _timed_out(meta):  # the runner reports what it caught as the student's exception: not this one
             replies[c.id] = {"status": "timeout"}
             return judge_task(task, cases, replies, tensors, course,
                               failure={"status": "timeout", "case": c.label, "seconds": course.limits.task_seconds})
-        except Exception as e:  # noqa: BLE001 - the student's exceptions are feedback
-            meta, out = {"status": "error", "error": runner._err(e)}, {}
         meta["seconds"] = time.perf_counter() - t0
         replies[c.id], tensors[c.id] = meta, out
     return judge_task(task, cases, replies, tensors, course)
+
+
+def _timed_out(meta: dict) -> bool:
+    """Whether the time limit ran out in this case, in the forward pass or in the backward one."""
+    errors = [meta.get("error"), (meta.get("grads") or {}).get("error")]
+    return any((e or {}).get("type") == _TimeUp.__name__ for e in errors)
 
 
 def check(fn, *, seed: int | None = None, course=None) -> bool:

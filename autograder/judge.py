@@ -11,7 +11,10 @@ listed, and counted in neither share.
 
 A caller task (``attention``, ``multi_head_attention``) that fails only because a callee it calls
 (``qk_scores``, ``causal_mask``, ...) is wrong is not charged: the parent replays the student's own
-callee results through the reference caller, and a case that then matches counts as passed.
+callee results through the reference caller (``models.Replay``), and a case that then matches counts
+as passed. That needs the reference on inputs the student's code made, so the student build, which has
+no reference, skips it; it has no use for it either, since only ``grade`` passes callee statuses, and
+``check()`` judges one function on its own.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .cases import CALLEES, Case
+from .cases import CALLEES, Case, answers
 from .diagnose import RULES, SUBSUMES, Diagnosis, close
+
 
 @dataclass
 class CaseResult:
@@ -101,65 +105,6 @@ def describe_error(got: torch.Tensor, exp: torch.Tensor, atol: float, rtol: floa
     g, e = got.flatten()[flat].item(), exp.flatten()[flat].item()
     share = f"{int(bad.sum())} of {bad.numel()} values are off"
     return f"{share}; the largest error is {diff.flatten()[flat].item():.3g} at {where} (got {g:.4g}, expected {e:.4g})"
-
-
-class Replay:
-    """Callee functions for the reference caller that return what the student's callee returned.
-
-    A call is matched by name and by its tensor arguments; a call that was not recorded falls back to
-    the reference callee (itself fed by the replayed ones).
-    """
-
-    def __init__(self, calls: list, tensors: dict):
-        self.calls = calls
-        self.tensors = tensors
-
-    def _tensor_args(self, call: dict) -> list:
-        specs = list(call["args"]) + list(call["kwargs"].values())
-        return [self.tensors[s["t"]].to(torch.float64) for s in specs if "t" in s]
-
-    def _result(self, call: dict):
-        res = [self.tensors[s["t"]].to(torch.float64) if "t" in s else None for s in call["result"]]
-        if any(x is None for x in res):
-            return None
-        return tuple(res) if call["tuple"] else res[0]
-
-    def lookup(self, name: str, args: list):
-        wanted = [a.detach().to(torch.float64) for a in args if isinstance(a, torch.Tensor)]
-        for call in self.calls:
-            if call["name"] != name:
-                continue
-            have = self._tensor_args(call)
-            if len(have) >= len(wanted) and all(h.shape == w.shape and close(h, w, 1e-2, 1e-2) for h, w in zip(have, wanted)):
-                return self._result(call)
-        return None
-
-    def functions(self) -> dict:
-        from attnlab import reference as ref
-
-        def qk(q, k):
-            got = self.lookup("qk_scores", [q, k])
-            return ref.qk_scores(q, k) if got is None else got
-
-        def sm(scores, temperature=1.0, dim=-1):
-            got = self.lookup("softmax_with_temperature", [scores])
-            return ref.softmax_with_temperature(scores, temperature, dim) if got is None else got
-
-        def att(q, k, v, mask=None, temperature=1.0):
-            got = self.lookup("attention", [q, k, v])
-            if got is None or not isinstance(got, tuple):
-                return ref.attention(q, k, v, mask, temperature, qk_scores=qk, softmax_with_temperature=sm)
-            return got
-
-        def cm(seq_len, device=None):
-            for call in self.calls:
-                if call["name"] == "causal_mask":
-                    got = self._result(call)
-                    if got is not None and got.shape == (seq_len, seq_len):
-                        return got != 0
-            return ref.causal_mask(seq_len, device=device)
-
-        return {"qk_scores": qk, "softmax_with_temperature": sm, "attention": att, "causal_mask": cm}
 
 
 # ------------------------------------------------------------------------------------------- one case
@@ -452,7 +397,7 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
         called = [c for c in failing if c in names]
         if not called:
             continue
-        replay = Replay(r.meta["callee_calls"], r.tensors)
+        replay = answers().Replay(r.meta["callee_calls"], r.tensors)  # recompute is set: the full install
         try:
             expected = r.case.recompute(**{k: v for k, v in replay.functions().items() if k in _injectable(task_id)})
         except Exception:  # noqa: BLE001 - a replay that does not fit proves nothing either way
@@ -481,32 +426,12 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
                 return call["name"], f"returned {str(t.dtype).replace('torch.', '')} for {r.case.dtype} inputs"
             if "other" in res:
                 return call["name"], f"returned a {res['other']}"
-        want = _reference_shapes(call, r.tensors)
+        models = answers()  # None in the student build: no reference to ask for the shapes
+        want = models.reference_shapes(call, r.tensors) if models is not None else None
         got = [tuple(r.tensors[res["t"]].shape) for res in call["result"] if "t" in res]
         if want is not None and len(got) == len(want) and got != want:
             return call["name"], f"returned shape {got[0] if len(got) == 1 else got} where {want[0] if len(want) == 1 else want} was due"
     return None
-
-
-def _reference_shapes(call: dict, tensors: dict) -> list | None:
-    """The shapes the reference callee returns for the arguments the student's caller passed."""
-    from attnlab import reference as ref
-
-    def dec(a):
-        if "t" in a:
-            return tensors[a["t"]].to(torch.float64) if tensors[a["t"]].dtype != torch.bool else tensors[a["t"]]
-        if "device" in a:
-            return None  # computed on the CPU here
-        if "other" in a:
-            raise ValueError(a["other"])
-        return a["v"]
-
-    fn = getattr(ref, call["name"], None)
-    try:
-        out = fn(*[dec(a) for a in call["args"]], **{k: dec(a) for k, a in call["kwargs"].items()})
-    except Exception:  # noqa: BLE001 - arguments the reference cannot take say nothing about shapes
-        return None
-    return [tuple(o.shape) for o in (out if isinstance(out, tuple) else (out,))]
 
 
 def _injectable(task_id: str) -> set[str]:

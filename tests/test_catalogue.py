@@ -37,6 +37,26 @@ def test_catalogue_has_every_required_id():
             assert CATALOGUE[i][0] == task, f"{i} belongs to {CATALOGUE[i][0]}, not {task}"
 
 
+def test_every_mistake_model_stands_for_an_id_of_its_task():
+    """The diagnosis rules compare with mistake models (attnlab.models), named by the id they prove;
+    the student build precomputes every one that `applicable` lists, on every public case."""
+    from attnlab.cases import answers, make_cases
+    from attnlab.config import load_course
+
+    models, course = answers(), load_course()
+    seen = set()
+    for task in course.tasks:
+        for case in make_cases(task.id, course.public_seed, course.dtypes, course.devices):
+            for name in models.applicable(case):
+                did = name.split(":")[0]
+                assert CATALOGUE[did][0] == task.id, name
+                assert models.mistake(name, case).shape in [e.shape for e in case.expected], (case.id, name)
+                seen.add(did)
+    assert len(seen) == 11 and seen <= {i for ids in REQUIRED.values() for i in ids}
+    with pytest.raises(KeyError, match="list it in models.applicable"):
+        models.mistake("mask_polarity", make_cases("qk_scores", 1, ["float32"], ["cpu"])[0])
+
+
 def test_there_is_one_mistake_file_per_required_id():
     have = {p.stem for p in MISTAKES}
     missing = [i for ids in REQUIRED.values() for i in ids if i not in have]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 
 from attnlab import check
+from attnlab.config import load_course
 
 
 def test_check_passes_the_reference(capsys):
@@ -44,3 +46,23 @@ def test_check_sees_a_forbidden_call(capsys):
 
     assert check(softmax_with_temperature) is False
     assert "forbid" in capsys.readouterr().out
+
+
+def test_check_stops_an_endless_loop_at_the_time_limit(capsys):
+    def qk_scores(q, k):
+        while True:
+            pass
+
+    course = load_course()
+    short = course.model_copy(update={"limits": course.limits.model_copy(update={"task_seconds": 0.5})})
+    t0 = time.perf_counter()
+    assert check(qk_scores, course=short) is False
+    assert time.perf_counter() - t0 < 5, "check() must stop at the first case that runs out of time"
+    out = capsys.readouterr().out
+    assert "FAIL qk_scores" in out and "did not finish" in out and "_TimeUp" not in out
+
+
+def test_check_runs_on_any_seed_in_the_full_install(capsys):
+    from attnlab import reference
+
+    assert check(reference.softmax_with_temperature, seed=7) is True

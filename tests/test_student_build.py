@@ -1,0 +1,359 @@
+"""The student build: a wheel with no answers in it, whose check() says what the full install's says.
+
+The course issue asks that "a test asserts [no solution code] by scanning every release artifact,
+including anything a student installs, for the reference's code and for hidden-test text". The release
+artifacts are the student wheel (``attnlab.student_build``) and the lessons as released (made here with
+nbgrader's own ``ClearSolutions``, as in test_notebooks.py). Both are scanned with
+``student_build.find_leaks``, and the scan is shown to find a planted leak.
+
+The wheel is then installed as a student would have it: ``pip install --target`` into a directory, used
+by ``python -S`` with that directory first on PYTHONPATH and then the site-packages that hold torch and
+the other dependencies. ``-S`` skips the ``.pth`` files, among them the one that maps ``attnlab`` (and
+``attnlab.reference``) to this checkout in the editable full install, so the student's process cannot
+reach the answers by accident; it checks that itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import site
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from attnlab import __version__
+from attnlab.cases import answers, cases_from_data, cases_to_data, make_cases
+from attnlab.config import load_course
+from attnlab.feedback import case_devices
+from attnlab.student_build import build, find_leaks, reference_fingerprints, unexpected_members
+from conftest import REPO, SUBMISSIONS, TASK_SECONDS, build as build_submission, expectation
+
+COURSE = load_course(REPO / "course.yml")
+HIDDEN_SEED = 11  # the seed conftest's `grade` fixture grades with: its cases are the hidden tests here
+MISTAKES = sorted((SUBMISSIONS / "mistakes").glob("*.py"))
+
+# Mistakes about which the student build's check() legitimately says less than the full install's, with
+# the reason. None: the student build lacks only the callee replay, and check() never attributes a
+# caller's failure to a callee in either build (only `attnlab grade` passes callee statuses), so a
+# student whose callee is wrong hears it from that callee's own check() in both.
+FEWER_IN_STUDENT_BUILD: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    t0 = time.perf_counter()
+    path = build(tmp_path_factory.mktemp("dist"))
+    print(f"\nstudent wheel: {path.stat().st_size / 1024:.0f} KiB, built in {time.perf_counter() - t0:.1f} s")
+    return path
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """The wheel installed the way pip installs it, into a directory of its own."""
+    target = tmp_path_factory.mktemp("student-site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    return target
+
+
+def _student_env(installed: Path) -> dict:
+    deps = [*site.getsitepackages(), site.getusersitepackages()]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ATTNLAB_"))}
+    return {**env, "PYTHONPATH": os.pathsep.join([str(installed), *deps]), "MPLBACKEND": "Agg"}
+
+
+def _start(code: str, *args: str, student: Path | None = None) -> subprocess.Popen:
+    """`python -c code args`: with the full install, or as a student with the wheel installed in `student`."""
+    if student is None:
+        cmd, env = [sys.executable, "-c", code, *args], {k: v for k, v in os.environ.items() if not k.startswith("ATTNLAB_")}
+    else:
+        cmd, env = [sys.executable, "-S", "-c", code, *args], _student_env(student)
+    # Not from the checkout: there '' on sys.path would be the repository.
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=(student or REPO).parent)
+
+
+def _result(proc: subprocess.Popen, timeout: float = 300) -> dict:
+    """The JSON the process printed last; it is killed if it outlives `timeout`."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------- the wheel
+
+
+def test_wheel_holds_check_and_the_public_cases_and_no_answers(wheel):
+    assert wheel.name == f"attnlab-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        manifest = json.loads(z.read("attnlab/public_cases.json"))
+    assert {"attnlab/feedback.py", "attnlab/judge.py", "attnlab/runner.py", "attnlab/course.yml",
+            "attnlab/public_cases.safetensors"} <= set(names)
+    assert not unexpected_members(wheel)
+    assert not [n for n in names if "reference" in n or n.endswith(("models.py", "student_build.py"))]
+    assert manifest["seed"] == COURSE.public_seed
+    assert sorted(manifest["tasks"]) == sorted(t.id for t in COURSE.tasks)
+
+
+def test_wheel_has_no_reference_code_and_no_hidden_tests(wheel):
+    assert find_leaks([wheel]) == []  # the answers' code, and nbgrader's solution and hidden-test regions
+    # The hidden tests are the cases of any other seed. None of their drawn inputs is in the wheel,
+    # where every public case's inputs are (probes such as q = k = e1 are the same for every seed).
+    with zipfile.ZipFile(wheel) as z:
+        data = z.read("attnlab/public_cases.safetensors")
+    drawn = 0
+    for task in COURSE.tasks:
+        public = {c.id: c for c in make_cases(task.id, COURSE.public_seed, COURSE.dtypes, case_devices(COURSE))}
+        hidden = make_cases(task.id, HIDDEN_SEED, COURSE.dtypes, case_devices(COURSE))
+        assert all(_holds(data, t) for c in public.values() for t in c.tensors.values()), task.id
+        for c in hidden:
+            for name, t in c.tensors.items():
+                if not torch.equal(t, public[c.id].tensors[name]):
+                    assert not _holds(data, t), f"{task.id} {c.id} {name}"
+                    drawn += 1
+    assert drawn > 100
+
+
+def _holds(data: bytes, t: torch.Tensor) -> bool:
+    return t.contiguous().view(torch.uint8).numpy().tobytes() in data
+
+
+def test_public_cases_survive_the_data_exactly():
+    devices = case_devices(COURSE)
+    models = answers()
+    by_task = {t.id: [_with_models(c, models) for c in make_cases(t.id, COURSE.public_seed, COURSE.dtypes, devices)]
+               for t in COURSE.tasks}
+    assert sum(len(c.models) for cases in by_task.values() for c in cases) > 50
+    manifest, tensors = cases_to_data(by_task, seed=COURSE.public_seed, dtypes=COURSE.dtypes, devices=devices, version="x")
+    manifest = json.loads(json.dumps(manifest))
+    for task_id, cases in by_task.items():
+        back = cases_from_data(manifest, tensors, task_id)
+        assert [c.id for c in back] == [c.id for c in cases]
+        for c, b in zip(cases, back):
+            for name in ("label", "kind", "spec", "dtype", "device", "probe"):
+                assert getattr(b, name) == getattr(c, name), (c.id, name)
+            _same(b.tensors, c.tensors)
+            _same(b.expected, c.expected)
+            _same(b.expected_grads, c.expected_grads)
+            _same(b.extra, c.extra)
+            _same(b.models, c.models)
+            assert b.recompute is None
+            if "mask" in b.tensors:
+                assert b.extra["mask"] is b.tensors["mask"]  # an input in `extra` stays that input
+
+
+def _with_models(case, models):
+    import dataclasses
+
+    return dataclasses.replace(case, models={n: models.mistake(n, case) for n in models.applicable(case)})
+
+
+def _same(a, b):
+    if isinstance(b, torch.Tensor):
+        assert isinstance(a, torch.Tensor) and a.dtype == b.dtype and torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
+    elif isinstance(b, dict):
+        assert set(a) == set(b)
+        for k in b:
+            _same(a[k], b[k])
+    elif isinstance(b, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    else:
+        assert a == b
+
+
+# ----------------------------------------------------------------------------------------- the leak scan
+
+
+def test_fingerprints_hold_the_answers_and_not_what_any_code_says():
+    prints = reference_fingerprints()
+    for answer in ["return q @ k.transpose(-2, -1) / math.sqrt(d)", "z = (scores - s_max) / temperature",
+                   "j = torch.arange(seq_len, device=device).unsqueeze(0)", "return weights @ v, weights",
+                   "scores = scores.masked_fill(~mask, float('-inf'))", "return t.view(B, L, H, dh).transpose(1, 2)"]:
+        assert "".join(answer.split()).replace("'", '"') in prints, answer
+    for generic in ["return out", "d = q.shape[-1]", "super().__init__()", "with torch.no_grad():",
+                    "scores = qk_scores(q, k)", "self.W_q = nn.Linear(d_model, d_model, bias=bias)"]:
+        assert "".join(generic.split()) not in prints, generic
+
+
+def test_scan_finds_a_planted_leak(wheel, tmp_path):
+    # A notebook whose scratch cell holds the softmax's core, re-indented and with a comment of its own.
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson"),
+                                         nbformat.v4.new_code_cell("def f(scores, s_max, temperature):\n"
+                                                                   "  z = (scores-s_max) / temperature   # mine\n"
+                                                                   "  return z")])
+    notebook = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, notebook)
+    (found,) = find_leaks([notebook])
+    assert found.startswith(f"{notebook}:") and "attnlab/reference/__init__.py:" in found
+
+    # A wheel with one more member that holds a line of the mistake models, in single quotes.
+    planted = tmp_path / wheel.name
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(planted, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("attnlab/helpers.py", "def g(scores, mask, T):\n"
+                                            "    return ref.softmax_with_temperature(scores.masked_fill(mask, float('-inf')), T, -1)\n")
+    (found,) = find_leaks([planted])
+    assert found.startswith(f"{planted}/attnlab/helpers.py:2:") and "attnlab/models.py:" in found
+
+    # A wheel inside a zip, a hidden-test region in plain text, and a marker of one's own.
+    bundle = tmp_path / "release.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.write(planted, planted.name)
+    assert find_leaks([bundle])[0].startswith(f"{bundle}/{planted.name}/attnlab/helpers.py:2:")
+    assert find_leaks(["x = 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4"]) == [
+        "<text 0>:2: ### BEGIN HIDDEN TESTS  <- the marker 'BEGIN HIDDEN TESTS'"]
+    assert len(find_leaks([tmp_path / "lesson.ipynb", "canary-7f3e"], extra_markers=["canary-7f3e"])) == 2
+
+
+def test_released_lessons_have_no_answers(tmp_path):
+    from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config import Config
+
+    sources = sorted((REPO / "assignments" / "source").glob("*/*.ipynb"))
+    assert len(sources) == 4
+    released = []
+    for path in sources:
+        nb, _ = ClearSolutions(config=Config()).preprocess(copy.deepcopy(nbformat.read(path, as_version=4)), resources={})
+        released.append(tmp_path / path.name)
+        nbformat.write(nb, released[-1])
+    assert find_leaks(released) == []
+    for path in sources:  # the scan sees the solutions where they are
+        assert any("attnlab/reference/__init__.py" in f for f in find_leaks([path])), path.name
+
+
+# ------------------------------------------------------------------------------------- check(), installed
+
+STUDENT_FACTS = r"""
+import json, runpy, sys
+import attnlab
+facts = {"file": attnlab.__file__}
+for name in ("attnlab.reference", "attnlab.models", "attnlab.student_build"):
+    try:
+        __import__(name)
+        facts[name] = "imported"
+    except ImportError as e:
+        facts[name] = type(e).__name__
+from attnlab import check
+from attnlab.config import load_course
+from attnlab.feedback import run_in_process
+from attnlab.pictures import task_figure
+
+subs = sys.argv[1]
+course = load_course()
+base = runpy.run_path(f"{subs}/base.py")
+
+def verdict(path, function):
+    ns = runpy.run_path(path) if path else base
+    fn = ns[function]
+    task = next(t for t in course.tasks if t.function == function)
+    ok = check(fn)
+    result = run_in_process(fn, task, course, course.public_seed)
+    return {"check": ok, "status": result.status, "diagnoses": [d.id for d in result.diagnoses],
+            "figure": task_figure(result) is not None}
+
+facts["base"] = {f: verdict(None, f) for f in ("qk_scores", "softmax_with_temperature", "causal_mask", "attention",
+                                                 "MultiHeadAttention", "plot_attention")}
+facts["missing_scale"] = verdict(sys.argv[2], "qk_scores")
+facts["temperature_ignored"] = verdict(sys.argv[3], "softmax_with_temperature")
+facts["plot_missing_colorbar"] = verdict(sys.argv[4], "plot_attention")
+try:
+    check(base["qk_scores"], seed=course.public_seed + 1)
+    facts["other_seed"] = "no error"
+except ValueError as e:
+    facts["other_seed"] = str(e)
+print(json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def student_facts(installed, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mistakes")
+    files = [str(build_submission(SUBMISSIONS / "mistakes" / f"{m}.py", tmp))
+             for m in ("missing_scale", "temperature_ignored", "plot_missing_colorbar")]
+    return _result(_start(STUDENT_FACTS, str(SUBMISSIONS), *files, student=installed))
+
+
+def test_student_install_is_isolated_from_the_answers(student_facts, installed):
+    assert Path(student_facts["file"]).resolve() == (installed / "attnlab" / "__init__.py").resolve()
+    assert student_facts["attnlab.reference"] == "ModuleNotFoundError"
+    assert student_facts["attnlab.models"] == "ModuleNotFoundError"
+    assert student_facts["attnlab.student_build"] == "ModuleNotFoundError"
+
+
+def test_student_check_passes_correct_code(student_facts):
+    for function, v in student_facts["base"].items():
+        assert v["check"] is True and v["status"] == "passed" and v["diagnoses"] == [], (function, v)
+
+
+def test_student_check_names_the_mistake(student_facts):
+    for mistake in ("missing_scale", "temperature_ignored", "plot_missing_colorbar"):
+        v = student_facts[mistake]
+        assert v["check"] is False and mistake in v["diagnoses"], v
+        assert v["figure"], f"{mistake}: no picture"  # the picture needs only the data
+
+
+def test_student_check_has_only_the_public_seed(student_facts):
+    message = student_facts["other_seed"]
+    assert "\n" not in message and f"only the public cases (seed {COURSE.public_seed})" in message
+
+
+EVERY_MISTAKE = r"""
+import json, sys, types
+from attnlab.cases import answers
+from attnlab.config import load_course
+from attnlab.feedback import run_in_process
+
+mode, task_seconds, plan = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
+assert (answers() is None) == (mode == "student"), mode
+course = load_course()
+course = course.model_copy(update={"limits": course.limits.model_copy(update={"task_seconds": task_seconds})})
+out = {}
+for name, task_id, path in plan:
+    module = types.ModuleType(name)
+    module.__file__ = path
+    exec(compile(open(path).read(), path, "exec"), module.__dict__)
+    task = course.task(task_id)
+    r = run_in_process(module.__dict__[task.function], task, course, course.public_seed)
+    out[name] = {"status": r.status, "score": round(r.score, 9), "diagnoses": [d.id for d in r.diagnoses],
+                 "feedback": r.feedback}
+print(json.dumps(out))
+"""
+
+
+def test_student_check_agrees_with_the_full_install_on_every_mistake(installed, tmp_path):
+    plan = []
+    for path in MISTAKES:
+        task_id, _ = expectation(path)
+        plan.append((path.stem, task_id, str(build_submission(path, tmp_path))))
+    args = (str(TASK_SECONDS), json.dumps(plan))
+    student_proc = _start(EVERY_MISTAKE, "student", *args, student=installed)
+    full_proc = _start(EVERY_MISTAKE, "full", *args)  # side by side, one core each
+    try:
+        student = _result(student_proc)
+    finally:
+        full = _result(full_proc)
+    assert sorted(student) == sorted(full) == [p.stem for p in MISTAKES]
+    for name in full:
+        if name in FEWER_IN_STUDENT_BUILD:
+            assert set(student[name]["diagnoses"]) <= set(full[name]["diagnoses"]), name
+            continue
+        assert student[name] == full[name], name
+    named = {name for name in full if expectation(SUBMISSIONS / "mistakes" / f"{name}.py")[1] in full[name]["diagnoses"]}
+    assert len(named) > len(MISTAKES) // 2  # the comparison is about check() naming mistakes, mostly
