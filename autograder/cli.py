@@ -1,4 +1,5 @@
-"""`attnlab grade` and `attnlab check`: argument parsing only; the work is in `attnlab.grade`.
+"""`attnlab grade`, `attnlab check` and `attnlab doctor`: argument parsing only; the work is in
+`attnlab.grade` and `attnlab.sandbox`.
 
 The zygote is started before torch is imported here, so that the child's torch import and the
 parent's run side by side.
@@ -7,6 +8,7 @@ parent's run side by side.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -28,7 +30,37 @@ def _parser() -> argparse.ArgumentParser:
         g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
         g.add_argument("--report", default=None, metavar="DIR",
                        help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it")
+    d = sub.add_parser("doctor", help="show which layers of the sandbox around student code work here",
+                       description="show which layers of the sandbox around student code work on this machine")
+    d.add_argument("--json", action="store_true", help="one JSON object: layer id -> {name, active, detail}")
     return p
+
+
+def doctor(*, as_json: bool) -> int:
+    """Start the grader's child process as `grade` would and print what its sandbox probe found."""
+    from .sandbox import LAYER_NAMES, Zygote
+
+    try:
+        with Zygote(warn=False) as zygote:
+            layers = zygote.sandbox
+            mode = zygote.mode
+    except (RuntimeError, ValueError) as e:
+        return fail(str(e))
+    if as_json:
+        print(json.dumps({k: {"name": LAYER_NAMES[k], "active": ok, "detail": detail}
+                          for k, (ok, detail) in layers.items()}))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"attnlab sandbox (ATTNLAB_SANDBOX={mode})")
+    table.add_column("layer")
+    table.add_column("active")
+    table.add_column("how, or why not")
+    for key, (ok, detail) in layers.items():
+        table.add_row(LAYER_NAMES[key], "[green]yes[/]" if ok else "[red]no[/]", detail)
+    Console().print(table)
+    return 0
 
 
 def fail(message: str) -> int:
@@ -38,6 +70,8 @@ def fail(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        return doctor(as_json=args.json)
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]

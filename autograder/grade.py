@@ -91,7 +91,7 @@ class SubmissionGrader:
         limits = self.course.limits
         functions = [t.function for t in self.course.tasks]
         while True:
-            self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb)
+            self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb, submission=self.sub)
             running = None
             try:
                 self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,

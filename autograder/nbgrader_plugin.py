@@ -5,14 +5,18 @@ outputs, so a student can switch the tests off (replace ``torch.allclose``, turn
 ``pass``) or print a number in a grade cell. This module keeps nbgrader's workflow (release, collect,
 autograde, feedback, export) and takes the scores from the trusted grader instead:
 
-- ``TrustedGrades`` takes the place of nbgrader's ``Execute`` in the autograde pipeline. It keeps the
-  notebook's code as nbgrader handed it over (after sanitizing, before the kernel ran anything), lets
-  ``Execute`` run the kernel as usual, then grades the kept code with ``attnlab.grade`` in a separate
-  child process and rewrites the outputs of every grade cell whose ``grade_id`` is a course task id:
-  a feedback display and an ``execute_result`` that is the trusted score. ``SaveAutoGrades`` then
-  stores that number through ``nbgrader.utils.determine_grade``.
+- ``TrustedGrades`` takes the place of nbgrader's ``Execute`` in the autograde pipeline. It grades the
+  notebook's code as nbgrader handed it over (after sanitizing, which restores edited and deleted
+  locked cells) with ``attnlab.grade``, in the sandboxed grader child, and rewrites the outputs of every
+  grade cell whose ``grade_id`` is a course task id: a feedback display (words and, where the task lost
+  points, a picture) and an ``execute_result`` that is the trusted score. ``SaveAutoGrades`` then stores
+  that number through ``nbgrader.utils.determine_grade``.
+- By default the student's notebook is **not** run in a Jupyter kernel at all: that kernel would run
+  student code outside the sandbox (reading files, opening sockets, leaving daemons), and no grade
+  needs it. A notebook with grade cells that are not course tasks is run in the kernel as plain
+  nbgrader does, for those cells only to be scored the usual way (``TrustedGrades.run_kernel``).
 - ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs it, sets the kernel
-  timeout from course.yml, and hides hidden tests in feedback.
+  timeout from course.yml, puts deleted grade cells back, and hides hidden tests in feedback.
 
     from attnlab.config import load_course
     from attnlab.nbgrader_plugin import nbgrader_config
@@ -22,6 +26,7 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
 from __future__ import annotations
 
 import atexit
+import base64
 import copy
 import html
 import math
@@ -35,8 +40,8 @@ from nbformat.v4 import new_output
 from nbgrader import utils as nbgrader_utils
 from nbgrader.converters.autograde import Autograde
 from nbgrader.converters.generate_feedback import GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, SaveAutoGrades
-from traitlets import Dict, Integer
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, OverwriteCells, SaveAutoGrades
+from traitlets import Bool, Dict, Enum, Integer
 
 from .config import Course, load_course
 
@@ -44,6 +49,8 @@ FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
 NOT_RUN = ("The kernel stopped ({reason}) before this cell ran, so its tests did not run. "
            "Look for os._exit or a crash in an earlier cell.")
+NOT_GRADED = ("This grade cell is not a task of the course, and TrustedGrades.run_kernel is 'never', so nothing "
+              "ran it: it scores 0. Ask your instructor.")
 # What the kernel can do to end a run early. None of it stops the trusted grader.
 KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, CellControlSignal, CellExecutionError)
 
@@ -77,34 +84,44 @@ def _run_seed(configured: int | None) -> int:
     return _seed
 
 
-def task_outputs(task: dict, execution_count: int | None) -> list:
+def task_outputs(task: dict, execution_count: int | None, png: bytes | None = None) -> list:
     """A grade cell's outputs for one trusted task result: the student's feedback, then the score.
 
-    The feedback is display data (never a stream: nbgrader zeroes a cell with stderr). The score is an
+    The feedback is display data (never a stream: nbgrader zeroes a cell with stderr): the words, and
+    the picture of the mistake (student, expected, difference) when there is one. The score is an
     ``execute_result`` whose text is the number, which ``nbgrader.utils.determine_grade`` stores as
     partial credit, 0 included.
     """
     text = FEEDBACK.format(task=task["id"], score=task["score"], max_score=task["max_score"], status=task["status"],
                            feedback=task["feedback"])
+    page = f"<pre class=\"attnlab-feedback\">{html.escape(text)}</pre>"
+    if png:
+        page += (f"<img class=\"attnlab-picture\" alt=\"{html.escape(task['id'])}: your output, the expected one and "
+                 f"their difference\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
     shown = new_output("display_data", data={
         "text/plain": f"{text}\n{GRADED_OUTSIDE}",
-        "text/html": f"<pre class=\"attnlab-feedback\">{html.escape(text)}</pre><p><em>{html.escape(GRADED_OUTSIDE)}</em></p>",
+        "text/html": f"{page}<p><em>{html.escape(GRADED_OUTSIDE)}</em></p>",
     })
     score = new_output("execute_result", data={"text/plain": repr(float(task["score"]))}, execution_count=execution_count)
     return [shown, score]
 
 
 class TrustedGrades(Execute):
-    """nbgrader's Execute, then attnlab's trusted grades in every grade cell that is a course task.
+    """attnlab's trusted grades in every grade cell that is a course task, in the place of nbgrader's Execute.
 
     It *is* Execute (a subclass that takes its place in the pipeline), so that nothing can run between
-    the kernel and the trusted grading, and so that a kernel that dies (``os._exit``) or hangs does not
-    stop the grading: the trusted grader never needed the kernel.
+    the kernel and the trusted grading. When the kernel runs (``run_kernel``), one that dies
+    (``os._exit``) or hangs does not stop the grading: the trusted grader never needed the kernel.
     """
 
     course = Dict(help="course.yml as a mapping (nbgrader_config() writes it); empty: attnlab's own course.yml.").tag(config=True)
     seed = Integer(None, allow_none=True,
                    help="Secret seed for the grader's cases; unset: $ATTNLAB_SECRET_SEED, else a fresh one per run.").tag(config=True)
+
+    run_kernel = Enum(["auto", "always", "never"], "auto",
+                      help="Run the student's notebook in a Jupyter kernel, outside attnlab's sandbox, as plain nbgrader "
+                           "does. auto: only when it has code grade cells that are not course tasks, which only the "
+                           "kernel can score; never: such cells score 0.").tag(config=True)
 
     def _course(self) -> Course:
         return Course.model_validate(self.course) if self.course else load_course()
@@ -125,14 +142,23 @@ class TrustedGrades(Execute):
         zygote = _shared_zygote() if graded else None  # starts importing torch while the kernel runs
 
         self._replied: set[int] = set()
-        failure = None
-        try:
-            nb, resources = super().preprocess(nb, resources)
-        except KERNEL_FAILURES as e:
-            failure = type(e).__name__
-            self.log.warning("The kernel stopped (%s); attnlab grades the notebook anyway: %s", failure, e)
-        if failure:
-            self._zero_cells_not_run(nb, tasks, failure)
+        others = [c for c in nb.cells if nbgrader_utils.is_grade(c) and c.cell_type == "code"
+                  and not nbgrader_utils.is_solution(c) and c.metadata.nbgrader.get("grade_id") not in tasks]
+        if self.run_kernel == "always" or (self.run_kernel == "auto" and others):
+            if others:
+                self.log.warning("Grade cells %s are not course tasks: running the notebook in a kernel, outside attnlab's "
+                                 "sandbox, to score them", ", ".join(c.metadata.nbgrader["grade_id"] for c in others))
+            failure = None
+            try:
+                nb, resources = super().preprocess(nb, resources)
+            except KERNEL_FAILURES as e:
+                failure = type(e).__name__
+                self.log.warning("The kernel stopped (%s); attnlab grades the notebook anyway: %s", failure, e)
+            if failure:
+                self._zero_cells_not_run(nb, tasks, failure)
+        else:
+            for cell in others:
+                cell.outputs.append(new_output("error", ename="NotGraded", evalue=NOT_GRADED, traceback=[]))
         if graded:
             self._write_trusted_grades(submitted, graded, course, zygote, resources)
         return nb, resources
@@ -157,7 +183,7 @@ class TrustedGrades(Execute):
             path = Path(tmp) / f"{name}.ipynb"
             nbformat.write(submitted, str(path))
             seed = _run_seed(self.seed)
-            (result,) = grade_paths([path], course=course, seed=seed, task_ids=wanted, zygote=zygote)
+            (result,) = grade_paths([path], course=course, seed=seed, task_ids=wanted, zygote=zygote, pictures=True)
         self.log.info("attnlab trusted grades for %s (seed %d): %s", name, seed,
                       ", ".join(f"{t['id']} {t['score']:g}/{t['max_score']:g}" for t in result["tasks"]))
         by_id = {t["id"]: t for t in result["tasks"]}
@@ -168,7 +194,7 @@ class TrustedGrades(Execute):
                 raise ValueError(f"grade cell {task['id']!r} is worth {points:g} points in the notebook but "
                                  f"{task['max_score']:g} in course.yml; make them agree and release again")
             # Replaces everything the kernel wrote here: hidden-test output, stderr, errors, fake numbers.
-            cell.outputs = task_outputs(task, cell.get("execution_count"))
+            cell.outputs = task_outputs(task, cell.get("execution_count"), result["pictures"].get(task["id"]))
 
 
 def autograde_preprocessors() -> list:
@@ -185,6 +211,43 @@ def autograde_preprocessors() -> list:
     if pipeline.index(TrustedGrades) > pipeline.index(SaveAutoGrades):
         raise RuntimeError("nbgrader saves grades before it executes the notebook; attnlab cannot install TrustedGrades")
     return pipeline
+
+
+def sanitize_preprocessors() -> list:
+    """nbgrader's sanitize pipeline with RestoreDeletedCells in OverwriteCells' place."""
+    default = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    if default.count(OverwriteCells) != 1:
+        raise RuntimeError("this nbgrader's sanitize pipeline has no single OverwriteCells; attnlab supports nbgrader 0.9.x")
+    return [RestoreDeletedCells if step is OverwriteCells else step for step in default]
+
+
+class RestoreDeletedCells(OverwriteCells):
+    """OverwriteCells that puts a deleted grade cell back after the nearest source cell still there.
+
+    nbgrader 0.9.6's own ``add_missing_cells`` looks the previous source cell up among grade and
+    solution cells only, so it fails (KeyError) when that cell is a read-only one, such as the lessons'
+    ``<task>_check`` cells, and the student's whole notebook is then left ungraded. The cell comes back
+    with nbgrader's note ("This cell ... was missing from the submission") at the top of its source.
+    """
+
+    add_missing_cells = Bool(True, help="Put deleted grade cells back (attnlab: on by default).").tag(config=True)
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [cell.name for cell in source_nb.source_cells]
+        solutions = {cell.name for cell in source_nb.solution_cells}
+        by_name = {cell.name: cell for cell in source_nb.source_cells}
+        for grade_cell in source_nb.grade_cells:
+            present = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
+            if grade_cell.name in present:
+                continue
+            self.log.warning("Grade cell %s was deleted from the submission; putting it back", grade_cell.name)
+            cell = self.missing_cell_transform(by_name[grade_cell.name], grade_cell.max_score,
+                                               is_solution=grade_cell.name in solutions)
+            earlier = order[:order.index(grade_cell.name)] if grade_cell.name in order else []
+            at = next((present[name] + 1 for name in reversed(earlier) if name in present), len(nb.cells))
+            nb.cells.insert(at, cell)
+        return nb, resources
 
 
 def feedback_preprocessors() -> list:
@@ -218,7 +281,7 @@ CONFIG = '''\
 # nbgrader configuration for the course {course_id!r}, written by attnlab.nbgrader_plugin.nbgrader_config().
 # Scores come from attnlab's trusted grader, not from the student's kernel. Regenerate it from course.yml
 # rather than editing it.
-from attnlab.nbgrader_plugin import autograde_preprocessors, feedback_preprocessors
+from attnlab.nbgrader_plugin import autograde_preprocessors, feedback_preprocessors, sanitize_preprocessors
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config() for this file
 
@@ -233,6 +296,9 @@ c.TrustedGrades.course = {course}
 
 # Execute -> TrustedGrades (its subclass, in its place) -> ... -> SaveAutoGrades; built and checked in code.
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# OverwriteCells -> RestoreDeletedCells: a grade cell the student deleted is put back (and says so), so it
+# is graded rather than left to manual grading; edited ones are restored as nbgrader always does.
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 # GetGrades -> ClearLockedHiddenTests -> ...: feedback never shows hidden tests.
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
 '''

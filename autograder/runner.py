@@ -1,14 +1,17 @@
 """The child side of the grader: load a student's submission and run calls on it. Nothing here judges.
 
-This file runs as a script, ``python -I runner.py ZYGOTE_FD``, and never imports the attnlab package:
-the reference answers and the judge stay out of its memory. It loads its two helpers, ``wire.py`` and
-``figure_data.py``, by file path.
+This file runs as a script, ``python -I runner.py ZYGOTE_FD SANDBOX_JSON``, and never imports the attnlab
+package: the reference answers and the judge stay out of its memory. It loads its three helpers,
+``wire.py``, ``confine.py`` and ``figure_data.py``, by file path.
 
 Two roles:
 - the **zygote** imports torch, numpy and matplotlib once, then waits. For every submission (and after
   a crash) the parent asks it for a fresh **worker**, which it forks. A worker is clean: it holds
-  torch and this runner, and nothing of any other student.
-- a **worker** loads one submission, then answers task requests from the parent over a private socket:
+  torch and this runner, and nothing of any other student. While torch loads, a throwaway child tries
+  each layer of the sandbox (``confine.probe``); the ready message says which layers are active.
+- a **worker** first confines itself (``confine.enter``: its own namespaces and filesystem view, no
+  privileges, rlimits, Landlock and seccomp), then loads one submission and answers task requests from
+  the parent over a private socket:
   for each case it calls the student's function on the tensors it was sent and sends back the outputs
   as plain tensors (safetensors bytes), with what it saw: exceptions, gradients, mutated inputs and
   calls to forbidden functions. The parent trusts none of this; it compares it with the reference.
@@ -26,7 +29,6 @@ import io
 import json
 import os
 import re
-import resource
 import signal
 import socket
 import sys
@@ -45,12 +47,57 @@ def _load_sibling(name: str) -> types.ModuleType:
 
 
 wire = _load_sibling("wire")
+confine = _load_sibling("confine")
 
 # ----------------------------------------------------------------------------------------------- zygote
 
 
-def zygote(fd: int) -> None:
+class Sandbox:
+    """The zygote's sandbox settings (from the parent: the mode and the paths to hide) and its probes.
+
+    In "auto" mode two probes run side by side: the full sandbox and the fallback without namespaces.
+    Where user namespaces turn out to be missing, workers get the fallback, and the fallback's report.
+    """
+
+    def __init__(self, config: dict):
+        self.mode = config.get("mode", "auto")
+        self.plan = confine.plan(config.get("hide", []))
+        self.layers: dict = {}
+        self.require: list[str] = []
+        self._probes: dict = {}
+        if self.mode != "off":
+            scratch = os.path.join(config.get("root") or os.getcwd(), "probe")
+            # Forked now, while this process has one thread: torch starts more.
+            for mode in dict.fromkeys([self.mode, "landlock"]):
+                workdir = os.path.join(scratch, mode)
+                for d in ("work", "submission"):
+                    os.makedirs(os.path.join(workdir, d))
+                os.chmod(workdir, 0o711)
+                with open(os.path.join(workdir, "submission", "probe.py"), "w") as f:
+                    f.write("# the probe's stand-in for a submission\n")
+                self._probes[mode] = confine.probe(self.spec(workdir, 64, "probe.py", mode))
+
+    def spec(self, workdir: str, memory_mb, submission, mode: str | None = None) -> dict:
+        return {"mode": mode or self.mode, "plan": self.plan, "workdir": workdir, "memory_mb": memory_mb,
+                "submission": submission, "require": self.require}
+
+    def wait(self) -> dict:
+        if self._probes:
+            results = {mode: probe.result() for mode, probe in self._probes.items()}
+            if self.mode == "auto" and not results["auto"]["userns"][0]:
+                self.mode = "landlock"
+                results["landlock"]["userns"] = results["auto"]["userns"]  # why there are no namespaces
+            self.layers = results[self.mode]
+            # What the probe saw working must work in every worker, or that worker refuses to run.
+            self.require = [k for k, (ok, _) in self.layers.items() if ok and k != "rlimit_as"]
+        else:
+            self.layers = {k: [False, "switched off (ATTNLAB_SANDBOX=off)"] for k in confine.LAYERS}
+        return self.layers
+
+
+def zygote(fd: int, config: dict) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
+    sandbox = Sandbox(config)
     import numpy  # noqa: F401  (pre-loaded so that every worker starts warm)
     import torch
     from safetensors.torch import load as _st_load  # noqa: F401
@@ -71,7 +118,8 @@ def zygote(fd: int) -> None:
     figure_data = _load_sibling("figure_data")
     ctl = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
-    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(torch.cuda.is_available())})
+    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(torch.cuda.is_available()),
+                    "sandbox": sandbox.wait()})
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 3)
@@ -84,7 +132,7 @@ def zygote(fd: int) -> None:
         if pid == 0:
             ctl.close()
             try:
-                _become_worker(request, fds, figure_data)
+                _become_worker(request, fds, figure_data, sandbox)
             finally:
                 os._exit(0)
         for f in fds:
@@ -92,7 +140,7 @@ def zygote(fd: int) -> None:
         ctl.sendall(json.dumps({"pid": pid}).encode())
 
 
-def _become_worker(request: dict, fds: list[int], figure_data) -> None:
+def _become_worker(request: dict, fds: list[int], figure_data, sandbox: Sandbox) -> None:
     chan_fd, out_fd, err_fd = fds
     os.setsid()  # own process group: the parent kills the whole group when a task ends badly
     try:  # die with the zygote, whatever happens to the parent
@@ -106,27 +154,12 @@ def _become_worker(request: dict, fds: list[int], figure_data) -> None:
     os.close(err_fd)
     sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
     sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
-    os.chdir(request["workdir"])
-    _limit(resource.RLIMIT_CORE, 0)
-    if request.get("memory_mb"):
-        _limit(resource.RLIMIT_AS, _address_space() + int(request["memory_mb"]) * (1 << 20))
-    Worker(socket.socket(fileno=chan_fd), figure_data).serve()
-
-
-def _limit(which: int, value: int) -> None:
     try:
-        _, hard = resource.getrlimit(which)
-        resource.setrlimit(which, (value if hard == resource.RLIM_INFINITY else min(value, hard), hard))
-    except (ValueError, OSError):
-        pass
-
-
-def _address_space() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
+        confined = confine.enter(sandbox.spec(request["workdir"], request.get("memory_mb"), request.get("submission")))
+    except Exception as e:  # noqa: BLE001 - never run student code in a weaker sandbox than promised
+        print(f"attnlab: the grader's sandbox could not be set up: {type(e).__name__}: {e}", file=sys.stderr)
+        os._exit(70)
+    Worker(socket.socket(fileno=chan_fd), figure_data, confined["submission"]).serve()
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -135,12 +168,13 @@ def _address_space() -> int:
 class Worker:
     """Serves one submission: a `load` request, then `run` requests, one reply frame per case."""
 
-    def __init__(self, chan: socket.socket, figure_data):
+    def __init__(self, chan: socket.socket, figure_data, private_copy: str | None = None):
         import torch
 
         self.torch = torch
         self.chan = chan
         self.figure_data = figure_data
+        self.private_copy = private_copy  # the read-only copy of the submission, for __file__
         self.ns: dict = {}
 
     def serve(self) -> None:
@@ -165,7 +199,8 @@ class Worker:
         stub = types.ModuleType("attnlab", "attnlab as the trusted grader's child sees it: check() does nothing here.")
         stub.check = lambda *args, **kwargs: None
         sys.modules["attnlab"] = stub
-        ns = {"__name__": "submission", "__file__": header["filename"], "__builtins__": __builtins__}
+        ns = {"__name__": "submission", "__file__": self.private_copy or header["filename"],
+              "__builtins__": __builtins__}
         mod = types.ModuleType("submission")
         mod.__dict__.update(ns)
         sys.modules["submission"] = mod
@@ -606,4 +641,4 @@ def _err(e: BaseException) -> dict:
 
 
 if __name__ == "__main__":
-    zygote(int(sys.argv[1]))
+    zygote(int(sys.argv[1]), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

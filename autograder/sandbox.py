@@ -5,6 +5,14 @@ process imports torch once and forks a fresh ``Worker`` per submission, and agai
 timeout. The zygote never loads student code, and it never imports the reference or the judge, so a
 worker inherits nothing worth stealing.
 
+Each worker confines itself before it loads anything (``confine.py``): it sees only the Python runtime,
+``/usr`` and ``/etc`` (read-only), a read-only copy of its submission at ``/submission/<name>`` and a
+throwaway ``/work``; it has no network, no privileges and bounded resources, and all its processes die
+with it. The zygote reports which layers of that sandbox this machine allows (``Zygote.sandbox``,
+``attnlab doctor``); when one is missing, the first `ready()` of the process prints one warning line.
+``ATTNLAB_SANDBOX=off`` switches the sandbox off, for debugging; ``landlock`` uses the fallback that a
+machine without user namespaces gets.
+
 Each worker gets its own private socket for results (student output on stdout means nothing) and two
 pipes for its stdout and stderr, of which the parent keeps only the first ``output_kb``.
 
@@ -14,6 +22,7 @@ that the two imports overlap.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -27,8 +36,57 @@ import time
 from pathlib import Path
 
 from . import wire
+from .confine import LAYERS, MODES
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+OUTPUT_LAYER = "output"
+LAYER_NAMES = {**LAYERS, OUTPUT_LAYER: "output caps"}
+_warned = False  # one warning about a weaker sandbox per process
+
+
+def hidden_paths() -> list[str]:
+    """What no worker may see: this package, the reference answers and the project checkout holding them."""
+    paths = []
+    for name in ("attnlab", "attnlab.reference"):
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            paths += list(spec.submodule_search_locations)
+        elif spec.origin:
+            paths.append(spec.origin)
+    for path in list(paths):
+        parent = Path(path).resolve().parent
+        if (parent / "pyproject.toml").exists():  # a checkout (an editable install), not site-packages
+            paths.append(str(parent))
+    return sorted(set(paths))
+
+
+def sandbox_mode(mode: str | None = None) -> str:
+    mode = mode or os.environ.get("ATTNLAB_SANDBOX", "") or "auto"
+    if mode not in MODES:
+        raise ValueError(f"ATTNLAB_SANDBOX={mode!r}: choose from {', '.join(MODES)}")
+    return mode
+
+
+def _remove(path: Path) -> None:
+    """rmtree, after opening up the read-only submission/ folders inside (which would stop a non-root user)."""
+    for sub in path.glob("**/submission"):
+        try:
+            sub.chmod(0o755)
+        except OSError:
+            pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _private_copy(submission) -> tuple[str, bytes]:
+    """(file name, bytes) of the copy a worker sees at /submission/<name>: the text graded, from memory."""
+    name = Path(submission.path).name
+    if name in ("", ".", ".."):
+        name = "submission.py"
+    if submission.notebook:
+        return name, Path(submission.path).read_bytes()
+    return name, submission.cells[0].encode()
 
 
 def clean_env() -> dict[str, str]:
@@ -61,14 +119,24 @@ class OutputTap:
 
 
 class Zygote:
-    """A warm, clean process that forks workers. Start it early; `ready()` waits for its torch import."""
+    """A warm, clean process that forks workers. Start it early; `ready()` waits for its torch import.
 
-    def __init__(self):
+    `sandbox` is "auto" (the strongest this machine allows), "landlock" (the fallback without
+    namespaces) or "off"; by default $ATTNLAB_SANDBOX, else "auto". With `warn`, the first `ready()` in
+    this process prints one line on stderr if any layer is missing here.
+    """
+
+    def __init__(self, sandbox: str | None = None, *, warn: bool = True):
+        self.mode = sandbox_mode(sandbox)
+        self.warn = warn
         self.workroot = Path(tempfile.mkdtemp(prefix="attnlab-"))
+        self.workroot.chmod(0o711)  # a worker that is nobody may reach its own folder, and list none
         parent_sock, child_sock = socket.socketpair()
         self.ctl = parent_sock
+        # The work root also marks the command line of this zygote and of every worker forked from it.
+        config = json.dumps({"mode": self.mode, "hide": hidden_paths(), "root": str(self.workroot)})
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(child_sock.fileno())],
+            [sys.executable, "-I", str(RUNNER), str(child_sock.fileno()), config],
             pass_fds=[child_sock.fileno()],
             env=clean_env(),
             cwd=self.workroot,
@@ -89,22 +157,57 @@ class Zygote:
             except (wire.ChannelClosed, wire.Deadline):
                 err = self.proc.stderr.read().decode(errors="replace").strip().splitlines() if self.proc.poll() is not None else []
                 raise RuntimeError("the grader's child process did not start: " + (err[-1] if err else "no answer")) from None
+            self._warn()
         return self.info
+
+    @property
+    def sandbox(self) -> dict[str, tuple[bool, str]]:
+        """Each layer of the workers' sandbox: (active, one line on why or how)."""
+        layers = {k: tuple(v) for k, v in self.ready().get("sandbox", {}).items()}
+        layers[OUTPUT_LAYER] = (True, "the parent keeps the first limits.output_kb of stdout and of stderr")
+        return {k: layers.get(k, (False, "not reported")) for k in LAYER_NAMES}
+
+    def _warn(self) -> None:
+        global _warned
+        # Started as another user than root, there is nothing to drop: that is no weakness.
+        missing = [k for k, (ok, _) in self.sandbox.items() if not ok and (k != "nobody" or os.geteuid() == 0)]
+        if _warned or not missing or not self.warn:
+            return
+        _warned = True
+        if self.mode == "off":
+            line = "switched off by ATTNLAB_SANDBOX=off; student code runs with your permissions"
+        else:
+            active = [LAYER_NAMES[k] for k, (ok, _) in self.sandbox.items()
+                      if ok and not k.startswith(("rlimit", "output"))]
+            line = (f"no {', '.join(LAYER_NAMES[k] for k in missing)} here ({self.sandbox[missing[0]][1]}); "
+                    f"using {' + '.join(active) or 'rlimits only'}")
+        print(f"attnlab: sandbox: {line}; run `attnlab doctor` for details", file=sys.stderr)
 
     @property
     def cuda(self) -> bool:
         return bool(self.ready().get("cuda"))
 
-    def spawn(self, memory_mb: int, output_kb: int) -> "Worker":
+    def spawn(self, memory_mb: int, output_kb: int, submission=None) -> "Worker":
+        """A fresh worker. With `submission` (an ``attnlab.submission.Submission``), the worker sees a
+        read-only copy of the graded text at ``/submission/<name>``, and ``__file__`` points there."""
         self.ready()
         with self._lock:
             self._n += 1
             workdir = self.workroot / f"w{self._n}"
-            workdir.mkdir()
+            for d in (workdir, workdir / "work", workdir / "submission"):
+                d.mkdir()
+            workdir.chmod(0o711)
+            name = None
+            if submission is not None:
+                name, text = _private_copy(submission)
+                copy = workdir / "submission" / name
+                copy.write_bytes(text)
+                copy.chmod(0o444)
+            (workdir / "submission").chmod(0o555)
             chan_parent, chan_child = socket.socketpair()
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            request = json.dumps({"workdir": str(workdir), "memory_mb": memory_mb}).encode()
+            request = json.dumps({"workdir": str(workdir), "memory_mb": memory_mb, "submission": name}).encode()
             socket.send_fds(self.ctl, [request], [chan_child.fileno(), out_w, err_w])
             for f in (out_w, err_w):
                 os.close(f)
@@ -122,7 +225,7 @@ class Zygote:
         finally:
             if self.proc.stderr:
                 self.proc.stderr.close()
-            shutil.rmtree(self.workroot, ignore_errors=True)
+            _remove(self.workroot)
 
     def __enter__(self) -> "Zygote":
         return self
@@ -157,7 +260,7 @@ class Worker:
             except (ProcessLookupError, PermissionError):
                 pass
         self.chan.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _remove(self.workdir)
 
     def output(self) -> str:
         """What the student's code printed (stdout then stderr), capped."""

@@ -1,20 +1,33 @@
-"""`nbgrader autograde` with attnlab.nbgrader_plugin stores the trusted grader's scores, end to end.
+"""The whole nbgrader cycle on the four lessons, with attnlab's trusted scores, end to end.
 
-One course is built in a temporary folder and driven with nbgrader's own commands, a real sqlite
-gradebook and a real python3 kernel: `generate_assignment`, one `autograde` for every student,
-`generate_feedback` and `export`. The source notebook has two tasks (qk_scores 15, causal_mask 10) and a
-hidden-test region in one autograder cell. The students:
+One course is built in a temporary folder from `assignments/source/` and driven as an instructor and
+students would drive it, with a real sqlite gradebook and nbgrader's own exchange:
 
-- correct: both functions right;
-- noscale: qk_scores without / sqrt(d), the typical mistake: partial credit;
-- cheater: noscale's qk_scores, plus a cell that replaces torch.allclose and turns every later cell into
-  `pass` in the kernel (plain nbgrader would give full marks): it gains nothing;
-- warner: right, but its torch call warns on stderr inside the graded cell (plain nbgrader gives 0);
-- exiter: right, then a cell calls os._exit(1) (the kernel dies; plain nbgrader fails the notebook);
-- looper: right, then an endless loop at top level (the kernel cell times out).
+    instructor: generate_assignment, release_assignment          (nbgrader's command line)
+    students:   fetch_assignment, edit, submit                    (nbgrader's exchange classes)
+    instructor: collect, autograde, generate_feedback, export     (nbgrader's command line)
 
-The gradebook must hold, for every student and task, exactly the score that attnlab's grader gives the
-same notebook with the same seed.
+The instructor adds a hidden-test region to lesson 1's grade cell, as instructors do; it must never
+reach a student. The students:
+
+- correct: every solution right;
+- noscale: qk_scores without / sqrt(d) in lesson 1, the typical mistake: partial credit;
+- notemp: a softmax that ignores the temperature in lesson 2, the other typical mistake;
+- cheater: noscale's lesson 1, plus the in-kernel tricks that fool plain nbgrader: a replaced
+  torch.allclose, an input transformer that turns every later cell into `pass`, and a `check` that
+  returns the full score as a number;
+- warner: right, but its qk_scores makes torch warn on stderr (plain nbgrader zeroes such a cell);
+- exiter: right, then a cell in lesson 3 calls os._exit(1);
+- looper: right, then an endless loop at top level in lesson 3;
+- tamperer: right, but deletes lesson 1's grade cell and rewrites lesson 3's attention grade cell to
+  print the full score.
+
+Every student notebook also opens with a cell that writes a marker file into the course folder. By
+default (``TrustedGrades.run_kernel = "auto"``) no student code runs in a Jupyter kernel, and the
+sandboxed grader cannot reach the course folder, so no marker appears. The gradebook must hold, for
+every student, lesson and task, exactly what attnlab's trusted grader gives the same notebook with the
+same seed. A second autograde of lesson 1 with ``run_kernel = "always"`` runs the kernel as plain
+nbgrader does (the markers appear), where the cheats and the stderr warning would otherwise count.
 """
 
 from __future__ import annotations
@@ -22,6 +35,8 @@ from __future__ import annotations
 import csv
 import html
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,42 +44,22 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell
 
 from attnlab.config import load_course
 from attnlab.nbgrader_plugin import FEEDBACK, nbgrader_config
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENT, NOTEBOOK = "ps1", "attention_basics"
+SOURCE = REPO / "assignments" / "source"
 SEED = 20240607
-TASKS = {"qk_scores": 15.0, "causal_mask": 10.0}
-HIDDEN = "HIDDEN-TEST-b7e1f0"  # only in the hidden-test region of the qk_scores autograder cell
-GRADE_COMMENT = "# attnlab: the score of this cell comes from the trusted grader, which runs outside this kernel."
-
-QK = '''\
-def qk_scores(q, k):
-    """q (..., L, d), k (..., S, d) -> (..., L, S)"""
-    ### BEGIN SOLUTION
-    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    ### END SOLUTION'''
-MASK = '''\
-def causal_mask(seq_len, device=None):
-    """bool (seq_len, seq_len), True where j <= i"""
-    ### BEGIN SOLUTION
-    if seq_len < 1:
-        raise ValueError("seq_len must be at least 1")
-    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
-    ### END SOLUTION'''
-
-STUDENT_QK = "def qk_scores(q, k):\n    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
-NOSCALE_QK = "def qk_scores(q, k):\n    return q @ k.transpose(-2, -1)\n"
-WARNING_QK = ("def qk_scores(q, k):\n"
-              "    torch.meshgrid(torch.arange(1), torch.arange(1))  # UserWarning: pass the indexing argument\n"
-              "    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n")
-STUDENT_MASK = ("def causal_mask(seq_len, device=None):\n"
-                "    if seq_len < 1:\n"
-                "        raise ValueError('seq_len must be at least 1')\n"
-                "    return torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()\n")
+LESSONS = {
+    "lesson1_qk_scores": ["qk_scores"],
+    "lesson2_softmax": ["softmax_with_temperature"],
+    "lesson3_masking": ["causal_mask", "attention", "plot_attention"],
+    "lesson4_multi_head": ["multi_head_attention"],
+}
+HIDDEN = "HIDDEN-TEST-b7e1f0"  # only in the hidden-test region the instructor adds to lesson 1's grade cell
+HIDDEN_REGION = f"\n### BEGIN HIDDEN TESTS\n_hidden_probe = {HIDDEN!r}\n### END HIDDEN TESTS"
 CHEAT = '''\
 import torch
 torch.allclose = lambda *args, **kwargs: True
@@ -74,200 +69,321 @@ def _every_later_cell_passes(lines):
 
 get_ipython().input_transformers_cleanup.append(_every_later_cell_passes)
 '''
-# student: (qk_scores, causal_mask, extra cell placed after the last solution cell or before everything)
-STUDENTS = {
-    "correct": (STUDENT_QK, STUDENT_MASK, None),
-    "noscale": (NOSCALE_QK, STUDENT_MASK, None),
-    "cheater": (NOSCALE_QK, STUDENT_MASK, ("first", CHEAT)),
-    "warner": (WARNING_QK, STUDENT_MASK, None),
-    "exiter": (STUDENT_QK, STUDENT_MASK, ("after", "import os\nos._exit(1)")),
-    "looper": (STUDENT_QK, STUDENT_MASK, ("after", "while True:\n    pass")),
+WARNING_QK = ("torch.meshgrid(torch.arange(1), torch.arange(1))  # UserWarning: pass the indexing argument\n"
+              "    return q @ k.transpose(-2, -1) / math.sqrt(d)")
+MARKER = """\
+from pathlib import Path
+
+try:  # only code running outside attnlab's sandbox can reach the course folder
+    Path({folder!r}, {name!r}).write_text("student code ran here")
+except OSError:
+    pass
+"""
+# Who submits which lessons: everyone's own lesson, and the correct student all four.
+SUBMITS = {
+    "correct": list(LESSONS),
+    "noscale": ["lesson1_qk_scores"],
+    "notemp": ["lesson2_softmax"],
+    "cheater": ["lesson1_qk_scores"],
+    "warner": ["lesson1_qk_scores"],
+    "exiter": ["lesson3_masking"],
+    "looper": ["lesson3_masking"],
+    "tamperer": ["lesson1_qk_scores", "lesson3_masking"],
 }
-# Tasks these students got right; each must keep its points whatever else the notebook does.
-RIGHT = {
-    "correct": ["qk_scores", "causal_mask"],
-    "noscale": ["causal_mask"],
-    "cheater": ["causal_mask"],
-    "warner": ["qk_scores", "causal_mask"],
-    "exiter": ["qk_scores", "causal_mask"],
-    "looper": ["qk_scores", "causal_mask"],
-}
+STUDENTS = list(SUBMITS)
+PAIRS = [(lesson, student) for student, lessons in SUBMITS.items() for lesson in lessons]
+LESSON1 = [s for s in STUDENTS if "lesson1_qk_scores" in SUBMITS[s]]
 
 
-def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: float | None = None) -> dict:
-    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id, "schema_version": 3}
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
+def edit_solution(nb, grade_id: str, old: str, new: str) -> None:
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    assert old in cell.source, (grade_id, old)
+    cell.source = cell.source.replace(old, new)
 
 
-def source_notebook():
-    def autograder(task_id: str, function: str, hidden: str = ""):
-        text = f"{GRADE_COMMENT}\ncheck({function})" + hidden
-        return new_code_cell(text, metadata=_meta(task_id, grade=True, solution=False, locked=True, points=TASKS[task_id]))
-
-    hidden = f"\n### BEGIN HIDDEN TESTS\n_hidden_probe = {HIDDEN!r}\n### END HIDDEN TESTS"
-    cells = [
-        new_markdown_cell("# Attention basics\nImplement `qk_scores`, then `causal_mask`."),
-        new_code_cell("import math\n\nimport torch\n\nfrom attnlab import check"),
-        new_code_cell(QK, metadata=_meta("qk_scores_solution", grade=False, solution=True, locked=False)),
-        autograder("qk_scores", "qk_scores", hidden),
-        new_code_cell(MASK, metadata=_meta("causal_mask_solution", grade=False, solution=True, locked=False)),
-        autograder("causal_mask", "causal_mask"),
-    ]
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return new_notebook(cells=cells, metadata={"kernelspec": kernelspec, "language_info": {"name": "python"}})
+def index_of(nb, grade_id: str) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def submission(released, qk: str, mask: str, extra) -> "nbformat.NotebookNode":
-    nb = nbformat.from_dict(released)
-    answers = {"qk_scores_solution": qk, "causal_mask_solution": mask}
-    last = 0
-    for index, cell in enumerate(nb.cells):
+def answer(student: str, lesson: str, fetched, source, markers: Path) -> "nbformat.NotebookNode":
+    """The fetched release notebook with this student's work in it."""
+    nb = nbformat.from_dict(fetched)
+    nb.cells.insert(0, new_code_cell(MARKER.format(folder=str(markers), name=f"{lesson}-{student}")))
+    solutions = {c.metadata.nbgrader["grade_id"]: c.source for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-            last = index
-    if extra:
-        where, code = extra
-        nb.cells.insert(2 if where == "first" else last + 1, new_code_cell(code))
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+    if lesson == "lesson1_qk_scores" and student in ("noscale", "cheater"):
+        edit_solution(nb, "qk_scores_solution", " / math.sqrt(d)", "")
+    if lesson == "lesson1_qk_scores" and student == "cheater":
+        nb.cells.insert(index_of(nb, "qk_scores"), new_code_cell("check = lambda fn: 15.0  # the grade cell now prints 15.0"))
+        nb.cells.insert(1, new_code_cell(CHEAT))
+    if lesson == "lesson1_qk_scores" and student == "warner":
+        edit_solution(nb, "qk_scores_solution", "return q @ k.transpose(-2, -1) / math.sqrt(d)", WARNING_QK)
+    if lesson == "lesson2_softmax" and student == "notemp":
+        edit_solution(nb, "softmax_with_temperature_solution", "(scores - top) / t)", "(scores - top))")
+    if lesson == "lesson3_masking" and student in ("exiter", "looper"):
+        code = "import os\nos._exit(1)" if student == "exiter" else "while True:\n    pass"
+        nb.cells.insert(index_of(nb, "plot_attention_check") + 1, new_code_cell(code))
+    if student == "tamperer" and lesson == "lesson1_qk_scores":
+        del nb.cells[index_of(nb, "qk_scores")]
+    if student == "tamperer" and lesson == "lesson3_masking":
+        nb.cells[index_of(nb, "attention")].source = "print(20.0)\n20.0"
     return nb
 
 
-def nbgrader(root: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
-    out = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+def nbgrader(root: Path, *args: str, env: dict, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    out = subprocess.run(cmd, cwd=cwd or root, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
     # nbgrader logs a broken nbgrader_config.py and goes on without it, grading the untrusted way.
     assert "Exception while loading config file" not in out.stderr, out.stderr[-6000:]
     return out
 
 
-@pytest.fixture(scope="module")
-def course_run(tmp_path_factory):
-    """Release, submit, autograde, give feedback and export once; returns what every test reads."""
-    root = tmp_path_factory.mktemp("course")
-    data = yaml.safe_load((REPO / "course.yml").read_text())
-    data["limits"].update(task_seconds=3, load_seconds=10)  # also the kernel's per-cell timeout (10 s)
-    data["tasks"] = [t for t in data["tasks"] if t["id"] in TASKS]
-    (root / "course.yml").write_text(yaml.safe_dump(data))
-    course = load_course(root / "course.yml")
-    assert {t.id: t.points for t in course.tasks} == TASKS
-    (root / "nbgrader_config.py").write_text(nbgrader_config(course, exchange_root=str(root / "exchange")))
-    env = {**os.environ, "ATTNLAB_SECRET_SEED": str(SEED)}
+def student_exchange(action: str, course_id: str, exchange: Path, home: Path, lesson: str, student: str) -> None:
+    """What `nbgrader fetch_assignment` / `nbgrader submit` do for a student, through nbgrader's own classes."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
+    from traitlets.config import Config
 
-    source = root / "source" / ASSIGNMENT
-    source.mkdir(parents=True)
-    nbformat.write(source_notebook(), str(source / f"{NOTEBOOK}.ipynb"))
-    nbgrader(root, "generate_assignment", ASSIGNMENT, env=env)
-    released = nbformat.read(str(root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), as_version=4)
-    submitted = {}
-    for student, (qk, mask, extra) in STUDENTS.items():
-        folder = root / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        submitted[student] = folder / f"{NOTEBOOK}.ipynb"
-        nbformat.write(submission(released, qk, mask, extra), str(submitted[student]))
+    c = Config()
+    c.Exchange.root = str(exchange)
+    c.Exchange.assignment_dir = str(home)
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.assignment_id = lesson
+    c.CourseDirectory.student_id = student  # on JupyterHub: the hub user, not the OS user
+    coursedir = CourseDirectory(config=c)
+    cls = {"fetch": ExchangeFetchAssignment, "submit": ExchangeSubmit}[action]
+    cls(coursedir=coursedir, authenticator=Authenticator(config=c), config=c).start()
 
-    autograde = nbgrader(root, "autograde", ASSIGNMENT, env=env)
-    nbgrader(root, "generate_feedback", ASSIGNMENT, env=env)
-    nbgrader(root, "export", env=env)
 
-    from attnlab.grade import grade_paths
-
-    trusted = grade_paths([submitted[s] for s in STUDENTS], course=course, seed=SEED, task_ids=list(TASKS))
+def read_gradebook(root: Path, course_id: str, pairs: list) -> dict:
     from nbgrader.api import Gradebook
 
-    gradebook = {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course.course_id) as gb:
-        for student in STUDENTS:
-            nb = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
-            gradebook[student] = {g.name: (g.auto_score, g.max_score, g.needs_manual_grade) for g in nb.grades}
+    out = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id) as gb:
+        for lesson, student in pairs:
+            nb = gb.find_submission_notebook(lesson, lesson, student)
+            out[lesson, student] = {g.name: (g.auto_score, g.max_score, g.needs_manual_grade) for g in nb.grades}
+    return out
+
+
+def trusted_scores(paths: dict, course, seed: int) -> dict:
+    from attnlab.grade import grade_paths
+    from attnlab.sandbox import Zygote
+
+    out = {}
+    with Zygote() as zygote:
+        for lesson in LESSONS:
+            mine = [k for k in paths if k[0] == lesson]
+            results = grade_paths([paths[k] for k in mine], course=course, seed=seed, task_ids=LESSONS[lesson], zygote=zygote)
+            out.update({k: {t["id"]: t for t in r["tasks"]} for k, r in zip(mine, results)})
+    return out
+
+
+@pytest.fixture(scope="module")
+def course_run(tmp_path_factory):
+    """Release, fetch, submit, collect, autograde, give feedback and export once."""
+    root = tmp_path_factory.mktemp("course")
+    data = yaml.safe_load((REPO / "course.yml").read_text())
+    data["limits"].update(task_seconds=3, load_seconds=5)  # also the kernel's per-cell timeout (5 s)
+    (root / "course.yml").write_text(yaml.safe_dump(data))
+    course = load_course(root / "course.yml")
+    exchange = root / "exchange"
+    exchange.mkdir()
+    (root / "nbgrader_config.py").write_text(nbgrader_config(course, exchange_root=str(exchange)))
+    env = {**os.environ, "ATTNLAB_SECRET_SEED": str(SEED)}
+
+    sources = {}
+    for lesson in LESSONS:
+        (root / "source" / lesson).mkdir(parents=True)
+        nb = nbformat.read(SOURCE / lesson / f"{lesson}.ipynb", as_version=4)
+        if lesson == "lesson1_qk_scores":
+            nb.cells[index_of(nb, "qk_scores")].source += HIDDEN_REGION
+        nbformat.write(nb, str(root / "source" / lesson / f"{lesson}.ipynb"))
+        sources[lesson] = nb
+        nbgrader(root, "generate_assignment", lesson, env=env)
+        nbgrader(root, "release_assignment", lesson, env=env)
+
+    markers = root / "ran"
+    markers.mkdir()
+    submitted = {}
+    for student in STUDENTS:
+        home = root / "home" / student
+        home.mkdir(parents=True)
+        for lesson in SUBMITS[student]:
+            student_exchange("fetch", course.course_id, exchange, home, lesson, student)
+            path = home / lesson / f"{lesson}.ipynb"
+            nbformat.write(answer(student, lesson, nbformat.read(str(path), as_version=4), sources[lesson], markers), str(path))
+            student_exchange("submit", course.course_id, exchange, home, lesson, student)
+    for lesson in LESSONS:
+        nbgrader(root, "collect", lesson, env=env)
+    for lesson, student in PAIRS:
+        submitted[lesson, student] = root / "submitted" / student / lesson / f"{lesson}.ipynb"
+        assert submitted[lesson, student].exists(), (lesson, student)
+
+    logs = {}
+    for lesson in LESSONS:
+        logs[lesson] = nbgrader(root, "autograde", lesson, env=env).stderr
+        nbgrader(root, "generate_feedback", lesson, env=env)
+    nbgrader(root, "export", env=env)
     return {
         "root": root,
-        "released": released,
-        "trusted": {s: {t["id"]: t for t in r["tasks"]} for s, r in zip(STUDENTS, trusted)},
-        "totals": {s: r["total"] for s, r in zip(STUDENTS, trusted)},
-        "gradebook": gradebook,
-        "autograde_log": autograde.stderr,
+        "course": course,
+        "env": env,
+        "submitted": submitted,
+        "trusted": trusted_scores(submitted, course, SEED),
+        "gradebook": read_gradebook(root, course.course_id, PAIRS),
+        "autograde_logs": logs,
+        "markers": sorted(p.name for p in markers.iterdir()),
     }
 
 
+def feedback_page(run, lesson: str, student: str) -> str:
+    return (run["root"] / "feedback" / student / lesson / f"{lesson}.html").read_text()
+
+
 def test_release_hides_solutions_and_hidden_tests(course_run):
-    text = nbformat.writes(course_run["released"])
-    assert HIDDEN not in text and "math.sqrt" not in text and "tril()" not in text
+    from attnlab.student_build import find_leaks
+
+    root = course_run["root"]
+    released = [p for d in ("release", "exchange", "home") for p in (root / d).rglob("*") if p.is_file()]
+    assert len([p for p in released if p.suffix == ".ipynb"]) >= 2 * len(LESSONS) + 2 * len(PAIRS)
+    hidden_lines = [ln for ln in HIDDEN_REGION.splitlines() if ln.strip()]
+    assert find_leaks([p for p in released if "inbound" not in p.parts and "home" not in p.parts],
+                      extra_markers=hidden_lines) == []
+    # What students hold before they write anything: no solution either.
+    fetched = [root / "home" / "correct" / lesson / f"{lesson}.ipynb" for lesson in LESSONS]
+    assert all(HIDDEN not in (root / "release" / lesson / f"{lesson}.ipynb").read_text() for lesson in LESSONS)
+    assert all("raise NotImplementedError" in (root / "release" / lesson / f"{lesson}.ipynb").read_text() for lesson in LESSONS)
+    assert fetched[0].exists()
 
 
-@pytest.mark.parametrize("student", list(STUDENTS))
-def test_gradebook_holds_the_trusted_scores(course_run, student):
-    stored = course_run["gradebook"][student]
-    assert set(stored) == set(TASKS), stored
-    for task_id, points in TASKS.items():
+def test_the_leak_scan_finds_a_solution_left_in_a_release(course_run, tmp_path):
+    from attnlab.student_build import find_leaks
+
+    source = course_run["root"] / "source" / "lesson1_qk_scores" / "lesson1_qk_scores.ipynb"
+    assert find_leaks([source], extra_markers=[HIDDEN]), "the scan must see the solution in the source notebook"
+
+
+@pytest.mark.parametrize("lesson, student", PAIRS)
+def test_gradebook_holds_the_trusted_scores(course_run, lesson, student):
+    stored = course_run["gradebook"][lesson, student]
+    assert set(stored) == set(LESSONS[lesson]), stored
+    for task_id in LESSONS[lesson]:
         auto_score, max_score, needs_manual = stored[task_id]
-        trusted = course_run["trusted"][student][task_id]
-        assert max_score == points == trusted["max_score"]
+        trusted = course_run["trusted"][lesson, student][task_id]
+        assert max_score == course_run["course"].task(task_id).points == trusted["max_score"]
         assert auto_score == trusted["score"], (student, task_id, auto_score, trusted["status"], trusted["feedback"])
         assert needs_manual is False
 
 
-@pytest.mark.parametrize("student", [s for s in STUDENTS if s not in ("exiter", "looper")])
-def test_every_right_task_keeps_its_points(course_run, student):
-    for task_id in RIGHT[student]:
-        assert course_run["gradebook"][student][task_id][0] == TASKS[task_id], (student, task_id, course_run["trusted"][student][task_id])
+@pytest.mark.parametrize("student", ["correct", "exiter", "looper", "tamperer"])
+def test_right_work_gets_full_marks_whatever_else_the_notebook_does(course_run, student):
+    for lesson in SUBMITS[student]:
+        for task_id in LESSONS[lesson]:
+            score, max_score, _ = course_run["gradebook"][lesson, student][task_id]
+            assert score == max_score, (student, lesson, task_id, course_run["trusted"][lesson, student][task_id])
 
 
-@pytest.mark.parametrize("student", ["exiter", "looper"])
-def test_a_dead_or_hung_cell_after_the_functions_costs_nothing(course_run, student):
-    for task_id in RIGHT[student]:
-        assert course_run["gradebook"][student][task_id][0] == TASKS[task_id], (student, task_id, course_run["trusted"][student][task_id])
+def test_the_typical_mistakes_get_partial_credit_and_their_names(course_run):
+    gb, trusted = course_run["gradebook"], course_run["trusted"]
+    assert 0 < gb["lesson1_qk_scores", "noscale"]["qk_scores"][0] < 15
+    assert "missing_scale" in trusted["lesson1_qk_scores", "noscale"]["qk_scores"]["diagnoses"]
+    assert 0 < gb["lesson2_softmax", "notemp"]["softmax_with_temperature"][0] < 20
+    assert "temperature_ignored" in trusted["lesson2_softmax", "notemp"]["softmax_with_temperature"]["diagnoses"]
 
 
-def test_the_typical_mistake_gets_partial_credit(course_run):
-    score = course_run["gradebook"]["noscale"]["qk_scores"][0]
-    assert 0 < score < TASKS["qk_scores"]
-    assert "missing_scale" in course_run["trusted"]["noscale"]["qk_scores"]["diagnoses"]
-
-
-def test_the_in_kernel_cheat_gains_nothing(course_run):
+def test_the_in_kernel_cheats_gain_nothing(course_run):
     gb = course_run["gradebook"]
-    assert gb["cheater"]["qk_scores"][0] == gb["noscale"]["qk_scores"][0] < TASKS["qk_scores"]
+    assert gb["lesson1_qk_scores", "cheater"]["qk_scores"][0] == gb["lesson1_qk_scores", "noscale"]["qk_scores"][0] < 15
 
 
 def test_graded_cells_hold_feedback_and_the_score_only(course_run):
-    for student in STUDENTS:
-        path = course_run["root"] / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-        nb = nbformat.read(str(path), as_version=4)
+    root = course_run["root"]
+    for (lesson, student), trusted in course_run["trusted"].items():
+        nb = nbformat.read(str(root / "autograded" / student / lesson / f"{lesson}.ipynb"), as_version=4)
+        seen = set()
         for cell in nb.cells:
             task_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if task_id not in TASKS:
+            if task_id not in LESSONS[lesson]:
                 continue
+            seen.add(task_id)
             kinds = [o.output_type for o in cell.outputs]
             assert kinds == ["display_data", "execute_result"], (student, task_id, kinds)
-            assert float(cell.outputs[1].data["text/plain"]) == course_run["trusted"][student][task_id]["score"]
+            assert float(cell.outputs[1].data["text/plain"]) == trusted[task_id]["score"]
+        assert seen == set(LESSONS[lesson]), (lesson, student)
 
 
-def test_a_warning_on_stderr_costs_nothing(course_run):
-    # Plain nbgrader 0.9.6 gives 0 to a grade cell that wrote to stderr (utils.determine_grade).
-    assert course_run["gradebook"]["warner"]["qk_scores"][0] == TASKS["qk_scores"]
-
-
-def test_feedback_shows_the_trusted_feedback_and_no_hidden_test(course_run):
+def test_a_deleted_grade_cell_is_put_back_and_said_so(course_run):
     root = course_run["root"]
-    autograded = (root / "autograded" / "correct" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
+    assert "qk_scores" not in [c.metadata.get("nbgrader", {}).get("grade_id") for c in
+                               nbformat.read(str(course_run["submitted"]["lesson1_qk_scores", "tamperer"]), as_version=4).cells]
+    page = feedback_page(course_run, "lesson1_qk_scores", "tamperer")
+    assert "was missing from the submission" in page and "added back" in page
+    # An edited grade cell is restored from the gradebook: the trusted grade stands, not the printed 20.
+    nb = nbformat.read(str(root / "autograded" / "tamperer" / "lesson3_masking" / "lesson3_masking.ipynb"), as_version=4)
+    assert "print(20.0)" not in nb.cells[index_of(nb, "attention")].source
+
+
+def test_feedback_shows_the_trusted_feedback_pictures_and_no_hidden_test(course_run):
+    root = course_run["root"]
+    autograded = (root / "autograded" / "correct" / "lesson1_qk_scores" / "lesson1_qk_scores.ipynb").read_text()
     assert HIDDEN in autograded  # autograde restored the hidden tests, so hiding them in feedback matters
-    for student in STUDENTS:
-        page = (root / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
-        assert HIDDEN not in page, student
-        assert "BEGIN HIDDEN TESTS" not in page, student
-        for task_id, task in course_run["trusted"][student].items():
+    for (lesson, student), trusted in course_run["trusted"].items():
+        page = feedback_page(course_run, lesson, student)
+        assert HIDDEN not in page and "BEGIN HIDDEN TESTS" not in page, (lesson, student)
+        for task_id, task in trusted.items():
             text = FEEDBACK.format(task=task_id, score=task["score"], max_score=task["max_score"],
                                    status=task["status"], feedback=task["feedback"])
-            assert html.escape(text) in page, (student, task_id)
+            assert html.escape(text) in page, (lesson, student, task_id)
+    # A lost point comes with its picture, embedded in the page; full marks need none.
+    picture = r'<img [^>]*class="attnlab-picture"[^>]*src="data:image/png;base64,'
+    assert len(re.findall(picture, feedback_page(course_run, "lesson1_qk_scores", "noscale"))) == 1
+    assert len(re.findall(picture, feedback_page(course_run, "lesson2_softmax", "notemp"))) == 1
+    assert "attnlab-picture" not in feedback_page(course_run, "lesson1_qk_scores", "correct")
 
 
 def test_export_has_every_students_total(course_run):
     with open(course_run["root"] / "grades.csv", newline="") as f:
-        rows = {r["student_id"]: r for r in csv.DictReader(f)}
-    assert set(rows) == set(STUDENTS)
-    for student, row in rows.items():
-        assert float(row["score"]) == pytest.approx(course_run["totals"][student], abs=1e-9), student
-        assert float(row["max_score"]) == sum(TASKS.values())
+        rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
+    assert set(rows) == {(lesson, s) for lesson in LESSONS for s in STUDENTS}
+    for (lesson, student), row in rows.items():
+        if (lesson, student) not in PAIRS:  # not submitted: nbgrader's zero
+            assert float(row["score"]) == 0.0
+            continue
+        trusted = course_run["trusted"][lesson, student]
+        assert float(row["score"]) == pytest.approx(sum(t["score"] for t in trusted.values()), abs=1e-9)
+        assert float(row["max_score"]) == sum(t["max_score"] for t in trusted.values())
+
+
+def test_no_student_code_ran_outside_the_sandbox(course_run):
+    # run_kernel "auto" with only course tasks: no kernel; the grader's sandbox hides the course folder.
+    assert course_run["markers"] == []
+
+
+@pytest.fixture(scope="module")
+def kernel_run(course_run, tmp_path_factory):
+    """Lesson 1 autograded again in a copy of the course, with the student's kernel run as plain nbgrader does."""
+    root = tmp_path_factory.mktemp("kernel") / "course"
+    shutil.copytree(course_run["root"], root)
+    config = root / "nbgrader_config.py"
+    config.write_text(config.read_text().replace(str(course_run["root"]), str(root)) + '\nc.TrustedGrades.run_kernel = "always"\n')
+    markers = course_run["root"] / "ran"  # where the notebooks' marker cells write
+    for stale in markers.iterdir():  # course_run has already read what its own autograde left
+        stale.unlink()
+    nbgrader(root, "autograde", "lesson1_qk_scores", "--force", env=course_run["env"])
+    ran = sorted(os.listdir(markers))
+    for name in ran:
+        (markers / name).unlink()
+    return {"gradebook": read_gradebook(root, course_run["course"].course_id, [("lesson1_qk_scores", s) for s in LESSON1]), "ran": ran}
+
+
+def test_with_the_kernel_run_the_cheats_and_warnings_still_gain_nothing(course_run, kernel_run):
+    assert kernel_run["ran"] == sorted(f"lesson1_qk_scores-{s}" for s in LESSON1)  # the kernel did run them
+    for student in LESSON1:
+        assert kernel_run["gradebook"]["lesson1_qk_scores", student] == course_run["gradebook"]["lesson1_qk_scores", student], student

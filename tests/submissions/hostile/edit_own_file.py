@@ -1,0 +1,47 @@
+# hostile: rewrite its own file during grading into a perfect answer (the base without this attack and its
+# wrong causal_mask), wherever it finds it, then crash, so that the grader loads the file again. The
+# grader must grade what was submitted: causal_mask stays wrong, and the original file is untouched.
+import os
+
+SIGNATURE = "attnlab-hostile: edit_own_file"
+FIRST_LINE = "# hostile: rewrite its own file"
+
+
+def causal_mask(seq_len, device=None):
+    """Wrong on purpose: the upper triangle."""
+    return torch.triu(torch.ones(seq_len, seq_len, dtype=torch.bool, device=device))  # noqa: F821
+
+
+def _copies() -> set:
+    paths = {os.path.abspath(__file__)}
+    here = os.path.dirname(os.path.abspath(__file__))
+    for root in dict.fromkeys([here, os.getcwd(), "/tmp", os.path.expanduser("~")]):
+        seen = 0
+        for folder, _, files in os.walk(root):
+            for name in files:
+                seen += 1
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    try:
+                        with open(path) as f:
+                            if SIGNATURE in f.read(1 << 20):
+                                paths.add(path)
+                    except (OSError, UnicodeDecodeError):
+                        pass
+            if seen > 20000:
+                break
+    return paths
+
+
+def qk_scores(q, k):
+    for path in sorted(_copies()):
+        try:
+            with open(path) as f:
+                text = f.read()
+            perfect = text[: text.index(FIRST_LINE)] if FIRST_LINE in text else text
+            with open(path, "w") as f:
+                f.write(perfect)
+            print(f"edited: {path}", flush=True)
+        except OSError as e:
+            print(f"could not edit: {path}: {e.strerror}", flush=True)
+    os._exit(3)
