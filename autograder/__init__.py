@@ -1,8 +1,10 @@
 """attnlab: an autograded course on attention.
 
-- ``attnlab.reference``: the answers, written from torch primitives.
+- ``attnlab.reference``: the answers, written from torch primitives (full install only: the student
+  build, ``attnlab.student_build``, ships the public cases as data instead).
 - ``attnlab grade`` / ``attnlab check`` (``attnlab.cli``): the trusted grader; student code runs only in
-  a separate child process (``attnlab.sandbox``, ``attnlab.runner``) and is judged here, in the parent.
+  a sandboxed child process (``attnlab.sandbox``, ``attnlab.runner``, ``attnlab.confine``) and is
+  judged here, in the parent.
 - ``from attnlab import check``: instant feedback inside a notebook, never used for grades.
 """
 

@@ -1,5 +1,5 @@
-"""`attnlab grade`, `attnlab check` and `attnlab doctor`: argument parsing only; the work is in
-`attnlab.grade` and `attnlab.sandbox`.
+"""`attnlab grade`, `attnlab check`, `attnlab doctor` and `attnlab nbgrader-config`: argument parsing
+only; the work is in `attnlab.grade`, `attnlab.sandbox` and `attnlab.nbgrader_plugin`.
 
 The zygote is started before torch is imported here, so that the child's torch import and the
 parent's run side by side.
@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="show which layers of the sandbox around student code work here",
                        description="show which layers of the sandbox around student code work on this machine")
     d.add_argument("--json", action="store_true", help="one JSON object: layer id -> {name, active, detail}")
+    n = sub.add_parser("nbgrader-config", help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
+                       description="print an nbgrader_config.py for course.yml; put it in the nbgrader course root")
+    n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
+    n.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange folder (c.Exchange.root)")
     return p
 
 
@@ -63,6 +67,20 @@ def doctor(*, as_json: bool) -> int:
     return 0
 
 
+def write_nbgrader_config(course_path: str | None, exchange: str | None) -> int:
+    from .config import CourseError, load_course
+
+    try:
+        course = load_course(course_path)
+        from .nbgrader_plugin import nbgrader_config
+    except CourseError as e:
+        return fail(str(e))
+    except ImportError as e:
+        return fail(f"nbgrader is not installed ({e.name}); pip install 'attnlab[nbgrader]'")
+    sys.stdout.write(nbgrader_config(course, exchange_root=exchange))
+    return 0
+
+
 def fail(message: str) -> int:
     print(f"attnlab: {message}", file=sys.stderr)
     return 2
@@ -72,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "doctor":
         return doctor(as_json=args.json)
+    if args.command == "nbgrader-config":
+        return write_nbgrader_config(args.course, args.exchange)
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]

@@ -5,12 +5,15 @@
 The commands run alternately, REPEAT times each, as fresh processes; the table shows the medians and
 their ratio to `import torch`. The target is a ratio of at most 1.7: grading should cost little more
 than starting torch. A third row grades the four bundled examples in one run, which shows what each
-further submission costs once the child process is warm (how an instructor grades a class).
+further submission costs once the child process is warm (how an instructor grades a class). The
+rows marked "sandbox off" run the same with ATTNLAB_SANDBOX=off, so the sandbox's own cost (mostly
+building each worker's namespaces and private root) shows side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -23,9 +26,9 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str], env: dict | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - t0
 
 
@@ -37,14 +40,17 @@ def main() -> None:
     grade = [sys.executable, "-m", "attnlab.cli", "grade", args.submission, "--json", "--seed", "1"]
     examples = sorted(str(p) for p in (REPO / "assignments" / "examples").glob("*.py"))
     grade_class = [sys.executable, "-m", "attnlab.cli", "grade", *examples, "--json", "--seed", "1"]
-    commands = {"import torch": [sys.executable, "-c", "import torch"], "attnlab grade": grade,
-                f"attnlab grade, {len(examples)} submissions": grade_class}
-    for cmd in commands.values():
-        wall(cmd)  # warm the file cache
+    off = {**os.environ, "ATTNLAB_SANDBOX": "off"}
+    class_name = f"attnlab grade, {len(examples)} submissions"
+    commands = {"import torch": ([sys.executable, "-c", "import torch"], None), "attnlab grade": (grade, None),
+                "attnlab grade, sandbox off": (grade, off), class_name: (grade_class, None),
+                f"{class_name}, sandbox off": (grade_class, off)}
+    for cmd, env in commands.values():
+        wall(cmd, env)  # warm the file cache
     times = {name: [] for name in commands}
     for _ in range(args.repeat):
-        for name, cmd in commands.items():
-            times[name].append(wall(cmd))
+        for name, (cmd, env) in commands.items():
+            times[name].append(wall(cmd, env))
     base = statistics.median(times["import torch"])
     t = Table(title=f"attnlab grade {Path(args.submission).name}, median of {args.repeat}")
     t.add_column("command")

@@ -97,6 +97,9 @@ def test_course_errors_name_the_field(tmp_path):
     out = attnlab("grade", SUBMISSIONS / "base.py", "--course", bad)
     assert out.returncode == 2
     assert "tasks.0.points" in out.stderr
+    out = attnlab("nbgrader-config", "--course", bad)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "tasks.0.points" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_check_cells_do_nothing_in_the_grader_and_reference_is_not_importable(tmp_path):

@@ -195,7 +195,11 @@ def course_run(tmp_path_factory):
     course = load_course(root / "course.yml")
     exchange = root / "exchange"
     exchange.mkdir()
-    (root / "nbgrader_config.py").write_text(nbgrader_config(course, exchange_root=str(exchange)))
+    # As the README says: `attnlab nbgrader-config > nbgrader_config.py`.
+    config = subprocess.run([sys.executable, "-m", "attnlab.cli", "nbgrader-config", "--course", str(root / "course.yml"),
+                             "--exchange", str(exchange)], capture_output=True, text=True, check=True).stdout
+    assert config == nbgrader_config(course, exchange_root=str(exchange))
+    (root / "nbgrader_config.py").write_text(config)
     env = {**os.environ, "ATTNLAB_SECRET_SEED": str(SEED)}
 
     sources = {}
