@@ -391,3 +391,19 @@ def test_with_the_kernel_run_the_cheats_and_warnings_still_gain_nothing(course_r
     assert kernel_run["ran"] == sorted(f"lesson1_qk_scores-{s}" for s in LESSON1)  # the kernel did run them
     for student in LESSON1:
         assert kernel_run["gradebook"]["lesson1_qk_scores", student] == course_run["gradebook"]["lesson1_qk_scores", student], student
+
+
+def test_a_grade_cell_that_is_not_a_task_scores_zero_when_no_kernel_may_run():
+    # An instructor's own test cell: only a kernel could score it. With run_kernel "never" nothing runs
+    # it, and it must not get plain nbgrader's full credit for an empty output.
+    from nbformat.v4 import new_notebook
+    from nbgrader.utils import determine_grade
+
+    from attnlab.nbgrader_plugin import TrustedGrades
+
+    cell = new_code_cell("assert extra_check()", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": "extra", "points": 5, "schema_version": 3}})
+    assert determine_grade(cell) == (5, 5)  # plain nbgrader: full marks for a cell that never ran
+    nb, _ = TrustedGrades(run_kernel="never").preprocess(new_notebook(cells=[cell]), {})
+    assert determine_grade(nb.cells[0]) == (0, 5)
+    assert nb.cells[0].outputs[0].ename == "NotGraded"
