@@ -7,6 +7,12 @@ the output shows the weights, with one head a head-split bug vanishes, with W_o 
 projection vanishes. Where a property points at a specific slip, the rule compares the student's
 numbers with that slip rebuilt from the same inputs (a *mistake model*) before naming it.
 
+Two kinds of evidence come before the rules. An output that is a placeholder (zeros, one value
+everywhere, a mask all True or all False, an input returned unchanged) is named ``constant_output``,
+and the rules do not read that case: zeros are not a scale of 0. An exception can be a slip's symptom
+too: ``ERROR_RULES`` rebuild the slip (``q @ k.T`` on batched inputs) and name it where it raises the
+very same error.
+
 The mistake models live in ``attnlab.models``, next to the answers they are one slip away from. Rules
 reach them through one seam, `model_output`, which computes them in the full install and reads them
 from the case's data in the student build; either way the rules, and so the diagnoses, are the same.
@@ -15,7 +21,9 @@ from the case's data in the student build; either way the rules, and so the diag
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -26,7 +34,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # qk_scores
     "missing_scale": ("qk_scores", "your scores are {ratio:.1f}x the expected ones everywhere, and {ratio:.1f} = sqrt({d}): did you forget to divide by sqrt(d)?"),
     "wrong_scale": ("qk_scores", "your scores are {ratio:.3g}x the expected ones everywhere: divide q @ k^T by sqrt(d), the square root of the last dimension{also}."),
-    "wrong_transpose": ("qk_scores", "your scores come out as keys x queries, shape {got}, where queries x keys {want} was expected: use q @ k.transpose(-2, -1), so each row is one query."),
+    "wrong_transpose": ("qk_scores", "{what}: use q @ k.transpose(-2, -1){why}."),
     # softmax_with_temperature
     "wrong_dim": ("softmax_with_temperature", "your weights sum to 1 along dim {their_dim}, not along dim {dim} as asked: pass `dim` through to your max and sum."),
     "temperature_inverted": ("softmax_with_temperature", "with temperature {T:g} your weights match softmax(scores * T): divide by the temperature instead, so a small T makes the weights sharp."),
@@ -69,7 +77,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "callee_failed": ("*", "{task} would be right with a correct {callee}: fix {callee} first. No points are taken here for it."),
     "blocked_by_callee": ("*", "{task} could not be checked on {n} case(s) because your {callee} {what} there: fix {callee} first."),
     "gradient_mismatch": ("*", "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}."),
+    "constant_output": ("*", "on {case}, your {function} {what}, but {expected}: {todo}."),
 }
+
+#: What constant_output tells a student to compute instead of a placeholder, per task.
+TODO = {
+    "qk_scores": "compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
+    "softmax_with_temperature": "divide the scores by the temperature, subtract the maximum along dim, take exp and "
+                                "divide by its sum along dim",
+    "causal_mask": "compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
+                   "the past",
+    "attention": "the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the output is "
+                 "the weights times v",
+    "multi_head_attention": "project x with W_q, W_k and W_v, split the heads, run attention in each head, join them "
+                            "and apply W_o",
+    "plot_attention": "pass weights itself to imshow (or matshow, pcolormesh), unchanged",
+}
+
+#: The contract's names of a task's positional arguments, for messages about an input.
+ARG_NAMES = {"qk_scores": ["q", "k"], "softmax_with_temperature": ["scores"], "attention": ["q", "k", "v", "mask"],
+             "multi_head_attention": ["x"]}
 
 #: A specific diagnosis makes these generic ones redundant: the student reads one explanation, not two.
 SUBSUMES = {
@@ -78,6 +105,7 @@ SUBSUMES = {
     "wrong_transpose": {"wrong_shape"},
     "weights_averaged": {"wrong_shape"},
     "mutates_input": {"exception"},
+    "constant_output": {"wrong_values"},
 }
 
 
@@ -131,6 +159,97 @@ def _loose(r) -> tuple[float, float]:
     return (1e-4, 1e-4) if r.case.dtype in ("float64", "float32") else (5e-2, 5e-2)
 
 
+class _Placeholder(NamedTuple):
+    words: str  # "zeros everywhere", "its input scores unchanged"
+    which: str  # the output's name: "scores", "weights"
+    value: float | None  # the constant, None for an input unchanged
+    varies: bool  # whether the expected output varies (else only a constant seen elsewhere counts)
+
+
+def constant_outputs(results, function: str) -> dict[int, Diagnosis]:
+    """constant_output for each failing value case (by its index in `results`) whose outputs are
+    placeholders: zeros, one value everywhere, a mask all True or all False, or an input unchanged.
+
+    An output counts only where it is wrong and the expected one is not constant itself (a softmax of
+    equal scores is rightly uniform). On a case whose expected output holds one value, such as the
+    1 x 1 probe, an output counts when the same constant already showed on another case. The task's
+    other rules do not read these cases: zeros are not a scale of 0, nor a mask inverted.
+    """
+    found = {i: _placeholders(r) for i, r in enumerate(results)}
+    seen = {p.value for parts in found.values() for p in parts if p.varies}
+    out = {}
+    # Cases whose expected output varies first: the first one found is the task's headline.
+    for i, parts in sorted(found.items(), key=lambda item: not any(p.varies for p in item[1])):
+        shown = [p for p in parts if p.varies or p.value in seen]
+        if not shown:
+            continue
+        case = results[i].case
+        words: dict[str, list[str]] = {}
+        for p in shown:
+            words.setdefault(p.words, []).append(p.which)
+        many = len(case.expected) > 1
+        what = " and ".join(f"returns {w}" + (f" as {' and '.join(n)}" if many else "") for w, n in words.items())
+        names = [p.which for p in shown]
+        verb = "vary" if len(names) > 1 or names[0] in ("scores", "weights") else "varies"
+        out[i] = Diagnosis.make("constant_output", case=case.label, function=function, what=what,
+                                expected=f"the expected {' and '.join(names)} {verb}",
+                                todo=TODO.get(case.task, "compute the output from the inputs"))
+    return out
+
+
+def _placeholders(r) -> list[_Placeholder]:
+    case = r.case
+    if r.passed or case.kind not in ("call", "module") or not r.got or not isinstance(case.expected, list):
+        return []
+    out = []
+    for i, (got, exp) in enumerate(zip(r.got, case.expected)):
+        if not isinstance(exp, torch.Tensor) or got is None or got.shape != exp.shape or got.numel() == 0:
+            continue
+        e = exp.to(torch.float64)
+        if close(got, e, *_loose(r)):
+            continue  # this output is right
+        which = output_name(case, i)
+        same = _unchanged_input(got, e, case)
+        if same:
+            out.append(_Placeholder(f"its input {same} unchanged", which, None, True))
+            continue
+        if not bool(torch.isfinite(got).all()) or float(got.max() - got.min()) != 0:
+            continue
+        v = float(got.flatten()[0])
+        if exp.dtype == torch.bool:
+            words = f"a mask that is {bool(v)} everywhere"
+        else:
+            words = "zeros everywhere" if v == 0 else f"the same value ({v:.4g}) everywhere"
+        out.append(_Placeholder(words, which, v, _varies(e, r)))
+    return out
+
+
+def _varies(e: torch.Tensor, r) -> bool:
+    finite = e[torch.isfinite(e)]
+    return finite.numel() > 1 and not close(finite, torch.full_like(finite, float(finite.median())), *_loose(r))
+
+
+def _unchanged_input(got: torch.Tensor, e: torch.Tensor, case) -> str:
+    """The contract's name of the input that `got` is, unchanged, where the expected output is not it; '' if none."""
+    names = ARG_NAMES.get(case.task, [])
+    for j, a in enumerate(case.spec.get("args", [])):
+        t = case.tensors.get(a.get("t", "")) if isinstance(a, dict) else None
+        if t is None or t.shape != got.shape:
+            continue
+        t64 = t.to(torch.float64)
+        if torch.equal(got, t64) and not close(e, t64, 1e-4, 1e-4):
+            return names[j] if j < len(names) else f"#{j}"
+    return ""
+
+
+def output_name(case, i: int) -> str:
+    """The contract's name of a case's output i: "scores", "weights", "mask", "output"."""
+    if case.task in ("attention", "multi_head_attention"):
+        return ["output", "weights"][i] if i < 2 else f"#{i}"
+    names = {"qk_scores": "scores", "softmax_with_temperature": "weights", "causal_mask": "mask"}
+    return names.get(case.task, "output")
+
+
 def qk_rules(results) -> list[Diagnosis]:
     out: dict[str, Diagnosis] = {}
     for r in results:
@@ -142,18 +261,20 @@ def qk_rules(results) -> list[Diagnosis]:
             continue
         d = q.shape[-1]
         if got.shape != exp.shape and got.shape == exp.transpose(-2, -1).shape:
-            out["wrong_transpose"] = Diagnosis.make("wrong_transpose", got=tuple(got.shape), want=tuple(exp.shape))
+            out["wrong_transpose"] = _keys_by_queries(tuple(got.shape), tuple(exp.shape))
             continue
         if got.shape != exp.shape:
             continue
         if exp.shape[-1] == exp.shape[-2] and close(got, exp.transpose(-2, -1), *_loose(r)) and not close(got, exp, *_loose(r)):
-            out["wrong_transpose"] = Diagnosis.make("wrong_transpose", got="(S, L)", want="(L, S)")
+            out["wrong_transpose"] = _keys_by_queries("(S, L)", "(L, S)")
             continue
         sel = exp.abs() > 1e-3
         if sel.sum() == 0:
             continue
         ratios = got[sel] / exp[sel]
         ratio = float(ratios.median())
+        if ratio == 0:
+            continue  # zeros are not a scale: constant_output names them where it can tell
         if math.isfinite(ratio) and float((ratios - ratio).abs().max()) < 0.05 * abs(ratio) + 1e-6 and abs(ratio - 1) > 0.01:
             if d > 1 and abs(ratio - math.sqrt(d)) < 0.02 * math.sqrt(d):
                 out["missing_scale"] = Diagnosis.make("missing_scale", ratio=ratio, d=d)
@@ -161,6 +282,47 @@ def qk_rules(results) -> list[Diagnosis]:
                 also = f" (1/{1 / ratio:.3g} = 1/sqrt({d}) suggests you divided by d)" if d > 1 and abs(ratio * math.sqrt(d) - 1) < 0.02 else ""
                 out.setdefault("wrong_scale", Diagnosis.make("wrong_scale", ratio=ratio, also=also))
     return list(out.values())
+
+
+def _keys_by_queries(got, want) -> Diagnosis:
+    what = f"your scores come out as keys x queries, shape {got}, where queries x keys {want} was expected"
+    return Diagnosis.make("wrong_transpose", what=what, why=", so each row is one query")
+
+
+# Transposes of k that are right for a matrix and wrong once k has batch dimensions, with what goes wrong.
+_MATRIX_TRANSPOSES = {
+    "k.T": (lambda q, k: q @ k.T, "k.T reverses every dimension of k, the batch ones too"),
+    "k.t()": (lambda q, k: q @ k.t(), "k.t() accepts at most 2 dimensions"),
+    "k.transpose(0, 1)": (lambda q, k: q @ k.transpose(0, 1), "k.transpose(0, 1) swaps the first two dimensions"),
+    "k.permute(1, 0)": (lambda q, k: q @ k.permute(1, 0), "k.permute(1, 0) accepts exactly 2 dimensions"),
+}
+
+
+def qk_error(case, err: dict) -> Diagnosis | None:
+    """wrong_transpose for a batched case that raised exactly what q @ k.T (or k.t(), ...) raises on it.
+
+    On 2-D inputs k.T is right, so such code passes those cases and raises on the batched ones with a
+    RuntimeError about sizes (3 and 8 do not match) that does not point at the transpose. The slip is
+    rebuilt on the same inputs, and named only where it raises the very same error.
+    """
+    q, k = case.tensors.get("q"), case.tensors.get("k")
+    msg = str(err.get("msg", ""))
+    if q is None or k is None or k.dim() <= 2 or err.get("type") != "RuntimeError":
+        return None
+    for spelled, (slip, why) in _MATRIX_TRANSPOSES.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # k.T on more than 2 dimensions is deprecated
+                slip(q, k)
+        except RuntimeError as e:
+            if (str(e).strip().splitlines() or [""])[0][:300] != msg:
+                continue
+            lines = [ln.strip() for ln in str(err.get("tb", "")).splitlines() if ln.strip()]
+            line = f"`{lines[-1][:120]}`" if len(lines) >= 2 else "your code"
+            what = (f"on {case.label}, {line} raised RuntimeError ({msg[:160]}), as q @ {spelled} does there; "
+                    f"with batch dimensions, {why}")
+            return Diagnosis.make("wrong_transpose", what=what, why=", which swaps only the last two dimensions")
+    return None
 
 
 def softmax_rules(results) -> list[Diagnosis]:
@@ -280,6 +442,9 @@ def mha_rules(results) -> list[Diagnosis]:
             out["scale_by_d_model"] = Diagnosis.make("scale_by_d_model", d_model=dm, d_head=dm // H)
     return list(out.values())
 
+
+#: Rules for a case that raised: they name a mistake that shows only as an exception.
+ERROR_RULES = {"qk_scores": qk_error}
 
 RULES = {
     "qk_scores": qk_rules,

@@ -9,6 +9,11 @@ are unchanged, the gradients agree, and no forbidden function was called. The sc
 points times the share of its cases that pass. Cases on a GPU the machine does not have are *pending*:
 listed, and counted in neither share.
 
+A case that checks no values (the run on the meta device, which sees only devices, and the call with
+invalid input, which must raise) counts only once the function's values are right on at least one case:
+zeros made on the right device score nothing. Such placeholders (zeros, one value everywhere, an input
+returned unchanged, a blank heatmap) are named ``constant_output``, before any slip they might resemble.
+
 A caller task (``attention``, ``multi_head_attention``) that fails only because a callee it calls
 (``qk_scores``, ``causal_mask``, ...) is wrong is not charged: the parent replays the student's own
 callee results through the reference caller (``models.Replay``), and a case that then matches counts
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .cases import CALLEES, Case, answers
-from .diagnose import RULES, SUBSUMES, Diagnosis, close
+from .diagnose import ARG_NAMES, ERROR_RULES, RULES, SUBSUMES, TODO, Diagnosis, close, constant_outputs, output_name
 
 
 @dataclass
@@ -129,6 +134,11 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
         if "in-place operation" in err.get("msg", ""):
             r.problems.append(Diagnosis.make("mutates_input", case=case.label, which="tensor (torch refused: it needs it for the gradient)"))
             return r
+        rule = ERROR_RULES.get(case.task)
+        named = rule(case, err) if rule else None
+        if named is not None:  # the exception is a known mistake's symptom: say which, with the error in it
+            r.problems.append(named)
+            return r
         where = _where(err.get("tb", ""))
         r.problems.append(Diagnosis.make("exception", case=case.label, error=f"{err.get('type')}: {err.get('msg')}", where=where))
         return r
@@ -181,11 +191,11 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
         return r
     if not single and (not meta.get("tuple") or len(outs) != len(exp)):
         got = f"a tuple of {len(outs)}" if meta.get("tuple") else ("a " + (outs[0].get("type") or outs[0].get("dtype", "?") + " tensor") if outs else "nothing")
-        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want=f"a tuple ({', '.join(_outname(case, i) for i in range(len(exp)))})"))
+        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want=f"a tuple ({', '.join(output_name(case, i) for i in range(len(exp)))})"))
         return r
     values_ok = True
     for i, (o, e) in enumerate(zip(outs, exp)):
-        which = _outname(case, i)
+        which = output_name(case, i)
         if o["kind"] != "tensor":
             r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a {o.get('type')}", want=f"a torch.Tensor for {which}"))
             r.got.append(None)
@@ -258,8 +268,14 @@ def _judge_plot(r: CaseResult, meta: dict, tensors: dict) -> CaseResult:
     fig = meta.get("figure", {})
     arrays = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("fig.")}
     verdict = judge_plot(fig, arrays, np.asarray(case.expected[0].numpy()), case.extra["query_tokens"], case.extra["key_tokens"])
+    constant = _constant_grid(arrays.get("grid"), np.asarray(case.expected[0].numpy(), dtype=np.float64))
     for did, msg in zip(verdict.diagnoses, verdict.messages):
-        r.problems.append(Diagnosis(did, msg))
+        if not (constant and did == "plot_wrong_data"):  # a blank heatmap is not a mislabelled one
+            r.problems.append(Diagnosis(did, msg))
+    if constant:
+        r.problems.insert(0, Diagnosis.make("constant_output", case=case.label, function="plot_attention",
+                                            what=f"draws {constant} in every cell", expected="the weights vary",
+                                            todo=TODO["plot_attention"]))
     if case.extra.get("give_ax") and not meta.get("drew_on_given_ax"):
         r.problems.append(Diagnosis("plot_wrong_data", "when an `ax` is passed in, draw on it and return it, instead of making a new figure."))
     if meta.get("forbidden") or meta.get("evasion"):
@@ -269,15 +285,21 @@ def _judge_plot(r: CaseResult, meta: dict, tensors: dict) -> CaseResult:
     return r
 
 
-def _outname(case: Case, i: int) -> str:
-    if case.task in ("attention", "multi_head_attention"):
-        return ["output", "weights"][i] if i < 2 else f"#{i}"
-    return {"qk_scores": "scores", "softmax_with_temperature": "weights", "causal_mask": "mask"}.get(case.task, "output")
+def _constant_grid(grid, w) -> str:
+    """'zeros' or 'the same value (0.5)' where the drawn grid (weights' shape, either way round) holds one
+    value and the weights do not; '' otherwise."""
+    import numpy as np
+
+    if grid is None or grid.ndim != 2 or grid.size < 2 or grid.shape not in (w.shape, w.shape[::-1]):
+        return ""
+    if not np.isfinite(grid).all() or grid.max() != grid.min() or float(w.max() - w.min()) <= 1e-3:
+        return ""
+    v = float(grid.flat[0])
+    return "zeros" if v == 0 else f"the same value ({v:.4g})"
 
 
 def _argname(case: Case, i: int) -> str:
-    names = {"qk_scores": ["q", "k"], "softmax_with_temperature": ["scores"], "attention": ["q", "k", "v", "mask"],
-             "multi_head_attention": ["x"]}.get(case.task, [])
+    names = ARG_NAMES.get(case.task, [])
     return names[i] if i < len(names) else f"#{i}"
 
 
@@ -293,6 +315,12 @@ def _where(tb: str) -> str:
 # ------------------------------------------------------------------------------------------- one task
 
 
+#: Case kinds that compare values; the others check only devices (meta_device) or that bad input raises.
+VALUE_KINDS = ("call", "module", "plot")
+UNCHECKED = {"meta_device": "your outputs stay on the inputs' device",
+             "expect_error": "it raised {expected} as it should"}
+
+
 def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *, findings=None,
                callee_status: dict | None = None, failure: dict | None = None,
                uses: set[str] | None = None) -> TaskResult:
@@ -306,10 +334,15 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
     if failure and failure.get("status") == "missing":
         return TaskResult(task.id, 0.0, task.points, "missing",
                           [Diagnosis.make("missing", function=task.function, load=failure.get("load", ""))], results)
-    if all(r.meta.get("status") == "missing" for r in results if not (r.pending or r.skipped)):
+    valued = [r for r in results if r.case.kind in VALUE_KINDS and not (r.pending or r.skipped)]
+    if valued and all(r.meta.get("status") == "missing" for r in valued):  # a stub, whatever its other checks say
         return TaskResult(task.id, 0.0, task.points, "missing", [Diagnosis.make("not_implemented", function=task.function)], results)
 
     _attribute_to_callees(task.id, results, callee_status or {}, uses or set())
+    _credit_only_with_values(results)
+    constant = constant_outputs(results, task.function)
+    for i, d in constant.items():  # a placeholder: an input unchanged may hold -inf, which is no NaN bug
+        results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
 
     if findings:
         f = findings[0]
@@ -323,10 +356,12 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
             if p.id not in {d.id for d in diagnoses}:
                 diagnoses.append(p)
     rule = RULES.get(task.id)
-    specific = rule(results) if rule else []
+    specific = rule([r for i, r in enumerate(results) if i not in constant]) if rule else []
     for d in specific:
         if d.id not in {x.id for x in diagnoses}:
             diagnoses.insert(0, d)
+    if constant:  # a placeholder comes before anything else it may also show
+        diagnoses = [next(iter(constant.values()))] + [d for d in diagnoses if d.id != "constant_output"]
 
     counted = [r for r in results if not (r.pending or r.skipped)]
     passed = [r for r in counted if r.passed]
@@ -364,6 +399,18 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
         if first is not None:
             diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))
     return TaskResult(task.id, score, task.points, status, diagnoses, results)
+
+
+def _credit_only_with_values(results: list[CaseResult]) -> None:
+    """A case that checks no values earns points only where the function's values are right on some case:
+    otherwise zeros made on the right device, or a stub that raises ValueError, would score."""
+    if any(r.case.kind in VALUE_KINDS and (r.values_ok or r.passed) for r in results):
+        return
+    for r in results:
+        if r.passed and r.case.kind in UNCHECKED:
+            r.passed = False
+            said = UNCHECKED[r.case.kind].format(expected=r.case.expected)
+            r.detail = f"{said}, but this check earns points only once your values are right on at least one case"
 
 
 def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status: dict, uses: set[str]) -> None:

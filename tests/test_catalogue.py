@@ -23,7 +23,7 @@ REQUIRED = {
     "multi_head_attention": ["heads_split_without_transpose", "missing_output_projection", "scale_by_d_model", "weights_averaged"],
     "plot_attention": ["plot_wrong_data", "plot_missing_labels", "plot_missing_colorbar"],
     "*": ["wrong_shape", "wrong_dtype", "wrong_device", "mutates_input", "non_tensor_output", "nan_output",
-          "forbidden_call", "not_implemented", "exception", "timeout"],
+          "forbidden_call", "not_implemented", "exception", "timeout", "constant_output"],
 }
 # A mistake that breaks a callee may also cost the callers that call it where the two cannot be told
 # apart (the caller could not even run). Everything else must keep full marks.
@@ -81,6 +81,18 @@ def test_mistake_is_caught_and_named(path, grade, tmp_path):
                 assert {"blocked_by_callee", "timeout"} & set(other["diagnoses"]), other
             continue
         assert other["score"] == other["max_score"], f"{other['id']} lost points for {diag}: {other}"
+
+
+def test_placeholders_score_nothing_and_are_named(grade):
+    """Zeros of the right shape, dtype and device from every function, and a blank heatmap: 0 points, even
+    for the cases that check only devices, and every task says it is a placeholder before anything else."""
+    result = grade(SUBMISSIONS / "all_zeros.py")
+    assert result["total"] == 0.0, [(t["id"], t["score"]) for t in result["tasks"]]
+    for task in result["tasks"]:
+        assert task["diagnoses"][0] == "constant_output", task
+        assert not {"wrong_scale", "missing_scale", "wrong_values", "plot_wrong_data"} & set(task["diagnoses"]), task
+        meta = [c for c in task["cases"] if c["id"] == "meta"]
+        assert all(c["status"] == "failed" and "values are right" in c["detail"] for c in meta), meta
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
