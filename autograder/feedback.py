@@ -7,6 +7,10 @@ It runs the task's public cases right here, in the student's own kernel, with th
 the same judge as the grader, and prints pass or fail and the hint. Because it runs in the student's
 process, the student can fool it; that is fine, since grades come only from ``attnlab grade``.
 
+It is a guest in that kernel and leaves matplotlib's backend and settings as it found them: its picture
+of a mistake is drawn on a figure with its own Agg canvas and shown as a PNG, so the student's later
+``plt.show()`` draws as before. It returns a `CheckResult`, which shows no ``Out[...]`` under the cell.
+
 check() judges the one function it is given. Where ``attention`` fails only because the student's
 ``qk_scores`` is wrong, it fails here (``attnlab grade`` would not charge it, and would say "fix
 qk_scores first"); ``check(qk_scores)`` names the mistake itself.
@@ -25,6 +29,7 @@ import importlib.util
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 RESULT = "{mark} {task}: {score:g}/{max_score:g} {status}"
@@ -114,33 +119,61 @@ def _timed_out(meta: dict) -> bool:
     return any((e or {}).get("type") == _TimeUp.__name__ for e in errors)
 
 
-def check(fn, *, seed: int | None = None, course=None) -> bool:
-    """Check one of your functions (or MultiHeadAttention) on the public cases; prints the verdict."""
+@dataclass(frozen=True, repr=False)
+class CheckResult:
+    """What check() returns: the task's id, its score out of max_score, and its status (passed, partial, ...).
+
+    True when the task passed, so ``assert check(qk_scores)`` and ``if check(qk_scores):`` work. Its repr is
+    the line check() printed (``FAIL qk_scores: 3.33/15 partial``). In a notebook it displays nothing: the
+    line is printed already, and a cell ending in ``check(...)`` gets no ``Out[...]``.
+    """
+
+    task: str
+    score: float
+    max_score: float
+    status: str
+
+    def __bool__(self) -> bool:
+        return self.status == "passed"
+
+    def __repr__(self) -> str:
+        return RESULT.format(mark="PASS" if self else "FAIL", task=self.task, score=round(self.score, 2),
+                             max_score=round(self.max_score, 2), status=self.status)
+
+    def _ipython_display_(self) -> None:
+        """IPython calls this instead of showing the repr as the cell's result; check() has printed it."""
+
+
+def check(fn, *, seed: int | None = None, course=None) -> CheckResult:
+    """Check one of your functions (or MultiHeadAttention) on the public cases.
+
+    Prints the verdict (``PASS qk_scores: 15/15 passed``), and where the task lost points, the hint and, in a
+    notebook, a picture of the mistake. Returns a `CheckResult`, true when the task passed.
+    """
     from .config import load_course
 
     course = course or load_course()
     task = _task_for(fn, course)
     result = run_in_process(fn, task, course, course.public_seed if seed is None else seed)
-    ok = result.status == "passed"
-    print(RESULT.format(mark="PASS" if ok else "FAIL", task=task.id, score=result.score, max_score=result.max_score,
-                        status=result.status))
-    if not ok:
+    verdict = CheckResult(task=task.id, score=result.score, max_score=result.max_score, status=result.status)
+    print(repr(verdict))
+    if not verdict:
         print(result.feedback)
         _show(result)
-    return ok
+    return verdict
 
 
 def _show(result) -> None:
-    """In a notebook, display the picture of the mistake under the words; elsewhere, nothing."""
+    """In a notebook, display the picture of the mistake under the words, as a PNG; elsewhere, nothing."""
     try:
         from IPython import get_ipython
-        from IPython.display import display
+        from IPython.display import Image, display
     except ImportError:
         return
     if get_ipython() is None:
         return
-    from .pictures import task_figure
+    from .pictures import task_png
 
-    fig = task_figure(result)
-    if fig is not None:
-        display(fig)
+    png = task_png(result)
+    if png is not None:
+        display(Image(data=png, format="png"))

@@ -6,8 +6,11 @@ For a task that loses points, `task_figure` draws the first failing case that ha
 - `causal_mask`: your mask next to the expected one, True cells filled;
 - `plot_attention`: the grid your heatmap drew next to the weights it should show.
 
-A case that raised, hung or returned no tensor has no picture; its words say enough. Figures are made
-with matplotlib's Agg backend, off screen, and returned as PNG bytes by `task_png`.
+A case that raised, hung or returned no tensor has no picture; its words say enough.
+
+Figures are made off screen: a `matplotlib.figure.Figure` with its own Agg canvas, never through pyplot
+or `matplotlib.use`. check() draws inside the student's kernel, whose backend and plots stay theirs.
+`task_png` returns the picture as PNG bytes, for `attnlab grade --report`, nbgrader feedback and check().
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import io
 
 import torch
 
-from .judge import TaskResult, _outname
+from .diagnose import output_name
+from .judge import TaskResult
 
 MAX_CELLS = 64  # per side: a bigger slice is cut to its top-left corner, which the title says
 
@@ -67,17 +71,17 @@ def _candidates(task: TaskResult):
             g, e = _slice2d(got), _slice2d(exp)
             if torch.equal(g.nan_to_num(0.0), e.to(torch.float64).nan_to_num(0.0)):
                 continue  # this output is right; show one that is not
-            rows, cols = _axes_words(task.id, _outname(case, i))
+            rows, cols = _axes_words(task.id, output_name(case, i))
             if exp.dtype == torch.bool:
                 yield case.label, rows, cols, [("your mask", g), ("expected mask", e.to(torch.float64))]
                 break
-            which = _outname(case, i)
+            which = output_name(case, i)
             yield case.label, rows, cols, [(f"your {which}", g), (f"expected {which}", e), ("|yours - expected|", (g - e).abs())]
             break
 
 
 def task_figure(task: TaskResult):
-    """A matplotlib Figure for a task that lost points, or None when there is nothing to draw.
+    """A matplotlib Figure (on its own Agg canvas) for a task that lost points, or None when there is nothing to draw.
 
     Of the failing cases, the one with the largest slice is drawn: a 1 x 1 mask shows nothing.
     """
@@ -87,13 +91,12 @@ def task_figure(task: TaskResult):
     if found is None:
         return None
     label, rows, cols, panels = found
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(3.2 * len(panels) + 0.6, 3.4), layout="constrained")
+    FigureCanvasAgg(fig)  # the figure's own canvas: no pyplot, no backend switch in the caller's process
     axes = fig.subplots(1, len(panels))
     finite = [p[1][torch.isfinite(p[1])] for p in panels[:2]]
     lo = min((float(f.min()) for f in finite if f.numel()), default=0.0)
@@ -116,6 +119,7 @@ def task_figure(task: TaskResult):
 
 
 def task_png(task: TaskResult) -> bytes | None:
+    """`task_figure` as PNG bytes (100 dpi), or None when there is nothing to draw."""
     fig = task_figure(task)
     if fig is None:
         return None

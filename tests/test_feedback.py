@@ -2,35 +2,97 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import time
+import types
 
+import pytest
 import torch
 
 from attnlab import check
 from attnlab.config import load_course
+from attnlab.feedback import CheckResult
+
+
+def forgot_sqrt_d(q, k):
+    return q @ k.transpose(-2, -1)
+
+
+forgot_sqrt_d.__name__ = "qk_scores"
 
 
 def test_check_passes_the_reference(capsys):
     from attnlab import reference
 
-    assert check(reference.qk_scores) is True
-    assert check(reference.MultiHeadAttention) is True
+    assert check(reference.qk_scores)
+    assert check(reference.MultiHeadAttention)
     assert "PASS qk_scores" in capsys.readouterr().out
 
 
 def test_check_names_the_mistake(capsys):
-    def qk_scores(q, k):
-        return q @ k.transpose(-2, -1)
-
-    assert check(qk_scores) is False
+    assert not check(forgot_sqrt_d)
     out = capsys.readouterr().out
     assert "FAIL qk_scores" in out and "divide by sqrt(d)" in out
 
 
-def test_check_rejects_an_unknown_function():
-    import pytest
+def test_check_prints_the_score_rounded_to_two_decimals(capsys):
+    result = check(forgot_sqrt_d)
+    line = capsys.readouterr().out.splitlines()[0]
+    assert re.fullmatch(r"FAIL qk_scores: \d+(\.\d{1,2})?/\d+ partial", line), line
+    assert 0 < result.score < result.max_score and line == repr(result)
 
+
+def test_check_result_is_true_when_the_task_passed_and_reads_as_the_printed_line():
+    partial = CheckResult(task="qk_scores", score=10 / 3, max_score=15, status="partial")
+    passed = CheckResult(task="qk_scores", score=15.0, max_score=15, status="passed")
+    assert not partial and passed
+    assert repr(partial) == "FAIL qk_scores: 3.33/15 partial"
+    assert repr(passed) == "PASS qk_scores: 15/15 passed"
+    assert (partial.task, partial.score, partial.max_score, partial.status) == ("qk_scores", 10 / 3, 15, "partial")
+    assert partial._ipython_display_() is None  # IPython then shows no Out[...] for a cell ending in check(...)
+
+
+@contextlib.contextmanager
+def in_a_notebook():
+    """check() as in a notebook: IPython says there is a shell, and what check() displays is kept in a list."""
+    import IPython
+    import IPython.display
+
+    def ignore(*args, **kwargs):
+        return None
+
+    # What pyplot asks of a shell when its backend is switched, as the old `matplotlib.use("Agg")` did.
+    shell = types.SimpleNamespace(events=types.SimpleNamespace(register=ignore, unregister=ignore), enable_gui=ignore)
+    shown = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(IPython, "get_ipython", lambda: shell)
+        mp.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+        yield shown
+
+
+def test_check_shows_the_mistake_as_a_png_and_leaves_matplotlib_alone(capsys):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    was = matplotlib.get_backend()
+    plt.switch_backend("svg")  # any backend but Agg, so that a switch to Agg would show
+    try:
+        rc = dict(matplotlib.rcParams)
+        with in_a_notebook() as shown:
+            assert not check(forgot_sqrt_d)
+        assert matplotlib.get_backend() == "svg" and matplotlib.rcParams["backend"] == "svg"
+        assert dict(matplotlib.rcParams) == rc
+    finally:
+        plt.switch_backend(was)
+    [picture] = shown
+    assert isinstance(picture, Image) and picture.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "FAIL qk_scores" in capsys.readouterr().out
+
+
+def test_check_rejects_an_unknown_function():
     def my_helper(x):
         return x
 
@@ -44,7 +106,7 @@ def test_check_sees_a_forbidden_call(capsys):
             raise ValueError("temperature")
         return torch.softmax(scores / temperature, dim=dim).nan_to_num(0.0)
 
-    assert check(softmax_with_temperature) is False
+    assert not check(softmax_with_temperature)
     assert "forbid" in capsys.readouterr().out
 
 
@@ -56,7 +118,7 @@ def test_check_stops_an_endless_loop_at_the_time_limit(capsys):
     course = load_course()
     short = course.model_copy(update={"limits": course.limits.model_copy(update={"task_seconds": 0.5})})
     t0 = time.perf_counter()
-    assert check(qk_scores, course=short) is False
+    assert not check(qk_scores, course=short)
     assert time.perf_counter() - t0 < 5, "check() must stop at the first case that runs out of time"
     out = capsys.readouterr().out
     assert "FAIL qk_scores" in out and "did not finish" in out and "_TimeUp" not in out
@@ -65,4 +127,18 @@ def test_check_stops_an_endless_loop_at_the_time_limit(capsys):
 def test_check_runs_on_any_seed_in_the_full_install(capsys):
     from attnlab import reference
 
-    assert check(reference.softmax_with_temperature, seed=7) is True
+    assert check(reference.softmax_with_temperature, seed=7)
+
+
+def test_check_of_a_plot_leaves_the_students_own_figures_open(capsys):
+    import matplotlib.pyplot as plt
+
+    from attnlab import reference
+
+    mine = plt.figure()
+    try:
+        assert check(reference.plot_attention)
+        assert plt.fignum_exists(mine.number)
+        assert plt.get_fignums() == [mine.number]  # and the figures check() drew are gone
+    finally:
+        plt.close(mine)

@@ -60,3 +60,19 @@ def test_figure_shows_yours_expected_and_difference():
     assert torch.allclose(diff, (mine - expected).abs())
     assert float(diff.max()) > 0.1  # the picture shows the mistake, not two equal panels
     assert "missing_scale" in fig._suptitle.get_text()
+
+
+def test_figure_has_its_own_agg_canvas_and_makes_a_png():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from attnlab.config import load_course
+    from attnlab.feedback import run_in_process
+    from attnlab.pictures import task_figure, task_png
+
+    def qk_scores(q, k):
+        return q @ k.transpose(-2, -1)
+
+    course = load_course(REPO / "course.yml")
+    result = run_in_process(qk_scores, course.task("qk_scores"), course, seed=1)
+    assert type(task_figure(result).canvas) is FigureCanvasAgg
+    assert task_png(result).startswith(PNG)

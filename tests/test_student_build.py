@@ -263,7 +263,7 @@ def verdict(path, function):
     ns = runpy.run_path(path) if path else base
     fn = ns[function]
     task = next(t for t in course.tasks if t.function == function)
-    ok = check(fn)
+    ok = bool(check(fn))
     result = run_in_process(fn, task, course, course.public_seed)
     return {"check": ok, "status": result.status, "diagnoses": [d.id for d in result.diagnoses],
             "figure": task_figure(result) is not None}
