@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP_FLAGS ?=
 SEED ?= 2026
 
-.PHONY: install demo test bench student-wheel
+.PHONY: install demo test bench student-wheel gpu-wheels
 
 install:
 	$(PYTHON) -m pip install --quiet $(PIP_FLAGS) -e '.[test]'
@@ -22,3 +22,13 @@ bench: install
 # The wheel for the students' image: check() and the public cases, without the answers.
 student-wheel: install
 	$(PYTHON) -m attnlab.student_build dist/student
+
+# For benchmarks/gpu_check.sh on a GPU machine that has torch but no network: attnlab's wheel and the
+# dependencies that machine's image lacks (nbformat, pydantic and theirs), for its Python.
+GPU_PYTHON_VERSION ?= 3.12
+gpu-wheels:
+	rm -rf wheels && mkdir -p wheels
+	$(PYTHON) -m pip wheel --quiet --no-deps -w wheels .
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --python-version $(GPU_PYTHON_VERSION) --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d wheels nbformat 'pydantic>=2.5,<3'

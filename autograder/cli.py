@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it")
     d = sub.add_parser("doctor", help="show which layers of the sandbox around student code work here",
                        description="show which layers of the sandbox around student code work on this machine")
-    d.add_argument("--json", action="store_true", help="one JSON object: layer id -> {name, active, detail}")
+    d.add_argument("--json", action="store_true",
+                   help="one JSON object: {mode, layers: {id: {name, active, detail}}, gpu, selfcheck}")
+    d.add_argument("--course", default=None, help="course.yml for the self-check (default: the bundled one)")
     n = sub.add_parser("nbgrader-config", help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
                        description="print an nbgrader_config.py for course.yml; put it in the nbgrader course root")
     n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
@@ -40,20 +42,28 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def doctor(*, as_json: bool) -> int:
-    """Start the grader's child process as `grade` would and print what its sandbox probe found."""
+def doctor(*, as_json: bool, course_path: str | None = None) -> int:
+    """Start the grader's child process as `grade` would; print what its sandbox probe found, the GPU it
+    sees, and how a known-correct submission scores here (the self-check, run afresh)."""
+    from .config import CourseError, load_course
     from .sandbox import LAYER_NAMES, Zygote
+    from .selfcheck import full, run, why
 
     try:
+        course = load_course(course_path)
         with Zygote(warn=False) as zygote:
             layers = zygote.sandbox
-            mode = zygote.mode
-    except (RuntimeError, ValueError) as e:
+            mode, gpu = zygote.mode, zygote.gpu
+            result = run(zygote, course)
+    except (RuntimeError, ValueError, CourseError) as e:
         return fail(str(e))
+    check = {"passed": full(result), "score": why(result)}
     if as_json:
-        print(json.dumps({k: {"name": LAYER_NAMES[k], "active": ok, "detail": detail}
-                          for k, (ok, detail) in layers.items()}))
-        return 0
+        print(json.dumps({"mode": mode,
+                          "layers": {k: {"name": LAYER_NAMES[k], "active": ok, "detail": detail}
+                                     for k, (ok, detail) in layers.items()},
+                          "gpu": gpu, "selfcheck": check}))
+        return 0 if check["passed"] else 3
     from rich.console import Console
     from rich.table import Table
 
@@ -63,8 +73,18 @@ def doctor(*, as_json: bool) -> int:
     table.add_column("how, or why not")
     for key, (ok, detail) in layers.items():
         table.add_row(LAYER_NAMES[key], "[green]yes[/]" if ok else "[red]no[/]", detail)
-    Console().print(table)
-    return 0
+    console = Console()
+    console.print(table)
+    if gpu.get("count"):
+        console.print(f"GPU: {gpu['count']} x {gpu['name']}, {gpu['memory_mb']} MB: cuda cases run here.")
+    else:
+        console.print("GPU: none" + (f" ({gpu['error']})" if gpu.get("error") else "") + ": cuda cases are pending.")
+    if check["passed"]:
+        console.print(f"self-check: [green]passed[/]: a known-correct submission scores {check['score']} here.")
+        return 0
+    console.print(f"self-check: [red]FAILED[/]: a known-correct submission scores {check['score']} here; "
+                  "`attnlab grade` refuses to grade until that is fixed.", markup=True, highlight=False)
+    return 3
 
 
 def write_nbgrader_config(course_path: str | None, exchange: str | None) -> int:
@@ -89,7 +109,7 @@ def fail(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "doctor":
-        return doctor(as_json=args.json)
+        return doctor(as_json=args.json, course_path=args.course)
     if args.command == "nbgrader-config":
         return write_nbgrader_config(args.course, args.exchange)
     tasks = None
@@ -129,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     seed = course.public_seed if args.command == "check" else secret_seed(args.seed)
     console = Console(stderr=False, soft_wrap=False)
     err = Console(stderr=True)
+    from .selfcheck import SelfCheckFailed, ensure
+
+    try:
+        with err.status("checking this environment once: grading a known-correct submission"):
+            ensure(zygote, course, device=args.device)
+    except SelfCheckFailed as e:
+        zygote.close()
+        print(f"attnlab: {e}", file=sys.stderr)
+        return 3
     progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                         console=err, transient=True, disable=not err.is_terminal)
 

@@ -37,6 +37,8 @@ class Limits(_Strict):
     load_seconds: float = Field(gt=0)
     memory_mb: int = Field(gt=0)
     output_kb: int = Field(gt=0)
+    # GPU memory one worker may take (torch.cuda.set_per_process_memory_fraction); only where cuda cases run.
+    gpu_memory_mb: int = Field(default=4096, gt=0)
 
 
 class Task(_Strict):

@@ -46,7 +46,7 @@ import stat
 import struct
 import sys
 
-# Limits every confined worker gets. The address space comes from course.yml (limits.memory_mb).
+# Limits every confined worker gets. Its memory comes from course.yml (limits.memory_mb).
 FILE_MB = 16  # RLIMIT_FSIZE: the largest file the student's code may write
 NPROC = 64  # RLIMIT_NPROC: processes and threads of the worker's user, in its own user namespace
 NOFILE = 256  # RLIMIT_NOFILE
@@ -65,7 +65,7 @@ LAYERS = {
     "landlock": "Landlock",
     "seccomp": "seccomp filter",
     "nobody": "drop to nobody",
-    "rlimit_as": "rlimit: address space",
+    "rlimit_data": "rlimit: memory",
     "rlimit_fsize": "rlimit: file size",
     "rlimit_nproc": "rlimit: process count",
     "rlimit_nofile": "rlimit: open files",
@@ -74,6 +74,9 @@ LAYERS = {
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 NEW_ROOT = "/tmp"  # where the new root is built, inside the worker's private mount namespace
+# The worker's throwaway folders in its new root: (path, size in MB, mode). Mounted before the runtime's
+# copies, which may lie beneath them on the host.
+SCRATCH = (("/tmp", WORK_MB, "1777"), ("/work", WORK_MB, "700"), ("/dev/shm", SHM_MB, "1777"))
 
 
 class ConfineError(RuntimeError):
@@ -211,7 +214,9 @@ def plan(hide: list[str]) -> dict:
     """
     hide = sorted({os.path.realpath(h) for h in hide if h})
     roots = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix]
-    wanted = [(p, True) for p in roots] + [(p, False) for p in sys.path if p] + [(p, False) for p in SYSTEM_DIRS]
+    # Where the dynamic loader looks too: GPU machines often keep the driver's libcuda there.
+    loader = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+    wanted = [(p, True) for p in roots] + [(p, False) for p in [*sys.path, *loader, *SYSTEM_DIRS] if p]
     binds: list[str] = []
     links: dict[str, str] = {}
     for path, essential in wanted:
@@ -220,11 +225,14 @@ def plan(hide: list[str]) -> dict:
         real, met = _follow(path)
         if not essential and any(_inside(real, h) for h in hide):
             continue
+        if not essential and any(_inside(scratch, real) for scratch, _, _ in SCRATCH):
+            continue  # "/" or "/tmp" itself on sys.path: it would show the host's whole /tmp
         links.update(met)
         binds.append(real)
     binds = sorted(set(binds))
     binds = [b for b in binds if not any(_inside(b, other) and b != other for other in binds)]
     masks = [h for h in hide if os.path.exists(h) and any(_inside(h, b) for b in binds)]
+    masks = [m for m in masks if not any(_inside(m, other) and m != other for other in masks)]  # covered already
     links = {k: v for k, v in links.items() if not any(_inside(k, b) for b in binds)}
     gpus = sorted(glob.glob("/dev/nvidia*") + glob.glob("/dev/nvidia-caps/*"))  # CUDA opens these
     devices = [d for d in [*DEVICES, *gpus] if os.path.exists(d) and not os.path.isdir(d)]
@@ -407,12 +415,23 @@ def _limit(which: int, value: int) -> None:
     resource.setrlimit(which, (value, value))
 
 
-def _address_space() -> int:
+def _data_size() -> int:
+    """What this process already counts against RLIMIT_DATA (VmData: private writable mappings)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmSize:"):
+            if line.startswith("VmData:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """RLIMIT_DATA, `memory_mb` on top of what is allocated now.
+
+    Not RLIMIT_AS: CUDA's driver reserves address ranges of many GB (never backed), so an address-space
+    cap breaks its start-up in a worker that runs cuda cases. RLIMIT_DATA counts the private writable
+    memory that an allocation (malloc, a tensor, a bytearray) takes, which is what a memory bomb uses.
+    """
+    _limit(resource.RLIMIT_DATA, _data_size() + int(memory_mb) * (1 << 20))
 
 
 # ------------------------------------------------------------------------------------------ the new root
@@ -428,10 +447,18 @@ def _touch(path: str) -> None:
 
 
 def _build_root(p: dict, trees: dict[str, int], submission: str | None) -> None:
-    """Build the worker's filesystem on a tmpfs at NEW_ROOT and pivot into it. See the module docstring."""
+    """Build the worker's filesystem on a tmpfs at NEW_ROOT and pivot into it. See the module docstring.
+
+    The throwaway folders (/tmp, /work, /dev/shm) are mounted first and the runtime's read-only copies
+    after them, so that a runtime, a ``sys.path`` entry or a submission that lives under /tmp or /work
+    on the host (a venv in /tmp/venv, a checkout in /work/...) shows through instead of being covered.
+    """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = NEW_ROOT
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755")
+    for path, size, mode in SCRATCH:
+        _mkdirs(root + path)
+        _mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode={mode}")
     for src in p["binds"]:
         target = root + src
         (_mkdirs if os.path.isdir(src) or src in p["dirs"] else _touch)(target)
@@ -453,9 +480,6 @@ def _build_root(p: dict, trees: dict[str, int], submission: str | None) -> None:
     for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                        ("stderr", "/proc/self/fd/2")):
         os.symlink(dest, f"{root}/dev/{name}")
-    for path, size, mode in (("/tmp", WORK_MB, "1777"), ("/work", WORK_MB, "700"), ("/dev/shm", SHM_MB, "1777")):
-        _mkdirs(root + path)
-        _mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode={mode}")
     _mkdirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if submission is not None:
@@ -503,14 +527,16 @@ def enter(spec: dict) -> dict:
     """Confine this (single-threaded, freshly forked) process; returns {"layers", "cwd", "submission"}.
 
     spec: {"mode": "auto" | "landlock" | "off", "plan": plan(...), "workdir": the host folder with work/
-    and submission/ in it, "memory_mb": the address space allowed on top of what is mapped now (or
+    and submission/ in it, "memory_mb": the memory allowed on top of what is allocated now (or
     None), "submission": the submission's file name (its copy is in submission/) or None, "require":
-    ids of layers that must come up, else ConfineError}.
+    ids of layers that must come up, else ConfineError, "skip": {layer id: why} for layers not to try
+    (the probe saw them fail: a worker gets the layers that work, never a half-built one)}.
 
     With a PID namespace, this returns in the inner process only; the outer one never returns.
     """
     layers: dict[str, tuple[bool, str]] = {}
     mode = spec.get("mode", "auto")
+    skip = dict(spec.get("skip") or {})  # layer -> why: the zygote's probe saw it fail, so never half-build it
     workdir, name = spec["workdir"], spec.get("submission")
     work, subdir = os.path.join(workdir, "work"), os.path.join(workdir, "submission")
     euid = os.geteuid()
@@ -520,17 +546,18 @@ def enter(spec: dict) -> dict:
         layers.update({k: (False, "switched off (ATTNLAB_SANDBOX=off)") for k in LAYERS})
         _limit(resource.RLIMIT_CORE, 0)
         if spec.get("memory_mb"):
-            _limit(resource.RLIMIT_AS, _address_space() + int(spec["memory_mb"]) * (1 << 20))
+            _limit_memory(spec["memory_mb"])
         return result
     p = spec["plan"]
-    # Without namespaces the worker reads the runtime where it lies, so nobody must be able to.
-    closed = _closed_to_nobody(p["binds"]) if euid == 0 and mode != "auto" else None
+    # Without a new root the worker reads the runtime where it lies, so nobody must be able to.
+    new_root = mode == "auto" and "mountns" not in skip
+    closed = _closed_to_nobody(p["binds"]) if euid == 0 and not new_root else None
     if euid == 0 and closed is None:
         os.chown(work, NOBODY, NOBODY)
     os.chdir(work)  # while still privileged: the folders above it may be closed to nobody
     trees: dict[str, int] = {}
     no_trees = ""
-    if euid == 0 and mode == "auto":
+    if euid == 0 and new_root:
         try:
             trees = _clone_sources(p, subdir if name else None)
         except OSError as e:
@@ -546,7 +573,7 @@ def enter(spec: dict) -> dict:
     dropped = layers["nobody"][0]
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a change of uid cleared it
 
-    userns = _namespaces(mode, layers)
+    userns = _namespaces(mode, layers, skip)
     if layers["mountns"][0] and not trees and not no_trees:
         try:
             trees = _clone_sources(p, subdir if name else None)  # not root: now we may
@@ -574,7 +601,9 @@ def enter(spec: dict) -> dict:
     _limits(layers, userns or dropped, spec.get("memory_mb"))
     _drop_capabilities()
     abi = landlock_abi()
-    if abi:
+    if "landlock" in skip:
+        layers["landlock"] = (False, skip["landlock"])
+    elif abi:
         if layers["mountns"][0]:
             read, write, list_only, where = ["/"], ["/work", "/tmp", "/dev/shm", *p["devices"]], [], ""
         else:
@@ -588,10 +617,13 @@ def enter(spec: dict) -> dict:
             layers["landlock"] = (False, f"failed: {e}")
     else:
         layers["landlock"] = (False, "not in this kernel (or switched off at boot)")
-    try:
-        layers["seccomp"] = (True, apply_seccomp())
-    except OSError as e:
-        layers["seccomp"] = (False, str(e))
+    if "seccomp" in skip:
+        layers["seccomp"] = (False, skip["seccomp"])
+    else:
+        try:
+            layers["seccomp"] = (True, apply_seccomp())
+        except OSError as e:
+            layers["seccomp"] = (False, str(e))
 
     missing = [k for k in spec.get("require", []) if not layers.get(k, (False,))[0]]
     if missing:
@@ -600,11 +632,14 @@ def enter(spec: dict) -> dict:
     return result
 
 
-def _namespaces(mode: str, layers: dict) -> bool:
-    """New user, mount, network, PID, IPC and UTS namespaces, as many as this machine allows."""
+def _namespaces(mode: str, layers: dict, skip: dict[str, str]) -> bool:
+    """New user, mount, network, PID, IPC and UTS namespaces, as many as this machine allows, less those
+    in `skip` (layer -> why), which the probe saw fail."""
     uid, gid = os.geteuid(), os.getegid()
     userns = False
-    if mode == "auto":
+    if "userns" in skip:
+        layers["userns"] = (False, skip["userns"])
+    elif mode == "auto":
         try:
             _unshare(CLONE_NEWUSER, "user")
             for path, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
@@ -619,7 +654,9 @@ def _namespaces(mode: str, layers: dict) -> bool:
     for layer, flag, what in (("mountns", CLONE_NEWNS, "mount"), ("netns", CLONE_NEWNET, "network"),
                               ("pidns", CLONE_NEWPID, "pid"), ("", CLONE_NEWIPC | CLONE_NEWUTS, "ipc, uts")):
         ok, why = False, "needs a user namespace"
-        if userns:
+        if layer in skip:
+            why = skip[layer]
+        elif userns:
             try:
                 _unshare(flag, what)
                 ok, why = True, ""
@@ -672,10 +709,11 @@ def _limits(layers: dict, nproc: bool, memory_mb: int | None) -> None:
         why = f"not set: without a user namespace it would count all of uid {os.getuid()}'s processes"
         layers["rlimit_nproc"] = (False, why)
     if memory_mb:
-        _limit(resource.RLIMIT_AS, _address_space() + int(memory_mb) * (1 << 20))
-        layers["rlimit_as"] = (True, "limits.memory_mb of course.yml per process, on top of what torch maps")
+        _limit_memory(memory_mb)
+        layers["rlimit_data"] = (True, "limits.memory_mb of course.yml per process (RLIMIT_DATA), on top of what "
+                                       "torch has allocated; the GPU's memory is capped by limits.gpu_memory_mb")
     else:
-        layers["rlimit_as"] = (False, "no memory limit was asked for")
+        layers["rlimit_data"] = (False, "no memory limit was asked for")
 
 
 def _around(roots: list[str], holes: list[str]) -> tuple[list[str], list[str]]:
@@ -756,6 +794,24 @@ def probe(spec: dict) -> Probe:
         os._exit(0)
 
 
+def _leaks(hidden: str, binds: list[str]) -> str:
+    """What of a hidden path can be read here, in words; "" when nothing.
+
+    An empty folder or file (a mask) shows nothing, and neither does a folder that holds only the way
+    to a runtime folder shown inside it (a venv inside the checkout: the checkout lists ``.venv``).
+    """
+    try:
+        if not os.path.isdir(hidden):
+            with open(hidden, "rb") as f:
+                return "its contents" if f.read(1) else ""
+        entries = set(os.listdir(hidden))
+    except OSError:
+        return ""
+    ways = {b[len(hidden):].lstrip("/").split("/")[0] for b in binds if _inside(b, hidden) and b != hidden}
+    extra = sorted(entries - ways)
+    return f"it lists {', '.join(extra[:3])}" if extra else ""
+
+
 def _check(result: dict, spec: dict) -> dict[str, tuple[bool, str]]:
     """Look, from inside the sandbox, at what each layer claims to do; a claim that fails is withdrawn."""
     layers = dict(result["layers"])
@@ -765,14 +821,19 @@ def _check(result: dict, spec: dict) -> dict[str, tuple[bool, str]]:
             layers[layer] = (False, why)
 
     for h in spec["plan"]["hide"]:
-        try:
-            os.listdir(h) if os.path.isdir(h) else open(h, "rb").close()
-        except OSError:
-            continue
-        for layer in ("mountns", "landlock"):
-            withdraw(layer, f"{h} is still readable")
+        shown = _leaks(h, spec["plan"]["binds"])
+        if shown:
+            for layer in ("mountns", "landlock"):
+                withdraw(layer, f"{h} is still readable ({shown})")
     if not os.path.exists(sys.executable):
         withdraw("mountns", f"{sys.executable} is missing")
+    for path in spec["plan"]["binds"]:  # the runtime and every sys.path entry: imports need them all
+        try:
+            os.listdir(path) if os.path.isdir(path) else open(path, "rb").close()
+        except OSError as e:
+            layer = "mountns" if layers.get("mountns", (False,))[0] else "landlock"
+            withdraw(layer, f"{path} is {'missing' if e.errno == errno.ENOENT else 'not readable'} inside, "
+                            "so imports from it would fail")
     try:
         os.listdir(os.path.dirname(os.__file__))
     except OSError as e:

@@ -91,7 +91,8 @@ class SubmissionGrader:
         limits = self.course.limits
         functions = [t.function for t in self.course.tasks]
         while True:
-            self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb, submission=self.sub)
+            self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb, submission=self.sub,
+                                            gpu_memory_mb=limits.gpu_memory_mb)
             running = None
             try:
                 self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,

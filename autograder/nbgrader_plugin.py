@@ -43,6 +43,7 @@ from nbgrader.converters.generate_feedback import GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, OverwriteCells, SaveAutoGrades
 from traitlets import Bool, Dict, Enum, Integer
 
+from . import selfcheck
 from .config import Course, load_course
 
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
@@ -179,6 +180,8 @@ class TrustedGrades(Execute):
         for cell in submitted.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
+        # Refuse to grade (this notebook, and so every other one) where correct work would lose points.
+        selfcheck.ensure(zygote, course)
         with tempfile.TemporaryDirectory(prefix="attnlab-nbgrader-") as tmp:
             path = Path(tmp) / f"{name}.ipynb"
             nbformat.write(submitted, str(path))
@@ -281,9 +284,15 @@ CONFIG = '''\
 # nbgrader configuration for the course {course_id!r}, written by attnlab.nbgrader_plugin.nbgrader_config().
 # Scores come from attnlab's trusted grader, not from the student's kernel. Regenerate it from course.yml
 # rather than editing it.
+import os
+import sys
+
 from attnlab.nbgrader_plugin import autograde_preprocessors, feedback_preprocessors, sanitize_preprocessors
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config() for this file
+
+# nbgrader runs `alembic` from PATH to make a new gradebook: find it beside this Python, venv activated or not.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.source_directory = "source"  # assignments/source/<lesson>/ holds the source notebooks

@@ -85,13 +85,20 @@ class TaskItem(pytest.Item):
         if key not in cache:
             from .config import load_course
             from .grade import grade_paths
+            from .sandbox import Zygote
+            from .selfcheck import SelfCheckFailed, ensure
 
             course = load_course(self.config.getoption("--attn-course"))
             seed = self.config.getoption("--attn-seed")
             # Grade every selected task at once: one child process, callee attribution intact.
             selected = [i.task_id for i in self.session.items if isinstance(i, TaskItem)]
-            (cache[key],) = grade_paths([self.parent.path], course=course, task_ids=selected or None,
-                                        seed=course.public_seed if seed is None else seed)
+            with Zygote() as zygote:
+                try:
+                    ensure(zygote, course)  # never fail a self-learner's correct work because of the machine
+                except SelfCheckFailed as e:
+                    raise TaskFailed(f"attnlab: {e}") from None
+                (cache[key],) = grade_paths([self.parent.path], course=course, task_ids=selected or None,
+                                            seed=course.public_seed if seed is None else seed, zygote=zygote)
         return cache[key]
 
     def runtest(self) -> None:

@@ -64,7 +64,9 @@ class Sandbox:
         self.plan = confine.plan(config.get("hide", []))
         self.layers: dict = {}
         self.require: list[str] = []
+        self.skip: dict[str, str] = {}
         self._probes: dict = {}
+        self._scratch: dict[str, str] = {}  # mode -> the probe's workdir
         if self.mode != "off":
             scratch = os.path.join(config.get("root") or os.getcwd(), "probe")
             # Forked now, while this process has one thread: torch starts more.
@@ -75,11 +77,12 @@ class Sandbox:
                 os.chmod(workdir, 0o711)
                 with open(os.path.join(workdir, "submission", "probe.py"), "w") as f:
                     f.write("# the probe's stand-in for a submission\n")
+                self._scratch[mode] = workdir
                 self._probes[mode] = confine.probe(self.spec(workdir, 64, "probe.py", mode))
 
     def spec(self, workdir: str, memory_mb, submission, mode: str | None = None) -> dict:
         return {"mode": mode or self.mode, "plan": self.plan, "workdir": workdir, "memory_mb": memory_mb,
-                "submission": submission, "require": self.require}
+                "submission": submission, "require": self.require, "skip": self.skip}
 
     def wait(self) -> dict:
         if self._probes:
@@ -88,8 +91,18 @@ class Sandbox:
                 self.mode = "landlock"
                 results["landlock"]["userns"] = results["auto"]["userns"]  # why there are no namespaces
             self.layers = results[self.mode]
+            # What the probe saw fail is not tried in a worker at all, so that no worker runs in a
+            # half-built sandbox. Without it the rest is set up differently (no new root: the runtime is
+            # read where it lies), so that is probed again, until what the probe sees is what workers get.
+            for _ in range(3):
+                skip = {k: why for k, (ok, why) in self.layers.items() if not ok}
+                if skip.keys() <= self.skip.keys():
+                    break
+                self.skip = {**self.skip, **skip}
+                self.layers = {**confine.probe(self.spec(self._scratch[self.mode], 64, "probe.py")).result(),
+                               **{k: self.layers[k] for k in self.skip}}
             # What the probe saw working must work in every worker, or that worker refuses to run.
-            self.require = [k for k, (ok, _) in self.layers.items() if ok and k != "rlimit_as"]
+            self.require = [k for k, (ok, _) in self.layers.items() if ok and not k.startswith("rlimit")]
         else:
             self.layers = {k: [False, "switched off (ATTNLAB_SANDBOX=off)"] for k in confine.LAYERS}
         return self.layers
@@ -115,10 +128,11 @@ def zygote(fd: int, config: dict) -> None:
         (meta @ meta.transpose(-2, -1)).masked_fill(torch.ones(3, 3, dtype=torch.bool, device="meta"), 0).amax(-1)
 
     torch.set_num_threads(1)  # forked children of a multi-threaded torch deadlock otherwise
+    gpu = gpu_info(torch)
     figure_data = _load_sibling("figure_data")
     ctl = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
-    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(torch.cuda.is_available()),
+    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(gpu.get("count")), "gpu": gpu,
                     "sandbox": sandbox.wait()})
     while True:
         try:
@@ -128,6 +142,8 @@ def zygote(fd: int, config: dict) -> None:
         if not msg:
             return  # the parent went away: so do we
         request = json.loads(msg)
+        if torch.cuda.is_initialized():  # a forked child cannot use a CUDA that its parent started
+            raise RuntimeError("CUDA was initialised in the zygote: workers could not run cuda cases")
         pid = os.fork()
         if pid == 0:
             ctl.close()
@@ -138,6 +154,41 @@ def zygote(fd: int, config: dict) -> None:
         for f in fds:
             os.close(f)
         ctl.sendall(json.dumps({"pid": pid}).encode())
+
+
+def gpu_info(torch) -> dict:
+    """{"count", "name", "memory_mb"} of the GPUs here, asked in a throwaway child; {} without CUDA.
+
+    The zygote itself must never initialise CUDA: a child forked after that cannot use it ("Cannot
+    re-initialize CUDA in forked subprocess"), and even ``torch.cuda.is_available()`` initialises the
+    driver where NVML is missing. So a forked child asks, answers on a pipe and exits; each worker later
+    starts CUDA itself.
+    """
+    if not torch.backends.cuda.is_built():
+        return {}
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        answer: dict = {}
+        try:
+            os.close(r)
+            if torch.cuda.is_available():
+                props = torch.cuda.get_device_properties(0)
+                answer = {"count": torch.cuda.device_count(), "name": props.name,
+                          "memory_mb": props.total_memory >> 20}
+        except BaseException as e:  # noqa: BLE001 - report, never raise in a fork
+            answer = {"count": 0, "error": f"{type(e).__name__}: {e}"}
+        finally:
+            os.write(w, json.dumps(answer).encode())
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    try:
+        return json.loads(data or b"{}")
+    except ValueError:
+        return {"count": 0, "error": "the GPU probe died"}
 
 
 def _become_worker(request: dict, fds: list[int], figure_data, sandbox: Sandbox) -> None:
@@ -159,7 +210,7 @@ def _become_worker(request: dict, fds: list[int], figure_data, sandbox: Sandbox)
     except Exception as e:  # noqa: BLE001 - never run student code in a weaker sandbox than promised
         print(f"attnlab: the grader's sandbox could not be set up: {type(e).__name__}: {e}", file=sys.stderr)
         os._exit(70)
-    Worker(socket.socket(fileno=chan_fd), figure_data, confined["submission"]).serve()
+    Worker(socket.socket(fileno=chan_fd), figure_data, confined["submission"], request.get("gpu_memory_mb")).serve()
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -168,13 +219,15 @@ def _become_worker(request: dict, fds: list[int], figure_data, sandbox: Sandbox)
 class Worker:
     """Serves one submission: a `load` request, then `run` requests, one reply frame per case."""
 
-    def __init__(self, chan: socket.socket, figure_data, private_copy: str | None = None):
+    def __init__(self, chan: socket.socket, figure_data, private_copy: str | None = None,
+                 gpu_memory_mb: int | None = None):
         import torch
 
         self.torch = torch
         self.chan = chan
         self.figure_data = figure_data
         self.private_copy = private_copy  # the read-only copy of the submission, for __file__
+        self.gpu_memory_mb = gpu_memory_mb  # the cap this worker puts on its GPU memory before a cuda case
         self.ns: dict = {}
 
     def serve(self) -> None:
@@ -231,6 +284,8 @@ class Worker:
         fn = self.ns.get(header["function"])
         detect = Detectors(self.torch, header.get("forbidden", {}))
         callees = header.get("callees", [])
+        if self.gpu_memory_mb and any(c.get("device") == "cuda" for c in header["cases"]):
+            self.cap_gpu_memory()
         for case in header["cases"]:
             t0 = time.perf_counter()
             try:
@@ -240,6 +295,13 @@ class Worker:
             meta.update(id=case["id"], seconds=time.perf_counter() - t0)
             wire.send(self.chan, {"op": "case", **meta}, _pack(out))
         wire.send(self.chan, {"op": "done"})
+
+    def cap_gpu_memory(self) -> None:
+        """Start CUDA here (never in the zygote) and cap what this worker may take of the GPU's memory."""
+        cuda = self.torch.cuda
+        total = cuda.get_device_properties(0).total_memory
+        cuda.set_per_process_memory_fraction(min(1.0, self.gpu_memory_mb * (1 << 20) / total), 0)
+        self.gpu_memory_mb = None  # once per worker
 
     def run_case(self, fn, case: dict, tensors: dict, detect: "Detectors", callees: list[str]):
         torch = self.torch
@@ -256,26 +318,9 @@ class Worker:
         out_tensors: dict = {}
         meta: dict = {"status": "ok"}
         if kind == "plot":
-            import matplotlib.pyplot as plt
-
-            plt.close("all")
-            ax_given = None
-            if case.get("give_ax"):
-                _, ax_given = plt.subplots()
-                kwargs["ax"] = ax_given
-            with detect:
-                value = fn(*args, **kwargs)
-            ax = ax_given if ax_given is not None and value is None else value
-            try:
-                ax = self.figure_data.axes_from_return(ax)
-            except TypeError as e:
-                return {"status": "error", "error": {"type": "TypeError", "msg": str(e), "tb": ""}}, {}
-            fig_meta, arrays = self.figure_data.describe_axes(ax)
-            meta["figure"] = fig_meta
-            meta["drew_on_given_ax"] = ax_given is not None and ax is ax_given
-            for name, arr in arrays.items():
-                out_tensors[f"fig.{name}"] = torch.as_tensor(arr, dtype=torch.float64)
-            plt.close("all")
+            meta.update(self.plot(fn, case, args, kwargs, detect, out_tensors))
+            if meta["status"] == "error":
+                return meta, {}
         elif kind in ("module", "call"):
             try:
                 value = self.call(fn, case, kind, args, kwargs, device, tensors, detect, recorder)
@@ -309,6 +354,36 @@ class Worker:
         meta["forbidden"], meta["evasion"] = detect.report()
         meta["callee_calls"] = recorder.export(out_tensors)
         return meta, out_tensors
+
+    def plot(self, fn, case: dict, args: list, kwargs: dict, detect: "Detectors", out_tensors: dict) -> dict:
+        """Call the student's plot function on a fresh current figure and read what it drew.
+
+        Only the figures opened here are closed afterwards, so that check(plot_attention) in a student's
+        kernel leaves the student's own figures open.
+        """
+        import matplotlib.pyplot as plt
+
+        before = set(plt.get_fignums())
+        try:
+            plt.figure()  # current, so that plt.gca() in the student's code draws on nothing of theirs
+            ax_given = None
+            if case.get("give_ax"):
+                _, ax_given = plt.subplots()
+                kwargs["ax"] = ax_given
+            with detect:
+                value = fn(*args, **kwargs)
+            ax = ax_given if ax_given is not None and value is None else value
+            try:
+                ax = self.figure_data.axes_from_return(ax)
+            except TypeError as e:
+                return {"status": "error", "error": {"type": "TypeError", "msg": str(e), "tb": ""}}
+            fig_meta, arrays = self.figure_data.describe_axes(ax)
+            for name, arr in arrays.items():
+                out_tensors[f"fig.{name}"] = self.torch.as_tensor(arr, dtype=self.torch.float64)
+            return {"status": "ok", "figure": fig_meta, "drew_on_given_ax": ax_given is not None and ax is ax_given}
+        finally:
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
 
     def call(self, fn, case, kind, args, kwargs, device, tensors, detect, recorder):
         """Call the student's function, or build their module, load the case's weights and call it."""

@@ -91,8 +91,12 @@ def _private_copy(submission) -> tuple[str, bytes]:
 
 def clean_env() -> dict[str, str]:
     """The child's whole environment: no PYTHONPATH, no secrets, no display."""
-    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES") if k in os.environ}
-    keep.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
+    # LD_LIBRARY_PATH is where many GPU machines keep the driver's libcuda (/usr/local/nvidia/lib64).
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+                                       "LD_LIBRARY_PATH") if k in os.environ}
+    keep.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
+                # torch.cuda.is_available() through NVML, without starting the driver (workers are forked)
+                PYTORCH_NVML_BASED_CUDA_CHECK="1")
     return keep
 
 
@@ -187,9 +191,15 @@ class Zygote:
     def cuda(self) -> bool:
         return bool(self.ready().get("cuda"))
 
-    def spawn(self, memory_mb: int, output_kb: int, submission=None) -> "Worker":
+    @property
+    def gpu(self) -> dict:
+        """{"count", "name", "memory_mb"} of this machine's GPUs as the zygote saw them; {} without one."""
+        return dict(self.ready().get("gpu") or {})
+
+    def spawn(self, memory_mb: int, output_kb: int, submission=None, gpu_memory_mb: int | None = None) -> "Worker":
         """A fresh worker. With `submission` (an ``attnlab.submission.Submission``), the worker sees a
-        read-only copy of the graded text at ``/submission/<name>``, and ``__file__`` points there."""
+        read-only copy of the graded text at ``/submission/<name>``, and ``__file__`` points there.
+        `gpu_memory_mb` caps the GPU memory it may take once it runs a cuda case."""
         self.ready()
         with self._lock:
             self._n += 1
@@ -207,7 +217,8 @@ class Zygote:
             chan_parent, chan_child = socket.socketpair()
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            request = json.dumps({"workdir": str(workdir), "memory_mb": memory_mb, "submission": name}).encode()
+            request = json.dumps({"workdir": str(workdir), "memory_mb": memory_mb, "submission": name,
+                                  "gpu_memory_mb": gpu_memory_mb}).encode()
             socket.send_fds(self.ctl, [request], [chan_child.fileno(), out_w, err_w])
             for f in (out_w, err_w):
                 os.close(f)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -79,7 +80,7 @@ try:
 except ImportError as e:
     facts["reference"] = type(e).__name__
 facts["rlimits"] = {n: resource.getrlimit(getattr(resource, n))[0]
-                    for n in ("RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_AS")}
+                    for n in ("RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_DATA", "RLIMIT_AS")}
 status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
 facts["status"] = {k: status[k].strip() for k in ("CapEff", "CapBnd", "NoNewPrivs", "Seccomp")}
 try:
@@ -134,7 +135,7 @@ def test_probe_finds_every_layer_this_machine_has(zygote):
                 "nobody": ROOT, "rlimit_nproc": ROOT or userns}
     for layer, active in expected.items():
         assert layers[layer][0] == active, (layer, layers[layer])
-    for layer in ("rlimit_as", "rlimit_fsize", "rlimit_nofile", "output"):
+    for layer in ("rlimit_data", "rlimit_fsize", "rlimit_nofile", "output"):
         assert layers[layer][0], (layer, layers[layer])
     assert all(detail for _, detail in layers.values())
 
@@ -178,7 +179,9 @@ def test_worker_rlimits(inside):
     limits = inside["rlimits"]
     assert limits["RLIMIT_FSIZE"] == confine.FILE_MB << 20
     assert limits["RLIMIT_NOFILE"] == confine.NOFILE
-    assert limits["RLIMIT_AS"] > 0  # memory_mb on top of what torch maps
+    # memory_mb on top of what torch has allocated; the address space stays open, or CUDA cannot start
+    assert 0 < limits["RLIMIT_DATA"] != resource.RLIM_INFINITY
+    assert limits["RLIMIT_AS"] == resource.RLIM_INFINITY
     if ROOT or user_namespaces_work():
         assert limits["RLIMIT_NPROC"] == confine.NPROC
 
@@ -197,7 +200,7 @@ for d in ("work", "submission"):
 with open(os.path.join(work, "submission", "mine.py"), "w") as f:
     f.write("# mine")
 spec = {{"mode": {mode!r}, "plan": confine.plan({hide!r}), "workdir": work, "memory_mb": 512,
-         "submission": "mine.py", "require": {require!r}}}
+         "submission": "mine.py", "require": {require!r}, "skip": {skip!r}}}
 try:
     result = confine.enter(spec)
 except confine.ConfineError as e:
@@ -207,10 +210,11 @@ except confine.ConfineError as e:
 """
 
 
-def run_confined(code: str, mode: str = "auto", hide: list[str] | None = None, require: list[str] = ()) -> str:
+def run_confined(code: str, mode: str = "auto", hide: list[str] | None = None, require: list[str] = (),
+                 skip: dict | None = None) -> str:
     """Confine a fresh small Python process with `enter`, then run `code` in it (`result` holds enter's answer)."""
     script = CONFINED.format(confine=str(CONFINE), mode=mode, hide=list(hide if hide is not None else hidden_paths()),
-                             require=list(require), code=textwrap.dedent(code))
+                             require=list(require), skip=dict(skip or {}), code=textwrap.dedent(code))
     out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -264,6 +268,36 @@ def test_landlock_fallback_hides_and_confines():
         assert facts["layers"]["nobody"] == (closed is None)
 
 
+@requires_userns
+def test_a_layer_the_probe_saw_fail_is_not_half_built_in_a_worker():
+    """The probe found the new root broken: the worker keeps the other namespaces and reads the runtime
+    where it lies (Landlock's rules), instead of running in a root that lacks it."""
+    out = run_confined("""
+        import fractions  # a module nothing imported yet: the runtime is readable
+        layers = {k: v for k, v in result["layers"].items()}
+        print(json.dumps({"layers": layers, "cwd": os.getcwd(), "python": os.path.exists(sys.executable)}))
+    """, skip={"mountns": "the probe saw /opt/python missing inside"})
+    facts = json.loads(out.splitlines()[-1])
+    assert facts["layers"]["mountns"] == [False, "the probe saw /opt/python missing inside"]
+    assert facts["layers"]["userns"][0] and facts["layers"]["pidns"][0] and facts["layers"]["netns"][0]
+    assert facts["cwd"] != "/work" and facts["python"]
+    if confine.landlock_abi():
+        assert facts["layers"]["landlock"][0]
+
+
+def test_the_probe_withdraws_a_root_that_lacks_a_runtime_path(tmp_path):
+    """A bind the plan promised but the worker cannot see makes the probe withdraw the layer that hid it."""
+    workdir = tmp_path / "probe"
+    for d in ("work", "submission"):
+        (workdir / d).mkdir(parents=True)
+    plan = confine.plan([])
+    plan["binds"] = [*plan["binds"], str(tmp_path / "not-there")]
+    spec = {"mode": "off", "plan": plan, "workdir": str(workdir), "submission": None}
+    layers = {"mountns": (True, "claimed"), "landlock": (False, "absent")}
+    checked = confine._check({"layers": layers, "submission": None}, spec)
+    assert checked["mountns"][0] is False and "not-there is missing inside" in checked["mountns"][1]
+
+
 def test_a_worker_refuses_to_run_without_a_layer_it_was_promised():
     out = run_confined("print('ran anyway')", mode="landlock", require=["userns", "seccomp"])
     assert out.startswith("REFUSED sandbox layer(s) userns did not come up"), out
@@ -305,12 +339,17 @@ def test_doctor_names_every_layer():
     assert out.returncode == 0, out.stderr
     for name in LAYER_NAMES.values():
         assert name in out.stdout, name
+    assert "self-check: passed: a known-correct submission scores 100/100 here." in out.stdout
+    assert "GPU: " in out.stdout
     out = subprocess.run([sys.executable, "-m", "attnlab.cli", "doctor", "--json"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    layers = json.loads(out.stdout)
+    doctor = json.loads(out.stdout)
+    layers = doctor["layers"]
     assert list(layers) == list(LAYER_NAMES)
     assert all(isinstance(v["active"], bool) and v["detail"] for v in layers.values())
+    assert doctor["mode"] == (os.environ.get("ATTNLAB_SANDBOX") or "auto") and doctor["selfcheck"] == {"passed": True, "score": "100/100"}
+    assert isinstance(doctor["gpu"], dict)
 
 
 def test_a_bad_sandbox_mode_is_one_line():
@@ -318,3 +357,28 @@ def test_a_bad_sandbox_mode_is_one_line():
                          env={**os.environ, "ATTNLAB_SANDBOX": "maybe"}, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip() == "attnlab: ATTNLAB_SANDBOX='maybe': choose from auto, landlock, off"
+
+
+def test_a_hidden_folder_leaks_only_what_is_not_the_way_to_a_shown_runtime(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / ".venv" / "lib").mkdir(parents=True)
+    binds = [str(checkout / ".venv")]
+    assert confine._leaks(str(checkout), binds) == ""  # only the way to the venv inside it
+    (checkout / "reference").mkdir()
+    assert confine._leaks(str(checkout), binds) == "it lists reference"
+    (tmp_path / "empty").mkdir()
+    assert confine._leaks(str(tmp_path / "empty"), binds) == ""  # a mask
+    (tmp_path / "module.py").write_text("ANSWER = 42")
+    (tmp_path / "masked.py").write_text("")
+    assert confine._leaks(str(tmp_path / "module.py"), binds) == "its contents"
+    assert confine._leaks(str(tmp_path / "masked.py"), binds) == ""
+    assert confine._leaks(str(tmp_path / "gone"), binds) == ""
+
+
+def test_a_hidden_folder_inside_another_is_covered_once(monkeypatch, tmp_path):
+    """A wheel install: site-packages/attnlab and attnlab/reference are both hidden; one mask covers both."""
+    site = tmp_path / "site-packages"
+    (site / "attnlab" / "reference").mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(site)])
+    plan = confine.plan([str(site / "attnlab"), str(site / "attnlab" / "reference")])
+    assert plan["masks"] == [str(site / "attnlab")]

@@ -17,7 +17,8 @@ def _copies() -> set:
     here = os.path.dirname(os.path.abspath(__file__))
     for root in dict.fromkeys([here, os.getcwd(), "/tmp", os.path.expanduser("~")]):
         seen = 0
-        for folder, _, files in os.walk(root):
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".git")]  # not where it lies
             for name in files:
                 seen += 1
                 if name.endswith(".py"):
