@@ -120,14 +120,17 @@ def main(argv: list[str] | None = None) -> int:
             return fail(f"unknown task id {unknown[0]!r}; choose from {', '.join(TASK_IDS)}")
 
     from .sandbox import Zygote
-    from .submission import InputError, load_submission
+    from .submission import Unreadable, read_submission
 
     zygote = Zygote()  # starts importing torch in the child now, while we read the submissions
-    try:
-        subs = [load_submission(p) for p in args.paths]
-    except InputError as e:
+    # An unreadable path gets its own result line and the others are graded; only when nothing at all
+    # can be read is it an error (exit 2), one line per path.
+    subs = [read_submission(p) for p in args.paths]
+    if all(isinstance(s, Unreadable) for s in subs):
         zygote.close()
-        return fail(str(e))
+        for s in subs[:-1]:
+            print(f"attnlab: {s.path}: {s.reason}", file=sys.stderr)
+        return fail(f"{subs[-1].path}: {subs[-1].reason}")
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

@@ -34,7 +34,8 @@ class Tolerance(_Strict):
 
 class Limits(_Strict):
     task_seconds: float = Field(gt=0)
-    load_seconds: float = Field(gt=0)
+    load_seconds: float = Field(gt=0)  # per notebook cell (a .py module is one cell)
+    notebook_load_seconds: float = Field(default=120, gt=0)  # a whole notebook's cells together
     memory_mb: int = Field(gt=0)
     output_kb: int = Field(gt=0)
     # GPU memory one worker may take (torch.cuda.set_per_process_memory_fraction); only where cuda cases run.

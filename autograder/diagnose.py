@@ -68,6 +68,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "non_tensor_output": ("*", "on {case}, you returned {got} where {want} was expected."),
     "nan_output": ("*", "on {case}, your output has NaN or inf where the expected values are finite{where}."),
     "forbidden_call": ("*", "you used {name}{line}, which this task forbids: build it from exp, sum, max and matmul yourself."),
+    "detector_tampered": ("*", "on {case} your values are right, but the grader could not watch how your code computed them ({what}). Compute them with torch operations on the tensors you are given, and do not switch off, replace or reach into the grader's checks."),
     "not_implemented": ("*", "{function} still raises NotImplementedError: this is where you start."),
     "exception": ("*", "on {case}, your code raised {error}{where}."),
     "timeout": ("*", "your code did not finish {where} within {seconds:g} s: look for an endless loop."),

@@ -1,20 +1,27 @@
-"""Forbidden calls: what course.yml forbids, found in three layers.
+"""Forbidden calls: what course.yml forbids, found in three layers, and the rules that judge what they saw.
 
-1. A source scan (here, in the parent): every attribute, name or string that spells a forbidden
-   function, and every reach for the switches that would blind the runtime layers
-   (``torch._C.DisableTorchFunction``, the mode stacks, ``__torch_function__`` overrides).
+1. A source scan (`scan_source`, here, in the parent): every attribute, name or string that spells a
+   forbidden function, with names built from pieces evaluated (``"soft" + "max"``); every reach for the
+   switches that would blind the runtime layers (``torch._C.DisableTorchFunction``, the mode stacks,
+   ``__torch_function__`` overrides); and every reach past the student's own code into the grader's process
+   (``sys.modules``, ``__main__``, ``gc``, frames, ``__globals__``, ``eval``, ``getattr`` with a name built at
+   run time, ...), which could switch the runtime layers off from inside.
 2. torch's function layer, a ``TorchFunctionMode`` in the child (``runner.Detectors``).
 3. torch's dispatcher, a ``TorchDispatchMode`` in the child, which sees aten ops even when the
    function layer is switched off.
 
-`runtime_patterns` turns course names into the two regular expressions the child applies.
+`runtime_patterns` turns course names into the two regular expressions the child applies. Two rules for
+the judge live here too: `excused` says when a forbidden call inside a callee is that callee's task's to
+answer for, not its caller's; `trace_gap` is the canary, which checks that values that came out right were
+computed where the dispatcher saw them.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 # What a course name also goes by in torch's function layer and in aten. Names not listed here match
 # themselves in both layers.
@@ -56,6 +63,7 @@ class Finding:
     name: str  # the forbidden name, or "evasion:<what>"
     line: int
     text: str
+    owner: str = ""  # the top-level function or class it is in; "" outside any
 
     @property
     def evasion(self) -> bool:
@@ -84,50 +92,573 @@ def _spelled(name: str, forbidden: list[str]) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------------------------------ the source scan
+
+# Capabilities that reach past the student's own code into the grader's process around it: its objects (through
+# the module table, the garbage collector, stack frames, a function's globals or closure) or code the scan cannot
+# read (eval, exec, a name built at run time). An honest solution needs none of them, so each is flagged as an
+# evasion, however it is spelled.
+
+#: Attributes that reach frames, a function's insides, tracing hooks or the interpreter, on whatever object.
+REACH_ATTRIBUTES = {
+    "_getframe", "_current_frames", "settrace", "setprofile",
+    "f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "__traceback__",
+    "__globals__", "__closure__", "__code__", "cell_contents", "__self__", "__subclasses__", "__builtins__",
+    "__import__",
+}
+#: Modules that reach the whole process: importing one, or naming it, is flagged.
+REACH_MODULES = {"gc", "ctypes", "_ctypes", "inspect", "builtins", "__main__"}
+#: Built-in functions that run code the scan cannot read.
+REACH_BUILTINS = {"eval", "exec", "compile", "__builtins__"}
+#: What a submission may use of `sys`; the rest (`sys.modules`, `sys._getframe`, tracing hooks) reaches the grader.
+SYS_ALLOWED = {"path", "version", "version_info", "platform", "stdout", "stderr", "stdin", "float_info", "int_info",
+               "maxsize", "argv", "executable", "exit", "getsizeof", "getrecursionlimit", "setrecursionlimit",
+               "byteorder", "implementation", "hexversion", "float_repr_style", "prefix", "base_prefix", "exec_prefix",
+               "base_exec_prefix", "flags", "getdefaultencoding", "getfilesystemencoding"}
+#: Built-ins that take an attribute name, and its position.
+NAME_TAKERS = {"getattr": 1, "hasattr": 1, "setattr": 1, "delattr": 1}
+#: Functions that look an object up by a (dotted) name.
+RESOLVERS = {"__import__", "import_module", "find_spec", "locate", "resolve_name", "attrgetter", "methodcaller"}
+#: A name looked up through one of those must not spell any of these.
+NAME_REACH = (set(EVASION_NAMES) | REACH_ATTRIBUTES | REACH_MODULES | REACH_BUILTINS | set(NAME_TAKERS) | RESOLVERS
+              | {"sys", "modules", "__dict__", "globals", "vars", "locals", "__getattribute__", "__getattr__", "reload"})
+#: Methods of a namespace dict (``globals()``, ``vars(obj)``, ``obj.__dict__``) that only read it.
+_DICT_READS = {"keys", "items", "values", "copy", "__iter__", "__len__", "__contains__"}
+_LONGEST = 4096  # a folded string longer than this is no name: stop folding
+
+
 def scan_source(cells: list[str], forbidden: list[str]) -> dict[str, list[Finding]]:
-    """Findings per top-level function or class name ("" for code outside any), from every cell.
+    """Findings per top-level function or class name ("" for code that runs when the file loads), from every cell.
 
     Flagged: an attribute that spells a forbidden name (``torch.softmax``, ``x.softmax``), a local name
-    imported under a forbidden name (``from torch.nn.functional import softmax as sm``; then ``sm``), a
-    string that spells one (``getattr(torch, "softmax")``), and any reach for an evasion switch. A
-    student's own function that happens to be called ``softmax`` is not flagged: what it calls is.
+    imported or bound at module level under a forbidden name (``from torch.nn.functional import softmax as
+    sm``, ``_f = F.softmax``; then ``sm``, ``_f``), a string that spells one, with simple constant
+    expressions evaluated (``getattr(F, "soft" + "max")``), any reach for an evasion switch, and any reach past
+    the student's own code: ``sys.modules``, ``__main__``, ``gc``, ``ctypes``, ``inspect``, frames and
+    tracebacks, a function's ``__globals__``, ``__closure__`` or ``__code__``, ``__subclasses__``,
+    ``__builtins__``, writes through ``globals()``, ``eval``/``exec``/``compile``, and ``getattr`` and its kin,
+    ``__import__`` or ``importlib`` with a name built at run time. A student's own function that happens to be
+    called ``softmax`` is not flagged: what it calls is.
+
+    Code outside any function (decorators, default values and class bodies included) runs when the file loads,
+    and so does every top-level function that code uses: their evasions are also listed under "".
     """
-    trees = []
-    for source in cells:
-        try:
-            trees.append((ast.parse(source), source.splitlines()))
-        except SyntaxError:
-            continue
-    imported: dict[str, str] = {}  # local name -> forbidden name
-    for tree, _ in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                for a in node.names:
-                    hit = _spelled(a.name, forbidden)
-                    if hit:
-                        imported[a.asname or a.name] = hit
-    found: dict[str, list[Finding]] = {}
-    for tree, lines in trees:
-        for top in tree.body:
-            owner = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
-            for node in ast.walk(top):
-                hit = evasion = None
-                if isinstance(node, ast.Attribute):
-                    hit, evasion = _spelled(node.attr, forbidden), node.attr
-                elif isinstance(node, ast.Name):
-                    hit, evasion = imported.get(node.id), node.id
+    return _Scan(cells, forbidden).run()
+
+
+class _Scan:
+    """One pass over a submission's cells, for `scan_source`."""
+
+    def __init__(self, cells: list[str], forbidden: list[str]):
+        self.forbidden = forbidden
+        self.trees = []
+        self.unread: list[int] = []  # cells too deeply nested to parse here, which the worker may still run
+        for index, source in enumerate(cells):
+            try:
+                self.trees.append((ast.parse(source), source.splitlines()))
+            except SyntaxError:
+                continue  # it cannot run in the worker either
+            except (RecursionError, MemoryError, ValueError):
+                self.unread.append(index)
+        self.parent: dict[int, ast.AST] = {}
+        self.where: dict[int, tuple[str, bool]] = {}  # node -> (its top-level function or class, or ""; runs at load)
+        for tree, _ in self.trees:
+            for node in ast.walk(tree):
+                for child in ast.iter_child_nodes(node):
+                    self.parent[id(child)] = node
+            for top in tree.body:
+                owner = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
+                self._place(top, owner)
+        self._folded: dict[int, str | None] = {}
+        self.constants = self._constants()
+        self.modules = self._module_aliases()
+        self.imported = self._forbidden_aliases()
+
+    # -- where code runs, and what names hold
+
+    def _place(self, top: ast.AST, owner: str) -> None:
+        """A def's body runs when called; everything else here (decorators, defaults, a class body) at load."""
+        stack = [(top, True)]
+        while stack:
+            node, load = stack.pop()
+            self.where[id(node)] = (owner, load)
+            body = node.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else None
+            inner = {id(b) for b in body} if isinstance(body, list) else {id(body)} if body is not None else set()
+            for child in ast.iter_child_nodes(node):
+                stack.append((child, load and id(child) not in inner))
+
+    def _constants(self) -> dict[str, ast.AST]:
+        """Names bound exactly once in the whole submission, by a plain `name = expression`."""
+        stores: dict[str, int] = {}
+        values: dict[str, ast.AST] = {}
+        for tree, _ in self.trees:
+            for node in ast.walk(tree):
+                names: list[str] = []
+                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                    names = [node.id]
+                elif isinstance(node, ast.arg):
+                    names = [node.arg]
                 elif isinstance(node, ast.alias):
-                    hit, evasion = _spelled(node.name.split(".")[-1], forbidden), node.name.split(".")[-1]
-                    if hit and owner == "":
-                        hit = None  # a top-level import is charged where the name is used
-                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    evasion = node.name
-                elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"[\w.]+", node.value):
-                    hit, evasion = _spelled(node.value.split(".")[-1], forbidden), node.value.split(".")[-1]
+                    names = [(node.asname or node.name).split(".")[0]]
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names = [node.name]
+                elif isinstance(node, ast.ExceptHandler) and node.name:
+                    names = [node.name]
+                elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                    names = list(node.names)
+                for n in names:
+                    stores[n] = stores.get(n, 0) + 1
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    values[node.targets[0].id] = node.value
+        return {n: v for n, v in values.items() if stores.get(n) == 1}
+
+    def _module_aliases(self) -> dict[str, str]:
+        """Local name -> the dotted module (or module attribute) an import bound it to."""
+        aliases: dict[str, str] = {}
+        for tree, _ in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    for a in node.names:
+                        aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        return aliases
+
+    def _forbidden_aliases(self) -> dict[str, str]:
+        """Local name -> the forbidden name it was imported as, or bound to at module level (`_f = F.softmax`)."""
+        imported: dict[str, str] = {}
+        for tree, _ in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    for a in node.names:
+                        hit = _spelled(a.name, self.forbidden)
+                        if hit:
+                            imported[a.asname or a.name] = hit
+        for _ in range(3):  # `_g = _f` after `_f = F.softmax`
+            for tree, _ in self.trees:
+                for top in tree.body:
+                    if isinstance(top, ast.Assign) and all(isinstance(t, ast.Name) for t in top.targets):
+                        hit = self._carries(top.value, imported)
+                        for t in top.targets if hit else []:
+                            imported[t.id] = hit
+        return imported
+
+    def _carries(self, value: ast.AST, imported: dict[str, str]) -> str | None:
+        """The forbidden function `value` is itself (not what calling it returned): `F.softmax`, an alias of
+        one, `getattr(F, "soft" + "max")`."""
+        if isinstance(value, ast.Attribute):
+            return _spelled(value.attr, self.forbidden)
+        if isinstance(value, ast.Name):
+            return imported.get(value.id)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "getattr" \
+                and len(value.args) >= 2:
+            name = self.fold(value.args[1])
+            return _spelled(name.split(".")[-1], self.forbidden) if name else None
+        return None
+
+    # -- constant strings
+
+    def fold(self, node: ast.AST, seen: tuple = ()) -> str | None:
+        """The string `node` always evaluates to, where the source makes that plain: literals, ``+``, ``*``,
+        ``%s``, f-strings, ``"".join``, ``.format``, slices, simple string methods, ``str``, ``chr``, and names
+        bound once to such. None otherwise."""
+        if not seen and id(node) in self._folded:
+            return self._folded[id(node)]
+        try:
+            s = self._fold(node, seen)
+        except RecursionError:  # nested past reading: no name the scan can vouch for
+            return None
+        s = s if s is None or len(s) <= _LONGEST else None
+        if not seen:
+            self._folded[id(node)] = s
+        return s
+
+    def _value(self, node: ast.AST, seen: tuple):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+                and isinstance(node.operand.value, int) and not isinstance(node.operand.value, bool):
+            return -node.operand.value
+        return self.fold(node, seen)
+
+    def _items(self, node: ast.AST, seen: tuple) -> list | None:
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [self.fold(e, seen) for e in node.elts]
+            return None if any(i is None for i in items) else items
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("reversed", "list", "tuple") \
+                and len(node.args) == 1 and not node.keywords:
+            items = self._items(node.args[0], seen)
+            return items[::-1] if items is not None and node.func.id == "reversed" else items
+        s = self.fold(node, seen)
+        return list(s) if s is not None else None
+
+    def _fold(self, node: ast.AST, seen: tuple) -> str | None:
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.Name):
+            if node.id in seen or node.id not in self.constants:
+                return None
+            return self.fold(self.constants[node.id], (*seen, node.id))
+        if isinstance(node, ast.BinOp):
+            left, right = self._value(node.left, seen), self._value(node.right, seen)
+            if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
+                return left + right
+            if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
+                text, n = (left, right) if isinstance(left, str) else (right, left)
+                return text * n if len(text) * max(n, 0) <= _LONGEST else None
+            if isinstance(node.op, ast.Mod) and isinstance(left, str) and re.fullmatch(r"(?:[^%]|%s|%%)*", left):
+                args = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+                vals = [self._value(a, seen) for a in args]
+                if all(v is not None for v in vals):
+                    try:
+                        return left % tuple(vals)
+                    except (TypeError, ValueError):
+                        return None
+            return None
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                if isinstance(v, ast.Constant):
+                    parts.append(str(v.value))
+                    continue
+                if not isinstance(v, ast.FormattedValue) or v.format_spec is not None:
+                    return None
+                value = self._value(v.value, seen)
+                if value is None:
+                    return None
+                parts.append(repr(value) if v.conversion in (ord("r"), ord("a")) else str(value))
+            return "".join(parts)
+        if isinstance(node, ast.Subscript):
+            base = self.fold(node.value, seen)
+            if base is None:
+                return None
+            sl = node.slice
+            if isinstance(sl, ast.Slice):
+                bounds = [None if b is None else self._value(b, seen) for b in (sl.lower, sl.upper, sl.step)]
+                if all(b is None or isinstance(b, int) for b in bounds) and bounds[2] != 0:
+                    return base[slice(*bounds)]
+                return None
+            index = self._value(sl, seen)
+            return base[index] if isinstance(index, int) and -len(base) <= index < len(base) else None
+        if isinstance(node, ast.Call) and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
+            func, args = node.func, node.args
+            if isinstance(func, ast.Name) and len(args) == 1:
+                if func.id == "str":
+                    return self.fold(args[0], seen)
+                if func.id == "chr":
+                    code = self._value(args[0], seen)
+                    return chr(code) if isinstance(code, int) and 0 <= code < 0x110000 else None
+                return None
+            if not isinstance(func, ast.Attribute):
+                return None
+            base = self.fold(func.value, seen)
+            if base is None:
+                return None
+            if func.attr == "join" and len(args) == 1:
+                items = self._items(args[0], seen)
+                return base.join(items) if items is not None else None
+            if func.attr == "format" and re.fullmatch(r"(?:[^{}]|\{\d*\}|\{\{|\}\})*", base):
+                vals = [self._value(a, seen) for a in args]
+                if all(v is not None for v in vals):
+                    try:
+                        return base.format(*vals)
+                    except (IndexError, ValueError):
+                        return None
+                return None
+            if func.attr in ("replace", "upper", "lower", "strip", "lstrip", "rstrip", "title", "capitalize",
+                             "swapcase", "casefold", "removeprefix", "removesuffix"):
+                vals = [self.fold(a, seen) for a in args]
+                if all(v is not None for v in vals) and len(vals) <= 2:
+                    return getattr(str, func.attr)(base, *vals)
+        return None
+
+    # -- the checks
+
+    def run(self) -> dict[str, list[Finding]]:
+        found: dict[str, list[Finding]] = {}
+        at_load: list[Finding] = []
+        seen: set[tuple] = set()
+        for tree, lines in self.trees:
+            for node in ast.walk(tree):
+                owner, load = self.where.get(id(node), ("", True))
+                load = load and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))  # a def's name: its body's
                 line = getattr(node, "lineno", 0)
                 text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-                if hit:
-                    found.setdefault(owner, []).append(Finding(hit, line, text))
-                elif evasion in EVASION_NAMES:
-                    found.setdefault(owner, []).append(Finding(f"evasion:{evasion}", line, text))
-    return found
+                for name in self._check(node, owner):
+                    if (owner, name, line, text) in seen:
+                        continue
+                    seen.add((owner, name, line, text))
+                    finding = Finding(name, line, text, owner)
+                    found.setdefault(owner, []).append(finding)
+                    if load and owner and finding.evasion:
+                        at_load.append(finding)
+        at_load += [f for owner in sorted(self._reached_at_load()) for f in found.get(owner, []) if f.evasion]
+        at_load += [Finding("evasion:code too deeply nested to read", 0, f"cell {i + 1}") for i in self.unread]
+        for finding in at_load:  # owned by no task: what runs at load no graded callee can answer for
+            copy = replace(finding, owner="")
+            if copy not in found.get("", []):
+                found.setdefault("", []).append(copy)
+        return found
+
+    def _reached_at_load(self) -> set[str]:
+        """The top-level functions and classes that code running at load calls, directly or not."""
+        tops = {owner for owner, _ in self.where.values() if owner}
+        direct: dict[str, set[str]] = {}
+        start: set[str] = set()
+        for tree, _ in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in tops:
+                    owner, load = self.where.get(id(node), ("", True))
+                    if load:
+                        start.add(node.id)
+                    else:
+                        direct.setdefault(owner, set()).add(node.id)
+        seen, todo = set(start), list(start)
+        while todo:
+            for used in direct.get(todo.pop(), set()) - seen:
+                seen.add(used)
+                todo.append(used)
+        return seen
+
+    def _check(self, node: ast.AST, owner: str) -> list[str]:
+        out: list[str] = []
+        if isinstance(node, ast.Attribute):
+            a = node.attr
+            hit = _spelled(a, self.forbidden)
+            if hit:
+                out.append(hit)
+            elif a in EVASION_NAMES or a in REACH_ATTRIBUTES or a in REACH_MODULES:
+                out.append(f"evasion:{a}")
+            if a == "sys":
+                out += self._sys_use(node)
+            elif a == "__dict__":
+                out += self._namespace_use(node, "__dict__", reads_ok=False)
+            out += self._callable_use(node, a)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            n = node.id
+            if n in self.imported:
+                out.append(self.imported[n])
+            elif n in EVASION_NAMES or n in REACH_BUILTINS:
+                out.append(f"evasion:{n}")
+            module = self.modules.get(n, "").split(".")
+            if set(module) & REACH_MODULES:
+                out.append(f"evasion:{'.'.join(module)}")
+            elif module[-1] == "sys":
+                out += self._sys_use(node)
+            elif n in ("globals", "vars", "locals"):
+                out += self._namespace_call(node, n)
+            out += self._callable_use(node, n)
+        elif isinstance(node, ast.alias):
+            last = node.name.split(".")[-1]
+            hit = _spelled(last, self.forbidden)
+            if hit and owner != "":  # a top-level import is charged where the name is used
+                out.append(hit)
+            elif last in EVASION_NAMES:
+                out.append(f"evasion:{last}")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [f"{node.module}.{a.name}" for a in node.names if node.module]
+            out += [f"evasion:import {m}" for m in modules if set(m.split(".")) & REACH_MODULES]
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "sys":
+                out += [f"evasion:sys.{a.name}" for a in node.names if a.name not in SYS_ALLOWED]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in EVASION_NAMES:
+            out.append(f"evasion:{node.name}")
+        if isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr, ast.Call, ast.Subscript)):
+            out += self._string(node)
+        return out
+
+    def _string(self, node: ast.AST) -> list[str]:
+        s = self.fold(node)
+        if s is None or not re.fullmatch(r"[\w.]+", s):
+            return []
+        parts = s.split(".")
+        hit = _spelled(parts[-1], self.forbidden)
+        if hit:
+            return [hit]
+        reach = [p for p in parts if p in EVASION_NAMES or p in REACH_ATTRIBUTES]
+        if reach:
+            return [f"evasion:{reach[0]}"]
+        if s == "__main__" and not self._main_guard(node):
+            return ["evasion:__main__"]
+        return []
+
+    def _main_guard(self, node: ast.AST) -> bool:
+        """``if __name__ == "__main__":``, which never runs in the grader."""
+        p = self.parent.get(id(node))
+        return isinstance(p, ast.Compare) and any(isinstance(x, ast.Name) and x.id == "__name__" for x in [p.left, *p.comparators])
+
+    def _name(self, s: str) -> list[str]:
+        """What an attribute or module name looked up at run time reaches: a forbidden name, or past the runner."""
+        out = []
+        for part in s.split("."):
+            hit = _spelled(part, self.forbidden)
+            if hit:
+                out.append(hit)
+            elif part in NAME_REACH:
+                out.append(f"evasion:{part}")
+        return out
+
+    def _name_arg(self, call: ast.Call, index: int, what: str) -> list[str]:
+        if index >= len(call.args) or index < 0:
+            return []
+        arg = call.args[index]
+        s = None if isinstance(arg, ast.Starred) else self.fold(arg)
+        if s is None:
+            return [f"evasion:{what} with a name built at run time"]
+        return self._name(s)
+
+    def _called(self, node: ast.AST) -> ast.Call | None:
+        p = self.parent.get(id(node))
+        return p if isinstance(p, ast.Call) and p.func is node else None
+
+    def _callable_use(self, node: ast.AST, name: str) -> list[str]:
+        """getattr and its kin, and the name resolvers: called with a name the scan can read, or flagged."""
+        if name not in NAME_TAKERS and name not in RESOLVERS and name not in ("__getattribute__", "__getattr__", "reload"):
+            if name in ("eval", "exec") and isinstance(node, ast.Attribute):  # builtins reached some other way;
+                call = self._called(node)  # nn.Module.eval() takes no argument
+                return [f"evasion:{name}"] if call is not None and (call.args or call.keywords) else []
+            return []
+        if isinstance(node, ast.Attribute) and name in NAME_TAKERS and isinstance(node.value, ast.Name) \
+                and node.value.id == "self":
+            return []  # a method of the student's own class that happens to be called getattr
+        call = self._called(node)
+        if call is None:
+            return [f"evasion:{name} used as a value"]
+        if name == "reload":
+            return ["evasion:reload"]
+        if name in NAME_TAKERS:
+            target = call.args[0] if call.args else None
+            if isinstance(target, ast.Name) and target.id == "self" and (
+                    len(call.args) < 2 or self.fold(call.args[1]) is None):
+                return []  # the student's own module, `setattr(self, f"W_{name}", ...)`: reaches nothing else
+            return self._name_arg(call, NAME_TAKERS[name], name)
+        if name in ("__getattribute__", "__getattr__"):
+            return self._name_arg(call, len(call.args) - 1, name) if call.args else []
+        indices = range(len(call.args)) if name == "attrgetter" else [0]
+        return [f for i in indices for f in self._name_arg(call, i, name)]
+
+    def _sys_use(self, node: ast.AST) -> list[str]:
+        p = self.parent.get(id(node))
+        if isinstance(p, ast.Attribute) and p.value is node:
+            return [] if p.attr in SYS_ALLOWED else [f"evasion:sys.{p.attr}"]
+        return ["evasion:sys"]  # the module itself passed on, where the scan cannot follow it
+
+    def _namespace_call(self, node: ast.Name, name: str) -> list[str]:
+        call = self._called(node)
+        if call is None:
+            return [f"evasion:{name} used as a value"]
+        own = name == "locals" or (name == "vars" and not call.args)  # a function's own variables: reading is fine
+        return self._namespace_use(call, f"{name}()", reads_ok=own)
+
+    def _namespace_use(self, expr: ast.AST, label: str, reads_ok: bool) -> list[str]:
+        """A namespace dict (``globals()``, ``vars(obj)``, ``obj.__dict__``): a read of a key the scan can read
+        is checked as a name; a write, or a key built at run time, is flagged, and so is any other use where
+        the dict holds more than the student's own variables."""
+        p = self.parent.get(id(expr))
+        key = None
+        if isinstance(p, ast.Subscript) and p.value is expr:
+            if not isinstance(p.ctx, ast.Load):
+                return [f"evasion:{label} written"]
+            key = p.slice
+        elif isinstance(p, ast.Attribute) and p.value is expr:
+            call = self._called(p)
+            if p.attr in ("get", "__getitem__") and call is not None and call.args:
+                key = call.args[0]
+            elif p.attr in _DICT_READS:
+                return [] if reads_ok else [f"evasion:{label}"]
+            else:
+                return [f"evasion:{label} written"]
+        elif isinstance(p, ast.Compare):
+            return []
+        if key is None:
+            return [] if reads_ok else [f"evasion:{label}"]
+        s = self.fold(key)
+        if s is None:
+            return [] if reads_ok else [f"evasion:{label}[...] with a key built at run time"]
+        return self._name(s)
+
+
+# ------------------------------------------------------------------------------------- whose call it is
+
+
+def positional_params(fn) -> list[str]:
+    """The names of a contract function's positional parameters (a class: its ``__init__``'s, without self)."""
+    import inspect
+
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in inspect.signature(fn).parameters.values() if p.kind in kinds]
+
+
+def defined_as(cells: list[str], function: str, params: list[str]) -> bool:
+    """Whether the submission's last top-level definition of `function` takes exactly `params`, in order, as its
+    positional parameters: then it is the course's task of that name, not a helper that shares the name."""
+    last = None
+    for source in cells:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for top in tree.body:
+            if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and top.name == function:
+                last = top
+    if isinstance(last, ast.ClassDef):
+        init = [n for n in last.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+        return bool(init) and [a.arg for a in init[-1].args.posonlyargs + init[-1].args.args][1:] == params
+    if last is None:
+        return False
+    return [a.arg for a in last.args.posonlyargs + last.args.args] == params
+
+
+def excused(callee: str, callee_status: dict, contract: set) -> bool:
+    """A forbidden call inside `callee` is charged to `callee` rather than to the task that called it only where
+    `callee` is a course task graded in this run (in `callee_status`), defined with its contract's signature
+    (in `contract`), and scored 0 for it there (status ``forbidden``)."""
+    return callee_status.get(callee) == "forbidden" and callee in contract
+
+
+# ------------------------------------------------------------------------------------- the canary
+
+TraceNeed = NamedTuple("TraceNeed", [("words", str), ("ops", frozenset), ("instead", frozenset)])
+
+#: A matrix product: one of these aten ops, or an elementwise product (a broadcasting q·k, and what einsum makes
+#: of a product over a dimension of size 1).
+MATMUL = TraceNeed("matrix product", frozenset({
+    "mm", "bmm", "matmul", "addmm", "baddbmm", "addbmm", "addmv", "mv", "dot", "vdot", "inner", "outer", "ger",
+    "linear", "einsum", "tensordot", "chain_matmul", "linalg_multi_dot"}), frozenset({"mul"}))
+#: An exponential, or what computes one (a softmax where the course allows it).
+EXP = TraceNeed("exponential", frozenset({
+    "exp", "exp2", "expm1", "pow", "float_power", "logsumexp", "sigmoid", "softmax", "log_softmax", "safe_softmax",
+    "special_expit", "special_exp2", "special_expm1", "special_softmax", "special_log_softmax"}), frozenset())
+
+#: What torch's dispatcher must see while a task's function computes values that come out right. A task not
+#: listed (plot_attention) is not checked; an empty list asks only that something was computed.
+TRACE_NEEDS: dict[str, list[TraceNeed]] = {
+    "qk_scores": [MATMUL],
+    "softmax_with_temperature": [EXP],
+    "causal_mask": [],
+    "attention": [MATMUL, EXP],
+    "multi_head_attention": [MATMUL, EXP],
+}
+
+
+def trace_gap(task_id: str, trace) -> str:
+    """'' where a case's dispatch trace (the worker's ``meta["trace"]``) fits what `task_id`'s computation must
+    do; else what was missing, in words. Right values with no such trace mean the detectors did not watch."""
+    needs = TRACE_NEEDS.get(task_id)
+    if needs is None:
+        return ""
+    if not isinstance(trace, dict):
+        return "no record of what it computed came back"
+    ops, dispatch, function = trace.get("ops"), trace.get("dispatch"), trace.get("function")
+    if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
+        return "no record of what it computed came back"
+    if not ops or not isinstance(dispatch, int) or dispatch < len(ops):
+        return "torch's dispatcher saw no operation"
+    if not isinstance(function, int) or function < 1:
+        return "torch saw no call of any of its functions"
+    names = {o.strip("_") for o in ops}
+    for need in needs:
+        if not need.ops & names and not (need.instead and need.instead <= names):
+            return f"torch saw no {need.words}"
+    return ""

@@ -26,11 +26,12 @@ from .config import Course
 from .forbidden import runtime_patterns, scan_source
 from .judge import TaskResult, judge_task
 from .sandbox import Worker, Zygote
-from .submission import Submission, load_submission, references
+from .submission import Submission, Unreadable, load_submission, read_submission, references
 
 SCHEMA = "attnlab.grade/1"
 OUTPUT_CHARS = 4000  # of what the student's code printed, kept in the JSON
-MAX_RESTARTS = 3  # fresh workers per task after crashes; each costs a fork and a reload
+MAX_RESTARTS = 3  # fresh task children per task after crashes; each costs a fork
+GRACE = 2.0  # seconds past a task's limit that the worker gets to report the timeout before it is killed
 
 
 def secret_seed(seed: int | None) -> int:
@@ -83,10 +84,12 @@ class SubmissionGrader:
     def _start(self) -> None:
         """Fork a worker and load the submission into it.
 
-        In a notebook, a cell that ends the worker (os._exit, a crash) or does not finish within the load
-        limit is left out, reported as a load error like a cell that raises, and the load starts again
-        in a fresh worker without it, for at most MAX_RESTARTS such cells. A .py module is one cell:
-        there, it ends loading.
+        Each notebook cell has ``limits.load_seconds`` (a .py module is one cell), and the whole notebook
+        ``limits.notebook_load_seconds``, so that slow but legitimate cells do not cost the definitions
+        after them. A cell that ends the worker (os._exit, a crash) or runs past its limit is left out,
+        reported as a load error like a cell that raises, and the load starts again in a fresh worker
+        without it, for at most MAX_RESTARTS such cells. In a .py module that ends loading, and so does a
+        notebook that runs past its own limit.
         """
         limits = self.course.limits
         functions = [t.function for t in self.course.tasks]
@@ -94,20 +97,24 @@ class SubmissionGrader:
             self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb, submission=self.sub,
                                             gpu_memory_mb=limits.gpu_memory_mb)
             running = None
+            whole = time.monotonic() + (limits.notebook_load_seconds if self.sub.notebook else limits.load_seconds)
             try:
                 self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,
                                   "filename": self.sub.path.name, "names": functions, "skip": sorted(self.skipped)})
-                deadline = time.monotonic() + limits.load_seconds
-                header, _ = self.worker.recv(deadline)
+                header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
                 while header.get("op") == "cell":
                     running = header.get("index")
-                    header, _ = self.worker.recv(deadline)
+                    header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
                 self.names = header.get("names", [])
                 errors = header.get("errors", []) + list(self.skipped.values())
                 self.load_errors = self.load_errors or sorted(errors, key=lambda e: e["cell"])
                 return
             except wire.Deadline:
                 self._stop()
+                if time.monotonic() >= whole and self.sub.notebook:
+                    self.load_failure = {"status": "timeout", "case": "loading your notebook (all its cells together)",
+                                         "seconds": limits.notebook_load_seconds}
+                    return
                 failure = {"status": "timeout", "case": "loading your file", "seconds": limits.load_seconds}
                 error = {"type": "Timeout", "msg": f"did not finish within {limits.load_seconds:g} s; look for an endless loop"}
             except (wire.ChannelClosed, wire.ChannelCorrupt):
@@ -142,8 +149,12 @@ class SubmissionGrader:
 
     def run_task(self, task, callee_status: dict) -> TaskResult:
         cases = make_cases(task.id, self.seed, self.course.dtypes, self.devices())
+        uses = self._references().get(task.function, set())
         findings = scan_source(self.sub.cells, self.course.forbidden_for(task.id))
-        mine = findings.get(task.function, []) + [f for f in findings.get("", []) if f.evasion]
+        # The scan's findings in the task's function and in every top-level function it uses (the judge excuses
+        # those in a callee that answers for them itself), and every evasion that runs at load.
+        mine = [f for owner in [task.function, *sorted(uses)] for f in findings.get(owner, [])]
+        mine += [f for f in findings.get("", []) if f.evasion]
         if self.worker is None and self.load_failure is None:
             self._start()
         replies: dict = {}
@@ -160,16 +171,22 @@ class SubmissionGrader:
         else:
             failure = self._run_cases(task, cases, replies, tensors)
         callees = {c: callee_status[c] for c in CALLEES.get(task.id, []) if c in callee_status}
-        uses = self._references().get(task.function, set())
+        from . import reference  # the contract's signatures
+        from .forbidden import defined_as, positional_params
+
+        contract = {c for c in callees
+                    if hasattr(reference, c) and defined_as(self.sub.cells, c, positional_params(getattr(reference, c)))}
         return judge_task(task, cases, replies, tensors, self.course, findings=mine, callee_status=callees, failure=failure,
-                          uses=uses)
+                          uses=uses, contract=contract)
 
     def _run_cases(self, task, cases, replies: dict, tensors: dict) -> dict | None:
         """Run the task's cases in the worker, within the task's time limit.
 
-        A case that ends the worker (os._exit, a crash, a corrupted channel) is marked `crashed`; a
-        fresh worker then takes the remaining cases, at most MAX_RESTARTS times per task. A timeout
-        ends the task: the case in flight is `timeout`, the rest `not_run`.
+        The worker runs them in a child forked from the loaded submission. A case that ends that child
+        (os._exit, a crash) is marked `crashed`, and a fresh child takes the remaining cases, at most
+        MAX_RESTARTS times per task: a crash costs a fork, not a reload. A timeout ends the task: the case
+        in flight is `timeout`, the rest `not_run`; the worker kills the child and stays loaded. Only when
+        the worker itself dies or stops answering (GRACE after the limit) is it replaced, with a reload.
         """
         cuda = self.zygote.cuda
         runnable = []
@@ -193,26 +210,37 @@ class SubmissionGrader:
             payload = {f"{c.id}.{k}": v.contiguous() for c in todo for k, v in c.tensors.items()}
             header = {"op": "run", "function": task.function,
                       "cases": [{"id": c.id, "device": c.device, **_namespaced(c.spec, c.id)} for c in todo],
-                      "forbidden": runtime_patterns(self.course.forbidden_for(task.id)), "callees": CALLEES.get(task.id, [])}
+                      "forbidden": runtime_patterns(self.course.forbidden_for(task.id)), "callees": CALLEES.get(task.id, []),
+                      "seconds": max(deadline - time.monotonic(), 0.001)}
+            timed_out = False
             try:
                 self.worker.send(header, st_save(payload) if payload else b"")
                 while True:
-                    msg, blob = self.worker.recv(deadline)
-                    if msg.get("op") == "done":
+                    msg, blob = self.worker.recv(deadline + GRACE)
+                    op = msg.get("op")
+                    if op == "done":
                         return None
-                    if msg.get("op") != "case" or msg.get("id") not in pending:
+                    if op == "crashed":  # the task's child died: the next child takes the rest
+                        replies[pending.pop(0)] = {"status": "crashed"}
+                        break
+                    if op == "timeout":
+                        timed_out = True
+                        break
+                    if op != "case" or msg.get("id") not in pending:
                         raise wire.ChannelCorrupt("unexpected message")
                     pending.remove(msg["id"])
                     replies[msg["id"]] = msg
                     tensors[msg["id"]] = st_load(blob) if blob else {}
-            except wire.Deadline:
-                label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"
-                self._mark(replies, pending, "timeout")
+            except wire.Deadline:  # the worker itself stopped answering: it goes, and the next task reloads
+                timed_out = True
                 self._stop()
-                return {"status": "timeout", "case": label, "seconds": limit}
             except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
                 replies[pending.pop(0)] = {"status": "crashed"}
                 self._stop()
+            if timed_out:
+                label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"
+                self._mark(replies, pending, "timeout")
+                return {"status": "timeout", "case": label, "seconds": limit}
         self._mark(replies, pending, "not_run")
         return None
 
@@ -256,16 +284,29 @@ class SubmissionGrader:
         return result
 
 
-def grade_submissions(subs: list[Submission], *, course: Course, seed: int, task_ids=None, device: str = "auto",
-                      zygote: Zygote | None = None, on_done: Callable[[dict], None] | None = None,
-                      pictures: bool = False) -> list[dict]:
-    """Grade loaded submissions in order; `on_done` is called with each result as soon as it is ready."""
+def unreadable_result(sub: Unreadable) -> dict:
+    """The result in an unreadable path's place: {"schema", "submission", "status": "unreadable", "reason"}."""
+    return {"schema": SCHEMA, "submission": sub.name, "status": "unreadable", "reason": sub.reason}
+
+
+def grade_submissions(subs: list[Submission | Unreadable], *, course: Course, seed: int, task_ids=None,
+                      device: str = "auto", zygote: Zygote | None = None,
+                      on_done: Callable[[dict], None] | None = None, pictures: bool = False) -> list[dict]:
+    """Grade loaded submissions in order; `on_done` is called with each result as soon as it is ready.
+
+    A graded result says ``"status": "graded"``; an `Unreadable` gets `unreadable_result` in its place,
+    and the others are graded all the same.
+    """
     own = zygote is None
     zygote = zygote or Zygote()
     try:
         out = []
         for sub in subs:
-            result = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids, pictures=pictures)
+            if isinstance(sub, Unreadable):
+                result = unreadable_result(sub)
+            else:
+                graded = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids, pictures=pictures)
+                result = {"schema": graded["schema"], "submission": graded["submission"], "status": "graded", **graded}
             out.append(result)
             if on_done:
                 on_done(result)
@@ -275,7 +316,8 @@ def grade_submissions(subs: list[Submission], *, course: Course, seed: int, task
             zygote.close()
 
 
-def grade_paths(paths, **kwargs) -> list[dict]:
-    """Load then grade; raises `InputError` before grading anything if any path is unusable."""
-    subs = [load_submission(p) for p in paths]
+def grade_paths(paths, *, keep_going: bool = False, **kwargs) -> list[dict]:
+    """Load then grade. An unusable path raises `InputError` before anything is graded; with `keep_going`,
+    it gets an "unreadable" result in its place instead, and the other paths are graded."""
+    subs = [read_submission(p) if keep_going else load_submission(p) for p in paths]
     return grade_submissions(subs, **kwargs)

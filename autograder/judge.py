@@ -9,6 +9,11 @@ are unchanged, the gradients agree, and no forbidden function was called. The sc
 points times the share of its cases that pass. Cases on a GPU the machine does not have are *pending*:
 listed, and counted in neither share.
 
+A forbidden call, or values that came out right where the worker's dispatcher saw none of the ops they
+need (``detector_tampered``: detectors switched off or replaced), scores the task 0. A forbidden call
+inside a callee is the callee's task's only where that task was graded in the same run, is defined with
+its contract's signature, and scored 0 for it (``attnlab.forbidden.excused``); otherwise the caller's.
+
 A case that checks no values (the run on the meta device, which sees only devices, and the call with
 invalid input, which must raise) counts only once the function's values are right on at least one case:
 zeros made on the right device score nothing. Such placeholders (zeros, one value everywhere, an input
@@ -30,6 +35,7 @@ import torch
 
 from .cases import CALLEES, Case, answers
 from .diagnose import ARG_NAMES, ERROR_RULES, RULES, SUBSUMES, TODO, Diagnosis, close, constant_outputs, output_name
+from .forbidden import excused, trace_gap
 
 
 @dataclass
@@ -97,6 +103,22 @@ def _sentence(s: str) -> str:
     return s if s.endswith((".", "?", "!")) else s + "."
 
 
+#: The most characters of one text from the student's process (an exception's message, a line of its
+#: traceback) that a message shows; a type, dtype or device name gets STUDENT_NAME. The child cuts its
+#: own texts too, but the child is the student's process: only the parent's cut counts. With at most
+#: one exception, or one wrong output, per case, a case's feedback holds a few hundred such characters.
+STUDENT_TEXT = 200
+STUDENT_NAME = 60
+
+
+def _theirs(text, limit: int = STUDENT_TEXT) -> str:
+    """Text that came from the student's process, as a message may show it: one line of printable
+    characters, at most `limit` of them (the last one an ellipsis where it was cut)."""
+    s = (text if isinstance(text, str) else str(text))[: limit * 4]
+    s = " ".join("".join(ch if ch.isprintable() else " " for ch in s).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
 # ------------------------------------------------------------------------------------------ comparisons
 
 
@@ -131,7 +153,7 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
         if err.get("type") == "NotImplementedError" and not (frames and frames[-1] in CALLEES.get(case.task, [])):
             r.meta["status"] = "missing"
             return r
-        if "in-place operation" in err.get("msg", ""):
+        if "in-place operation" in str(err.get("msg", "")):
             r.problems.append(Diagnosis.make("mutates_input", case=case.label, which="tensor (torch refused: it needs it for the gradient)"))
             return r
         rule = ERROR_RULES.get(case.task)
@@ -140,12 +162,13 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
             r.problems.append(named)
             return r
         where = _where(err.get("tb", ""))
-        r.problems.append(Diagnosis.make("exception", case=case.label, error=f"{err.get('type')}: {err.get('msg')}", where=where))
+        error = f"{_theirs(err.get('type'), STUDENT_NAME)}: {_theirs(err.get('msg', ''))}"
+        r.problems.append(Diagnosis.make("exception", case=case.label, error=error, where=where))
         return r
 
     hits = meta.get("forbidden") or []
     if hits or meta.get("evasion"):
-        name = ", ".join(hits) if hits else "a switch that hides torch calls from the grader"
+        name = _theirs(", ".join(map(str, hits))) if hits else "a switch that hides torch calls from the grader"
         r.problems.append(Diagnosis.make("forbidden_call", name=name, line=""))
 
     if case.kind == "expect_error":
@@ -155,15 +178,16 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
             return r
         r.passed = raised == case.expected
         if not r.passed and raised:
-            r.detail = f"raised {raised} ({meta.get('raised_msg', '')}), expected {case.expected}"
+            said = f"{_theirs(raised, STUDENT_NAME)} ({_theirs(meta.get('raised_msg', ''))})"
+            r.detail = f"raised {said}, expected {case.expected}"
         elif not r.passed:
-            r.detail = f"returned a {meta.get('returned')} instead of raising {case.expected}"
+            r.detail = f"returned a {_theirs(meta.get('returned'), STUDENT_NAME)} instead of raising {case.expected}"
         return r
 
     if case.kind == "meta_device":
         run = meta.get("meta_run", {})
         if "error" in run:
-            msg = run["error"].get("msg", "")
+            msg = _theirs(run["error"].get("msg", ""))
             if run["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
                 r.meta["status"] = "missing"
             elif "device" in msg.lower():
@@ -174,7 +198,8 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
             return r
         devices = run.get("devices", [])
         if any(d != "meta" for d in devices):
-            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"your output is on {', '.join(devices)}, not on the inputs' device"))
+            on = _theirs(", ".join(map(str, devices)))
+            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"your output is on {on}, not on the inputs' device"))
             return r
         r.passed = not r.problems
         return r
@@ -190,27 +215,31 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
         r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a tuple of {len(outs)}", want="one tensor"))
         return r
     if not single and (not meta.get("tuple") or len(outs) != len(exp)):
-        got = f"a tuple of {len(outs)}" if meta.get("tuple") else ("a " + (outs[0].get("type") or outs[0].get("dtype", "?") + " tensor") if outs else "nothing")
+        got = f"a tuple of {len(outs)}" if meta.get("tuple") else ("a " + _theirs(outs[0].get("type") or outs[0].get("dtype", "?") + " tensor", STUDENT_NAME) if outs else "nothing")
         r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want=f"a tuple ({', '.join(output_name(case, i) for i in range(len(exp)))})"))
         return r
     values_ok = True
     for i, (o, e) in enumerate(zip(outs, exp)):
         which = output_name(case, i)
         if o["kind"] != "tensor":
-            r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a {o.get('type')}", want=f"a torch.Tensor for {which}"))
+            r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a {_theirs(o.get('type'), STUDENT_NAME)}",
+                                             want=f"a torch.Tensor for {which}"))
             r.got.append(None)
             values_ok = False
             continue
         want_dtype = "bool" if e.dtype == torch.bool else case.dtype
         if o["dtype"] != want_dtype:
-            r.problems.append(Diagnosis.make("wrong_dtype", case=case.label, which=which, got=o["dtype"], want=want_dtype))
+            r.problems.append(Diagnosis.make("wrong_dtype", case=case.label, which=which, got=_theirs(o["dtype"], STUDENT_NAME),
+                                             want=want_dtype))
         if o["device"] != case.device:
-            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"{which} is on {o['device']}, expected {case.device}"))
+            r.problems.append(Diagnosis.make("wrong_device", case=case.label,
+                                             detail=f"{which} is on {_theirs(o['device'], STUDENT_NAME)}, expected {case.device}"))
         got = tensors.get(o["name"])
         got64 = None if got is None else got.to(torch.float64)
         r.got.append(got64)
         if list(o["shape"]) != list(e.shape):
-            r.problems.append(Diagnosis.make("wrong_shape", case=case.label, which=which, got=tuple(o["shape"]), want=tuple(e.shape)))
+            r.problems.append(Diagnosis.make("wrong_shape", case=case.label, which=which,
+                                             got=_theirs(tuple(o["shape"]), STUDENT_NAME), want=tuple(e.shape)))
             values_ok = False
             continue
         e64 = e.to(torch.float64)
@@ -224,9 +253,18 @@ def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
     r.values_ok = values_ok
     for i in meta.get("mutated", []):
         r.problems.append(Diagnosis.make("mutates_input", case=case.label, which=_argname(case, i)))
+    _watched(r, values_ok)
     grads_ok = _judge_grads(r, meta, tensors, atol, rtol) if values_ok else True
     r.passed = values_ok and grads_ok and not r.problems
     return r
+
+
+def _watched(r: CaseResult, right: bool) -> None:
+    """The canary: values that come out `right` were computed by ops the worker's dispatch layer must have seen.
+    Where its trace lacks them (switched off, replaced, or fooled detectors), the case is not credited."""
+    gap = trace_gap(r.case.task, r.meta.get("trace")) if right else ""
+    if gap:
+        r.problems.append(Diagnosis.make("detector_tampered", case=r.case.label, what=gap))
 
 
 def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: float) -> bool:
@@ -238,7 +276,7 @@ def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: fl
         return True
     if g.get("status") == "error":
         e = g["error"]
-        r.detail = f"the backward pass raised {e.get('type')}: {e.get('msg')}"
+        r.detail = f"the backward pass raised {_theirs(e.get('type'), STUDENT_NAME)}: {_theirs(e.get('msg', ''))}"
         return False
     if g.get("status") != "ok":
         r.detail = "no gradient flows back from your outputs"
@@ -271,7 +309,7 @@ def _judge_plot(r: CaseResult, meta: dict, tensors: dict) -> CaseResult:
     constant = _constant_grid(arrays.get("grid"), np.asarray(case.expected[0].numpy(), dtype=np.float64))
     for did, msg in zip(verdict.diagnoses, verdict.messages):
         if not (constant and did == "plot_wrong_data"):  # a blank heatmap is not a mislabelled one
-            r.problems.append(Diagnosis(did, msg))
+            r.problems.append(Diagnosis(did, _theirs(msg, 3 * STUDENT_TEXT)))  # it may quote the figure's labels
     if constant:
         r.problems.insert(0, Diagnosis.make("constant_output", case=case.label, function="plot_attention",
                                             what=f"draws {constant} in every cell", expected="the weights vary",
@@ -279,7 +317,8 @@ def _judge_plot(r: CaseResult, meta: dict, tensors: dict) -> CaseResult:
     if case.extra.get("give_ax") and not meta.get("drew_on_given_ax"):
         r.problems.append(Diagnosis("plot_wrong_data", "when an `ax` is passed in, draw on it and return it, instead of making a new figure."))
     if meta.get("forbidden") or meta.get("evasion"):
-        r.problems.append(Diagnosis.make("forbidden_call", name=", ".join(meta.get("forbidden") or ["an evasion"]), line=""))
+        name = _theirs(", ".join(map(str, meta.get("forbidden") or ["an evasion"])))
+        r.problems.append(Diagnosis.make("forbidden_call", name=name, line=""))
     r.passed = verdict.passed and not r.problems
     r.values_ok = r.passed
     return r
@@ -308,8 +347,11 @@ def _gradname(name: str) -> str:
 
 
 def _where(tb: str) -> str:
-    lines = [ln.strip() for ln in tb.strip().splitlines() if ln.strip()]
-    return f" at {lines[-2]}: `{lines[-1]}`" if len(lines) >= 2 else ""
+    """' at File "...", line 3, in f: `the line`' from the last frame of the student's traceback, capped."""
+    lines = [ln.strip() for ln in str(tb)[-4 * STUDENT_TEXT:].strip().splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return ""
+    return f" at {_theirs(lines[-2], STUDENT_TEXT // 2)}: `{_theirs(lines[-1], STUDENT_TEXT // 2)}`"
 
 
 # ------------------------------------------------------------------------------------------- one task
@@ -323,34 +365,47 @@ UNCHECKED = {"meta_device": "your outputs stay on the inputs' device",
 
 def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *, findings=None,
                callee_status: dict | None = None, failure: dict | None = None,
-               uses: set[str] | None = None) -> TaskResult:
+               uses: set[str] | None = None, contract: set[str] | None = None) -> TaskResult:
     """Score one task. `replies` maps case id -> worker meta; `failure` is a task-level event
     ({"status": "timeout"|"crashed"|"missing", ...}) that stopped the remaining cases; `uses` names
-    the top-level functions the task's function calls, directly or not (for timeouts)."""
+    the top-level functions the task's function calls, directly or not (for timeouts).
+
+    `findings` are the source scan's findings in the task's function, in the top-level functions it uses and
+    at load (``attnlab.forbidden.Finding``, each with its `owner`); `callee_status` maps the callee tasks
+    graded earlier in this run to their status, and `contract` names those of them the submission defines
+    with the contract's signature. A forbidden call inside a callee, seen by the scan or at run time, is
+    charged here unless that callee answers for it (``attnlab.forbidden.excused``)."""
     results = [judge_case(c, replies.get(c.id, {"status": (failure or {}).get("status", "not_run")}), tensors.get(c.id, {}), course)
                for c in cases]
     diagnoses: list[Diagnosis] = []
 
     if failure and failure.get("status") == "missing":
         return TaskResult(task.id, 0.0, task.points, "missing",
-                          [Diagnosis.make("missing", function=task.function, load=failure.get("load", ""))], results)
+                          [Diagnosis.make("missing", function=task.function,
+                                          load=_theirs(failure.get("load", ""), 2 * STUDENT_TEXT))], results)
     valued = [r for r in results if r.case.kind in VALUE_KINDS and not (r.pending or r.skipped)]
     if valued and all(r.meta.get("status") == "missing" for r in valued):  # a stub, whatever its other checks say
         return TaskResult(task.id, 0.0, task.points, "missing", [Diagnosis.make("not_implemented", function=task.function)], results)
 
     _attribute_to_callees(task.id, results, callee_status or {}, uses or set())
+    _charge_callee_calls(results, callee_status or {}, contract or set())
     _credit_only_with_values(results)
     constant = constant_outputs(results, task.function)
     for i, d in constant.items():  # a placeholder: an input unchanged may hold -inf, which is no NaN bug
         results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
 
-    if findings:
-        f = findings[0]
+    charged = [f for f in findings or []
+               if f.owner in ("", task.function) or not excused(f.owner, callee_status or {}, contract or set())]
+    if charged:
+        f = charged[0]
         if f.evasion:
-            name = f"`{f.name.split(':', 1)[1]}` (it hides torch calls from the grader)"
+            name = f"`{f.name.split(':', 1)[1]}` (it reaches past your code into the grader's, or hides torch calls from it)"
         else:
             name = f"`{f.name}`"
-        diagnoses.append(Diagnosis.make("forbidden_call", name=name, line=f" on line {f.line}: `{f.text}`" if f.line else ""))
+        if f.owner not in ("", task.function):
+            name += f" in your {_theirs(f.owner, STUDENT_NAME)}, which {task.function} uses"
+        line = f" on line {f.line}: `{_theirs(f.text)}`" if f.line else ""
+        diagnoses.append(Diagnosis.make("forbidden_call", name=name, line=line))
     for r in results:
         for p in r.problems:
             if p.id not in {d.id for d in diagnoses}:
@@ -380,7 +435,7 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
         diagnoses.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
     redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
     diagnoses = [d for d in diagnoses if d.id not in redundant]
-    if any(d.id == "forbidden_call" for d in diagnoses):
+    if any(d.id in ("forbidden_call", "detector_tampered") for d in diagnoses):
         score, status = 0.0, "forbidden"
     elif any(not r.blocked_by for r in timeouts):
         status = "timeout"
@@ -411,6 +466,22 @@ def _credit_only_with_values(results: list[CaseResult]) -> None:
             r.passed = False
             said = UNCHECKED[r.case.kind].format(expected=r.case.expected)
             r.detail = f"{said}, but this check earns points only once your values are right on at least one case"
+
+
+def _charge_callee_calls(results: list[CaseResult], callee_status: dict, contract: set[str]) -> None:
+    """Forbidden calls the worker saw inside the student's callees (``meta["callee_forbidden"]``): charged to
+    this task's case unless the callee answers for them (``attnlab.forbidden.excused``)."""
+    for r in results:
+        seen = r.meta.get("callee_forbidden")
+        if not isinstance(seen, dict):
+            continue
+        for callee, hits in sorted(seen.items()):
+            if not hits or excused(callee, callee_status, contract):
+                continue
+            names = _theirs(", ".join(map(str, hits))) if isinstance(hits, list) else "a forbidden call"
+            where = _theirs(callee, STUDENT_NAME)
+            r.problems.append(Diagnosis.make("forbidden_call", name=f"{names} (inside your {where})", line=""))
+            r.passed = False
 
 
 def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status: dict, uses: set[str]) -> None:
@@ -450,6 +521,9 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
         except Exception:  # noqa: BLE001 - a replay that does not fit proves nothing either way
             continue
         if len(r.got) == len(expected) and all(g is not None and close(g, e.to(torch.float64), *_replay_tol(r)) for g, e in zip(r.got, expected)):
+            _watched(r, True)  # right given its callees: the canary applies as to values right outright
+            if any(p.id == "detector_tampered" for p in r.problems):
+                continue
             r.passed = True
             r.inherited = called[0]
             r.problems = [p for p in r.problems if p.id not in ("nan_output", "gradient_mismatch")]
@@ -466,13 +540,13 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
         if call["name"] not in failing:
             continue
         if call.get("raised"):
-            return call["name"], f"raised {call['raised']['type']}"
+            return call["name"], f"raised {_theirs(call['raised']['type'], STUDENT_NAME)}"
         for res in call["result"]:
             t = r.tensors.get(res.get("t", ""))
             if t is not None and t.dtype != torch.bool and str(t.dtype).replace("torch.", "") != r.case.dtype:
                 return call["name"], f"returned {str(t.dtype).replace('torch.', '')} for {r.case.dtype} inputs"
             if "other" in res:
-                return call["name"], f"returned a {res['other']}"
+                return call["name"], f"returned a {_theirs(res['other'], STUDENT_NAME)}"
         models = answers()  # None in the student build: no reference to ask for the shapes
         want = models.reference_shapes(call, r.tensors) if models is not None else None
         got = [tuple(r.tensors[res["t"]].shape) for res in call["result"] if "t" in res]

@@ -15,7 +15,12 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
   student code outside the sandbox (reading files, opening sockets, leaving daemons), and no grade
   needs it. A notebook with grade cells that are not course tasks is run in the kernel as plain
   nbgrader does, for those cells only to be scored the usual way (``TrustedGrades.run_kernel``).
-- ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs it, sets the kernel
+- One student never stops the class. ``RepairNbgraderMetadata`` puts edited nbgrader metadata back
+  from the gradebook before nbgrader's checks read it, ``ReadableNotebooks`` reads what a hand edit
+  left of a notebook's JSON and names a file that is not JSON, and the trusted grader grades the code
+  whatever the metadata said. The worker that runs that code never sees the hidden tests that autograde
+  restores (``attnlab.submission.worker_view``).
+- ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs all this, sets the kernel
   timeout from course.yml, puts deleted grade cells back, and hides hidden tests in feedback.
 
     from attnlab.config import load_course
@@ -29,6 +34,7 @@ import atexit
 import base64
 import copy
 import html
+import json
 import math
 import pprint
 import tempfile
@@ -36,15 +42,20 @@ from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import CellControlSignal, CellExecutionError, CellTimeoutError, DeadKernelError
+from nbconvert.exporters import NotebookExporter
 from nbformat.v4 import new_output
 from nbgrader import utils as nbgrader_utils
+from nbgrader.api import Gradebook
 from nbgrader.converters.autograde import Autograde
 from nbgrader.converters.generate_feedback import GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades, OverwriteCells, SaveAutoGrades
+from nbgrader.nbgraderformat import SCHEMA_VERSION
+from nbgrader.preprocessors import (ClearHiddenTests, Execute, GetGrades, NbGraderPreprocessor, OverwriteCells,
+                                    SaveAutoGrades)
 from traitlets import Bool, Dict, Enum, Integer
 
 from . import selfcheck
 from .config import Course, load_course
+from .submission import repair_notebook_json, worker_view
 
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
@@ -177,9 +188,9 @@ class TrustedGrades(Execute):
         ids = [c.metadata.nbgrader["grade_id"] for c in graded]
         wanted = [t.id for t in course.tasks if t.id in ids]
         name = resources.get("unique_key") or "submission"
-        for cell in submitted.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
+        # What the grader loads: no outputs, and no test cell's source, where autograde has just put the
+        # hidden tests back. The loader leaves those out too; they need not touch the disk at all.
+        submitted = nbformat.from_dict(worker_view(submitted))
         # Refuse to grade (this notebook, and so every other one) where correct work would lose points.
         selfcheck.ensure(zygote, course)
         with tempfile.TemporaryDirectory(prefix="attnlab-nbgrader-") as tmp:
@@ -187,7 +198,8 @@ class TrustedGrades(Execute):
             nbformat.write(submitted, str(path))
             seed = _run_seed(self.seed)
             (result,) = grade_paths([path], course=course, seed=seed, task_ids=wanted, zygote=zygote, pictures=True)
-        self.log.info("attnlab trusted grades for %s (seed %d): %s", name, seed,
+        self.log.info("attnlab trusted grades for %s (seed %d): %s",
+                      _notebook_name(resources) if "nbgrader" in resources else name, seed,
                       ", ".join(f"{t['id']} {t['score']:g}/{t['max_score']:g}" for t in result["tasks"]))
         by_id = {t["id"]: t for t in result["tasks"]}
         for cell in graded:
@@ -217,11 +229,149 @@ def autograde_preprocessors() -> list:
 
 
 def sanitize_preprocessors() -> list:
-    """nbgrader's sanitize pipeline with RestoreDeletedCells in OverwriteCells' place."""
+    """nbgrader's sanitize pipeline, opened by RepairNbgraderMetadata, with RestoreDeletedCells in
+    OverwriteCells' place. The repair comes first because every nbgrader step after it trusts the
+    metadata it puts right."""
     default = list(Autograde.class_traits()["sanitize_preprocessors"].default())
     if default.count(OverwriteCells) != 1:
         raise RuntimeError("this nbgrader's sanitize pipeline has no single OverwriteCells; attnlab supports nbgrader 0.9.x")
-    return [RestoreDeletedCells if step is OverwriteCells else step for step in default]
+    return [RepairNbgraderMetadata] + [RestoreDeletedCells if step is OverwriteCells else step for step in default]
+
+
+def _notebook_name(resources) -> str:
+    """'student/assignment/notebook.ipynb', as a log line names a submitted notebook."""
+    ids = resources.get("nbgrader", {})
+    return f"{ids.get('student', '?')}/{ids.get('assignment', '?')}/{ids.get('notebook', '?')}.ipynb"
+
+
+class RepairNbgraderMetadata(NbGraderPreprocessor):
+    """Puts a submitted notebook's nbgrader metadata back as the gradebook has it, before nbgrader reads it.
+
+    nbgrader 0.9.6 trusts the metadata in the student's file, and one edit there stops it:
+
+    - a ``schema_version`` other than 3 in any cell: CheckCellMetadata raises SchemaTooOldError or
+      SchemaTooNewError, and ``nbgrader autograde`` stops for the whole assignment, every student after
+      this one left ungraded;
+    - a solution cell made a grade cell (``grade: true, points: 1000``): OverwriteCells asks the
+      gradebook for that grade cell (MissingEntry), and the notebook is left to manual grading;
+    - a duplicated ``grade_id``: DeduplicateIds empties one copy's metadata, on which OverwriteCells
+      (KeyError: 'grade_id') and CheckCellMetadata (schema version 0) then fail;
+    - a new grade cell: OverwriteCells drops its unknown grade_id, with the same KeyError after.
+
+    Here, a cell whose ``grade_id`` is in the gradebook gets the gradebook's metadata (its kind, its
+    points, schema version 3); where several cells carry one, the last keeps it, as nbgrader's
+    DeduplicateIds decides. A cell with an unknown, repeated or missing ``grade_id`` loses its nbgrader
+    metadata and becomes a plain cell: the trusted grader grades its code as the student's own. A
+    missing kernelspec is filled in from the gradebook. Each repair is one warning line that names the
+    notebook and what was wrong. Deleted grade cells are RestoreDeletedCells' job, later on.
+    """
+
+    KINDS = ("grade", "solution", "locked", "task")
+
+    def preprocess(self, nb, resources):
+        name = _notebook_name(resources)
+        ids = resources["nbgrader"]
+        with Gradebook(ids["db_url"]) as gb:
+            source = gb.find_notebook(ids["notebook"], ids["assignment"])
+            wanted = self._gradebook_metadata(source)
+            kernelspec = json.loads(source.kernelspec) if source.kernelspec else None
+        last = {}  # grade_id -> index of the last cell that carries it
+        for index, cell in enumerate(nb.cells):
+            meta = cell.get("metadata", {}).get("nbgrader")
+            if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+                last[meta["grade_id"]] = index
+        for index, cell in enumerate(nb.cells):
+            for what in self._repair_cell(cell, index, wanted, last):
+                self.log.warning("attnlab repaired %s: cell %d: %s", name, index + 1, what)
+        spec = nb.metadata.get("kernelspec")
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)):
+            nb.metadata["kernelspec"] = kernelspec or {"name": "python3", "display_name": "Python 3",
+                                                       "language": "python"}
+            self.log.warning("attnlab repaired %s: kernelspec %s; filled in as %s", name,
+                             "missing" if spec is None else repr(spec)[:80], nb.metadata["kernelspec"]["name"])
+        return nb, resources
+
+    def _gradebook_metadata(self, source) -> dict[str, dict]:
+        """grade_id -> the nbgrader metadata the gradebook's source notebook gives that cell."""
+        grades = {c.name: c.max_score for c in source.grade_cells}
+        tasks = {c.name: c.max_score for c in source.task_cells}
+        solutions = {c.name for c in source.solution_cells}
+        out = {}
+        for cell in source.source_cells:
+            meta = {"grade": cell.name in grades, "solution": cell.name in solutions, "locked": bool(cell.locked),
+                    "task": cell.name in tasks, "grade_id": cell.name, "schema_version": SCHEMA_VERSION,
+                    "cell_type": cell.cell_type}
+            if cell.name in grades or cell.name in tasks:
+                meta["points"] = float(grades.get(cell.name, tasks.get(cell.name)))
+            if isinstance(cell.checksum, str):
+                meta["checksum"] = cell.checksum
+            out[cell.name] = meta
+        return out
+
+    def _repair_cell(self, cell, index: int, wanted: dict, last: dict) -> list[str]:
+        """Put one cell's nbgrader metadata right; what was wrong, in words (nothing when it was right)."""
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            return []
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        plain = "made a plain cell, whose code the trusted grader grades as the student's"
+        if not isinstance(meta, dict):
+            why = f"nbgrader metadata is a {type(meta).__name__}, not a mapping"
+        elif grade_id is None:
+            harmless = not any(meta.get(k) for k in self.KINDS) and meta.get("schema_version") == SCHEMA_VERSION
+            del cell.metadata["nbgrader"]
+            return [] if harmless else [f"nbgrader metadata without a grade_id; {plain}"]
+        elif not isinstance(grade_id, str) or grade_id not in wanted:
+            why = f"grade_id {str(grade_id)[:60]!r} is not in the gradebook (a cell the student added or renamed)"
+        elif last[grade_id] != index:
+            why = f"grade_id {grade_id!r} is also on cell {last[grade_id] + 1}, which keeps it"
+        else:
+            should = wanted[grade_id]
+            wrong = [f"{key} {meta.get(key)!r} (the gradebook says {should.get(key)!r})" for key in
+                     ("schema_version", *self.KINDS, "points") if not self._same(meta.get(key), should.get(key))]
+            cell.metadata["nbgrader"] = nbformat.from_dict(copy.deepcopy(should))
+            return [f"{grade_id}: {', '.join(wrong)}; put back as the gradebook has it"] if wrong else []
+        del cell.metadata["nbgrader"]
+        return [f"{why}; {plain}"]
+
+    @staticmethod
+    def _same(got, want) -> bool:
+        if want is None or isinstance(want, bool):
+            return bool(got) == bool(want) if want is not None else got is None
+        try:
+            return not isinstance(got, bool) and float(got) == float(want)
+        except (TypeError, ValueError):
+            return False
+
+
+class ReadableNotebooks(NotebookExporter):
+    """nbgrader's notebook exporter, for autograde: it reads what a hand edit left of a notebook's JSON,
+    and names a notebook that no one can read.
+
+    nbformat refuses a notebook whose ``nbformat_minor`` is not a whole number (``"4.5"``) before any
+    preprocessor runs; such fields are put right here (``submission.repair_notebook_json``, as
+    ``attnlab grade`` reads them), one warning line each. A file that is not JSON cannot be read by
+    anyone: one error line names it and says why, and nbgrader goes on to every other notebook of the
+    assignment (it leaves this one to manual grading and ends with exit code 1).
+    """
+
+    def from_file(self, file_stream, resources=None, **kw):
+        name = _notebook_name(resources or {})
+        try:
+            data = json.loads(file_stream.read())
+        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, or nested past Python's stack
+            why = f"is not JSON ({e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__})"
+            self.log.error("attnlab: %s %s; nbgrader cannot grade it, and grades every other notebook", name, why)
+            raise ValueError(f"{name} {why}") from None
+        for what in repair_notebook_json(data):
+            self.log.warning("attnlab repaired %s: %s", name, what)
+        try:
+            nb = nbformat.reads(json.dumps(data), as_version=4)
+        except Exception as e:  # noqa: BLE001 - nbformat raises several kinds for a broken file
+            self.log.error("attnlab: %s is JSON but not a notebook nbformat can read (%s: %s); nbgrader cannot grade "
+                           "it, and grades every other notebook", name, type(e).__name__, str(e)[:120])
+            raise ValueError(f"{name} is not a readable notebook") from None
+        return self.from_notebook_node(nb, resources=resources, **kw)
 
 
 class RestoreDeletedCells(OverwriteCells):
@@ -244,12 +394,23 @@ class RestoreDeletedCells(OverwriteCells):
             present = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
             if grade_cell.name in present:
                 continue
-            self.log.warning("Grade cell %s was deleted from the submission; putting it back", grade_cell.name)
+            self.log.warning("attnlab repaired %s: grade cell %s was deleted; put back", _notebook_name(resources),
+                             grade_cell.name)
             cell = self.missing_cell_transform(by_name[grade_cell.name], grade_cell.max_score,
                                                is_solution=grade_cell.name in solutions)
             earlier = order[:order.index(grade_cell.name)] if grade_cell.name in order else []
             at = next((present[name] + 1 for name in reversed(earlier) if name in present), len(nb.cells))
             nb.cells.insert(at, cell)
+        return nb, resources
+
+    def add_missing_task_cells(self, nb, resources):
+        """nbgrader's, without its KeyError on a cell whose nbgrader metadata has no grade_id."""
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        by_name = {cell.name: cell for cell in source_nb.source_cells}
+        present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        for task_cell in source_nb.task_cells:
+            if task_cell.name not in present and task_cell.name in by_name:
+                nb.cells.append(self.missing_cell_transform(by_name[task_cell.name], task_cell.max_score, is_task=True))
         return nb, resources
 
 
@@ -287,7 +448,8 @@ CONFIG = '''\
 import os
 import sys
 
-from attnlab.nbgrader_plugin import autograde_preprocessors, feedback_preprocessors, sanitize_preprocessors
+from attnlab.nbgrader_plugin import (ReadableNotebooks, autograde_preprocessors, feedback_preprocessors,
+                                     sanitize_preprocessors)
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config() for this file
 
@@ -297,7 +459,7 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.source_directory = "source"  # assignments/source/<lesson>/ holds the source notebooks
 {exchange}
-# One notebook cell may run as long as the trusted grader gives a whole notebook to load.
+# One notebook cell may run as long as the trusted grader gives one cell to load (limits.load_seconds).
 c.ExecutePreprocessor.timeout = {timeout}
 
 # The course the trusted grader uses: the same tasks, points and limits as course.yml.
@@ -305,9 +467,13 @@ c.TrustedGrades.course = {course}
 
 # Execute -> TrustedGrades (its subclass, in its place) -> ... -> SaveAutoGrades; built and checked in code.
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# RepairNbgraderMetadata first: nbgrader metadata the student edited (schema versions, grade cells added,
+# duplicated or made from solution cells) is put back from the gradebook, so that no notebook stops the run.
 # OverwriteCells -> RestoreDeletedCells: a grade cell the student deleted is put back (and says so), so it
 # is graded rather than left to manual grading; edited ones are restored as nbgrader always does.
 c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
+# Reads what a hand edit left of a notebook's JSON, and names a notebook that is not JSON at all.
+c.Autograde.exporter_class = ReadableNotebooks
 # GetGrades -> ClearLockedHiddenTests -> ...: feedback never shows hidden tests.
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
 '''

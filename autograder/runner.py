@@ -1,6 +1,7 @@
 """The child side of the grader: load a student's submission and run calls on it. Nothing here judges.
 
-This file runs as a script, ``python -I runner.py ZYGOTE_FD SANDBOX_JSON``, and never imports the attnlab
+This file runs as the zygote, ``python -I -c BOOT runner.py ZYGOTE_FD SANDBOX_JSON`` (``main``), loaded by
+path as a module that no ``sys.modules`` holds (so it is not ``__main__``), and never imports the attnlab
 package: the reference answers and the judge stay out of its memory. It loads its three helpers,
 ``wire.py``, ``confine.py`` and ``figure_data.py``, by file path.
 
@@ -22,7 +23,6 @@ Messages on the socket are described in ``wire.py``; the case format is document
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import importlib.util
 import io
@@ -217,7 +217,8 @@ def _become_worker(request: dict, fds: list[int], figure_data, sandbox: Sandbox)
 
 
 class Worker:
-    """Serves one submission: a `load` request, then `run` requests, one reply frame per case."""
+    """Serves one submission: a `load` request, then `run` requests, each in a child forked from the loaded
+    submission (`run_forked`), one reply frame per case."""
 
     def __init__(self, chan: socket.socket, figure_data, private_copy: str | None = None,
                  gpu_memory_mb: int | None = None):
@@ -229,6 +230,10 @@ class Worker:
         self.private_copy = private_copy  # the read-only copy of the submission, for __file__
         self.gpu_memory_mb = gpu_memory_mb  # the cap this worker puts on its GPU memory before a cuda case
         self.ns: dict = {}
+        # Bound before any student code loads: each task's detectors and callee recorder are made from these,
+        # never from module names looked up when the task runs, which a submission could have rebound.
+        _torch_kit(torch)
+        self.detectors, self.recorder, self.device_discipline = Detectors, CalleeRecorder, DeviceDiscipline(torch)
 
     def serve(self) -> None:
         while True:
@@ -240,9 +245,55 @@ class Worker:
             if op == "load":
                 self.load(header)
             elif op == "run":
-                self.run(header, payload)
+                self.run_forked(header, payload)
             elif op == "bye":
                 return
+
+    # -- a task in a child of its own
+
+    def run_forked(self, header: dict, payload: bytes) -> None:
+        """Run one task in a child forked from this loaded process (copy-on-write), so that a crash, an
+        ``os._exit`` or a hang costs that task's child, not a reload of the submission.
+
+        The child writes its frames to a socket of its own, and this process passes them on to the parent
+        whole: a child that dies mid-frame leaves nothing half-written on the parent's channel. Then one
+        frame says how it ended: ``crashed`` (it died) or ``timeout`` (``header["seconds"]`` ran out, and
+        it was killed). What the child started is killed with it. Where CUDA was started while loading,
+        a forked child could not use it: the task runs in this process then, as it did before forking.
+        """
+        if self.torch.cuda.is_initialized():
+            self.run(header, payload)
+            return
+        mine, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                self.chan.close()
+                self.chan = theirs
+                os.setpgid(0, 0)  # its own group: what it starts dies with it, where there is no PID namespace
+                self.run(header, payload)
+            finally:
+                os._exit(0)
+        theirs.close()
+        seconds = header.get("seconds")
+        deadline = time.monotonic() + float(seconds) if seconds else None
+        try:
+            while True:
+                try:
+                    frame, blob = wire.recv(mine, deadline)
+                except wire.Deadline:
+                    wire.send(self.chan, {"op": "timeout"})
+                    return
+                except (wire.ChannelClosed, wire.ChannelCorrupt):
+                    wire.send(self.chan, {"op": "crashed"})
+                    return
+                wire.send(self.chan, frame, blob)
+                if frame.get("op") == "done":
+                    return
+        finally:
+            mine.close()
+            _end_children(pid)
 
     # -- loading
 
@@ -282,7 +333,7 @@ class Worker:
 
         tensors = st_load(payload) if payload else {}
         fn = self.ns.get(header["function"])
-        detect = Detectors(self.torch, header.get("forbidden", {}))
+        detect = self.detectors(self.torch, header.get("forbidden", {}))
         callees = header.get("callees", [])
         if self.gpu_memory_mb and any(c.get("device") == "cuda" for c in header["cases"]):
             self.cap_gpu_memory()
@@ -314,7 +365,7 @@ class Worker:
         args = [self.arg(a, tensors, device) for a in case.get("args", [])]
         kwargs = {k: self.arg(a, tensors, device) for k, a in case.get("kwargs", {}).items()}
         before = [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
-        recorder = CalleeRecorder(self.ns, callees if case.get("record_callees") else [], torch, detect)
+        recorder = self.recorder(self.ns, callees if case.get("record_callees") else [], torch, detect)
         out_tensors: dict = {}
         meta: dict = {"status": "ok"}
         if kind == "plot":
@@ -328,6 +379,7 @@ class Worker:
                 meta = {"status": "error", "error": _err(e)}
                 meta["callee_calls"] = recorder.export(out_tensors)
                 meta["forbidden"], meta["evasion"] = detect.report()
+                meta["callee_forbidden"], meta["trace"] = recorder.export_forbidden(), detect.trace()
                 return meta, out_tensors
             meta.update(self.outputs(value, out_tensors))
             if case.get("grad"):
@@ -352,6 +404,7 @@ class Worker:
             if b is not None and not _same(torch, a.detach(), b)
         ]
         meta["forbidden"], meta["evasion"] = detect.report()
+        meta["callee_forbidden"], meta["trace"] = recorder.export_forbidden(), detect.trace()
         meta["callee_calls"] = recorder.export(out_tensors)
         return meta, out_tensors
 
@@ -487,7 +540,7 @@ class Worker:
             if case.get("module"):
                 with torch.device("meta"):
                     module = fn(*case["init"])
-            with DeviceDiscipline(torch)():
+            with self.device_discipline():
                 value = module(*args, **kwargs) if case.get("module") else fn(*args, **kwargs)
         except BaseException as e:  # noqa: BLE001
             return {"status": "ok", "meta_run": {"error": _err(e)}}
@@ -500,22 +553,42 @@ class Worker:
 # torch._dynamo on first use: a second per worker. Our modes are never compiled, so we opt out.
 _NO_DYNAMO = classmethod(lambda cls: False)
 
+# What the detectors use, bound before any student code runs, so that a submission that later swaps torch's mode
+# classes or stack getters, or re.compile, changes nothing here: the standard library's now, torch's by
+# `_torch_kit` once (in the zygote's warm-up, before any worker is forked, and in every Worker's __init__: this
+# file loads before torch, whose import must wait for the sandbox's probes to fork).
+_compile = re.compile
+_KIT: dict = {}
+TRACE_OPS = 256  # at most this many aten op names per case in meta["trace"]
+
+
+def _torch_kit(torch) -> dict:
+    if not _KIT:
+        from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
+        from torch.utils._pytree import tree_leaves
+        from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode_stack
+
+        _KIT.update(Tensor=torch.Tensor, TorchFunctionMode=TorchFunctionMode, TorchDispatchMode=TorchDispatchMode,
+                    function_stack=_get_current_function_mode_stack, dispatch_stack=_get_current_dispatch_mode_stack,
+                    tree_leaves=tree_leaves)
+    return _KIT
+
 
 def DeviceDiscipline(torch):
     """A dispatch mode that raises on the first aten op whose tensor arguments sit on different devices.
 
     CPU scalars (0-dim tensors) may mix with any device, as in torch itself.
     """
-    from torch.utils._pytree import tree_leaves
-    from torch.utils._python_dispatch import TorchDispatchMode
+    kit = _torch_kit(torch)
+    tree_leaves, Tensor = kit["tree_leaves"], kit["Tensor"]
 
-    class _DeviceDiscipline(TorchDispatchMode):
+    class _DeviceDiscipline(kit["TorchDispatchMode"]):
         _should_skip_dynamo = _NO_DYNAMO
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             devices = {t.device.type for t in tree_leaves((args, kwargs))
-                       if isinstance(t, torch.Tensor) and not (t.dim() == 0 and t.device.type == "cpu")}
+                       if isinstance(t, Tensor) and not (t.dim() == 0 and t.device.type == "cpu")}
             if len(devices) > 1:
                 raise RuntimeError(f"{func.overloadpacket.__name__} mixes tensors on different devices: {', '.join(sorted(devices))}")
             return func(*args, **kwargs)
@@ -524,10 +597,12 @@ def DeviceDiscipline(torch):
 
 
 class CalleeRecorder:
-    """While a caller task runs, wrap the student's own callee functions to record (args, result).
+    """While a caller task runs, wrap the student's own callee functions to record (args, result), and the
+    forbidden calls the detectors saw inside each.
 
     The parent replays these records through the reference caller, to tell a caller's own mistake
-    from one it inherited from a callee.
+    from one it inherited from a callee. It decides whose a callee's forbidden call is: the callee's task
+    answers for it only where that task was graded in the same run (``attnlab.forbidden.excused``).
     """
 
     def __init__(self, ns: dict, names: list[str], torch, detect: "Detectors"):
@@ -535,18 +610,22 @@ class CalleeRecorder:
         self.detect = detect
         self.calls: list = []
         self.saved: dict = {}
+        self.forbidden: dict[str, set] = {}  # callee -> the forbidden calls seen inside it
 
     def _wrap(self, name: str, fn):
         recorder = self
 
         def recorded(*args, **kwargs):
-            # A callee's own forbidden calls are charged to the callee's task, not to this caller.
-            with recorder.detect.paused():
-                try:
-                    result = fn(*args, **kwargs)
-                except BaseException as e:
-                    recorder.calls.append((name, args, kwargs, e))
-                    raise
+            start = len(recorder.detect.hits)
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as e:
+                recorder.calls.append((name, args, kwargs, e))
+                raise
+            finally:  # out of the caller's own hits, into this callee's (a callee inside it took its own already)
+                inner = recorder.detect.take(start)
+                if inner:
+                    recorder.forbidden.setdefault(name, set()).update(inner)
             if len(recorder.calls) < 64:
                 recorder.calls.append((name, args, kwargs, result))
             return result
@@ -564,6 +643,10 @@ class CalleeRecorder:
         for n, fn in self.saved.items():
             self.ns[n] = fn
         return False
+
+    def export_forbidden(self) -> dict:
+        """{callee: the forbidden calls seen inside it}, for ``meta["callee_forbidden"]``."""
+        return {name: sorted(hits) for name, hits in sorted(self.forbidden.items())}
 
     def export(self, out_tensors: dict) -> list:
         torch = self.torch
@@ -609,16 +692,16 @@ class Detectors:
     """
 
     def __init__(self, torch, spec: dict):
-        from torch.overrides import TorchFunctionMode
-        from torch.utils._python_dispatch import TorchDispatchMode
-
-        fn_re = re.compile(spec["function"]) if spec.get("function") else None
-        aten_re = re.compile(spec["aten"]) if spec.get("aten") else None
+        kit = _torch_kit(torch)
+        fn_re = _compile(spec["function"]) if spec.get("function") else None
+        aten_re = _compile(spec["aten"]) if spec.get("aten") else None
         hits: list = []
+        ops: set = set()
         counts = {"function": 0, "dispatch": 0}
-        self.hits, self.counts, self.torch = hits, counts, torch
+        self.hits, self.ops, self.counts, self.torch = hits, ops, counts, torch
+        self._stacks = kit["function_stack"], kit["dispatch_stack"]
 
-        class FunctionLayer(TorchFunctionMode):
+        class FunctionLayer(kit["TorchFunctionMode"]):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 counts["function"] += 1
                 name = getattr(func, "__name__", "") or ""
@@ -626,12 +709,13 @@ class Detectors:
                     hits.append(name)
                 return func(*args, **(kwargs or {}))
 
-        class DispatchLayer(TorchDispatchMode):
+        class DispatchLayer(kit["TorchDispatchMode"]):
             _should_skip_dynamo = _NO_DYNAMO
 
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 counts["dispatch"] += 1
                 name = func.overloadpacket.__name__
+                ops.add(name)
                 if aten_re is not None and aten_re.search(name):
                     hits.append(f"aten.{name}")
                 return func(*args, **(kwargs or {}))
@@ -640,27 +724,24 @@ class Detectors:
         self._active: list = []
         self.evasion = False
 
-    @contextlib.contextmanager
-    def paused(self):
-        hits = len(self.hits)
-        try:
-            yield
-        finally:
-            del self.hits[hits:]
+    def take(self, start: int) -> list:
+        """The hits since `start` (an earlier ``len(self.hits)``), taken out of this window's own."""
+        inner = self.hits[start:]
+        del self.hits[start:]
+        return inner
 
     def __enter__(self):
         self._active = [layer() for layer in self._layers]
         self.counts.update(function=0, dispatch=0)
+        self.ops.clear()
         for mode in self._active:
             mode.__enter__()
         return self
 
     def __exit__(self, *exc):
-        from torch.overrides import _get_current_function_mode_stack
-        from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
-
+        function_stack, dispatch_stack = self._stacks
         fn_mode, dispatch_mode = self._active
-        if fn_mode not in _get_current_function_mode_stack() or dispatch_mode not in _get_current_dispatch_mode_stack():
+        if fn_mode not in function_stack() or dispatch_mode not in dispatch_stack():
             self.evasion = True  # the student's code popped or replaced our modes
         for mode in reversed(self._active):
             try:
@@ -671,6 +752,12 @@ class Detectors:
             self.evasion = True  # tensors were computed while the function layer was switched off
         return False
 
+    def trace(self) -> dict:
+        """What the dispatcher saw in the last window: the parent checks that a case whose values are right
+        shows the ops its task cannot do without (the canary: detectors that watched nothing see nothing)."""
+        return {"ops": sorted(self.ops)[:TRACE_OPS], "dispatch": self.counts["dispatch"],
+                "function": self.counts["function"]}
+
     def report(self) -> tuple[list, bool]:
         hits = sorted(set(self.hits))
         self.hits.clear()
@@ -679,6 +766,36 @@ class Detectors:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+
+
+def _end_children(pid: int) -> None:
+    """Kill a task's child and everything it started, and reap them.
+
+    As PID 1 of the worker's own PID namespace, every other process in it is the task's (daemons that
+    left the child's group included); without one, the child's process group.
+    """
+    targets = [pid]
+    if os.getpid() == 1:
+        targets += [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != 1]
+    for target in targets:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    while True:  # and the orphans that came to us (kill() counts PIDs in our own namespace: only ours)
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
 
 
 def _pack(out: dict) -> bytes:
@@ -715,5 +832,17 @@ def _err(e: BaseException) -> dict:
     return {"type": type(e).__name__, "msg": _short(e), "tb": _tb(e), "frames": frames}
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> None:
+    """The zygote's entry: ``python -I -c BOOT runner.py FD CONFIG`` (see ``attnlab.sandbox.BOOT``).
+
+    BOOT loaded this file as a module that no ``sys.modules`` holds; its own names are dropped from
+    ``__main__`` here, so that ``__main__`` holds nothing of the grader's in any worker.
+    """
+    boot = sys.modules["__main__"].__dict__
+    for name in [n for n in boot if not n.startswith("__")]:
+        del boot[name]
+    zygote(int(argv[0]), json.loads(argv[1]) if len(argv) > 1 else {})
+
+
+if __name__ == "__main__":  # python -I runner.py FD CONFIG, by hand
     zygote(int(sys.argv[1]), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

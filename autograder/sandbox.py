@@ -1,6 +1,6 @@
 """The parent's handle on the child processes that run student code.
 
-``Zygote`` starts ``python -I runner.py`` with a clean environment in a throwaway directory. That
+``Zygote`` starts ``python -I -c BOOT runner.py`` with a clean environment in a throwaway directory. That
 process imports torch once and forks a fresh ``Worker`` per submission, and again after a crash or a
 timeout. The zygote never loads student code, and it never imports the reference or the judge, so a
 worker inherits nothing worth stealing.
@@ -39,6 +39,13 @@ from . import wire
 from .confine import LAYERS, MODES
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+# The zygote's __main__: loads runner.py by path as a module that is in no sys.modules, and hands over.
+# So the runner is not __main__, and student code cannot reach its names as sys.modules["__main__"].X.
+BOOT = ("import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('_attnlab_child_runner', sys.argv[1])\n"
+        "runner = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(runner)\n"
+        "runner.main(sys.argv[2:])\n")
 OUTPUT_LAYER = "output"
 LAYER_NAMES = {**LAYERS, OUTPUT_LAYER: "output caps"}
 _warned = False  # one warning about a weaker sandbox per process
@@ -80,12 +87,19 @@ def _remove(path: Path) -> None:
 
 
 def _private_copy(submission) -> tuple[str, bytes]:
-    """(file name, bytes) of the copy a worker sees at /submission/<name>: the text graded, from memory."""
+    """(file name, bytes) of the copy a worker sees at /submission/<name>: the text graded, from memory.
+
+    For a notebook, never the file's bytes: nbgrader's autograde has put the hidden tests back into the
+    notebook it grades, and its outputs may hold anything. The copy is the notebook as the loader read
+    it, with every test cell's source emptied and no outputs (``submission.worker_view``).
+    """
+    from .submission import worker_notebook
+
     name = Path(submission.path).name
     if name in ("", ".", ".."):
         name = "submission.py"
     if submission.notebook:
-        return name, Path(submission.path).read_bytes()
+        return name, json.dumps(worker_notebook(submission), indent=1, ensure_ascii=False).encode()
     return name, submission.cells[0].encode()
 
 
@@ -140,7 +154,7 @@ class Zygote:
         # The work root also marks the command line of this zygote and of every worker forked from it.
         config = json.dumps({"mode": self.mode, "hide": hidden_paths(), "root": str(self.workroot)})
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(child_sock.fileno()), config],
+            [sys.executable, "-I", "-c", BOOT, str(RUNNER), str(child_sock.fileno()), config],
             pass_fds=[child_sock.fileno()],
             env=clean_env(),
             cwd=self.workroot,

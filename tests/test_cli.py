@@ -27,7 +27,7 @@ def test_json_is_one_line_per_submission_in_input_order():
     results = [json.loads(line) for line in lines]
     assert [r["submission"] for r in results] == [str(p) for p in paths]
     for r in results:
-        assert r["schema"] == "attnlab.grade/1"
+        assert r["schema"] == "attnlab.grade/1" and r["status"] == "graded"
         assert [t["id"] for t in r["tasks"]] == ["qk_scores", "attention"]
         for t in r["tasks"]:
             assert set(t) >= {"id", "score", "max_score", "status", "diagnoses", "feedback", "cases"}
@@ -53,6 +53,51 @@ def test_unusable_input_exits_2_with_one_line(tmp_path, args, words):
     assert out.stdout == ""
     err = out.stderr.strip().splitlines()
     assert len(err) == 1 and words in err[0], out.stderr
+
+
+def _unreadable(tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{ not json")
+    return [broken, tmp_path / "nowhere.py"]
+
+
+def test_an_unreadable_path_among_many_gets_its_own_line_and_the_others_are_graded(tmp_path):
+    broken, nowhere = _unreadable(tmp_path)
+    paths = [broken, EXAMPLES / "correct.py", nowhere]
+    out = attnlab("grade", *paths, "--json", "--seed", "3", "--tasks", "causal_mask")
+    assert out.returncode == 0, out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["submission"] for r in results] == [str(p) for p in paths]
+    assert [r["status"] for r in results] == ["unreadable", "graded", "unreadable"]
+    assert results[1]["total"] == results[1]["max_total"]
+    for r in (results[0], results[2]):
+        assert set(r) == {"schema", "submission", "status", "reason"} and r["schema"] == "attnlab.grade/1"
+        assert r["reason"] and "\n" not in r["reason"]
+    assert "not valid notebook JSON" in results[0]["reason"] and results[2]["reason"] == "no such file"
+    # The tables say it too: a line for the file, and a row in the summary.
+    out = attnlab("grade", *paths, "--seed", "3", "--tasks", "causal_mask")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("unreadable:") == 4 and "no such file" in out.stdout, out.stdout
+
+
+def test_the_python_api_keeps_going_as_the_command_does(tmp_path, course, zygote):
+    from attnlab.grade import grade_paths
+    from attnlab.submission import InputError
+
+    broken, nowhere = _unreadable(tmp_path)
+    with pytest.raises(InputError, match="no such file"):
+        grade_paths([SUBMISSIONS / "base.py", nowhere], course=course, seed=3, zygote=zygote)
+    results = grade_paths([broken, SUBMISSIONS / "base.py"], keep_going=True, course=course, seed=3,
+                          task_ids=["causal_mask"], zygote=zygote)
+    assert [r["status"] for r in results] == ["unreadable", "graded"]
+    assert results[1]["total"] == results[1]["max_total"]
+
+
+def test_nothing_readable_exits_2_with_one_line_per_path(tmp_path):
+    out = attnlab("grade", *_unreadable(tmp_path), "--json")
+    assert out.returncode == 2 and out.stdout == ""
+    err = out.stderr.strip().splitlines()
+    assert len(err) == 2 and "not valid notebook JSON" in err[0] and "no such file" in err[1], out.stderr
 
 
 def test_graded_is_exit_0_whatever_the_score(tmp_path):

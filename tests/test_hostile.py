@@ -31,6 +31,20 @@ Tests are named after what they check; a control's name starts with ``test_contr
 |    | switched off and every name spelled past the source scan                |                    |
 | 16 | rewrite its own file into a perfect answer, then crash so that the      | edit_own_file.py   |
 |    | grader loads it again                                                   |                    |
+| 17 | swap the runner's forbidden-call detectors for ones that see nothing    | detectors_replaced |
+|    | (through sys.modules["__main__"] and gc), then torch's fused multi-head | .py                |
+|    | attention through a name built from pieces                              |                    |
+| 18 | the fused multi-head attention inside a helper named `attention` that   | callee_excuse.py   |
+|    | no task of the run grades (lesson 4: multi_head_attention alone)        |                    |
+| 19 | F.softmax inside an ungraded softmax_with_temperature that attention    | callee_excuse_     |
+|    | calls (lesson 3: causal_mask, attention, plot_attention)                | softmax.py         |
+| 20 | read its own notebook for the hidden tests and raise them into feedback | read_hidden_tests  |
+|    | (tested in test_hidden_tests.py and through nbgrader)                   | .py                |
+| 21 | a slow load, then os._exit in three tasks: each crash would cost a     | slow_crash.py      |
+|    | reload (tested in test_worker_forks.py)                                 |                    |
+
+Attacks 17 to 19 fool the forbidden-call check rather than the sandbox: their controls switch off the
+grader's source scan (``scan_off``) or its rule for callees (``old_excuse``), in this parent process.
 """
 
 from __future__ import annotations
@@ -143,6 +157,22 @@ def connections(listener: socket.socket) -> int:
             return n
         conn.close()
         n += 1
+
+
+@pytest.fixture
+def scan_off(monkeypatch):
+    """The grader with its source scan switched off: what the runtime detectors and the canary catch alone."""
+    import attnlab.grade
+
+    monkeypatch.setattr(attnlab.grade, "scan_source", lambda cells, forbidden: {})
+
+
+@pytest.fixture
+def old_excuse(monkeypatch):
+    """The grader's former rule for callees: a forbidden call inside any callee was the callee's to answer for."""
+    import attnlab.judge
+
+    monkeypatch.setattr(attnlab.judge, "excused", lambda callee, status, contract: True)
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +322,8 @@ def test_control_without_the_sandbox_result_files_land_on_the_host(grade_unconfi
     assert Path(f"/tmp/attnlab-result-{mark}.json") in traces(mark)
 
 
-def test_disk_scan_finds_no_answers(grade, tmp_path, zygote):
+def test_disk_scan_finds_no_answers(grade, tmp_path, zygote, scan_off):
+    # The scan flags its reach into sys.modules (test_forbidden.py); switched off, the sandbox alone answers here.
     result = grade(hostile("disk_scan.py", tmp_path), tasks=["qk_scores"])
     out = result["output"]
     assert "found:" not in out, out
@@ -323,13 +354,10 @@ def test_control_without_the_sandbox_the_listener_is_reached(grade_unconfined, t
     assert connections(listener) == 1
 
 
-def test_torch_c_bindings_do_not_evade_the_detectors(grade, tmp_path, course):
-    from attnlab.forbidden import scan_source
-
+def test_torch_c_bindings_do_not_evade_the_detectors(grade, tmp_path, course, scan_off):
+    # The scan sees through these spellings now (test_forbidden.py); switched off, torch's dispatcher must catch it.
     path = hostile("torch_c_evasion.py", tmp_path)
     tasks = ["softmax_with_temperature", "attention"]
-    for tid in tasks:  # the source scan sees nothing here: it is torch's dispatcher that must catch it
-        assert scan_source([path.read_text()], course.forbidden_for(tid)) == {}
     result = grade(path, tasks=tasks)
     for tid in tasks:
         t = task_of(result, tid)
@@ -356,3 +384,72 @@ def test_control_without_the_sandbox_the_file_is_edited(grade_unconfined, tmp_pa
     before = path.read_bytes()
     grade_unconfined(path, tasks=["qk_scores"])
     assert path.read_bytes() != before
+
+
+def _zero_for_forbidden(result: dict, task_id: str) -> dict:
+    t = task_of(result, task_id)
+    assert t["score"] == 0.0 and t["status"] == "forbidden", t
+    assert {"forbidden_call", "detector_tampered"} & set(t["diagnoses"]), t
+    return t
+
+
+def test_replaced_detectors_gain_nothing(grade, tmp_path, course):
+    from attnlab.forbidden import scan_source
+
+    path = hostile("detectors_replaced.py", tmp_path)
+    result = grade(path, tasks=["multi_head_attention"])
+    assert "forbidden_call" in _zero_for_forbidden(result, "multi_head_attention")["diagnoses"]
+    # The scan saw the reach at load, which is charged to every task, and the name built from pieces.
+    found = scan_source([path.read_text()], course.forbidden_for("multi_head_attention"))
+    assert {"evasion:sys.modules", "evasion:__main__", "evasion:import gc"} <= {f.name for f in found[""]}, found
+    assert any(f.name == "multi_head_attention_forward" or f.name == "MultiheadAttention" for f in found[""])
+
+
+def test_replaced_detectors_gain_nothing_past_the_scan(grade, tmp_path, scan_off):
+    result = grade(hostile("detectors_replaced.py", tmp_path), tasks=["multi_head_attention"])
+    # It did find the runner's class and swap it; the worker had bound its detectors before the file loaded.
+    assert int(re.search(r"detectors swapped: (\d+)", result["output"]).group(1)) >= 1, result["output"]
+    _zero_for_forbidden(result, "multi_head_attention")
+
+
+def test_a_helper_that_no_task_grades_answers_for_nothing(grade, tmp_path):
+    result = grade(hostile("callee_excuse.py", tmp_path), tasks=["multi_head_attention"])
+    assert "forbidden_call" in _zero_for_forbidden(result, "multi_head_attention")["diagnoses"]
+
+
+def test_a_helper_that_no_task_grades_answers_for_nothing_past_the_scan(grade, tmp_path, scan_off):
+    result = grade(hostile("callee_excuse.py", tmp_path), tasks=["multi_head_attention"])
+    assert "forbidden_call" in _zero_for_forbidden(result, "multi_head_attention")["diagnoses"]
+
+
+def test_control_with_the_old_callee_rule_the_helper_excuses_the_call(grade, tmp_path, scan_off, old_excuse):
+    result = grade(hostile("callee_excuse.py", tmp_path), tasks=["multi_head_attention"])
+    t = task_of(result, "multi_head_attention")
+    assert t["score"] == t["max_score"], t
+
+
+def test_an_ungraded_callee_answers_for_nothing(grade, tmp_path):
+    result = grade(hostile("callee_excuse_softmax.py", tmp_path), tasks=["causal_mask", "attention", "plot_attention"])
+    assert "forbidden_call" in _zero_for_forbidden(result, "attention")["diagnoses"]
+    for tid in ("causal_mask", "plot_attention"):
+        t = task_of(result, tid)
+        assert t["score"] == t["max_score"], t
+
+
+def test_an_ungraded_callee_answers_for_nothing_past_the_scan(grade, tmp_path, scan_off):
+    result = grade(hostile("callee_excuse_softmax.py", tmp_path), tasks=["causal_mask", "attention", "plot_attention"])
+    assert "forbidden_call" in _zero_for_forbidden(result, "attention")["diagnoses"]
+
+
+def test_control_with_the_old_callee_rule_the_ungraded_callee_excuses_the_call(grade, tmp_path, scan_off, old_excuse):
+    result = grade(hostile("callee_excuse_softmax.py", tmp_path), tasks=["causal_mask", "attention", "plot_attention"])
+    t = task_of(result, "attention")
+    assert t["score"] == t["max_score"], t
+
+
+def test_a_graded_callee_still_answers_for_its_own_call(grade, tmp_path):
+    """The same softmax, graded in the same run (scored 0 there): attention, which only calls it, keeps its points."""
+    result = grade(hostile("callee_excuse_softmax.py", tmp_path), tasks=["softmax_with_temperature", "attention"])
+    _zero_for_forbidden(result, "softmax_with_temperature")
+    t = task_of(result, "attention")
+    assert t["score"] == t["max_score"], t

@@ -53,3 +53,19 @@ def test_gpu_cases_are_reported_pending_not_dropped(grade):
             assert all(c["status"] == "pending" for c in cuda)
             assert task["pending"] == len(cuda)
             assert task["score"] == task["max_score"]  # pending cases count in neither share
+
+
+def test_the_runner_is_not_reachable_by_name_from_student_code(zygote, tmp_path):
+    """Not __main__, not in sys.modules: `sys.modules["__main__"].Detectors = ...` has nothing to replace."""
+    from test_sandbox import run_in_worker
+
+    code = """
+import sys
+main = sys.modules["__main__"]
+names = sorted(n for n in vars(main) if not n.startswith("__"))
+holders = sorted(k for k, m in list(sys.modules.items()) if m is not None and "Detectors" in vars(m))
+print("FACTS", names, holders, "runner.py" in (getattr(main, "__file__", "") or ""))
+"""
+    out = run_in_worker(zygote, code)
+    line = next(ln for ln in out.splitlines() if ln.startswith("FACTS"))
+    assert line == "FACTS [] [] False", line

@@ -16,6 +16,9 @@ from attnlab.judge import judge_task
 
 COURSE = load_course(Path(__file__).resolve().parents[2] / "course.yml")
 SEED = 5
+#: What the worker's dispatch layer reports for an honest computation of any task (``meta["trace"]``).
+WATCHED = {"ops": ["addmm", "bmm", "div", "exp", "masked_fill", "max", "mm", "ones", "sub", "sum", "tril", "view"],
+           "dispatch": 40, "function": 30}
 
 
 def cases(task_id: str):
@@ -39,7 +42,7 @@ def returns(*outs: torch.Tensor) -> tuple[dict, dict]:
                           "shape": list(t.shape), "device": t.device.type, "requires_grad": False, "subclass": False})
         tensors[f"out.{i}"] = t
     meta = {"status": "ok", "outputs": described, "tuple": len(outs) > 1, "mutated": [], "forbidden": [],
-            "evasion": False, "callee_calls": []}
+            "evasion": False, "callee_calls": [], "callee_forbidden": {}, "trace": dict(WATCHED)}
     return meta, tensors
 
 

@@ -1,0 +1,83 @@
+"""One load per submission: each task runs in a child forked from the loaded submission.
+
+A crash, an ``os._exit`` or a hang in one task costs that task's child, not a reload, and load time is
+budgeted per notebook cell (``limits.load_seconds``) with a cap for the whole notebook
+(``limits.notebook_load_seconds``), so slow but legitimate cells do not cost the definitions after them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import BASE, SUBMISSIONS, build, task_of
+
+
+def _limits(course, **limits):
+    return course.model_copy(update={"limits": course.limits.model_copy(update=limits)})
+
+
+def _notebook(tmp_path, cells: list[str]):
+    path = tmp_path / "work.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), str(path))
+    return path
+
+
+def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path):
+    from attnlab.grade import grade_paths
+
+    path = build(SUBMISSIONS / "hostile" / "slow_crash.py", tmp_path)
+    zygote.ready()
+    start = time.monotonic()
+    grade_paths([BASE], course=course, seed=11, zygote=zygote)
+    baseline = time.monotonic() - start  # what a correct submission costs here, without the slow load
+    start = time.monotonic()
+    (result,) = grade_paths([path], course=course, seed=11, zygote=zygote)
+    took = time.monotonic() - start
+    assert result["output"].count("slow_crash loading") == 1, result["output"]  # loaded once, never again
+    for tid in ("qk_scores", "softmax_with_temperature", "causal_mask"):
+        t = task_of(result, tid)
+        assert t["score"] == 0 and "crashed" in t["diagnoses"], t
+    assert task_of(result, "plot_attention")["score"] == 10  # the tasks that do not crash are still graded
+    # One slow load (1.5 s); each crash costs a fork. A reload per crash would cost 1.5 s each, a dozen times.
+    assert took < baseline + 1.5 + 1.5, (took, baseline)
+
+
+def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path):
+    """Each cell is within the per-cell limit; all of them together are not within one cell's limit."""
+    from attnlab.grade import grade_paths
+
+    path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)",
+                                BASE.read_text()])
+    slow = _limits(course, load_seconds=1.0, notebook_load_seconds=30)
+    (result,) = grade_paths([path], course=slow, seed=11, zygote=zygote)
+    assert result["total"] == result["max_total"], [(t["id"], t["feedback"]) for t in result["tasks"]]
+    assert result["load_errors"] == []
+
+
+def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
+    from attnlab.grade import grade_paths
+
+    path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)",
+                                BASE.read_text()])
+    capped = _limits(course, load_seconds=1.0, notebook_load_seconds=1.2)
+    (result,) = grade_paths([path], course=capped, seed=11, zygote=zygote)
+    t = task_of(result, "qk_scores")
+    assert t["score"] == 0 and t["status"] == "timeout", t
+    assert "loading your notebook (all its cells together)" in t["feedback"], t["feedback"]
+
+
+def test_a_timeout_in_one_task_keeps_the_submission_loaded(course, zygote, tmp_path):
+    """The worker kills the task's child at the limit and stays loaded: the next task needs no reload."""
+    from attnlab.grade import grade_paths
+
+    text = ('print("attnlab-test: loading", flush=True)\n' + BASE.read_text()
+            + "\n\ndef qk_scores(q, k):\n    while True:\n        pass\n")
+    path = tmp_path / "loops.py"
+    path.write_text(text)
+    (result,) = grade_paths([path], course=course, seed=11, zygote=zygote)
+    assert task_of(result, "qk_scores")["status"] == "timeout"
+    assert task_of(result, "causal_mask")["score"] == task_of(result, "causal_mask")["max_score"]
+    assert result["output"].count("attnlab-test: loading") == 1, result["output"]
