@@ -221,7 +221,8 @@ class SubmissionGrader:
                     if op == "done":
                         return None
                     if op == "crashed":  # the task's child died: the next child takes the rest
-                        replies[pending.pop(0)] = {"status": "crashed"}
+                        if pending:  # (it may die after its last case, before saying it was done)
+                            replies[pending.pop(0)] = {"status": "crashed"}
                         break
                     if op == "timeout":
                         timed_out = True
@@ -235,7 +236,8 @@ class SubmissionGrader:
                 timed_out = True
                 self._stop()
             except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
-                replies[pending.pop(0)] = {"status": "crashed"}
+                if pending:
+                    replies[pending.pop(0)] = {"status": "crashed"}
                 self._stop()
             if timed_out:
                 label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"

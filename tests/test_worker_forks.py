@@ -81,3 +81,43 @@ def test_a_timeout_in_one_task_keeps_the_submission_loaded(course, zygote, tmp_p
     assert task_of(result, "qk_scores")["status"] == "timeout"
     assert task_of(result, "causal_mask")["score"] == task_of(result, "causal_mask")["max_score"]
     assert result["output"].count("attnlab-test: loading") == 1, result["output"]
+
+
+
+class _ScriptedWorker:
+    """Stands in for a worker: answers a run request with the frames it is given, in order."""
+
+    def __init__(self, frames):
+        self.frames, self.sent = list(frames), []
+
+    def send(self, header, payload=b""):
+        self.sent.append(header)
+
+    def recv(self, deadline):
+        return self.frames.pop(0), b""
+
+    def kill(self):
+        pass
+
+    def output(self):
+        return ""
+
+
+def test_a_child_that_dies_after_its_last_case_costs_nothing(course):
+    """Every case answered, then the child dies before it says done: nothing is lost and nothing breaks."""
+    from attnlab.cases import make_cases
+    from attnlab.grade import SubmissionGrader
+    from attnlab.submission import Submission
+
+    task = next(t for t in course.tasks if t.id == "causal_mask")
+    cases = make_cases(task.id, 11, course.dtypes, ["cpu"])
+
+    class NoGPU:
+        cuda = False
+
+    grader = SubmissionGrader(Submission(BASE, [BASE.read_text()], notebook=False), course, NoGPU(), 11, "cpu")
+    grader.worker = _ScriptedWorker([{"op": "case", "id": c.id, "status": "ok"} for c in cases] + [{"op": "crashed"}])
+    replies, tensors = {}, {}
+    assert grader._run_cases(task, cases, replies, tensors) is None
+    assert sorted(replies) == sorted(c.id for c in cases) and all(r["status"] == "ok" for r in replies.values())
+    assert len(grader.worker.sent) == 1  # no second child was asked for: nothing was left to run
