@@ -45,6 +45,7 @@ import socket
 import stat
 import struct
 import sys
+from typing import Callable
 
 # Limits every confined worker gets. Its memory comes from course.yml (limits.memory_mb).
 FILE_MB = 16  # RLIMIT_FSIZE: the largest file the student's code may write
@@ -744,13 +745,32 @@ def _readable(fd: int) -> bool:
 # ------------------------------------------------------------------------------------------ probing
 
 
-class Probe:
-    """`probe` running in a throwaway child; `result()` waits for its answer."""
+class Forked:
+    """`fn` running in a throwaway forked child, which answers with the JSON object `fn` returns.
 
-    def __init__(self, pid: int, fd: int):
-        self.pid, self.fd = pid, fd
+    Fork it while the process is single-threaded. `answer()` waits: the object, ``{"error": ...}`` where
+    `fn` raised, or None where the child died without a whole answer.
+    """
 
-    def result(self) -> dict[str, list]:
+    def __init__(self, fn: Callable[[], dict]):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                try:
+                    payload = fn()
+                except BaseException as e:  # noqa: BLE001 - report whatever went wrong, never raise in a fork
+                    payload = {"error": f"{type(e).__name__}: {e}"}
+                data = json.dumps(payload).encode()
+                while data:
+                    data = data[os.write(w, data):]
+            finally:
+                os._exit(0)
+        os.close(w)
+        self.pid, self.fd = pid, r
+
+    def answer(self) -> dict | None:
         chunks = []
         with os.fdopen(self.fd, "rb") as f:
             while chunk := f.read(65536):
@@ -760,11 +780,19 @@ class Probe:
         except ChildProcessError:
             pass
         try:
-            answer = json.loads(b"".join(chunks) or b"{}")
+            answer = json.loads(b"".join(chunks))
         except ValueError:
-            answer = {}
-        if "error" in answer or not answer:
-            why = answer.get("error", "the probe process died")
+            return None
+        return answer if isinstance(answer, dict) else None
+
+
+class Probe(Forked):
+    """`probe` running in a throwaway child; `result()` waits for its answer."""
+
+    def result(self) -> dict[str, list]:
+        answer = self.answer()
+        if not answer or "error" in answer:
+            why = (answer or {}).get("error", "the probe process died")
             return {k: [False, f"probe failed: {why}"] for k in LAYERS}
         return answer
 
@@ -775,23 +803,7 @@ def probe(spec: dict) -> Probe:
     Call it while the process is single-threaded. Each layer is checked from inside as well: the hidden
     paths must be gone or unreadable, an AF_INET socket refused, the child PID 1, and so on.
     """
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid != 0:
-        os.close(w)
-        return Probe(pid, r)
-    try:
-        os.close(r)
-        result = enter(spec)
-        payload = {k: list(v) for k, v in _check(result, spec).items()}
-    except BaseException as e:  # noqa: BLE001 - report whatever went wrong, never raise in a fork
-        payload = {"error": f"{type(e).__name__}: {e}"}
-    try:
-        data = json.dumps(payload).encode()
-        while data:
-            data = data[os.write(w, data):]
-    finally:
-        os._exit(0)
+    return Probe(lambda: {k: list(v) for k, v in _check(enter(spec), spec).items()})
 
 
 def _leaks(hidden: str, binds: list[str]) -> str:

@@ -71,6 +71,8 @@ class SubmissionGrader:
         self.load_failure: dict | None = None
         self.outputs: list[str] = []
         self._uses: dict[str, set[str]] | None = None
+        self._scans: dict[tuple, dict] = {}  # forbidden names -> the source scan's findings
+        self._contract: set[str] | None = None
         self.skipped: dict[int, dict] = {}  # notebook cells that ended or hung a worker while loading
 
     def _references(self) -> dict[str, set[str]]:
@@ -78,6 +80,24 @@ class SubmissionGrader:
         if self._uses is None:
             self._uses = references(self.sub)
         return self._uses
+
+    def _scan(self, forbidden: list[str]) -> dict:
+        """The source scan's findings for these forbidden names; scanned once per submission and list."""
+        key = tuple(forbidden)
+        if key not in self._scans:
+            self._scans[key] = scan_source(self.sub.cells, forbidden)
+        return self._scans[key]
+
+    def _contracted(self) -> set[str]:
+        """The callee tasks that this submission defines with the contract's signature; read once."""
+        if self._contract is None:
+            from . import reference  # the contract's signatures
+            from .forbidden import defined_as, positional_params
+
+            callees = sorted({c for names in CALLEES.values() for c in names})
+            self._contract = {c for c in callees if hasattr(reference, c)
+                              and defined_as(self.sub.cells, c, positional_params(getattr(reference, c)))}
+        return self._contract
 
     # -- the worker
 
@@ -150,7 +170,7 @@ class SubmissionGrader:
     def run_task(self, task, callee_status: dict) -> TaskResult:
         cases = make_cases(task.id, self.seed, self.course.dtypes, self.devices())
         uses = self._references().get(task.function, set())
-        findings = scan_source(self.sub.cells, self.course.forbidden_for(task.id))
+        findings = self._scan(self.course.forbidden_for(task.id))
         # The scan's findings in the task's function and in every top-level function it uses (the judge excuses
         # those in a callee that answers for them itself), and every evasion that runs at load.
         mine = [f for owner in [task.function, *sorted(uses)] for f in findings.get(owner, [])]
@@ -171,11 +191,7 @@ class SubmissionGrader:
         else:
             failure = self._run_cases(task, cases, replies, tensors)
         callees = {c: callee_status[c] for c in CALLEES.get(task.id, []) if c in callee_status}
-        from . import reference  # the contract's signatures
-        from .forbidden import defined_as, positional_params
-
-        contract = {c for c in callees
-                    if hasattr(reference, c) and defined_as(self.sub.cells, c, positional_params(getattr(reference, c)))}
+        contract = self._contracted() & set(callees)
         return judge_task(task, cases, replies, tensors, self.course, findings=mine, callee_status=callees, failure=failure,
                           uses=uses, contract=contract)
 
@@ -272,6 +288,7 @@ class SubmissionGrader:
         result = {
             "schema": SCHEMA,
             "submission": self.sub.name,
+            "status": "graded",
             "total": round(sum(r.score for r in results), 2),
             "max_total": float(sum(r.max_score for r in results)),
             "tasks": [r.to_json() for r in results],
@@ -307,8 +324,7 @@ def grade_submissions(subs: list[Submission | Unreadable], *, course: Course, se
             if isinstance(sub, Unreadable):
                 result = unreadable_result(sub)
             else:
-                graded = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids, pictures=pictures)
-                result = {"schema": graded["schema"], "submission": graded["submission"], "status": "graded", **graded}
+                result = SubmissionGrader(sub, course, zygote, seed, device).grade(task_ids, pictures=pictures)
             out.append(result)
             if on_done:
                 on_done(result)

@@ -166,29 +166,17 @@ def gpu_info(torch) -> dict:
     """
     if not torch.backends.cuda.is_built():
         return {}
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        answer: dict = {}
-        try:
-            os.close(r)
-            if torch.cuda.is_available():
-                props = torch.cuda.get_device_properties(0)
-                answer = {"count": torch.cuda.device_count(), "name": props.name,
-                          "memory_mb": props.total_memory >> 20}
-        except BaseException as e:  # noqa: BLE001 - report, never raise in a fork
-            answer = {"count": 0, "error": f"{type(e).__name__}: {e}"}
-        finally:
-            os.write(w, json.dumps(answer).encode())
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    try:
-        return json.loads(data or b"{}")
-    except ValueError:
+
+    def ask() -> dict:
+        if not torch.cuda.is_available():
+            return {}
+        props = torch.cuda.get_device_properties(0)
+        return {"count": torch.cuda.device_count(), "name": props.name, "memory_mb": props.total_memory >> 20}
+
+    answer = confine.Forked(ask).answer()
+    if answer is None:
         return {"count": 0, "error": "the GPU probe died"}
+    return {"count": 0, **answer} if "error" in answer else answer
 
 
 def _become_worker(request: dict, fds: list[int], figure_data, sandbox: Sandbox) -> None:
@@ -352,7 +340,7 @@ class Worker:
         cuda = self.torch.cuda
         total = cuda.get_device_properties(0).total_memory
         cuda.set_per_process_memory_fraction(min(1.0, self.gpu_memory_mb * (1 << 20) / total), 0)
-        self.gpu_memory_mb = None  # once per worker
+        self.gpu_memory_mb = None  # once per process (each task's child, or the worker where it runs tasks itself)
 
     def run_case(self, fn, case: dict, tensors: dict, detect: "Detectors", callees: list[str]):
         torch = self.torch

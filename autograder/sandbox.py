@@ -1,8 +1,8 @@
 """The parent's handle on the child processes that run student code.
 
 ``Zygote`` starts ``python -I -c BOOT runner.py`` with a clean environment in a throwaway directory. That
-process imports torch once and forks a fresh ``Worker`` per submission, and again after a crash or a
-timeout. The zygote never loads student code, and it never imports the reference or the judge, so a
+process imports torch once and forks a fresh ``Worker`` per submission, which loads it once and runs each
+task in a child of its own; a new worker is forked only when one dies or stops answering itself. The zygote never loads student code, and it never imports the reference or the judge, so a
 worker inherits nothing worth stealing.
 
 Each worker confines itself before it loads anything (``confine.py``): it sees only the Python runtime,

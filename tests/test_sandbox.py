@@ -382,3 +382,25 @@ def test_a_hidden_folder_inside_another_is_covered_once(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "path", [str(site)])
     plan = confine.plan([str(site / "attnlab"), str(site / "attnlab" / "reference")])
     assert plan["masks"] == [str(site / "attnlab")]
+
+
+def test_the_gpu_is_asked_about_in_a_child_never_here():
+    """`gpu_info` starts nothing in the zygote: a forked child answers, also when it finds no GPU or fails."""
+    from types import SimpleNamespace
+
+    from attnlab.feedback import _runner
+
+    runner = _runner()  # runner.py loaded by path, as check() loads it
+
+    def fake(available):
+        return SimpleNamespace(backends=SimpleNamespace(cuda=SimpleNamespace(is_built=lambda: True)),
+                               cuda=SimpleNamespace(is_available=available))
+
+    assert runner.gpu_info(fake(lambda: False)) == {}
+
+    def broken():
+        raise RuntimeError("no driver")
+
+    assert runner.gpu_info(fake(broken)) == {"count": 0, "error": "RuntimeError: no driver"}
+    not_built = SimpleNamespace(backends=SimpleNamespace(cuda=SimpleNamespace(is_built=lambda: False)))
+    assert runner.gpu_info(not_built) == {}
