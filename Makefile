@@ -13,7 +13,10 @@ install:
 demo: install
 	$(PYTHON) -m attnlab.cli grade --seed $(SEED) assignments/examples/*.py
 
+# Lint first (seconds), then every test; `$(PYTHON) -m pytest -m "not slow"` is the quick subset (under a minute).
 test: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m pytest -q
 
 bench: install

@@ -16,7 +16,7 @@ __all__ = ["check", "__version__"]
 def __getattr__(name):
     # Lazy, so that `import attnlab` stays cheap and pulls in neither torch nor the judge.
     if name == "check":
-        from .feedback import check
+        from .notebook_check import check
 
         return check
     raise AttributeError(f"module 'attnlab' has no attribute {name!r}")

@@ -13,30 +13,48 @@ import os
 import sys
 from pathlib import Path
 
-from .ids import TASK_IDS
+from .tasks import TASK_IDS
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="attnlab", description="Grade attention exercises out of the student's reach.")
     sub = p.add_subparsers(dest="command", required=True)
-    for name, text in [("grade", "grade submissions with a secret seed"), ("check", "the same checks with the public seed")]:
+    for name, text in [
+        ("grade", "grade submissions with a secret seed"),
+        ("check", "the same checks with the public seed"),
+    ]:
         g = sub.add_parser(name, help=text, description=text)
         g.add_argument("paths", nargs="+", metavar="PATH", help="a .py module or a .ipynb notebook")
         g.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, one per line")
         if name == "grade":
-            g.add_argument("--seed", type=int, default=None, help="the secret seed (else $ATTNLAB_SECRET_SEED, else random)")
+            g.add_argument(
+                "--seed", type=int, default=None, help="the secret seed (else $ATTNLAB_SECRET_SEED, else random)"
+            )
         g.add_argument("--tasks", default=None, help=f"comma-separated task ids, from: {', '.join(TASK_IDS)}")
         g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
         g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
-        g.add_argument("--report", default=None, metavar="DIR",
-                       help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it")
-    d = sub.add_parser("doctor", help="show which layers of the sandbox around student code work here",
-                       description="show which layers of the sandbox around student code work on this machine")
-    d.add_argument("--json", action="store_true",
-                   help="one JSON object: {mode, layers: {id: {name, active, detail}}, gpu, selfcheck}")
+        g.add_argument(
+            "--report",
+            default=None,
+            metavar="DIR",
+            help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it",
+        )
+    d = sub.add_parser(
+        "doctor",
+        help="show which layers of the sandbox around student code work here",
+        description="show which layers of the sandbox around student code work on this machine",
+    )
+    d.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object: {mode, layers: {id: {name, active, detail}}, gpu, selfcheck}",
+    )
     d.add_argument("--course", default=None, help="course.yml for the self-check (default: the bundled one)")
-    n = sub.add_parser("nbgrader-config", help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
-                       description="print an nbgrader_config.py for course.yml; put it in the nbgrader course root")
+    n = sub.add_parser(
+        "nbgrader-config",
+        help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
+        description="print an nbgrader_config.py for course.yml; put it in the nbgrader course root",
+    )
     n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
     n.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange folder (c.Exchange.root)")
     return p
@@ -45,9 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 def doctor(*, as_json: bool, course_path: str | None = None) -> int:
     """Start the grader's child process as `grade` would; print what its sandbox probe found, the GPU it
     sees, and how a known-correct submission scores here (the self-check, run afresh)."""
-    from .config import CourseError, load_course
-    from .sandbox import LAYER_NAMES, Zygote
-    from .selfcheck import full, run, why
+    from .course import CourseError, load_course
+    from .grading.processes import LAYER_NAMES, Zygote
+    from .grading.selfcheck import full, run, why
 
     try:
         course = load_course(course_path)
@@ -59,10 +77,19 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
         return fail(str(e))
     check = {"passed": full(result), "score": why(result)}
     if as_json:
-        print(json.dumps({"mode": mode,
-                          "layers": {k: {"name": LAYER_NAMES[k], "active": ok, "detail": detail}
-                                     for k, (ok, detail) in layers.items()},
-                          "gpu": gpu, "selfcheck": check}))
+        print(
+            json.dumps(
+                {
+                    "mode": mode,
+                    "layers": {
+                        k: {"name": LAYER_NAMES[k], "active": ok, "detail": detail}
+                        for k, (ok, detail) in layers.items()
+                    },
+                    "gpu": gpu,
+                    "selfcheck": check,
+                }
+            )
+        )
         return 0 if check["passed"] else 3
     from rich.console import Console
     from rich.table import Table
@@ -82,13 +109,17 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
     if check["passed"]:
         console.print(f"self-check: [green]passed[/]: a known-correct submission scores {check['score']} here.")
         return 0
-    console.print(f"self-check: [red]FAILED[/]: a known-correct submission scores {check['score']} here; "
-                  "`attnlab grade` refuses to grade until that is fixed.", markup=True, highlight=False)
+    console.print(
+        f"self-check: [red]FAILED[/]: a known-correct submission scores {check['score']} here; "
+        "`attnlab grade` refuses to grade until that is fixed.",
+        markup=True,
+        highlight=False,
+    )
     return 3
 
 
 def write_nbgrader_config(course_path: str | None, exchange: str | None) -> int:
-    from .config import CourseError, load_course
+    from .course import CourseError, load_course
 
     try:
         course = load_course(course_path)
@@ -119,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             return fail(f"unknown task id {unknown[0]!r}; choose from {', '.join(TASK_IDS)}")
 
-    from .sandbox import Zygote
-    from .submission import Unreadable, read_submission
+    from .grading.processes import Zygote
+    from .grading.submission import Unreadable, read_submission
 
     zygote = Zygote()  # starts importing torch in the child now, while we read the submissions
     # An unreadable path gets its own result line and the others are graded; only when nothing at all
@@ -135,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from .config import CourseError, load_course
-    from .grade import grade_submissions, secret_seed
-    from .report import json_line, summary, table, write_report
+    from .course import CourseError, load_course
+    from .grading.grade import grade_submissions, secret_seed
+    from .grading.report import json_line, summary, table, write_report
 
     try:
         course = load_course(args.course)
@@ -152,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = course.public_seed if args.command == "check" else secret_seed(args.seed)
     console = Console(stderr=False, soft_wrap=False)
     err = Console(stderr=True)
-    from .selfcheck import SelfCheckFailed, ensure
+    from .grading.selfcheck import SelfCheckFailed, ensure
 
     try:
         with err.status("checking this environment once: grading a known-correct submission"):
@@ -161,8 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         zygote.close()
         print(f"attnlab: {e}", file=sys.stderr)
         return 3
-    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                        console=err, transient=True, disable=not err.is_terminal)
+    progress = Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
     def done(result: dict) -> None:
         progress.update(bar, advance=1, description=f"done: {result['submission']}")
@@ -176,8 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with progress:
             bar = progress.add_task("", total=len(subs))
-            results = grade_submissions(subs, course=course, seed=seed, task_ids=tasks, device=args.device,
-                                        zygote=zygote, on_done=done, pictures=bool(args.report))
+            results = grade_submissions(
+                subs,
+                course=course,
+                seed=seed,
+                task_ids=tasks,
+                device=args.device,
+                zygote=zygote,
+                on_done=done,
+                pictures=bool(args.report),
+            )
     finally:
         zygote.close()
     if not args.json and len(results) > 1:

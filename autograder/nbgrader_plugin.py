@@ -23,7 +23,7 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
 - ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs all this, sets the kernel
   timeout from course.yml, puts deleted grade cells back, and hides hidden tests in feedback.
 
-    from attnlab.config import load_course
+    from attnlab.course import load_course
     from attnlab.nbgrader_plugin import nbgrader_config
     Path("assignments/nbgrader_config.py").write_text(nbgrader_config(load_course()))
 """
@@ -49,20 +49,30 @@ from nbgrader.api import Gradebook
 from nbgrader.converters.autograde import Autograde
 from nbgrader.converters.generate_feedback import GenerateFeedback
 from nbgrader.nbgraderformat import SCHEMA_VERSION
-from nbgrader.preprocessors import (ClearHiddenTests, Execute, GetGrades, NbGraderPreprocessor, OverwriteCells,
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    Execute,
+    GetGrades,
+    NbGraderPreprocessor,
+    OverwriteCells,
+    SaveAutoGrades,
+)
 from traitlets import Bool, Dict, Enum, Integer
 
-from . import selfcheck
-from .config import Course, load_course
-from .submission import repair_notebook_json, worker_view
+from .course import Course, load_course
+from .grading import selfcheck
+from .grading.submission import repair_notebook_json, worker_view
 
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
-NOT_RUN = ("The kernel stopped ({reason}) before this cell ran, so its tests did not run. "
-           "Look for os._exit or a crash in an earlier cell.")
-NOT_GRADED = ("This grade cell is not a task of the course, and TrustedGrades.run_kernel is 'never', so nothing "
-              "ran it: it scores 0. Ask your instructor.")
+NOT_RUN = (
+    "The kernel stopped ({reason}) before this cell ran, so its tests did not run. "
+    "Look for os._exit or a crash in an earlier cell."
+)
+NOT_GRADED = (
+    "This grade cell is not a task of the course, and TrustedGrades.run_kernel is 'never', so nothing "
+    "ran it: it scores 0. Ask your instructor."
+)
 # What the kernel can do to end a run early. None of it stops the trusted grader.
 KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, CellControlSignal, CellExecutionError)
 
@@ -77,7 +87,7 @@ def _shared_zygote():
         _zygote.close()
         _zygote = None
     if _zygote is None:
-        from .sandbox import Zygote
+        from .grading.processes import Zygote
 
         _zygote = Zygote()
         atexit.register(_zygote.close)
@@ -87,7 +97,7 @@ def _shared_zygote():
 def _run_seed(configured: int | None) -> int:
     """TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else one fresh secret seed for the whole run."""
     global _seed
-    from .grade import secret_seed
+    from .grading.grade import secret_seed
 
     if configured is not None:
         return int(configured)
@@ -104,17 +114,29 @@ def task_outputs(task: dict, execution_count: int | None, png: bytes | None = No
     ``execute_result`` whose text is the number, which ``nbgrader.utils.determine_grade`` stores as
     partial credit, 0 included.
     """
-    text = FEEDBACK.format(task=task["id"], score=task["score"], max_score=task["max_score"], status=task["status"],
-                           feedback=task["feedback"])
-    page = f"<pre class=\"attnlab-feedback\">{html.escape(text)}</pre>"
+    text = FEEDBACK.format(
+        task=task["id"],
+        score=task["score"],
+        max_score=task["max_score"],
+        status=task["status"],
+        feedback=task["feedback"],
+    )
+    page = f'<pre class="attnlab-feedback">{html.escape(text)}</pre>'
     if png:
-        page += (f"<img class=\"attnlab-picture\" alt=\"{html.escape(task['id'])}: your output, the expected one and "
-                 f"their difference\" src=\"data:image/png;base64,{base64.b64encode(png).decode()}\">")
-    shown = new_output("display_data", data={
-        "text/plain": f"{text}\n{GRADED_OUTSIDE}",
-        "text/html": f"{page}<p><em>{html.escape(GRADED_OUTSIDE)}</em></p>",
-    })
-    score = new_output("execute_result", data={"text/plain": repr(float(task["score"]))}, execution_count=execution_count)
+        page += (
+            f'<img class="attnlab-picture" alt="{html.escape(task["id"])}: your output, the expected one and '
+            f'their difference" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        )
+    shown = new_output(
+        "display_data",
+        data={
+            "text/plain": f"{text}\n{GRADED_OUTSIDE}",
+            "text/html": f"{page}<p><em>{html.escape(GRADED_OUTSIDE)}</em></p>",
+        },
+    )
+    score = new_output(
+        "execute_result", data={"text/plain": repr(float(task["score"]))}, execution_count=execution_count
+    )
     return [shown, score]
 
 
@@ -126,14 +148,22 @@ class TrustedGrades(Execute):
     (``os._exit``) or hangs does not stop the grading: the trusted grader never needed the kernel.
     """
 
-    course = Dict(help="course.yml as a mapping (nbgrader_config() writes it); empty: attnlab's own course.yml.").tag(config=True)
-    seed = Integer(None, allow_none=True,
-                   help="Secret seed for the grader's cases; unset: $ATTNLAB_SECRET_SEED, else a fresh one per run.").tag(config=True)
+    course = Dict(help="course.yml as a mapping (nbgrader_config() writes it); empty: attnlab's own course.yml.").tag(
+        config=True
+    )
+    seed = Integer(
+        None,
+        allow_none=True,
+        help="Secret seed for the grader's cases; unset: $ATTNLAB_SECRET_SEED, else a fresh one per run.",
+    ).tag(config=True)
 
-    run_kernel = Enum(["auto", "always", "never"], "auto",
-                      help="Run the student's notebook in a Jupyter kernel, outside attnlab's sandbox, as plain nbgrader "
-                           "does. auto: only when it has code grade cells that are not course tasks, which only the "
-                           "kernel can score; never: such cells score 0.").tag(config=True)
+    run_kernel = Enum(
+        ["auto", "always", "never"],
+        "auto",
+        help="Run the student's notebook in a Jupyter kernel, outside attnlab's sandbox, as plain nbgrader "
+        "does. auto: only when it has code grade cells that are not course tasks, which only the "
+        "kernel can score; never: such cells score 0.",
+    ).tag(config=True)
 
     def _course(self) -> Course:
         return Course.model_validate(self.course) if self.course else load_course()
@@ -145,8 +175,11 @@ class TrustedGrades(Execute):
     def preprocess(self, nb, resources):
         course = self._course()
         tasks = {t.id: t for t in course.tasks}
-        graded = [c for c in nb.cells if nbgrader_utils.is_grade(c) and c.cell_type == "code"
-                  and c.metadata.nbgrader.get("grade_id") in tasks]
+        graded = [
+            c
+            for c in nb.cells
+            if nbgrader_utils.is_grade(c) and c.cell_type == "code" and c.metadata.nbgrader.get("grade_id") in tasks
+        ]
         # The code to grade is the notebook as nbgrader hands it over: sanitized (locked cells restored
         # from the gradebook), not yet run. Not the file on disk, which the kernel could rewrite, and not
         # anything the kernel printed.
@@ -154,12 +187,21 @@ class TrustedGrades(Execute):
         zygote = _shared_zygote() if graded else None  # starts importing torch while the kernel runs
 
         self._replied: set[int] = set()
-        others = [c for c in nb.cells if nbgrader_utils.is_grade(c) and c.cell_type == "code"
-                  and not nbgrader_utils.is_solution(c) and c.metadata.nbgrader.get("grade_id") not in tasks]
+        others = [
+            c
+            for c in nb.cells
+            if nbgrader_utils.is_grade(c)
+            and c.cell_type == "code"
+            and not nbgrader_utils.is_solution(c)
+            and c.metadata.nbgrader.get("grade_id") not in tasks
+        ]
         if self.run_kernel == "always" or (self.run_kernel == "auto" and others):
             if others:
-                self.log.warning("Grade cells %s are not course tasks: running the notebook in a kernel, outside attnlab's "
-                                 "sandbox, to score them", ", ".join(c.metadata.nbgrader["grade_id"] for c in others))
+                self.log.warning(
+                    "Grade cells %s are not course tasks: running the notebook in a kernel, outside attnlab's "
+                    "sandbox, to score them",
+                    ", ".join(c.metadata.nbgrader["grade_id"] for c in others),
+                )
             failure = None
             try:
                 nb, resources = super().preprocess(nb, resources)
@@ -178,12 +220,18 @@ class TrustedGrades(Execute):
     def _zero_cells_not_run(self, nb, tasks: dict, reason: str) -> None:
         """Other grade cells that never ran must not get nbgrader's full credit for an empty output."""
         for index, cell in enumerate(nb.cells):
-            if (nbgrader_utils.is_grade(cell) and cell.cell_type == "code" and index not in self._replied
-                    and cell.metadata.nbgrader.get("grade_id") not in tasks):
-                cell.outputs.append(new_output("error", ename="KernelStopped", evalue=NOT_RUN.format(reason=reason), traceback=[]))
+            if (
+                nbgrader_utils.is_grade(cell)
+                and cell.cell_type == "code"
+                and index not in self._replied
+                and cell.metadata.nbgrader.get("grade_id") not in tasks
+            ):
+                cell.outputs.append(
+                    new_output("error", ename="KernelStopped", evalue=NOT_RUN.format(reason=reason), traceback=[])
+                )
 
     def _write_trusted_grades(self, submitted, graded: list, course: Course, zygote, resources) -> None:
-        from .grade import grade_paths
+        from .grading.grade import grade_paths
 
         ids = [c.metadata.nbgrader["grade_id"] for c in graded]
         wanted = [t.id for t in course.tasks if t.id in ids]
@@ -198,16 +246,21 @@ class TrustedGrades(Execute):
             nbformat.write(submitted, str(path))
             seed = _run_seed(self.seed)
             (result,) = grade_paths([path], course=course, seed=seed, task_ids=wanted, zygote=zygote, pictures=True)
-        self.log.info("attnlab trusted grades for %s (seed %d): %s",
-                      _notebook_name(resources) if "nbgrader" in resources else name, seed,
-                      ", ".join(f"{t['id']} {t['score']:g}/{t['max_score']:g}" for t in result["tasks"]))
+        self.log.info(
+            "attnlab trusted grades for %s (seed %d): %s",
+            _notebook_name(resources) if "nbgrader" in resources else name,
+            seed,
+            ", ".join(f"{t['id']} {t['score']:g}/{t['max_score']:g}" for t in result["tasks"]),
+        )
         by_id = {t["id"]: t for t in result["tasks"]}
         for cell in graded:
             task = by_id[cell.metadata.nbgrader["grade_id"]]
             points = float(cell.metadata.nbgrader["points"])
             if points != float(task["max_score"]):
-                raise ValueError(f"grade cell {task['id']!r} is worth {points:g} points in the notebook but "
-                                 f"{task['max_score']:g} in course.yml; make them agree and release again")
+                raise ValueError(
+                    f"grade cell {task['id']!r} is worth {points:g} points in the notebook but "
+                    f"{task['max_score']:g} in course.yml; make them agree and release again"
+                )
             # Replaces everything the kernel wrote here: hidden-test output, stderr, errors, fake numbers.
             cell.outputs = task_outputs(task, cell.get("execution_count"), result["pictures"].get(task["id"]))
 
@@ -220,11 +273,15 @@ def autograde_preprocessors() -> list:
     """
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
     if default.count(Execute) != 1 or SaveAutoGrades not in default:
-        raise RuntimeError("this nbgrader's autograde pipeline has no single Execute and SaveAutoGrades; "
-                           "attnlab supports nbgrader 0.9.x")
+        raise RuntimeError(
+            "this nbgrader's autograde pipeline has no single Execute and SaveAutoGrades; "
+            "attnlab supports nbgrader 0.9.x"
+        )
     pipeline = [TrustedGrades if step is Execute else step for step in default]
     if pipeline.index(TrustedGrades) > pipeline.index(SaveAutoGrades):
-        raise RuntimeError("nbgrader saves grades before it executes the notebook; attnlab cannot install TrustedGrades")
+        raise RuntimeError(
+            "nbgrader saves grades before it executes the notebook; attnlab cannot install TrustedGrades"
+        )
     return pipeline
 
 
@@ -234,7 +291,9 @@ def sanitize_preprocessors() -> list:
     metadata it puts right."""
     default = list(Autograde.class_traits()["sanitize_preprocessors"].default())
     if default.count(OverwriteCells) != 1:
-        raise RuntimeError("this nbgrader's sanitize pipeline has no single OverwriteCells; attnlab supports nbgrader 0.9.x")
+        raise RuntimeError(
+            "this nbgrader's sanitize pipeline has no single OverwriteCells; attnlab supports nbgrader 0.9.x"
+        )
     return [RepairNbgraderMetadata] + [RestoreDeletedCells if step is OverwriteCells else step for step in default]
 
 
@@ -285,10 +344,17 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
                 self.log.warning("attnlab repaired %s: cell %d: %s", name, index + 1, what)
         spec = nb.metadata.get("kernelspec")
         if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)):
-            nb.metadata["kernelspec"] = kernelspec or {"name": "python3", "display_name": "Python 3",
-                                                       "language": "python"}
-            self.log.warning("attnlab repaired %s: kernelspec %s; filled in as %s", name,
-                             "missing" if spec is None else repr(spec)[:80], nb.metadata["kernelspec"]["name"])
+            nb.metadata["kernelspec"] = kernelspec or {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+            self.log.warning(
+                "attnlab repaired %s: kernelspec %s; filled in as %s",
+                name,
+                "missing" if spec is None else repr(spec)[:80],
+                nb.metadata["kernelspec"]["name"],
+            )
         return nb, resources
 
     def _gradebook_metadata(self, source) -> dict[str, dict]:
@@ -298,9 +364,15 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
         solutions = {c.name for c in source.solution_cells}
         out = {}
         for cell in source.source_cells:
-            meta = {"grade": cell.name in grades, "solution": cell.name in solutions, "locked": bool(cell.locked),
-                    "task": cell.name in tasks, "grade_id": cell.name, "schema_version": SCHEMA_VERSION,
-                    "cell_type": cell.cell_type}
+            meta = {
+                "grade": cell.name in grades,
+                "solution": cell.name in solutions,
+                "locked": bool(cell.locked),
+                "task": cell.name in tasks,
+                "grade_id": cell.name,
+                "schema_version": SCHEMA_VERSION,
+                "cell_type": cell.cell_type,
+            }
             if cell.name in grades or cell.name in tasks:
                 meta["points"] = float(grades.get(cell.name, tasks.get(cell.name)))
             if isinstance(cell.checksum, str):
@@ -327,8 +399,11 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
             why = f"grade_id {grade_id!r} is also on cell {last[grade_id] + 1}, which keeps it"
         else:
             should = wanted[grade_id]
-            wrong = [f"{key} {meta.get(key)!r} (the gradebook says {should.get(key)!r})" for key in
-                     ("schema_version", *self.KINDS, "points") if not self._same(meta.get(key), should.get(key))]
+            wrong = [
+                f"{key} {meta.get(key)!r} (the gradebook says {should.get(key)!r})"
+                for key in ("schema_version", *self.KINDS, "points")
+                if not self._same(meta.get(key), should.get(key))
+            ]
             cell.metadata["nbgrader"] = nbformat.from_dict(copy.deepcopy(should))
             return [f"{grade_id}: {', '.join(wrong)}; put back as the gradebook has it"] if wrong else []
         del cell.metadata["nbgrader"]
@@ -368,8 +443,13 @@ class ReadableNotebooks(NotebookExporter):
         try:
             nb = nbformat.reads(json.dumps(data), as_version=4)
         except Exception as e:  # noqa: BLE001 - nbformat raises several kinds for a broken file
-            self.log.error("attnlab: %s is JSON but not a notebook nbformat can read (%s: %s); nbgrader cannot grade "
-                           "it, and grades every other notebook", name, type(e).__name__, str(e)[:120])
+            self.log.error(
+                "attnlab: %s is JSON but not a notebook nbformat can read (%s: %s); nbgrader cannot grade "
+                "it, and grades every other notebook",
+                name,
+                type(e).__name__,
+                str(e)[:120],
+            )
             raise ValueError(f"{name} is not a readable notebook") from None
         return self.from_notebook_node(nb, resources=resources, **kw)
 
@@ -394,11 +474,13 @@ class RestoreDeletedCells(OverwriteCells):
             present = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
             if grade_cell.name in present:
                 continue
-            self.log.warning("attnlab repaired %s: grade cell %s was deleted; put back", _notebook_name(resources),
-                             grade_cell.name)
-            cell = self.missing_cell_transform(by_name[grade_cell.name], grade_cell.max_score,
-                                               is_solution=grade_cell.name in solutions)
-            earlier = order[:order.index(grade_cell.name)] if grade_cell.name in order else []
+            self.log.warning(
+                "attnlab repaired %s: grade cell %s was deleted; put back", _notebook_name(resources), grade_cell.name
+            )
+            cell = self.missing_cell_transform(
+                by_name[grade_cell.name], grade_cell.max_score, is_solution=grade_cell.name in solutions
+            )
+            earlier = order[: order.index(grade_cell.name)] if grade_cell.name in order else []
             at = next((present[name] + 1 for name in reversed(earlier) if name in present), len(nb.cells))
             nb.cells.insert(at, cell)
         return nb, resources
@@ -441,7 +523,7 @@ class ClearLockedHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
-CONFIG = '''\
+CONFIG = """\
 # nbgrader configuration for the course {course_id!r}, written by attnlab.nbgrader_plugin.nbgrader_config().
 # Scores come from attnlab's trusted grader, not from the student's kernel. Regenerate it from course.yml
 # rather than editing it.
@@ -476,7 +558,7 @@ c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.Autograde.exporter_class = ReadableNotebooks
 # GetGrades -> ClearLockedHiddenTests -> ...: feedback never shows hidden tests.
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
-'''
+"""
 
 
 def nbgrader_config(course: Course, exchange_root: str | None = None) -> str:

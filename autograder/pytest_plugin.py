@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .ids import TASK_IDS
+from .tasks import TASK_IDS
 
 HEADER = "attnlab {version}: grading {path} (seed {seed}), torch {torch}"
 FAILURE = "{task}: {score:g}/{max_score:g}, {status}\n{feedback}{cases}"
@@ -21,8 +21,12 @@ FAILURE = "{task}: {score:g}/{max_score:g}, {status}\n{feedback}{cases}"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("attnlab", "attnlab: grade an attention submission")
-    group.addoption("--attn-submission", metavar="PATH", default=None, help="a .py or .ipynb file to grade, one test per task")
-    group.addoption("--attn-seed", type=int, default=None, help="the seed for the cases (default: the course's public seed)")
+    group.addoption(
+        "--attn-submission", metavar="PATH", default=None, help="a .py or .ipynb file to grade, one test per task"
+    )
+    group.addoption(
+        "--attn-seed", type=int, default=None, help="the seed for the cases (default: the course's public seed)"
+    )
     group.addoption("--attn-course", metavar="PATH", default=None, help="course.yml to use (default: the bundled one)")
     parser.addini("attn_submission", "a .py or .ipynb file to grade when --attn-submission is not given", default="")
 
@@ -43,7 +47,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     import torch
 
     from . import __version__
-    from .config import load_course
+    from .course import load_course
 
     seed = config.getoption("--attn-seed")
     seed = load_course(config.getoption("--attn-course")).public_seed if seed is None else seed
@@ -61,7 +65,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 class SubmissionCollector(pytest.Collector):
     def collect(self):
-        from .config import load_course
+        from .course import load_course
 
         course = load_course(self.config.getoption("--attn-course"))
         for task in course.tasks:
@@ -83,10 +87,10 @@ class TaskItem(pytest.Item):
         cache = self.config.stash.setdefault(_RESULTS, {})
         key = str(self.parent.path)
         if key not in cache:
-            from .config import load_course
-            from .grade import grade_paths
-            from .sandbox import Zygote
-            from .selfcheck import SelfCheckFailed, ensure
+            from .course import load_course
+            from .grading.grade import grade_paths
+            from .grading.processes import Zygote
+            from .grading.selfcheck import SelfCheckFailed, ensure
 
             course = load_course(self.config.getoption("--attn-course"))
             seed = self.config.getoption("--attn-seed")
@@ -97,8 +101,13 @@ class TaskItem(pytest.Item):
                     ensure(zygote, course)  # never fail a self-learner's correct work because of the machine
                 except SelfCheckFailed as e:
                     raise TaskFailed(f"attnlab: {e}") from None
-                (cache[key],) = grade_paths([self.parent.path], course=course, task_ids=selected or None,
-                                            seed=course.public_seed if seed is None else seed, zygote=zygote)
+                (cache[key],) = grade_paths(
+                    [self.parent.path],
+                    course=course,
+                    task_ids=selected or None,
+                    seed=course.public_seed if seed is None else seed,
+                    zygote=zygote,
+                )
         return cache[key]
 
     def runtest(self) -> None:
@@ -106,10 +115,20 @@ class TaskItem(pytest.Item):
         task = next(t for t in result["tasks"] if t["id"] == self.task_id)
         if task["status"] != "passed":
             failed = [c for c in task["cases"] if c["status"] not in ("passed", "pending")]
-            cases = "".join(f"\n  - {c['label']}: {c['status']}" + (f" ({c['detail']})" if c.get("detail") else "") for c in failed[:6])
-            raise TaskFailed(FAILURE.format(task=self.task_id, score=task["score"], max_score=task["max_score"],
-                                            status=task["status"], feedback=task["feedback"],
-                                            cases=("\nfailing cases:" + cases) if cases else ""))
+            cases = "".join(
+                f"\n  - {c['label']}: {c['status']}" + (f" ({c['detail']})" if c.get("detail") else "")
+                for c in failed[:6]
+            )
+            raise TaskFailed(
+                FAILURE.format(
+                    task=self.task_id,
+                    score=task["score"],
+                    max_score=task["max_score"],
+                    status=task["status"],
+                    feedback=task["feedback"],
+                    cases=("\nfailing cases:" + cases) if cases else "",
+                )
+            )
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, TaskFailed):

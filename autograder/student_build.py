@@ -3,18 +3,19 @@
     python -m attnlab.student_build OUTDIR    # writes OUTDIR/attnlab-<version>-py3-none-any.whl
 
 Students call ``from attnlab import check; check(qk_scores)`` in their own kernel, so their image needs
-attnlab installed. The full install holds the answers: ``attnlab.reference``, and ``attnlab.models``,
+attnlab installed. The full install holds the answers: ``attnlab.reference``, and ``attnlab.answers``,
 whose mistake models are the reference with one slip put back in. The student build holds neither.
 Its import name is still ``attnlab``, so the lessons work unchanged, and ``check()`` runs the same
 case runner and the same judge on the same public cases:
 
-- **What it ships.** What check() imports, found by following the imports from the package and from
-  the case runner (`student_modules`), and the course.yml it was built for. Not ``reference/``, not
-  ``models.py`` (if check()'s imports ever reach them, the build stops), and not the trusted grader's
-  modules (``grade``, ``sandbox``, the CLI, the plugins), which check() does not import.
+- **What it ships.** By folder (`student_files`): the package's root modules that check() needs
+  (`SHIPPED_FILES`), the ``child/`` and ``grading/`` zones whole, and the course.yml it was built
+  for. Never the answers zone, ``answers/``, nor ``reference/``, nor this builder: they are not on
+  the list, and a wheel that holds one is refused (`unexpected_members`). The CLI and the plugins stay
+  out too, since check() does not use them.
 - **The public cases, as data.** ``public_cases.json`` (each case's spec, label and names) and
   ``public_cases.safetensors`` (its input tensors, the reference's outputs and gradients, and the output
-  of every mistake model the diagnosis rules compare with, ``models.applicable``), computed here from
+  of every mistake model the diagnosis rules compare with, ``answers.applicable``), computed here from
   the real reference for the course's public seed. ``cases.make_cases`` reads them there; any other
   seed is an error.
 - **What check() does without.** Nothing it says: the verdicts and diagnoses are the same as in the
@@ -61,18 +62,19 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .cases import PUBLIC_CASES, PUBLIC_TENSORS, SCHEMA, answers, cases_to_data, make_cases
-from .config import DEFAULT_COURSE, Course, load_course
-from .feedback import case_devices
+from .course import DEFAULT_COURSE, Course, load_course
+from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS, SCHEMA, answers, cases_to_data, make_cases
+from .notebook_check import case_devices
 
 HERE = Path(__file__).resolve().parent
 
-#: Where the student build's modules start: the package (check() is ``attnlab.check``) and the case
-#: runner, which ``feedback`` loads by its path.
-ROOTS = ("__init__", "runner")
+#: What the student build ships: these modules of the package's root, and these zones whole.
+SHIPPED_FILES = ("__init__.py", "notebook_check.py", "course.py", "tasks.py")
+SHIPPED_FOLDERS = ("child", "grading")
 
-#: What the student build never holds; the build stops if check()'s imports reach one of these.
-NEVER_SHIPPED = ("reference", "models", "student_build")
+#: What it never ships (the answers zone, the reference, this builder); `unexpected_members` refuses a
+#: wheel that holds one.
+NEVER_SHIPPED = ("answers/", "reference/", "student_build.py")
 
 #: The dependencies those modules import (their version bounds come from the full install's metadata).
 #: nbformat and rich serve only the grader's CLI, which the student build leaves out.
@@ -104,8 +106,9 @@ def build(outdir: str | os.PathLike, course: Course | str | os.PathLike | None =
         stage = Path(tmp)
         package = stage / "attnlab"
         package.mkdir()
-        for name in student_modules():
-            shutil.copyfile(HERE / f"{name}.py", package / f"{name}.py")
+        for name in student_files():
+            (package / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(HERE / name, package / name)
         (package / "course.yml").write_text(course_text, encoding="utf-8")
         write_public_cases(package, course)
         (stage / "pyproject.toml").write_text(_pyproject(), encoding="utf-8")
@@ -125,52 +128,39 @@ def write_public_cases(package: Path, course: Course) -> None:
 
     models = answers()
     if models is None:
-        raise RuntimeError("the student build is made from the full install, which has attnlab.models and attnlab.reference")
+        raise RuntimeError(
+            "the student build is made from the full install, which has attnlab.models and attnlab.reference"
+        )
     devices = case_devices(course)
     by_task = {}
     for task in course.tasks:
         cases = make_cases(task.id, course.public_seed, course.dtypes, devices)
         # Copies: make_cases's cases are cached and shared, and nothing may change them.
-        by_task[task.id] = [dataclasses.replace(c, recompute=None, models={n: models.mistake(n, c) for n in models.applicable(c)})
-                            for c in cases]
-    manifest, tensors = cases_to_data(by_task, seed=course.public_seed, dtypes=course.dtypes, devices=devices,
-                                      version=__version__)
+        by_task[task.id] = [
+            dataclasses.replace(c, recompute=None, models={n: models.mistake(n, c) for n in models.applicable(c)})
+            for c in cases
+        ]
+    manifest, tensors = cases_to_data(
+        by_task, seed=course.public_seed, dtypes=course.dtypes, devices=devices, version=__version__
+    )
     (package / PUBLIC_CASES).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     save_file(tensors, str(package / PUBLIC_TENSORS), metadata={"schema": SCHEMA})
 
 
-def student_modules() -> list[str]:
-    """The modules check() needs: `ROOTS` and everything they import from attnlab, at any depth.
-
-    Imports are read from the source, inside functions too: ``from .x import``, ``from . import x``,
-    ``from attnlab import x`` and the runner's ``_load_sibling("x")``.
-    """
-    seen: set[str] = set()
-    todo = list(ROOTS)
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        if name in NEVER_SHIPPED:
-            raise RuntimeError(f"check() imports attnlab.{name}, which holds or makes answers: the student build cannot ship it")
-        seen.add(name)
-        for node in ast.walk(ast.parse((HERE / f"{name}.py").read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.level == 1 or (node.module or "").split(".")[0] == __package__):
-                inner = (node.module or "").split(".")[1:] if node.level == 0 else (node.module or "").split(".")
-                todo += [inner[0]] if inner and inner[0] else [a.name for a in node.names]
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith(f"{__package__}.")]
-            elif (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_load_sibling" and node.args
-                  and isinstance(node.args[0], ast.Constant)):
-                todo.append(node.args[0].value)
-    return sorted(seen)
+def student_files() -> list[str]:
+    """The files the student build ships, relative to the package: `SHIPPED_FILES` and every Python file
+    under `SHIPPED_FOLDERS`."""
+    files = list(SHIPPED_FILES)
+    for folder in SHIPPED_FOLDERS:
+        files += sorted(str(p.relative_to(HERE)) for p in (HERE / folder).rglob("*.py"))
+    return files
 
 
 def unexpected_members(wheel: str | os.PathLike) -> list[str]:
-    """Members of a student wheel that must not be there: the reference, the mistake models, this builder."""
+    """Members of a student wheel that must not be there (`NEVER_SHIPPED`): the answers, the reference, this builder."""
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-    banned = re.compile(r"(^|/)(reference(/|\.py$)|models\.py$|student_build\.py$)")
+    banned = re.compile(r"(^|/)(answers/|reference/|reference\.py$|student_build\.py$)")
     return [f"{Path(wheel).name}/{n}: must not be in the student build" for n in names if banned.search(n)]
 
 
@@ -219,7 +209,7 @@ dependencies = [
 ]
 
 [tool.setuptools]
-packages = ["attnlab"]
+packages = ["attnlab", "attnlab.child", "attnlab.child.confine", "attnlab.grading"]
 include-package-data = false
 
 [tool.setuptools.package-data]
@@ -230,7 +220,18 @@ attnlab = [{files}]
 def _pip_wheel(stage: Path, outdir: Path) -> None:
     # Offline with the setuptools at hand; without one (a bare venv), pip fetches it in an isolated build.
     offline = ["--no-build-isolation", "--no-index"] if importlib.util.find_spec("setuptools") else []
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", *offline, "--quiet", "--wheel-dir", str(outdir), str(stage)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        *offline,
+        "--quiet",
+        "--wheel-dir",
+        str(outdir),
+        str(stage),
+    ]
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=stage)
     if done.returncode != 0:
@@ -274,11 +275,13 @@ def find_leaks(paths_or_texts, extra_markers=()) -> list[str]:
 
 @functools.cache
 def _fingerprints() -> dict[str, str]:
-    """normalised line -> where it comes from, e.g. "attnlab/reference/__init__.py:38"."""
+    """normalised line -> where it comes from, e.g. "attnlab/reference/attention.py:38"."""
     spec = importlib.util.find_spec(f"{__package__}.reference")
     if spec is None or spec.origin is None:
         raise RuntimeError("the leak scan needs the full install: attnlab.reference is not here")
-    sources = {"attnlab/reference/__init__.py": Path(spec.origin), "attnlab/models.py": HERE / "models.py"}
+    reference = Path(spec.origin).parent
+    sources = {f"attnlab/reference/{p.name}": p for p in sorted(reference.glob("*.py"))}
+    sources.update({f"attnlab/answers/{p.name}": p for p in sorted((HERE / "answers").glob("*.py"))})
     out: dict[str, str] = {}
     for label, path in sources.items():
         for lineno, line in _body_lines(path.read_text(encoding="utf-8")):
@@ -291,8 +294,11 @@ def _body_lines(source: str) -> list[tuple[int, str]]:
     that is evidence (`_computes`, `MIN_CHARS`): docstrings, imports and def or class headers are left out."""
     tree = ast.parse(source)
     lines = source.splitlines()
-    comment_at = {tok.start[0]: tok.start[1] for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-                  if tok.type == tokenize.COMMENT}
+    comment_at = {
+        tok.start[0]: tok.start[1]
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.COMMENT
+    }
     out: list[tuple[int, str]] = []
 
     def visit(stmts: list[ast.stmt], in_function: bool) -> None:

@@ -29,7 +29,10 @@ DEVICE_MISTAKES = ("wrong_device", "wrong_dtype", "missing_scale")
 def build(tmp: Path) -> dict[str, tuple[Path, str]]:
     """name -> (file to grade, what it must show)."""
     base = (SUBMISSIONS / "base.py").read_text()
-    files = {p.stem: (p, "full" if p.stem == "correct" else "named") for p in sorted((REPO / "assignments" / "examples").glob("*.py"))}
+    files = {
+        p.stem: (p, "full" if p.stem == "correct" else "named")
+        for p in sorted((REPO / "assignments" / "examples").glob("*.py"))
+    }
     for p in sorted((SUBMISSIONS / "variants").glob("*.py")):
         out = tmp / f"variant_{p.name}"
         out.write_text(base + "\n\n" + p.read_text())
@@ -45,8 +48,18 @@ def build(tmp: Path) -> dict[str, tuple[Path, str]]:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="attnlab-gpu-") as tmp:
         files = build(Path(tmp))
-        cmd = [sys.executable, "-m", "attnlab.cli", "grade", "--json", "--seed", "7", "--device", "auto",
-               *[str(p) for p, _ in files.values()]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "attnlab.cli",
+            "grade",
+            "--json",
+            "--seed",
+            "7",
+            "--device",
+            "auto",
+            *[str(p) for p, _ in files.values()],
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         print(f"FAIL attnlab grade exited {out.returncode}: {out.stderr.strip()[-1500:]}")

@@ -42,9 +42,13 @@ def main() -> None:
     grade_class = [sys.executable, "-m", "attnlab.cli", "grade", *examples, "--json", "--seed", "1"]
     off = {**os.environ, "ATTNLAB_SANDBOX": "off"}
     class_name = f"attnlab grade, {len(examples)} submissions"
-    commands = {"import torch": ([sys.executable, "-c", "import torch"], None), "attnlab grade": (grade, None),
-                "attnlab grade, sandbox off": (grade, off), class_name: (grade_class, None),
-                f"{class_name}, sandbox off": (grade_class, off)}
+    commands = {
+        "import torch": ([sys.executable, "-c", "import torch"], None),
+        "attnlab grade": (grade, None),
+        "attnlab grade, sandbox off": (grade, off),
+        class_name: (grade_class, None),
+        f"{class_name}, sandbox off": (grade_class, off),
+    }
     for cmd, env in commands.values():
         wall(cmd, env)  # warm the file cache
     times = {name: [] for name in commands}

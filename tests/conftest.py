@@ -41,15 +41,17 @@ def expectation(path: Path) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def course():
-    from attnlab.config import load_course
+    from attnlab.course import load_course
 
     c = load_course(REPO / "course.yml")
-    return c.model_copy(update={"limits": c.limits.model_copy(update={"task_seconds": TASK_SECONDS, "load_seconds": TASK_SECONDS * 2})})
+    return c.model_copy(
+        update={"limits": c.limits.model_copy(update={"task_seconds": TASK_SECONDS, "load_seconds": TASK_SECONDS * 2})}
+    )
 
 
 @pytest.fixture(scope="session")
 def zygote():
-    from attnlab.sandbox import Zygote
+    from attnlab.grading.processes import Zygote
 
     z = Zygote()
     yield z
@@ -59,7 +61,7 @@ def zygote():
 @pytest.fixture(scope="session")
 def grade(course, zygote):
     """grade(path, tasks=None, seed=...) -> the result dict, through the real child process."""
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
     def run(path, tasks=None, seed=11):
         (result,) = grade_paths([path], course=course, seed=seed, task_ids=tasks, zygote=zygote)

@@ -8,22 +8,43 @@ only inherits the mistake through a call is not charged). Every valid variant ge
 from __future__ import annotations
 
 import pytest
-
-from attnlab.diagnose import CATALOGUE
+from attnlab.grading.diagnose import CATALOGUE
 from conftest import SUBMISSIONS, build, expectation, task_of
 
 MISTAKES = sorted((SUBMISSIONS / "mistakes").glob("*.py"))
 VARIANTS = sorted((SUBMISSIONS / "variants").glob("*.py"))
 REQUIRED = {
     "qk_scores": ["missing_scale", "wrong_scale", "wrong_transpose"],
-    "softmax_with_temperature": ["wrong_dim", "temperature_inverted", "temperature_ignored", "unstable_softmax",
-                                 "accepts_invalid_temperature", "fully_masked_row_nan"],
+    "softmax_with_temperature": [
+        "wrong_dim",
+        "temperature_inverted",
+        "temperature_ignored",
+        "unstable_softmax",
+        "accepts_invalid_temperature",
+        "fully_masked_row_nan",
+    ],
     "causal_mask": ["mask_inverted", "mask_diagonal_excluded"],
     "attention": ["mask_after_softmax", "mask_fill_zero", "mask_polarity", "no_gradient"],
-    "multi_head_attention": ["heads_split_without_transpose", "missing_output_projection", "scale_by_d_model", "weights_averaged"],
+    "multi_head_attention": [
+        "heads_split_without_transpose",
+        "missing_output_projection",
+        "scale_by_d_model",
+        "weights_averaged",
+    ],
     "plot_attention": ["plot_wrong_data", "plot_missing_labels", "plot_missing_colorbar"],
-    "*": ["wrong_shape", "wrong_dtype", "wrong_device", "mutates_input", "non_tensor_output", "nan_output",
-          "forbidden_call", "not_implemented", "exception", "timeout", "constant_output"],
+    "*": [
+        "wrong_shape",
+        "wrong_dtype",
+        "wrong_device",
+        "mutates_input",
+        "non_tensor_output",
+        "nan_output",
+        "forbidden_call",
+        "not_implemented",
+        "exception",
+        "timeout",
+        "constant_output",
+    ],
 }
 # A mistake that breaks a callee may also cost the callers that call it where the two cannot be told
 # apart (the caller could not even run). Everything else must keep full marks.
@@ -40,8 +61,8 @@ def test_catalogue_has_every_required_id():
 def test_every_mistake_model_stands_for_an_id_of_its_task():
     """The diagnosis rules compare with mistake models (attnlab.models), named by the id they prove;
     the student build precomputes every one that `applicable` lists, on every public case."""
-    from attnlab.cases import answers, make_cases
-    from attnlab.config import load_course
+    from attnlab.course import load_course
+    from attnlab.grading.cases import answers, make_cases
 
     models, course = answers(), load_course()
     seen = set()
@@ -53,7 +74,7 @@ def test_every_mistake_model_stands_for_an_id_of_its_task():
                 assert models.mistake(name, case).shape in [e.shape for e in case.expected], (case.id, name)
                 seen.add(did)
     assert len(seen) == 11 and seen <= {i for ids in REQUIRED.values() for i in ids}
-    with pytest.raises(KeyError, match="list it in models.applicable"):
+    with pytest.raises(KeyError, match="list it in mistakes.applicable"):
         models.mistake("mask_polarity", make_cases("qk_scores", 1, ["float32"], ["cpu"])[0])
 
 
@@ -106,7 +127,7 @@ def test_valid_variant_gets_full_marks(path, grade):
 def test_base_and_reference_get_full_marks(grade):
     from attnlab import reference
 
-    for path in (SUBMISSIONS / "base.py", reference.__file__):
+    for path in (SUBMISSIONS / "base.py", str(reference.SOURCE)):
         result = grade(path)
         assert result["total"] == result["max_total"] == 100.0, [(t["id"], t["feedback"]) for t in result["tasks"]]
 
@@ -115,5 +136,5 @@ def test_base_and_reference_get_full_marks(grade):
 def test_reference_full_marks_on_any_seed(grade, seed):
     from attnlab import reference
 
-    result = grade(reference.__file__, seed=seed)
+    result = grade(str(reference.SOURCE), seed=seed)
     assert result["total"] == 100.0, [(t["id"], t["feedback"]) for t in result["tasks"] if t["status"] != "passed"]

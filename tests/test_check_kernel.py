@@ -26,8 +26,9 @@ def run_in_kernel(cells: list[str], cwd) -> list:
     """Run `cells` in one fresh `python3` kernel, started as Jupyter starts it for a student."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     # jupyter_client starts a kernelspec whose argv begins with "python" with this interpreter: the venv's.
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", allow_errors=False, resources={"metadata": {"path": str(cwd)}}
+    )
     client.execute(env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
     return nb.cells
 
@@ -47,8 +48,9 @@ def test_check_draws_its_picture_and_leaves_the_kernels_plots_alone(tmp_path):
     assert any("image/png" in d for d in shown), f"no picture of the mistake: {shown}"
     assert not any(d.get("text/plain", "").startswith("<Figure") for d in shown), shown
 
-    assert any(o.output_type == "display_data" and "image/png" in o.data for o in plotted.outputs), \
+    assert any(o.output_type == "display_data" and "image/png" in o.data for o in plotted.outputs), (
         f"plt.show() after check() drew nothing: {plotted.outputs}"
+    )
 
     assert printed(fixed).startswith("PASS qk_scores:")
     assert not [o for o in fixed.outputs if o.output_type != "stream"], fixed.outputs

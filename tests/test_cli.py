@@ -7,15 +7,15 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, SUBMISSIONS
 
 EXAMPLES = REPO / "assignments" / "examples"
 
 
 def attnlab(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "attnlab.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "attnlab.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_json_is_one_line_per_submission_in_input_order():
@@ -36,12 +36,15 @@ def test_json_is_one_line_per_submission_in_input_order():
     assert results[1]["total"] == results[1]["max_total"] == 35.0
 
 
-@pytest.mark.parametrize("args, words", [
-    (["grade", "nowhere.py"], "no such file"),
-    (["grade", "{bad_nb}"], "not valid notebook JSON"),
-    (["grade", "{good}", "--tasks", "qk_scores,flash"], "unknown task id 'flash'"),
-    (["grade", "{txt}"], "expected a .py module or a .ipynb notebook"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["grade", "nowhere.py"], "no such file"),
+        (["grade", "{bad_nb}"], "not valid notebook JSON"),
+        (["grade", "{good}", "--tasks", "qk_scores,flash"], "unknown task id 'flash'"),
+        (["grade", "{txt}"], "expected a .py module or a .ipynb notebook"),
+    ],
+)
 def test_unusable_input_exits_2_with_one_line(tmp_path, args, words):
     bad_nb = tmp_path / "broken.ipynb"
     bad_nb.write_text("{ not json")
@@ -81,14 +84,20 @@ def test_an_unreadable_path_among_many_gets_its_own_line_and_the_others_are_grad
 
 
 def test_the_python_api_keeps_going_as_the_command_does(tmp_path, course, zygote):
-    from attnlab.grade import grade_paths
-    from attnlab.submission import InputError
+    from attnlab.grading.grade import grade_paths
+    from attnlab.grading.submission import InputError
 
     broken, nowhere = _unreadable(tmp_path)
     with pytest.raises(InputError, match="no such file"):
         grade_paths([SUBMISSIONS / "base.py", nowhere], course=course, seed=3, zygote=zygote)
-    results = grade_paths([broken, SUBMISSIONS / "base.py"], keep_going=True, course=course, seed=3,
-                          task_ids=["causal_mask"], zygote=zygote)
+    results = grade_paths(
+        [broken, SUBMISSIONS / "base.py"],
+        keep_going=True,
+        course=course,
+        seed=3,
+        task_ids=["causal_mask"],
+        zygote=zygote,
+    )
     assert [r["status"] for r in results] == ["unreadable", "graded"]
     assert results[1]["total"] == results[1]["max_total"]
 
@@ -174,8 +183,7 @@ def test_a_notebook_cell_that_exits_or_hangs_is_left_out_and_the_rest_graded(tmp
         nb.cells = [nbformat.v4.new_code_cell(base), nbformat.v4.new_code_cell(bad), nbformat.v4.new_code_cell("x = 1")]
         path = tmp_path / f"{name}.ipynb"
         nbformat.write(nb, path)
-        out = attnlab("grade", path, "--json", "--tasks", "qk_scores,causal_mask",
-                      "--course", _short_course(tmp_path))
+        out = attnlab("grade", path, "--json", "--tasks", "qk_scores,causal_mask", "--course", _short_course(tmp_path))
         assert out.returncode == 0, out.stderr
         result = json.loads(out.stdout)
         assert result["total"] == result["max_total"], (name, result["tasks"])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
-from attnlab.config import CourseError, load_course
+from attnlab.course import CourseError, load_course
 from conftest import REPO
 
 
@@ -19,21 +18,32 @@ def _write(tmp_path, mutate):
 
 def test_bundled_course_loads():
     c = load_course(REPO / "course.yml")
-    assert [t.id for t in c.tasks] == ["qk_scores", "softmax_with_temperature", "causal_mask", "attention",
-                                       "multi_head_attention", "plot_attention"]
-    assert c.max_total == 100.0
+    assert [t.id for t in c.tasks] == [
+        "qk_scores",
+        "softmax_with_temperature",
+        "causal_mask",
+        "attention",
+        "multi_head_attention",
+        "plot_attention",
+    ]
+    assert sum(t.points for t in c.tasks) == 100.0
+    assert c.task("multi_head_attention").function == "MultiHeadAttention"  # the contract's name
     assert "softmax" in c.forbidden_for("attention")
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d["tasks"][1].update(points=0), "tasks.1.points"),
-    (lambda d: d["tasks"][0].update(id="qk_score"), "tasks.0.id"),
-    (lambda d: d.update(devices=["tpu"]), "devices.0"),
-    (lambda d: d["limits"].update(task_secs=3), "limits.task_secs: unknown key"),
-    (lambda d: d["tolerances"].pop("float16"), "no entry for dtype 'float16'"),
-    (lambda d: d["tasks"].append(dict(d["tasks"][0])), "appears more than once"),
-    (lambda d: d.pop("course_id"), "course_id: Field required"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d["tasks"][1].update(points=0), "tasks.1.points"),
+        (lambda d: d["tasks"][0].update(id="qk_score"), "tasks.0.id"),
+        (lambda d: d.update(devices=["tpu"]), "devices.0"),
+        (lambda d: d["limits"].update(task_secs=3), "limits.task_secs: unknown key"),
+        (lambda d: d["tolerances"].pop("float16"), "no entry for dtype 'float16'"),
+        (lambda d: d["tasks"].append(dict(d["tasks"][0])), "appears more than once"),
+        (lambda d: d.pop("course_id"), "course_id: Field required"),
+        (lambda d: d["tasks"][4].update(function="MHA"), "tasks.4: Value error, function 'MHA': the contract names"),
+    ],
+)
 def test_invalid_course_names_the_field(tmp_path, mutate, field):
     with pytest.raises(CourseError) as e:
         load_course(_write(tmp_path, mutate))

@@ -26,7 +26,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from test_sandbox import user_namespaces_work
 
@@ -46,15 +45,29 @@ def _deps_paths() -> list[str]:
 def _make_venv(where: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True, timeout=120)
     python = where / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(purelib, "zz_attnlab_test_deps.pth").write_text("\n".join(_deps_paths()) + "\n")
     return python
 
 
 def _pip(python: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-           "--no-build-isolation", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        *args,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
 
@@ -71,8 +84,18 @@ def _scratch(top: str) -> Path:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out),
-           str(REPO)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(out),
+        str(REPO),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     (whl,) = out.glob("attnlab-*.whl")
@@ -101,8 +124,11 @@ def envs(tmp_path_factory, wheel):
     work = _scratch("/work")
     cleanup.append(work)
     checkout = work / "attnlab"
-    shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(".git", "*.egg-info", "build", "dist",
-                                                                   "__pycache__", ".venv*", "reports"))
+    shutil.copytree(
+        REPO,
+        checkout,
+        ignore=shutil.ignore_patterns(".git", "*.egg-info", "build", "dist", "__pycache__", ".venv*", "reports"),
+    )
     python = _make_venv(checkout / ".venv")
     _pip(python, "-e", str(checkout))
     made["work-checkout-editable"] = (python, submissions(work / "subs"))
@@ -121,45 +147,65 @@ def envs(tmp_path_factory, wheel):
 def _grade(python: Path, subs: Path, mode: str, cache: Path) -> tuple[list[dict], str]:
     env = {**os.environ, "ATTNLAB_SANDBOX": mode, "XDG_CACHE_HOME": str(cache)}
     env.pop("PYTHONPATH", None)
-    cmd = [str(python), "-m", "attnlab.cli", "grade", "--json", "--seed", str(SEED), str(subs / CORRECT),
-           str(subs / MISTAKE)]
+    cmd = [
+        str(python),
+        "-m",
+        "attnlab.cli",
+        "grade",
+        "--json",
+        "--seed",
+        str(SEED),
+        str(subs / CORRECT),
+        str(subs / MISTAKE),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cache, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return [json.loads(line) for line in out.stdout.splitlines()], out.stderr
 
 
-CASES = [("tmp-editable", "auto"), ("tmp-editable", "landlock"), ("tmp-editable", "off"),
-         ("work-checkout-editable", "auto"), ("work-checkout-editable", "landlock"), ("home-wheel", "auto")]
+CASES = [
+    ("tmp-editable", "auto"),
+    ("tmp-editable", "landlock"),
+    ("tmp-editable", "off"),
+    ("work-checkout-editable", "auto"),
+    ("work-checkout-editable", "landlock"),
+    ("home-wheel", "auto"),
+]
 
 
 @pytest.fixture(scope="module")
 def mistake_diagnoses():
     """The diagnoses of the mistake file graded by this test process's own install, to compare with."""
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
     (result,) = grade_paths([EXAMPLES / MISTAKE], course=_course(), seed=SEED)
     return {t["id"]: t["diagnoses"] for t in result["tasks"]}
 
 
 def _course():
-    from attnlab.config import load_course
+    from attnlab.course import load_course
 
     return load_course(REPO / "course.yml")
 
 
 @pytest.mark.parametrize(("env_name", "mode"), CASES, ids=[f"{e}-{m}" for e, m in CASES])
-def test_correct_work_scores_full_and_the_mistake_is_named_the_same(envs, env_name, mode, mistake_diagnoses,
-                                                                     tmp_path):
+def test_correct_work_scores_full_and_the_mistake_is_named_the_same(envs, env_name, mode, mistake_diagnoses, tmp_path):
     python, subs = envs[env_name]
-    where = subprocess.run([str(python), "-c", "import attnlab; print(attnlab.__file__)"], capture_output=True,
-                           text=True, cwd=tmp_path, check=True).stdout.strip()
+    where = subprocess.run(
+        [str(python), "-c", "import attnlab; print(attnlab.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout.strip()
     if env_name == "home-wheel":
         assert where.startswith(str(python.parent.parent)), where  # attnlab from the venv's own site-packages
     else:
         assert where.startswith(str(REPO if env_name == "tmp-editable" else python.parent.parent.parent)), where
     (correct, mistake), stderr = _grade(python, subs, mode, tmp_path)
     assert correct["total"] == correct["max_total"] == 100.0, [
-        (t["id"], t["status"], t["feedback"]) for t in correct["tasks"] if t["score"] < t["max_score"]]
+        (t["id"], t["status"], t["feedback"]) for t in correct["tasks"] if t["score"] < t["max_score"]
+    ]
     assert {t["id"]: t["diagnoses"] for t in mistake["tasks"]} == mistake_diagnoses
     assert "missing_scale" in mistake_diagnoses["qk_scores"]
     assert (tmp_path / "attnlab" / "selfcheck.json").exists()  # the self-check ran, and passed, here

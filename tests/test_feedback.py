@@ -10,10 +10,9 @@ import types
 
 import pytest
 import torch
-
 from attnlab import check
-from attnlab.config import load_course
-from attnlab.feedback import CheckResult
+from attnlab.course import load_course
+from attnlab.notebook_check import CheckResult
 
 
 def forgot_sqrt_d(q, k):
@@ -132,7 +131,6 @@ def test_check_runs_on_any_seed_in_the_full_install(capsys):
 
 def test_check_of_a_plot_leaves_the_students_own_figures_open(capsys):
     import matplotlib.pyplot as plt
-
     from attnlab import reference
 
     mine = plt.figure()

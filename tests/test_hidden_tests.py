@@ -18,7 +18,7 @@ import uuid
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-PROBE = r'''
+PROBE = r"""
 import gc, json, os, sys, warnings
 
 warnings.simplefilter("ignore")  # touching every object wakes torch's deprecation warnings
@@ -80,7 +80,7 @@ for obj in gc.get_objects():  # every string any container in this process holds
 _own = [p for p in _read if p.startswith(("/submission", "/proc")) or p == __file__]
 print("PROBE " + json.dumps({"found": sorted(set(_found)), "read": _own, "files": len(_read), "cells": len(_cells),
                              "strings": _strings}))
-'''
+"""
 
 
 def hidden_region(marker: str) -> str:
@@ -89,15 +89,33 @@ def hidden_region(marker: str) -> str:
 
 def notebook_with_hidden_tests(marker: str, *, also_in_plain_cell: bool = False):
     """What nbgrader's autograde hands the trusted grader: hidden tests back in the grade cell, and outputs."""
-    grade = {"nbgrader": {"grade": True, "solution": False, "locked": True, "grade_id": "causal_mask",
-                          "points": 10, "schema_version": 3}}
-    solution = {"nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "causal_mask_solution",
-                             "schema_version": 3}}
+    grade = {
+        "nbgrader": {
+            "grade": True,
+            "solution": False,
+            "locked": True,
+            "grade_id": "causal_mask",
+            "points": 10,
+            "schema_version": 3,
+        }
+    }
+    solution = {
+        "nbgrader": {
+            "grade": False,
+            "solution": True,
+            "locked": False,
+            "grade_id": "causal_mask_solution",
+            "schema_version": 3,
+        }
+    }
     cells = [
         new_markdown_cell("# The causal mask"),
         new_code_cell(PROBE.replace("@REVERSED@", marker[::-1]), metadata=solution),
-        new_code_cell("check(causal_mask)" + hidden_region(marker), metadata=grade,
-                      outputs=[new_output("stream", name="stdout", text=f"AssertionError: {marker}")]),
+        new_code_cell(
+            "check(causal_mask)" + hidden_region(marker),
+            metadata=grade,
+            outputs=[new_output("stream", name="stdout", text=f"AssertionError: {marker}")],
+        ),
     ]
     if also_in_plain_cell:
         cells.append(new_code_cell(f"# the student's own note: {marker}\n# BEGIN HIDDEN TESTS"))

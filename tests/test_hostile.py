@@ -1,7 +1,7 @@
 """Hostile submissions gain nothing, the run always completes, and nothing gets out of the worker.
 
 Each hostile file is an override on the correct base submission (see conftest.build). The grader runs
-it in its sandboxed child process (``attnlab.confine``) with short limits (ATTNLAB_TEST_TASK_SECONDS,
+it in its sandboxed child process (``attnlab.child.confine``) with short limits (ATTNLAB_TEST_TASK_SECONDS,
 default 3 s per task). Where only the sandbox stands between an attack and its success, a control test
 runs the same file with the sandbox off (``ATTNLAB_SANDBOX=off``) and watches it succeed: so each check
 is one that can fail. A file's ``@MARKER@`` becomes a fresh mark per test, so that what the attack
@@ -62,7 +62,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SUBMISSIONS, TASK_SECONDS, build, task_of
 
 HOSTILE = SUBMISSIONS / "hostile"
@@ -95,6 +94,7 @@ def marked_processes(mark: str) -> list[int]:
 def survivors(mark: str, keep: set[int] = frozenset(), wait: float = 3.0) -> list[int]:
     """Marked processes, other than `keep`, still alive after up to `wait` s (a PID namespace takes a
     moment to empty). A zombie counts as gone."""
+
     def alive() -> list[int]:
         pids = []
         for pid in set(marked_processes(mark)) - set(keep):
@@ -120,8 +120,14 @@ def needs(zygote, *layers: str) -> None:
 
 def traces(mark: str, *folders: Path) -> list[Path]:
     """Files named with `mark` in the host's /tmp, $HOME, site-packages, cwd and `folders`."""
-    places = {Path("/tmp"), Path(tempfile.gettempdir()), Path.home(), Path(sysconfig.get_paths()["purelib"]),
-              Path.cwd(), *folders}
+    places = {
+        Path("/tmp"),
+        Path(tempfile.gettempdir()),
+        Path.home(),
+        Path(sysconfig.get_paths()["purelib"]),
+        Path.cwd(),
+        *folders,
+    }
     return sorted(f for place in places if place.is_dir() for f in place.glob(f"*{mark}*"))
 
 
@@ -162,24 +168,24 @@ def connections(listener: socket.socket) -> int:
 @pytest.fixture
 def scan_off(monkeypatch):
     """The grader with its source scan switched off: what the runtime detectors and the canary catch alone."""
-    import attnlab.grade
+    import attnlab.grading.grade
 
-    monkeypatch.setattr(attnlab.grade, "scan_source", lambda cells, forbidden: {})
+    monkeypatch.setattr(attnlab.grading.grade, "scan_source", lambda cells, forbidden: {})
 
 
 @pytest.fixture
 def old_excuse(monkeypatch):
     """The grader's former rule for callees: a forbidden call inside any callee was the callee's to answer for."""
-    import attnlab.judge
+    import attnlab.grading.judge
 
-    monkeypatch.setattr(attnlab.judge, "excused", lambda callee, status, contract: True)
+    monkeypatch.setattr(attnlab.grading.judge, "excused", lambda callee, status, contract: True)
 
 
 @pytest.fixture(scope="module")
 def grade_unconfined(course):
     """Like `grade`, in a child process whose sandbox is off: the controls."""
-    from attnlab.grade import grade_paths
-    from attnlab.sandbox import Zygote
+    from attnlab.grading.grade import grade_paths
+    from attnlab.grading.processes import Zygote
 
     zygote = Zygote("off", warn=False)
 
@@ -238,8 +244,23 @@ def test_endless_loop_ignoring_signals_costs_only_that_task(grade, tmp_path):
 
 def test_fake_result_lines_mean_nothing(tmp_path, course):
     path = build(HOSTILE / "fake_results.py", tmp_path)
-    out = subprocess.run([sys.executable, "-m", "attnlab.cli", "grade", str(path), "--json", "--seed", "5",
-                          "--tasks", "qk_scores,causal_mask"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "attnlab.cli",
+            "grade",
+            str(path),
+            "--json",
+            "--seed",
+            "5",
+            "--tasks",
+            "qk_scores,causal_mask",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -269,14 +290,14 @@ def test_output_flood_is_capped(grade, tmp_path, course):
     result = grade(build(HOSTILE / "output_flood.py", tmp_path), tasks=["qk_scores", "causal_mask"])
     assert all(t["score"] == t["max_score"] for t in result["tasks"]), result["tasks"]
     # The parent kept at most output_kb of each stream, and the JSON shows the start and says what it cut.
-    from attnlab.grade import OUTPUT_CHARS
+    from attnlab.grading.grade import OUTPUT_CHARS
 
     assert len(result["output"]) < OUTPUT_CHARS + 100
     assert "x" * 200 in result["output"] and "more characters not shown" in result["output"]
 
 
 def test_fork_bomb_is_capped_and_leaves_nothing(grade, tmp_path, mark, zygote):
-    from attnlab.confine import NPROC
+    from attnlab.child.confine import NPROC
 
     needs(zygote, "rlimit_nproc")
     result = grade(hostile("fork_bomb.py", tmp_path, MARKER=mark), tasks=["qk_scores"])
@@ -394,7 +415,7 @@ def _zero_for_forbidden(result: dict, task_id: str) -> dict:
 
 
 def test_replaced_detectors_gain_nothing(grade, tmp_path, course):
-    from attnlab.forbidden import scan_source
+    from attnlab.grading.forbidden import scan_source
 
     path = hostile("detectors_replaced.py", tmp_path)
     result = grade(path, tasks=["multi_head_attention"])

@@ -34,17 +34,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO, SUBMISSIONS, build
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-from conftest import REPO, SUBMISSIONS, TASK_SECONDS, build
 from test_hostile import connections, survivors, traces
 
 ASSIGNMENT, NOTEBOOK = "hostile", "attack"
 SEED = 11  # the `grade` fixture's default seed
 ATTACKS = sorted(p.stem for p in (SUBMISSIONS / "hostile").glob("*.py"))
 # Attacks whose answers are wrong somewhere: the grade must show it, as with `attnlab grade`.
-WRONG = {"patch_allclose": ["qk_scores"], "lying_subclass": ["qk_scores"],
-         "torch_c_evasion": ["softmax_with_temperature", "attention"]}
+WRONG = {
+    "patch_allclose": ["qk_scores"],
+    "lying_subclass": ["qk_scores"],
+    "torch_c_evasion": ["softmax_with_temperature", "attention"],
+}
 HIDDEN = "HIDDEN-TEST-4c1d9e"  # only in the hidden tests of the source notebook's grade cells
 
 
@@ -55,6 +57,7 @@ def _cell(nb: dict, grade_id: str) -> dict:
 def _schema(version: int, grade_id: str):
     def edit(nb):
         _cell(nb, grade_id)["metadata"]["nbgrader"]["schema_version"] = version
+
     return edit
 
 
@@ -68,8 +71,15 @@ def _duplicate_id(nb):
 
 def _new_grade_cell(nb):
     meta = {"grade": True, "solution": False, "locked": True, "grade_id": "bonus", "points": 100, "schema_version": 3}
-    nb["cells"].append({"cell_type": "code", "metadata": {"nbgrader": meta}, "source": "bonus = 100",
-                        "outputs": [], "execution_count": None})
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {"nbgrader": meta},
+            "source": "bonus = 100",
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
 
 
 def _no_kernelspec(nb):
@@ -105,20 +115,27 @@ def source_notebook(course):
     cells = [
         new_markdown_cell("# Every task at once\nWrite all six in the cell below."),
         new_code_cell("from attnlab import check", metadata=_meta("imports", grade=False, solution=False)),
-        new_code_cell("### BEGIN SOLUTION\n" + (SUBMISSIONS / "base.py").read_text() + "\n### END SOLUTION",
-                      metadata=_meta("work_solution", grade=False, solution=True)),
+        new_code_cell(
+            "### BEGIN SOLUTION\n" + (SUBMISSIONS / "base.py").read_text() + "\n### END SOLUTION",
+            metadata=_meta("work_solution", grade=False, solution=True),
+        ),
     ]
     for t in course.tasks:
         hidden = f"\n### BEGIN HIDDEN TESTS\nassert {t.function} is not None, {HIDDEN!r}\n### END HIDDEN TESTS"
-        cells.append(new_code_cell(f"# attnlab: graded outside this kernel.\ncheck({t.function})" + hidden,
-                                   metadata=_meta(t.id, grade=True, solution=False, points=t.points)))
+        cells.append(
+            new_code_cell(
+                f"# attnlab: graded outside this kernel.\ncheck({t.function})" + hidden,
+                metadata=_meta(t.id, grade=True, solution=False, points=t.points),
+            )
+        )
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return new_notebook(cells=cells, metadata={"kernelspec": kernelspec, "language_info": {"name": "python"}})
 
 
 def nbgrader(root: Path, *args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
     assert out.returncode == 0 or not check, f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
     assert "Exception while loading config file" not in out.stderr, out.stderr[-6000:]
     return out
@@ -171,8 +188,15 @@ def attack_run(tmp_path_factory, course):
     autograde = nbgrader(root, "autograde", ASSIGNMENT, env=env, check=False)
     left = survivors(mark)
     time.sleep(1.5)  # a daemon alive anywhere would have written its file again by now
-    result = {"root": root, "mark": mark, "submitted": submitted, "survivors": left,
-              "traces": traces(mark, root, REPO), "connections": connections(listener), "autograde": autograde}
+    result = {
+        "root": root,
+        "mark": mark,
+        "submitted": submitted,
+        "survivors": left,
+        "traces": traces(mark, root, REPO),
+        "connections": connections(listener),
+        "autograde": autograde,
+    }
     listener.close()
     nbgrader(root, "generate_feedback", ASSIGNMENT, env=env)
 
@@ -182,8 +206,9 @@ def attack_run(tmp_path_factory, course):
         notebooks = {s: gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, s) for s in [*ATTACKS, *TAMPERED]}
         result["gradebook"] = {s: {g.name: g.auto_score for g in nb.grades} for s, nb in notebooks.items()}
         result["manual"] = {s: [g.needs_manual_grade for g in nb.grades] for s, nb in notebooks.items()}
-        result["comments"] = {s: [(c.auto_comment, c.manual_comment) for c in nb.comments]
-                              for s, nb in notebooks.items()}
+        result["comments"] = {
+            s: [(c.auto_comment, c.manual_comment) for c in nb.comments] for s, nb in notebooks.items()
+        }
     return result
 
 
@@ -196,7 +221,9 @@ def test_gradebook_equals_the_trusted_grader(attack_run, grade, attack):
     path, _ = attack_run["submitted"][attack]
     trusted = {t["id"]: t for t in grade(path, seed=SEED)["tasks"]}
     stored = attack_run["gradebook"][attack]
-    assert stored == {tid: t["score"] for tid, t in trusted.items()}, {tid: (t["status"], t["feedback"]) for tid, t in trusted.items()}
+    assert stored == {tid: t["score"] for tid, t in trusted.items()}, {
+        tid: (t["status"], t["feedback"]) for tid, t in trusted.items()
+    }
     for tid in WRONG.get(attack, []):
         assert stored[tid] < trusted[tid]["max_score"], (attack, tid)
 

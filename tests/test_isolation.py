@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import subprocess
 import sys
@@ -17,20 +16,26 @@ def test_worker_memory_holds_no_reference_or_judge(grade, tmp_path):
     assert "missing_scale" in qk["diagnoses"], qk
 
 
-def test_runner_imports_nothing_from_attnlab():
-    """The child's own files load torch and their two siblings by path, never the attnlab package."""
-    from pathlib import Path
+def test_the_child_zone_loads_as_a_package_of_its_own():
+    """As the zygote loads it (BOOT): every module under child/ imports, and nothing of attnlab comes with it."""
+    from attnlab.grading.processes import CHILD
 
-    import attnlab
-
-    here = Path(attnlab.__file__).parent
-    for name in ("runner.py", "wire.py", "figure_data.py"):
-        tree = ast.parse((here / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                assert node.level == 0 and not (node.module or "").startswith("attnlab"), (name, node.module)
-            elif isinstance(node, ast.Import):
-                assert not any(a.name.startswith("attnlab") for a in node.names), name
+    code = (
+        "import importlib, importlib.util, pkgutil, sys\n"
+        "spec = importlib.util.spec_from_file_location("
+        "'_attnlab_child', sys.argv[1] + '/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
+        "child = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['_attnlab_child'] = child\n"
+        "spec.loader.exec_module(child)\n"
+        "names = [m.name for m in pkgutil.walk_packages([sys.argv[1]], '_attnlab_child.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print(len(names), sorted(n for n in sys.modules if n.startswith(('attnlab', 'reference'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", code, str(CHILD)], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    count, loaded = out.stdout.split(" ", 1)
+    assert int(count) >= 7 and loaded.strip() == "[]", out.stdout
 
 
 def test_no_generic_top_level_names_are_installed():
@@ -42,10 +47,9 @@ def test_no_generic_top_level_names_are_installed():
 
 def test_gpu_cases_are_reported_pending_not_dropped(grade):
     import torch
-
     from attnlab import reference
 
-    result = grade(reference.__file__, tasks=["qk_scores", "attention"])
+    result = grade(str(reference.SOURCE), tasks=["qk_scores", "attention"])
     for task in result["tasks"]:
         cuda = [c for c in task["cases"] if c["device"] == "cuda"]
         assert cuda, f"{task['id']} has no cuda case"

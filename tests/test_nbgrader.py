@@ -44,10 +44,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell
-
-from attnlab.config import load_course
+from attnlab.course import load_course
 from attnlab.nbgrader_plugin import FEEDBACK, nbgrader_config
+from nbformat.v4 import new_code_cell
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "assignments" / "source"
@@ -60,7 +59,7 @@ LESSONS = {
 }
 HIDDEN = "HIDDEN-TEST-b7e1f0"  # only in the hidden-test region the instructor adds to lesson 1's grade cell
 HIDDEN_REGION = f"\n### BEGIN HIDDEN TESTS\n_hidden_probe = {HIDDEN!r}\n### END HIDDEN TESTS"
-CHEAT = '''\
+CHEAT = """\
 import torch
 torch.allclose = lambda *args, **kwargs: True
 
@@ -68,9 +67,11 @@ def _every_later_cell_passes(lines):
     return ["pass\\n"]
 
 get_ipython().input_transformers_cleanup.append(_every_later_cell_passes)
-'''
-WARNING_QK = ("torch.meshgrid(torch.arange(1), torch.arange(1))  # UserWarning: pass the indexing argument\n"
-              "    return q @ k.transpose(-2, -1) / math.sqrt(d)")
+"""
+WARNING_QK = (
+    "torch.meshgrid(torch.arange(1), torch.arange(1))  # UserWarning: pass the indexing argument\n"
+    "    return q @ k.transpose(-2, -1) / math.sqrt(d)"
+)
 MARKER = """\
 from pathlib import Path
 
@@ -105,12 +106,15 @@ def index_of(nb, grade_id: str) -> int:
     return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def answer(student: str, lesson: str, fetched, source, markers: Path) -> "nbformat.NotebookNode":
+def answer(student: str, lesson: str, fetched, source, markers: Path) -> nbformat.NotebookNode:
     """The fetched release notebook with this student's work in it."""
     nb = nbformat.from_dict(fetched)
     nb.cells.insert(0, new_code_cell(MARKER.format(folder=str(markers), name=f"{lesson}-{student}")))
-    solutions = {c.metadata.nbgrader["grade_id"]: c.source for c in source.cells
-                 if c.metadata.get("nbgrader", {}).get("solution")}
+    solutions = {
+        c.metadata.nbgrader["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in solutions:
@@ -118,7 +122,9 @@ def answer(student: str, lesson: str, fetched, source, markers: Path) -> "nbform
     if lesson == "lesson1_qk_scores" and student in ("noscale", "cheater"):
         edit_solution(nb, "qk_scores_solution", " / math.sqrt(d)", "")
     if lesson == "lesson1_qk_scores" and student == "cheater":
-        nb.cells.insert(index_of(nb, "qk_scores"), new_code_cell("check = lambda fn: 15.0  # the grade cell now prints 15.0"))
+        nb.cells.insert(
+            index_of(nb, "qk_scores"), new_code_cell("check = lambda fn: 15.0  # the grade cell now prints 15.0")
+        )
         nb.cells.insert(1, new_code_cell(CHEAT))
     if lesson == "lesson1_qk_scores" and student == "warner":
         edit_solution(nb, "qk_scores_solution", "return q @ k.transpose(-2, -1) / math.sqrt(d)", WARNING_QK)
@@ -173,14 +179,16 @@ def read_gradebook(root: Path, course_id: str, pairs: list) -> dict:
 
 
 def trusted_scores(paths: dict, course, seed: int) -> dict:
-    from attnlab.grade import grade_paths
-    from attnlab.sandbox import Zygote
+    from attnlab.grading.grade import grade_paths
+    from attnlab.grading.processes import Zygote
 
     out = {}
     with Zygote() as zygote:
         for lesson in LESSONS:
             mine = [k for k in paths if k[0] == lesson]
-            results = grade_paths([paths[k] for k in mine], course=course, seed=seed, task_ids=LESSONS[lesson], zygote=zygote)
+            results = grade_paths(
+                [paths[k] for k in mine], course=course, seed=seed, task_ids=LESSONS[lesson], zygote=zygote
+            )
             out.update({k: {t["id"]: t for t in r["tasks"]} for k, r in zip(mine, results)})
     return out
 
@@ -196,8 +204,21 @@ def course_run(tmp_path_factory):
     exchange = root / "exchange"
     exchange.mkdir()
     # As the README says: `attnlab nbgrader-config > nbgrader_config.py`.
-    config = subprocess.run([sys.executable, "-m", "attnlab.cli", "nbgrader-config", "--course", str(root / "course.yml"),
-                             "--exchange", str(exchange)], capture_output=True, text=True, check=True).stdout
+    config = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "attnlab.cli",
+            "nbgrader-config",
+            "--course",
+            str(root / "course.yml"),
+            "--exchange",
+            str(exchange),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert config == nbgrader_config(course, exchange_root=str(exchange))
     (root / "nbgrader_config.py").write_text(config)
     env = {**os.environ, "ATTNLAB_SECRET_SEED": str(SEED)}
@@ -222,7 +243,9 @@ def course_run(tmp_path_factory):
         for lesson in SUBMITS[student]:
             student_exchange("fetch", course.course_id, exchange, home, lesson, student)
             path = home / lesson / f"{lesson}.ipynb"
-            nbformat.write(answer(student, lesson, nbformat.read(str(path), as_version=4), sources[lesson], markers), str(path))
+            nbformat.write(
+                answer(student, lesson, nbformat.read(str(path), as_version=4), sources[lesson], markers), str(path)
+            )
             student_exchange("submit", course.course_id, exchange, home, lesson, student)
     for lesson in LESSONS:
         nbgrader(root, "collect", lesson, env=env)
@@ -258,12 +281,18 @@ def test_release_hides_solutions_and_hidden_tests(course_run):
     released = [p for d in ("release", "exchange", "home") for p in (root / d).rglob("*") if p.is_file()]
     assert len([p for p in released if p.suffix == ".ipynb"]) >= 2 * len(LESSONS) + 2 * len(PAIRS)
     hidden_lines = [ln for ln in HIDDEN_REGION.splitlines() if ln.strip()]
-    assert find_leaks([p for p in released if "inbound" not in p.parts and "home" not in p.parts],
-                      extra_markers=hidden_lines) == []
+    assert (
+        find_leaks(
+            [p for p in released if "inbound" not in p.parts and "home" not in p.parts], extra_markers=hidden_lines
+        )
+        == []
+    )
     # What students hold before they write anything: no solution either.
     fetched = [root / "home" / "correct" / lesson / f"{lesson}.ipynb" for lesson in LESSONS]
     assert all(HIDDEN not in (root / "release" / lesson / f"{lesson}.ipynb").read_text() for lesson in LESSONS)
-    assert all("raise NotImplementedError" in (root / "release" / lesson / f"{lesson}.ipynb").read_text() for lesson in LESSONS)
+    assert all(
+        "raise NotImplementedError" in (root / "release" / lesson / f"{lesson}.ipynb").read_text() for lesson in LESSONS
+    )
     assert fetched[0].exists()
 
 
@@ -325,12 +354,16 @@ def test_graded_cells_hold_feedback_and_the_score_only(course_run):
 
 def test_a_deleted_grade_cell_is_put_back_and_said_so(course_run):
     root = course_run["root"]
-    assert "qk_scores" not in [c.metadata.get("nbgrader", {}).get("grade_id") for c in
-                               nbformat.read(str(course_run["submitted"]["lesson1_qk_scores", "tamperer"]), as_version=4).cells]
+    assert "qk_scores" not in [
+        c.metadata.get("nbgrader", {}).get("grade_id")
+        for c in nbformat.read(str(course_run["submitted"]["lesson1_qk_scores", "tamperer"]), as_version=4).cells
+    ]
     page = feedback_page(course_run, "lesson1_qk_scores", "tamperer")
     assert "was missing from the submission" in page and "added back" in page
     # An edited grade cell is restored from the gradebook: the trusted grade stands, not the printed 20.
-    nb = nbformat.read(str(root / "autograded" / "tamperer" / "lesson3_masking" / "lesson3_masking.ipynb"), as_version=4)
+    nb = nbformat.read(
+        str(root / "autograded" / "tamperer" / "lesson3_masking" / "lesson3_masking.ipynb"), as_version=4
+    )
     assert "print(20.0)" not in nb.cells[index_of(nb, "attention")].source
 
 
@@ -342,8 +375,13 @@ def test_feedback_shows_the_trusted_feedback_pictures_and_no_hidden_test(course_
         page = feedback_page(course_run, lesson, student)
         assert HIDDEN not in page and "BEGIN HIDDEN TESTS" not in page, (lesson, student)
         for task_id, task in trusted.items():
-            text = FEEDBACK.format(task=task_id, score=task["score"], max_score=task["max_score"],
-                                   status=task["status"], feedback=task["feedback"])
+            text = FEEDBACK.format(
+                task=task_id,
+                score=task["score"],
+                max_score=task["max_score"],
+                status=task["status"],
+                feedback=task["feedback"],
+            )
             assert html.escape(text) in page, (lesson, student, task_id)
     # A lost point comes with its picture, embedded in the page; full marks need none.
     picture = r'<img [^>]*class="attnlab-picture"[^>]*src="data:image/png;base64,'
@@ -376,7 +414,9 @@ def kernel_run(course_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("kernel") / "course"
     shutil.copytree(course_run["root"], root)
     config = root / "nbgrader_config.py"
-    config.write_text(config.read_text().replace(str(course_run["root"]), str(root)) + '\nc.TrustedGrades.run_kernel = "always"\n')
+    config.write_text(
+        config.read_text().replace(str(course_run["root"]), str(root)) + '\nc.TrustedGrades.run_kernel = "always"\n'
+    )
     markers = course_run["root"] / "ran"  # where the notebooks' marker cells write
     for stale in markers.iterdir():  # course_run has already read what its own autograde left
         stale.unlink()
@@ -384,25 +424,41 @@ def kernel_run(course_run, tmp_path_factory):
     ran = sorted(os.listdir(markers))
     for name in ran:
         (markers / name).unlink()
-    return {"gradebook": read_gradebook(root, course_run["course"].course_id, [("lesson1_qk_scores", s) for s in LESSON1]), "ran": ran}
+    return {
+        "gradebook": read_gradebook(root, course_run["course"].course_id, [("lesson1_qk_scores", s) for s in LESSON1]),
+        "ran": ran,
+    }
 
 
 def test_with_the_kernel_run_the_cheats_and_warnings_still_gain_nothing(course_run, kernel_run):
     assert kernel_run["ran"] == sorted(f"lesson1_qk_scores-{s}" for s in LESSON1)  # the kernel did run them
     for student in LESSON1:
-        assert kernel_run["gradebook"]["lesson1_qk_scores", student] == course_run["gradebook"]["lesson1_qk_scores", student], student
+        assert (
+            kernel_run["gradebook"]["lesson1_qk_scores", student]
+            == course_run["gradebook"]["lesson1_qk_scores", student]
+        ), student
 
 
 def test_a_grade_cell_that_is_not_a_task_scores_zero_when_no_kernel_may_run():
     # An instructor's own test cell: only a kernel could score it. With run_kernel "never" nothing runs
     # it, and it must not get plain nbgrader's full credit for an empty output.
+    from attnlab.nbgrader_plugin import TrustedGrades
     from nbformat.v4 import new_notebook
     from nbgrader.utils import determine_grade
 
-    from attnlab.nbgrader_plugin import TrustedGrades
-
-    cell = new_code_cell("assert extra_check()", metadata={"nbgrader": {
-        "grade": True, "solution": False, "locked": True, "grade_id": "extra", "points": 5, "schema_version": 3}})
+    cell = new_code_cell(
+        "assert extra_check()",
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "grade_id": "extra",
+                "points": 5,
+                "schema_version": 3,
+            }
+        },
+    )
     assert determine_grade(cell) == (5, 5)  # plain nbgrader: full marks for a cell that never ran
     nb, _ = TrustedGrades(run_kernel="never").preprocess(new_notebook(cells=[cell]), {})
     assert determine_grade(nb.cells[0]) == (0, 5)

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from attnlab.course import load_course
+from attnlab.grading.forbidden import scan_source
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-
-from attnlab.config import load_course
-from attnlab.forbidden import scan_source
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "assignments" / "source"
@@ -57,8 +56,13 @@ def solution_cells(nb) -> list:
 
 def execute(nb, lesson: str) -> None:
     """Run every cell like `Run All`, headless, from the lesson's folder; raises at the first error."""
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(SOURCE / lesson)}})
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(SOURCE / lesson)}},
+    )
     client.execute(env={**os.environ, "MPLBACKEND": "Agg"})
 
 
@@ -131,8 +135,13 @@ def test_cells_follow_the_conventions(lesson):
         defined = {n.name for n in ast.parse(stub.source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         assert function(task) in defined, f"{task}: the stub does not define {function(task)}"
         after = nb.cells[nb.cells.index(stub) + 1]
-        assert nbgrader(after) == {"grade": False, "solution": False, "locked": True,
-                                   "grade_id": f"{task}_check", "schema_version": 3}
+        assert nbgrader(after) == {
+            "grade": False,
+            "solution": False,
+            "locked": True,
+            "grade_id": f"{task}_check",
+            "schema_version": 3,
+        }
         assert after.source.strip().endswith(f"check({function(task)})")
 
     for cell in nb.cells:
@@ -152,8 +161,14 @@ def test_grade_cells_match_course_yml():
                 continue
             task = meta["grade_id"]
             assert task in tasks, f"{lesson}: grade cell {task!r} is not one of this lesson's tasks {tasks}"
-            assert meta == {"grade": True, "solution": False, "locked": True, "points": COURSE.task(task).points,
-                            "grade_id": task, "schema_version": 3}
+            assert meta == {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "points": COURSE.task(task).points,
+                "grade_id": task,
+                "schema_version": 3,
+            }
             assert cell.source == f"{GRADE_COMMENT}\ncheck({function(task)})"
             graded.append(task)
     assert sorted(graded) == sorted(t.id for t in COURSE.tasks), "every task is graded exactly once"

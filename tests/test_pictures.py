@@ -12,11 +12,20 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_grade_draws_each_task_that_lost_points(course, zygote, tmp_path):
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
-    paths = [build(SUBMISSIONS / "mistakes" / name, tmp_path) for name in ("mask_inverted.py", "plot_wrong_data.py", "exception.py")]
-    results = grade_paths(paths, course=course, seed=2, zygote=zygote, pictures=True,
-                          task_ids=["qk_scores", "causal_mask", "plot_attention"])
+    paths = [
+        build(SUBMISSIONS / "mistakes" / name, tmp_path)
+        for name in ("mask_inverted.py", "plot_wrong_data.py", "exception.py")
+    ]
+    results = grade_paths(
+        paths,
+        course=course,
+        seed=2,
+        zygote=zygote,
+        pictures=True,
+        task_ids=["qk_scores", "causal_mask", "plot_attention"],
+    )
     by_name = {r["submission"].rsplit("/", 1)[-1]: r for r in results}
     assert set(by_name["mask_inverted.py"]["pictures"]) == {"causal_mask"}
     assert set(by_name["plot_wrong_data.py"]["pictures"]) == {"plot_attention"}
@@ -27,9 +36,25 @@ def test_grade_draws_each_task_that_lost_points(course, zygote, tmp_path):
 
 
 def test_report_folder_holds_json_and_pngs_that_it_names(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "attnlab.cli", "grade", str(REPO / "assignments" / "examples" / "forgot_sqrt_d.py"),
-                          "--json", "--seed", "4", "--tasks", "qk_scores,causal_mask", "--report", str(tmp_path / "rep")],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "attnlab.cli",
+            "grade",
+            str(REPO / "assignments" / "examples" / "forgot_sqrt_d.py"),
+            "--json",
+            "--seed",
+            "4",
+            "--tasks",
+            "qk_scores,causal_mask",
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "rep" / "forgot_sqrt_d.json").read_text())
     qk = report["tasks"][0]
@@ -41,10 +66,9 @@ def test_report_folder_holds_json_and_pngs_that_it_names(tmp_path):
 
 def test_figure_shows_yours_expected_and_difference():
     import torch
-
-    from attnlab.config import load_course
-    from attnlab.feedback import run_in_process
-    from attnlab.pictures import task_figure
+    from attnlab.course import load_course
+    from attnlab.grading.pictures import task_figure
+    from attnlab.notebook_check import run_in_process
 
     def qk_scores(q, k):
         return q @ k.transpose(-2, -1)
@@ -63,11 +87,10 @@ def test_figure_shows_yours_expected_and_difference():
 
 
 def test_figure_has_its_own_agg_canvas_and_makes_a_png():
+    from attnlab.course import load_course
+    from attnlab.grading.pictures import task_figure, task_png
+    from attnlab.notebook_check import run_in_process
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from attnlab.config import load_course
-    from attnlab.feedback import run_in_process
-    from attnlab.pictures import task_figure, task_png
 
     def qk_scores(q, k):
         return q @ k.transpose(-2, -1)

@@ -19,12 +19,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from attnlab.child.figure_data import axes_from_return, describe_axes  # noqa: E402
+from attnlab.grading.plot_judge import judge_plot  # noqa: E402
+from attnlab.reference import plot_attention  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from attnlab.figure_data import axes_from_return, describe_axes  # noqa: E402
-from attnlab.plot_judge import judge_plot  # noqa: E402
-from attnlab.reference import plot_attention  # noqa: E402
 
 pytestmark = pytest.mark.plot_attention
 
@@ -143,8 +142,17 @@ def draw_mesh_with_rows_along_x(w, q, k):
     return ax
 
 
-GOOD = [draw_reference, draw_imshow_lower, draw_imshow_inverted_x, draw_matshow, draw_pcolormesh,
-        draw_pcolormesh_inverted, draw_seaborn, draw_transposed, draw_mesh_with_rows_along_x]
+GOOD = [
+    draw_reference,
+    draw_imshow_lower,
+    draw_imshow_inverted_x,
+    draw_matshow,
+    draw_pcolormesh,
+    draw_pcolormesh_inverted,
+    draw_seaborn,
+    draw_transposed,
+    draw_mesh_with_rows_along_x,
+]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -329,21 +337,43 @@ def test_describe_axes_never_raises():
     assert meta["kind"] == "none" and "error" in meta and arrays == {}
 
 
-_junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
-                  st.lists(st.one_of(st.floats(), st.text(max_size=3)), max_size=6))
+_junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=5),
+    st.lists(st.one_of(st.floats(), st.text(max_size=3)), max_size=6),
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     kind=st.sampled_from(["imshow", "pcolormesh", "none", "bogus", None]),
-    ticks=_junk, ticklabels=_junk, text=_junk, colorbar=_junk,
-    rows=st.integers(0, 6), cols=st.integers(0, 6), centres=st.integers(0, 6),
+    ticks=_junk,
+    ticklabels=_junk,
+    text=_junk,
+    colorbar=_junk,
+    rows=st.integers(0, 6),
+    cols=st.integers(0, 6),
+    centres=st.integers(0, 6),
 )
 def test_judge_never_raises_on_a_malformed_figure(kind, ticks, ticklabels, text, colorbar, rows, cols, centres):
-    meta = {"kind": kind, "xticks": ticks, "xticklabels": ticklabels, "yticks": ticks, "yticklabels": ticklabels,
-            "xlabel": text, "ylabel": text, "colorbar": colorbar}
-    arrays = {"grid": np.full((rows, cols), 0.5), "x_centers": np.arange(float(centres)),
-              "y_centers": np.arange(float(rows))}
+    meta = {
+        "kind": kind,
+        "xticks": ticks,
+        "xticklabels": ticklabels,
+        "yticks": ticks,
+        "yticklabels": ticklabels,
+        "xlabel": text,
+        "ylabel": text,
+        "colorbar": colorbar,
+    }
+    arrays = {
+        "grid": np.full((rows, cols), 0.5),
+        "x_centers": np.arange(float(centres)),
+        "y_centers": np.arange(float(rows)),
+    }
     q, k = CROSS
     verdict = judge_plot(meta, arrays, softmax_weights(3, 5), q, k)
     assert verdict.passed == (not verdict.diagnoses)

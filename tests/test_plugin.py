@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import REPO, SUBMISSIONS
 
 pytest_plugins = ["pytester"]
@@ -34,8 +33,10 @@ def test_ini_value_is_used_when_no_option(pytester: pytest.Pytester):
 
 def test_starter_stubs_fail_with_not_implemented(pytester: pytest.Pytester, tmp_path):
     stub = tmp_path / "stub.py"
-    stub.write_text("def qk_scores(q, k):\n    raise NotImplementedError\n\n"
-                    "def causal_mask(seq_len, device=None):\n    raise NotImplementedError\n")
+    stub.write_text(
+        "def qk_scores(q, k):\n    raise NotImplementedError\n\n"
+        "def causal_mask(seq_len, device=None):\n    raise NotImplementedError\n"
+    )
     res = pytester.runpytest_subprocess("--attn-submission", str(stub), "-m", "qk_scores or causal_mask")
     res.assert_outcomes(failed=2, deselected=4)
     out = res.stdout.str()

@@ -20,13 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from attnlab import reference as ref  # noqa: E402
+from attnlab.course import load_course  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from strategies import AttentionShape, attention_inputs, batch_dims, key_masks, mha_configs, randn, seeds  # noqa: E402
 from torch import nn  # noqa: E402
-
-from attnlab import reference as ref  # noqa: E402
-from attnlab.config import load_course  # noqa: E402
 
 COURSE = load_course(Path(__file__).resolve().parent.parent / "course.yml")
 TOL = {getattr(torch, name): (t.atol, t.rtol) for name, t in COURSE.tolerances.items()}  # dtype -> (atol, rtol)
@@ -53,12 +52,16 @@ MISMATCH = (
 )
 
 
-def assert_close(task: str, case: str, what: str, got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:
+def assert_close(
+    task: str, case: str, what: str, got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
+) -> None:
     """|got - expected| <= atol + rtol |expected| everywhere, with the course's tolerance for `dtype`.
 
     `expected` is float64; a NaN or inf in `got` fails unless `expected` has the same value there.
     """
-    assert got.shape == expected.shape, f"{task}, case {case}: {what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    assert got.shape == expected.shape, (
+        f"{task}, case {case}: {what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    )
     atol, rtol = TOL[dtype]
     got64, expected = got.detach().to(torch.float64), expected.detach().to(torch.float64)
     err = (got64 - expected).abs()
@@ -69,11 +72,21 @@ def assert_close(task: str, case: str, what: str, got: torch.Tensor, expected: t
     ratio = torch.where(ok, torch.zeros_like(err), (err / allowed).nan_to_num(math.inf))
     flat = int(ratio.argmax())
     where = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), err.shape))
-    raise AssertionError(MISMATCH.format(
-        task=task, case=case, what=what, err=float(err.flatten()[flat]), where=f"index {where}",
-        got=float(got64.flatten()[flat]), exp=float(expected.flatten()[flat]), atol=atol, rtol=rtol,
-        dtype=NAME[dtype], ratio=float(ratio.flatten()[flat]),
-    ))
+    raise AssertionError(
+        MISMATCH.format(
+            task=task,
+            case=case,
+            what=what,
+            err=float(err.flatten()[flat]),
+            where=f"index {where}",
+            got=float(got64.flatten()[flat]),
+            exp=float(expected.flatten()[flat]),
+            atol=atol,
+            rtol=rtol,
+            dtype=NAME[dtype],
+            ratio=float(ratio.flatten()[flat]),
+        )
+    )
 
 
 def label(shape, dtype: torch.dtype, note: str = "") -> str:
@@ -105,7 +118,9 @@ def seeded_inputs(shape: AttentionShape, dtype: torch.dtype, seed: int = 0):
 def test_qk_scores_matches_torch(dtype, data):
     x = data.draw(attention_inputs(dtype))
     q64, k64 = up(x.q, x.k)
-    assert_close("qk_scores", label(x.shape.scores, dtype), "scores", ref.qk_scores(x.q, x.k), torch_scores(q64, k64), dtype)
+    assert_close(
+        "qk_scores", label(x.shape.scores, dtype), "scores", ref.qk_scores(x.q, x.k), torch_scores(q64, k64), dtype
+    )
 
 
 @pytest.mark.qk_scores
@@ -117,12 +132,20 @@ def test_qk_scores_then_softmax_matches_torch_softmax(dtype, data):
     x = data.draw(attention_inputs(dtype))
     q64, k64 = up(x.q, x.k)
     got = ref.softmax_with_temperature(ref.qk_scores(x.q, x.k))
-    assert_close("qk_scores + softmax", label(x.shape.scores, dtype), "weights", got, torch.softmax(torch_scores(q64, k64), -1), dtype)
+    assert_close(
+        "qk_scores + softmax",
+        label(x.shape.scores, dtype),
+        "weights",
+        got,
+        torch.softmax(torch_scores(q64, k64), -1),
+        dtype,
+    )
 
 
 # ---------------------------------------------------------------------------- softmax_with_temperature
 
 TEMPERATURES = [1e-3, 0.05, 1.0, 3.0, 1e3]
+
 
 # Scores 4 + T·N(0, 1) are of a usual size and as far apart as T, where the temperature matters. They
 # fail the tolerance, up to 4x in float32 and 2-4x in float16/bfloat16 at T = 0.05 and 0.001, for a
@@ -137,21 +160,36 @@ def test_softmax_matches_torch(dtype, T, dim):
     x = (4.0 + T * torch.randn(6, 5, 32, generator=g, dtype=torch.float64)).to(dtype)
     (x64,) = up(x)
     got = ref.softmax_with_temperature(x, T, dim)
-    assert_close("softmax_with_temperature", label(x.shape, dtype, f"4 + T·N(0, 1), T = {T:g}, dim = {dim}"), "weights", got,
-                 torch.softmax(x64 / T, dim), dtype)
+    assert_close(
+        "softmax_with_temperature",
+        label(x.shape, dtype, f"4 + T·N(0, 1), T = {T:g}, dim = {dim}"),
+        "weights",
+        got,
+        torch.softmax(x64 / T, dim),
+        dtype,
+    )
 
 
 @pytest.mark.softmax_with_temperature
-@pytest.mark.parametrize(("dtype", "values"), [
-    pytest.param(torch.float16, [100.0, 0.0], id="float16-overflow"),  # x / T = 1e5 > 65504 would be inf, then NaN
-    pytest.param(torch.bfloat16, [-1.1640625, -1.171875], id="bfloat16-tie"),  # x / T would round both to -1168
-])
+@pytest.mark.parametrize(
+    ("dtype", "values"),
+    [
+        pytest.param(torch.float16, [100.0, 0.0], id="float16-overflow"),  # x / T = 1e5 > 65504 would be inf, then NaN
+        pytest.param(torch.bfloat16, [-1.1640625, -1.171875], id="bfloat16-tie"),  # x / T would round both to -1168
+    ],
+)
 def test_softmax_tiny_temperature_known_inputs(dtype, values):
     x = torch.tensor(values, dtype=dtype)
     (x64,) = up(x)
     got = ref.softmax_with_temperature(x, 1e-3)
-    assert_close("softmax_with_temperature", label(x.shape, dtype, f"T = 0.001, x = {values}"), "weights", got,
-                 torch.softmax(x64 / 1e-3, -1), dtype)
+    assert_close(
+        "softmax_with_temperature",
+        label(x.shape, dtype, f"T = 0.001, x = {values}"),
+        "weights",
+        got,
+        torch.softmax(x64 / 1e-3, -1),
+        dtype,
+    )
 
 
 @pytest.mark.softmax_with_temperature
@@ -166,7 +204,14 @@ def test_softmax_any_shape_and_dim(dtype, lead, n, T, seed, data):
     got = ref.softmax_with_temperature(x, T, dim)
     case = label(shape, dtype, f"T = {T:g}, dim = {dim}")
     assert_close("softmax_with_temperature", case, "weights", got, torch.softmax(x64 / T, dim), dtype)
-    assert_close("softmax_with_temperature", case, "sum along dim", got.to(torch.float64).sum(dim), torch.ones_like(x64.sum(dim)), dtype)
+    assert_close(
+        "softmax_with_temperature",
+        case,
+        "sum along dim",
+        got.to(torch.float64).sum(dim),
+        torch.ones_like(x64.sum(dim)),
+        dtype,
+    )
 
 
 @pytest.mark.softmax_with_temperature
@@ -175,8 +220,12 @@ def test_softmax_large_logits_stay_finite(dtype):
     x = randn((4, 8), dtype, torch.Generator().manual_seed(3), scale=1e4)  # |x| ~ 1e4: exp(x) overflows
     (x64,) = up(x)
     got = ref.softmax_with_temperature(x, 1.0, -1)
-    assert torch.isfinite(got).all(), f"softmax_with_temperature, case {label(x.shape, dtype, '|x| ~ 1e4')}: got inf or NaN"
-    assert_close("softmax_with_temperature", label(x.shape, dtype, "|x| ~ 1e4"), "weights", got, torch.softmax(x64, -1), dtype)
+    assert torch.isfinite(got).all(), (
+        f"softmax_with_temperature, case {label(x.shape, dtype, '|x| ~ 1e4')}: got inf or NaN"
+    )
+    assert_close(
+        "softmax_with_temperature", label(x.shape, dtype, "|x| ~ 1e4"), "weights", got, torch.softmax(x64, -1), dtype
+    )
 
 
 @pytest.mark.softmax_with_temperature
@@ -188,7 +237,14 @@ def test_softmax_all_minus_inf_slice_gives_zeros(dtype, dim):
     (x64,) = up(x)
     expected = torch.softmax(x64, dim).nan_to_num(0.0)  # torch gives NaN for the empty slice, we want 0
     got = ref.softmax_with_temperature(x, 1.0, dim)
-    assert_close("softmax_with_temperature", label(x.shape, dtype, f"slice 2 along dim {dim} is all -inf"), "weights", got, expected, dtype)
+    assert_close(
+        "softmax_with_temperature",
+        label(x.shape, dtype, f"slice 2 along dim {dim} is all -inf"),
+        "weights",
+        got,
+        expected,
+        dtype,
+    )
 
 
 @pytest.mark.softmax_with_temperature
@@ -221,8 +277,14 @@ def test_softmax_shift_invariance(dtype, seed, T):
     rounded at the size of c / 3, so the maximum has to come off first."""
     shifted, x64 = shifted_scores(dtype, seed)
     got = ref.softmax_with_temperature(shifted, T)
-    assert_close("softmax_with_temperature", label(x64.shape, dtype, f"every score + {SHIFT[dtype]:g}, T = {T:g}"), "weights", got,
-                 torch.softmax(x64 / T, -1), dtype)
+    assert_close(
+        "softmax_with_temperature",
+        label(x64.shape, dtype, f"every score + {SHIFT[dtype]:g}, T = {T:g}"),
+        "weights",
+        got,
+        torch.softmax(x64 / T, -1),
+        dtype,
+    )
 
 
 # -------------------------------------------------------------------------------------------- causal_mask
@@ -258,7 +320,9 @@ def check_attention(x_q, x_k, x_v, dtype, case, *, mask=None, T=1.0, is_causal=F
     d = q64.shape[-1]
     ref_mask = ref.causal_mask(q64.shape[-2]) if is_causal else mask
     out, weights = ref.attention(x_q, x_k, x_v, ref_mask, T)
-    expected = F.scaled_dot_product_attention(q64, k64, v64, attn_mask=mask, is_causal=is_causal, scale=1 / (math.sqrt(d) * T))
+    expected = F.scaled_dot_product_attention(
+        q64, k64, v64, attn_mask=mask, is_causal=is_causal, scale=1 / (math.sqrt(d) * T)
+    )
     scores = torch_scores(q64, k64) / T
     if ref_mask is not None:
         scores = scores.masked_fill(~ref_mask, float("-inf"))
@@ -320,7 +384,9 @@ def test_attention_temperature_is_sdpa_scale(dtype, T, data):
 # ------------------------------------------------------------------------------------------- MultiHeadAttention
 
 
-def seeded_mha(d_model: int, n_heads: int, bias: bool, dtype: torch.dtype, g: torch.Generator) -> ref.MultiHeadAttention:
+def seeded_mha(
+    d_model: int, n_heads: int, bias: bool, dtype: torch.dtype, g: torch.Generator
+) -> ref.MultiHeadAttention:
     """The reference module with weights ~ N(0, 1/d_model) and biases ~ N(0, 0.01), rounded to `dtype`."""
     m = ref.MultiHeadAttention(d_model, n_heads, bias=bias)
     with torch.no_grad():
@@ -430,15 +496,15 @@ def test_mha_gradients_match_torch(dtype, causal, config, seed):
     pairs = [
         ("x", x.grad, x64.grad),
         ("W_q.weight", m.W_q.weight.grad, t.in_proj_weight.grad[:d]),
-        ("W_k.weight", m.W_k.weight.grad, t.in_proj_weight.grad[d:2 * d]),
-        ("W_v.weight", m.W_v.weight.grad, t.in_proj_weight.grad[2 * d:]),
+        ("W_k.weight", m.W_k.weight.grad, t.in_proj_weight.grad[d : 2 * d]),
+        ("W_v.weight", m.W_v.weight.grad, t.in_proj_weight.grad[2 * d :]),
         ("W_o.weight", m.W_o.weight.grad, t.out_proj.weight.grad),
     ]
     if bias:
         pairs += [
             ("W_q.bias", m.W_q.bias.grad, t.in_proj_bias.grad[:d]),
-            ("W_k.bias", m.W_k.bias.grad, t.in_proj_bias.grad[d:2 * d]),
-            ("W_v.bias", m.W_v.bias.grad, t.in_proj_bias.grad[2 * d:]),
+            ("W_k.bias", m.W_k.bias.grad, t.in_proj_bias.grad[d : 2 * d]),
+            ("W_v.bias", m.W_v.bias.grad, t.in_proj_bias.grad[2 * d :]),
             ("W_o.bias", m.W_o.bias.grad, t.out_proj.bias.grad),
         ]
     for name, got, exp in pairs:
@@ -455,10 +521,13 @@ def close_figures():
 
 
 @pytest.mark.plot_attention
-@pytest.mark.parametrize(("queries", "keys"), [
-    (["the", "cat", "sat", "down"], None),  # self-attention: keys are the queries
-    (["river", "bank"], ["the", "river", "bank", "flooded", "today"]),  # cross-attention, L != S
-])
+@pytest.mark.parametrize(
+    ("queries", "keys"),
+    [
+        (["the", "cat", "sat", "down"], None),  # self-attention: keys are the queries
+        (["river", "bank"], ["the", "river", "bank", "flooded", "today"]),  # cross-attention, L != S
+    ],
+)
 @pytest.mark.usefixtures("close_figures")
 def test_plot_attention_draws_labelled_heatmap(queries, keys):
     keys_shown = queries if keys is None else keys

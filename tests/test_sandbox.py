@@ -1,4 +1,4 @@
-"""The sandbox around student code (``attnlab.confine``), seen from inside a worker, and `attnlab doctor`.
+"""The sandbox around student code (``attnlab.child.confine``), seen from inside a worker, and `attnlab doctor`.
 
 Most checks share one worker of the session's zygote, which reports what it sees as one JSON line.
 Checks of single mechanisms (masking a folder, the fallback, refusing to run) confine a small Python
@@ -20,12 +20,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 import attnlab
-from attnlab import confine
-from attnlab.sandbox import LAYER_NAMES, Zygote, hidden_paths
-from attnlab.submission import Submission
+import pytest
+from attnlab.child import confine
+from attnlab.grading.processes import LAYER_NAMES, Zygote, hidden_paths
+from attnlab.grading.submission import Submission
 from conftest import REPO
 
 CONFINE = Path(confine.__file__)
@@ -130,9 +129,16 @@ def test_probe_finds_every_layer_this_machine_has(zygote):
     layers = zygote.sandbox
     assert set(layers) == set(LAYER_NAMES)
     userns = user_namespaces_work()
-    expected = {"userns": userns, "mountns": userns, "netns": userns, "pidns": userns,
-                "landlock": confine.landlock_abi() > 0, "seccomp": confine.ARCH in ("x86_64", "aarch64"),
-                "nobody": ROOT, "rlimit_nproc": ROOT or userns}
+    expected = {
+        "userns": userns,
+        "mountns": userns,
+        "netns": userns,
+        "pidns": userns,
+        "landlock": confine.landlock_abi() > 0,
+        "seccomp": confine.ARCH in ("x86_64", "aarch64"),
+        "nobody": ROOT,
+        "rlimit_nproc": ROOT or userns,
+    }
     for layer, active in expected.items():
         assert layers[layer][0] == active, (layer, layers[layer])
     for layer in ("rlimit_data", "rlimit_fsize", "rlimit_nofile", "output"):
@@ -210,11 +216,18 @@ except confine.ConfineError as e:
 """
 
 
-def run_confined(code: str, mode: str = "auto", hide: list[str] | None = None, require: list[str] = (),
-                 skip: dict | None = None) -> str:
+def run_confined(
+    code: str, mode: str = "auto", hide: list[str] | None = None, require: list[str] = (), skip: dict | None = None
+) -> str:
     """Confine a fresh small Python process with `enter`, then run `code` in it (`result` holds enter's answer)."""
-    script = CONFINED.format(confine=str(CONFINE), mode=mode, hide=list(hide if hide is not None else hidden_paths()),
-                             require=list(require), skip=dict(skip or {}), code=textwrap.dedent(code))
+    script = CONFINED.format(
+        confine=str(CONFINE),
+        mode=mode,
+        hide=list(hide if hide is not None else hidden_paths()),
+        require=list(require),
+        skip=dict(skip or {}),
+        code=textwrap.dedent(code),
+    )
     out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -234,10 +247,11 @@ def test_landlock_fallback_hides_and_confines():
     """What a machine without user namespaces gets: Landlock, seccomp, nobody and the rlimits."""
     if not confine.landlock_abi():
         pytest.skip("this kernel has no Landlock (or it is switched off at boot)")
-    out = run_confined(f"""
+    out = run_confined(
+        f"""
         import socket
         facts = {{"layers": {{k: v[0] for k, v in result["layers"].items()}}}}
-        for name, action in [("read_reference", lambda: open({str(REPO / 'reference' / '__init__.py')!r}).read()),
+        for name, action in [("read_reference", lambda: open({str(REPO / "reference" / "__init__.py")!r}).read()),
                              ("list_checkout", lambda: os.listdir({str(REPO)!r})),
                              ("write_tmp", lambda: open("/tmp/attnlab-fallback-probe", "w")),
                              ("write_copy", lambda: open(result["submission"], "a")),
@@ -253,7 +267,9 @@ def test_landlock_fallback_hides_and_confines():
         facts["uid"] = os.getuid()
         facts["caps"] = [line.split()[1] for line in open("/proc/self/status") if line.startswith("CapEff")][0]
         print(json.dumps(facts))
-    """, mode="landlock")
+    """,
+        mode="landlock",
+    )
     facts = json.loads(out.splitlines()[-1])
     assert facts["layers"]["landlock"] and facts["layers"]["seccomp"] and not facts["layers"]["mountns"]
     for name in ("read_reference", "list_checkout", "write_tmp", "write_copy", "tcp"):
@@ -272,11 +288,14 @@ def test_landlock_fallback_hides_and_confines():
 def test_a_layer_the_probe_saw_fail_is_not_half_built_in_a_worker():
     """The probe found the new root broken: the worker keeps the other namespaces and reads the runtime
     where it lies (Landlock's rules), instead of running in a root that lacks it."""
-    out = run_confined("""
+    out = run_confined(
+        """
         import fractions  # a module nothing imported yet: the runtime is readable
         layers = {k: v for k, v in result["layers"].items()}
         print(json.dumps({"layers": layers, "cwd": os.getcwd(), "python": os.path.exists(sys.executable)}))
-    """, skip={"mountns": "the probe saw /opt/python missing inside"})
+    """,
+        skip={"mountns": "the probe saw /opt/python missing inside"},
+    )
     facts = json.loads(out.splitlines()[-1])
     assert facts["layers"]["mountns"] == [False, "the probe saw /opt/python missing inside"]
     assert facts["layers"]["userns"][0] and facts["layers"]["pidns"][0] and facts["layers"]["netns"][0]
@@ -315,7 +334,7 @@ def test_seccomp_program_for_each_architecture(monkeypatch, arch):
 
 
 def test_only_one_warning_line_for_a_weaker_sandbox(monkeypatch, capsys):
-    from attnlab import sandbox
+    from attnlab.grading import processes as sandbox
 
     monkeypatch.setattr(sandbox, "_warned", False)
     with Zygote("landlock") as zygote:
@@ -334,27 +353,37 @@ def test_only_one_warning_line_for_a_weaker_sandbox(monkeypatch, capsys):
 
 def test_doctor_names_every_layer():
     env = {**os.environ, "COLUMNS": "200"}
-    out = subprocess.run([sys.executable, "-m", "attnlab.cli", "doctor"], capture_output=True, text=True, env=env,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "attnlab.cli", "doctor"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     for name in LAYER_NAMES.values():
         assert name in out.stdout, name
     assert "self-check: passed: a known-correct submission scores 100/100 here." in out.stdout
     assert "GPU: " in out.stdout
-    out = subprocess.run([sys.executable, "-m", "attnlab.cli", "doctor", "--json"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "attnlab.cli", "doctor", "--json"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     doctor = json.loads(out.stdout)
     layers = doctor["layers"]
     assert list(layers) == list(LAYER_NAMES)
     assert all(isinstance(v["active"], bool) and v["detail"] for v in layers.values())
-    assert doctor["mode"] == (os.environ.get("ATTNLAB_SANDBOX") or "auto") and doctor["selfcheck"] == {"passed": True, "score": "100/100"}
+    assert doctor["mode"] == (os.environ.get("ATTNLAB_SANDBOX") or "auto") and doctor["selfcheck"] == {
+        "passed": True,
+        "score": "100/100",
+    }
     assert isinstance(doctor["gpu"], dict)
 
 
 def test_a_bad_sandbox_mode_is_one_line():
-    out = subprocess.run([sys.executable, "-m", "attnlab.cli", "doctor"], capture_output=True, text=True,
-                         env={**os.environ, "ATTNLAB_SANDBOX": "maybe"}, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "attnlab.cli", "doctor"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATTNLAB_SANDBOX": "maybe"},
+        timeout=60,
+    )
     assert out.returncode == 2
     assert out.stderr.strip() == "attnlab: ATTNLAB_SANDBOX='maybe': choose from auto, landlock, off"
 
@@ -388,13 +417,13 @@ def test_the_gpu_is_asked_about_in_a_child_never_here():
     """`gpu_info` starts nothing in the zygote: a forked child answers, also when it finds no GPU or fails."""
     from types import SimpleNamespace
 
-    from attnlab.feedback import _runner
-
-    runner = _runner()  # runner.py loaded by path, as check() loads it
+    from attnlab.child import zygote as runner
 
     def fake(available):
-        return SimpleNamespace(backends=SimpleNamespace(cuda=SimpleNamespace(is_built=lambda: True)),
-                               cuda=SimpleNamespace(is_available=available))
+        return SimpleNamespace(
+            backends=SimpleNamespace(cuda=SimpleNamespace(is_built=lambda: True)),
+            cuda=SimpleNamespace(is_available=available),
+        )
 
     assert runner.gpu_info(fake(lambda: False)) == {}
 

@@ -1,4 +1,4 @@
-"""The self-check: no grading where a known-correct submission would lose points (``attnlab.selfcheck``)."""
+"""The self-check: no grading where a known-correct submission would lose points (``attnlab.grading.selfcheck``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import sys
 
 import pytest
 import yaml
-
-from attnlab import selfcheck
-from attnlab.config import load_course
+from attnlab.course import load_course
+from attnlab.grading import selfcheck
 from conftest import REPO
 
 EXAMPLE = REPO / "assignments" / "examples" / "correct.py"
@@ -22,10 +21,21 @@ class FakeZygote:
 
 
 def _result(total: float, lost: str | None = None) -> dict:
-    tasks = [{"id": "qk_scores", "score": 15.0 if lost is None else 5.0, "max_score": 15.0,
-              "status": "passed" if lost is None else "partial", "feedback": lost or "all cases pass."}]
-    return {"total": total, "max_total": 100.0, "tasks": tasks,
-            "output": "attnlab: the grader's sandbox could not be set up: OSError: mount" if lost else ""}
+    tasks = [
+        {
+            "id": "qk_scores",
+            "score": 15.0 if lost is None else 5.0,
+            "max_score": 15.0,
+            "status": "passed" if lost is None else "partial",
+            "feedback": lost or "all cases pass.",
+        }
+    ]
+    return {
+        "total": total,
+        "max_total": 100.0,
+        "tasks": tasks,
+        "output": "attnlab: the grader's sandbox could not be set up: OSError: mount" if lost else "",
+    }
 
 
 @pytest.fixture
@@ -95,19 +105,25 @@ def test_grade_refuses_where_correct_work_would_lose_points(tmp_path):
     path = tmp_path / "course.yml"
     path.write_text(yaml.safe_dump(course))
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "attnlab.cli", "grade", "--json", "--seed", "1", "--course", str(path),
-                          str(EXAMPLE)], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "attnlab.cli", "grade", "--json", "--seed", "1", "--course", str(path), str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 3, out.stderr
     assert out.stdout == ""
     lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("attnlab: refusing to grade: a known-correct submission scores 0/100")
+    assert len(lines) == 1 and lines[0].startswith(
+        "attnlab: refusing to grade: a known-correct submission scores 0/100"
+    )
     assert "timeout" in lines[0] and "attnlab doctor" in lines[0]
 
 
 def test_nbgrader_autograde_refuses_too(tmp_path, monkeypatch):
     """TrustedGrades (nbgrader's autograde step) raises instead of writing grades, for every notebook."""
     import nbformat
-
     from attnlab.nbgrader_plugin import TrustedGrades
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -28,13 +28,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-
 from attnlab import __version__
-from attnlab.cases import answers, cases_from_data, cases_to_data, make_cases
-from attnlab.config import load_course
-from attnlab.feedback import case_devices
+from attnlab.course import load_course
+from attnlab.grading.cases import answers, cases_from_data, cases_to_data, make_cases
+from attnlab.notebook_check import case_devices
 from attnlab.student_build import build, find_leaks, reference_fingerprints, unexpected_members
-from conftest import REPO, SUBMISSIONS, TASK_SECONDS, build as build_submission, expectation
+from conftest import REPO, SUBMISSIONS, TASK_SECONDS, expectation
+from conftest import build as build_submission
 
 COURSE = load_course(REPO / "course.yml")
 HIDDEN_SEED = 11  # the seed conftest's `grade` fixture grades with: its cases are the hidden tests here
@@ -59,8 +59,23 @@ def wheel(tmp_path_factory) -> Path:
 def installed(wheel, tmp_path_factory) -> Path:
     """The wheel installed the way pip installs it, into a directory of its own."""
     target = tmp_path_factory.mktemp("student-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", str(target),
-                    str(wheel)], check=True, capture_output=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     return target
 
 
@@ -73,12 +88,16 @@ def _student_env(installed: Path) -> dict:
 def _start(code: str, *args: str, student: Path | None = None) -> subprocess.Popen:
     """`python -c code args`: with the full install, or as a student with the wheel installed in `student`."""
     if student is None:
-        cmd, env = [sys.executable, "-c", code, *args], {k: v for k, v in os.environ.items() if not k.startswith("ATTNLAB_")}
+        cmd, env = (
+            [sys.executable, "-c", code, *args],
+            {k: v for k, v in os.environ.items() if not k.startswith("ATTNLAB_")},
+        )
     else:
         cmd, env = [sys.executable, "-S", "-c", code, *args], _student_env(student)
     # Not from the checkout: there '' on sys.path would be the repository.
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=(student or REPO).parent)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=(student or REPO).parent
+    )
 
 
 def _result(proc: subprocess.Popen, timeout: float = 300) -> dict:
@@ -101,10 +120,15 @@ def test_wheel_holds_check_and_the_public_cases_and_no_answers(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         manifest = json.loads(z.read("attnlab/public_cases.json"))
-    assert {"attnlab/feedback.py", "attnlab/judge.py", "attnlab/runner.py", "attnlab/course.yml",
-            "attnlab/public_cases.safetensors"} <= set(names)
+    assert {
+        "attnlab/notebook_check.py",
+        "attnlab/grading/judge.py",
+        "attnlab/child/worker.py",
+        "attnlab/course.yml",
+        "attnlab/public_cases.safetensors",
+    } <= set(names)
     assert not unexpected_members(wheel)
-    assert not [n for n in names if "reference" in n or n.endswith(("models.py", "student_build.py"))]
+    assert not [n for n in names if "reference" in n or "answers/" in n or n.endswith("student_build.py")]
     assert manifest["seed"] == COURSE.public_seed
     assert sorted(manifest["tasks"]) == sorted(t.id for t in COURSE.tasks)
 
@@ -135,10 +159,14 @@ def _holds(data: bytes, t: torch.Tensor) -> bool:
 def test_public_cases_survive_the_data_exactly():
     devices = case_devices(COURSE)
     models = answers()
-    by_task = {t.id: [_with_models(c, models) for c in make_cases(t.id, COURSE.public_seed, COURSE.dtypes, devices)]
-               for t in COURSE.tasks}
+    by_task = {
+        t.id: [_with_models(c, models) for c in make_cases(t.id, COURSE.public_seed, COURSE.dtypes, devices)]
+        for t in COURSE.tasks
+    }
     assert sum(len(c.models) for cases in by_task.values() for c in cases) > 50
-    manifest, tensors = cases_to_data(by_task, seed=COURSE.public_seed, dtypes=COURSE.dtypes, devices=devices, version="x")
+    manifest, tensors = cases_to_data(
+        by_task, seed=COURSE.public_seed, dtypes=COURSE.dtypes, devices=devices, version="x"
+    )
     manifest = json.loads(json.dumps(manifest))
     for task_id, cases in by_task.items():
         back = cases_from_data(manifest, tensors, task_id)
@@ -182,35 +210,53 @@ def _same(a, b):
 
 def test_fingerprints_hold_the_answers_and_not_what_any_code_says():
     prints = reference_fingerprints()
-    for answer in ["return q @ k.transpose(-2, -1) / math.sqrt(d)", "z = (scores - s_max) / temperature",
-                   "j = torch.arange(seq_len, device=device).unsqueeze(0)", "return weights @ v, weights",
-                   "scores = scores.masked_fill(~mask, float('-inf'))", "return t.view(B, L, H, dh).transpose(1, 2)"]:
+    for answer in [
+        "return q @ k.transpose(-2, -1) / math.sqrt(d)",
+        "z = (scores - s_max) / temperature",
+        "j = torch.arange(seq_len, device=device).unsqueeze(0)",
+        "return weights @ v, weights",
+        "scores = scores.masked_fill(~mask, float('-inf'))",
+        "return t.view(B, L, H, dh).transpose(1, 2)",
+    ]:
         assert "".join(answer.split()).replace("'", '"') in prints, answer
-    for generic in ["return out", "d = q.shape[-1]", "super().__init__()", "with torch.no_grad():",
-                    "scores = qk_scores(q, k)", "self.W_q = nn.Linear(d_model, d_model, bias=bias)"]:
+    for generic in [
+        "return out",
+        "d = q.shape[-1]",
+        "super().__init__()",
+        "with torch.no_grad():",
+        "scores = qk_scores(q, k)",
+        "self.W_q = nn.Linear(d_model, d_model, bias=bias)",
+    ]:
         assert "".join(generic.split()) not in prints, generic
 
 
 def test_scan_finds_a_planted_leak(wheel, tmp_path):
     # A notebook whose scratch cell holds the softmax's core, re-indented and with a comment of its own.
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson"),
-                                         nbformat.v4.new_code_cell("def f(scores, s_max, temperature):\n"
-                                                                   "  z = (scores-s_max) / temperature   # mine\n"
-                                                                   "  return z")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Lesson"),
+            nbformat.v4.new_code_cell(
+                "def f(scores, s_max, temperature):\n  z = (scores-s_max) / temperature   # mine\n  return z"
+            ),
+        ]
+    )
     notebook = tmp_path / "lesson.ipynb"
     nbformat.write(nb, notebook)
     (found,) = find_leaks([notebook])
-    assert found.startswith(f"{notebook}:") and "attnlab/reference/__init__.py:" in found
+    assert found.startswith(f"{notebook}:") and "attnlab/reference/attention.py:" in found
 
     # A wheel with one more member that holds a line of the mistake models, in single quotes.
     planted = tmp_path / wheel.name
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(planted, "w") as dst:
         for info in src.infolist():
             dst.writestr(info, src.read(info))
-        dst.writestr("attnlab/helpers.py", "def g(scores, mask, T):\n"
-                                            "    return ref.softmax_with_temperature(scores.masked_fill(mask, float('-inf')), T, -1)\n")
+        dst.writestr(
+            "attnlab/helpers.py",
+            "def g(scores, mask, T):\n"
+            "    return ref.softmax_with_temperature(scores.masked_fill(mask, float('-inf')), T, -1)\n",
+        )
     (found,) = find_leaks([planted])
-    assert found.startswith(f"{planted}/attnlab/helpers.py:2:") and "attnlab/models.py:" in found
+    assert found.startswith(f"{planted}/attnlab/helpers.py:2:") and "attnlab/answers/mistakes.py:" in found
 
     # A wheel inside a zip, a hidden-test region in plain text, and a marker of one's own.
     bundle = tmp_path / "release.zip"
@@ -218,7 +264,8 @@ def test_scan_finds_a_planted_leak(wheel, tmp_path):
         z.write(planted, planted.name)
     assert find_leaks([bundle])[0].startswith(f"{bundle}/{planted.name}/attnlab/helpers.py:2:")
     assert find_leaks(["x = 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4"]) == [
-        "<text 0>:2: ### BEGIN HIDDEN TESTS  <- the marker 'BEGIN HIDDEN TESTS'"]
+        "<text 0>:2: ### BEGIN HIDDEN TESTS  <- the marker 'BEGIN HIDDEN TESTS'"
+    ]
     assert len(find_leaks([tmp_path / "lesson.ipynb", "canary-7f3e"], extra_markers=["canary-7f3e"])) == 2
 
 
@@ -230,12 +277,14 @@ def test_released_lessons_have_no_answers(tmp_path):
     assert len(sources) == 4
     released = []
     for path in sources:
-        nb, _ = ClearSolutions(config=Config()).preprocess(copy.deepcopy(nbformat.read(path, as_version=4)), resources={})
+        nb, _ = ClearSolutions(config=Config()).preprocess(
+            copy.deepcopy(nbformat.read(path, as_version=4)), resources={}
+        )
         released.append(tmp_path / path.name)
         nbformat.write(nb, released[-1])
     assert find_leaks(released) == []
     for path in sources:  # the scan sees the solutions where they are
-        assert any("attnlab/reference/__init__.py" in f for f in find_leaks([path])), path.name
+        assert any("attnlab/reference/attention.py" in f for f in find_leaks([path])), path.name
 
 
 # ------------------------------------------------------------------------------------- check(), installed
@@ -244,16 +293,16 @@ STUDENT_FACTS = r"""
 import json, runpy, sys
 import attnlab
 facts = {"file": attnlab.__file__}
-for name in ("attnlab.reference", "attnlab.models", "attnlab.student_build"):
+for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build"):
     try:
         __import__(name)
         facts[name] = "imported"
     except ImportError as e:
         facts[name] = type(e).__name__
 from attnlab import check
-from attnlab.config import load_course
-from attnlab.feedback import run_in_process
-from attnlab.pictures import task_figure
+from attnlab.course import load_course
+from attnlab.notebook_check import run_in_process
+from attnlab.grading.pictures import task_figure
 
 subs = sys.argv[1]
 course = load_course()
@@ -285,15 +334,17 @@ print(json.dumps(facts))
 @pytest.fixture(scope="module")
 def student_facts(installed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mistakes")
-    files = [str(build_submission(SUBMISSIONS / "mistakes" / f"{m}.py", tmp))
-             for m in ("missing_scale", "temperature_ignored", "plot_missing_colorbar")]
+    files = [
+        str(build_submission(SUBMISSIONS / "mistakes" / f"{m}.py", tmp))
+        for m in ("missing_scale", "temperature_ignored", "plot_missing_colorbar")
+    ]
     return _result(_start(STUDENT_FACTS, str(SUBMISSIONS), *files, student=installed))
 
 
 def test_student_install_is_isolated_from_the_answers(student_facts, installed):
     assert Path(student_facts["file"]).resolve() == (installed / "attnlab" / "__init__.py").resolve()
     assert student_facts["attnlab.reference"] == "ModuleNotFoundError"
-    assert student_facts["attnlab.models"] == "ModuleNotFoundError"
+    assert student_facts["attnlab.answers"] == "ModuleNotFoundError"
     assert student_facts["attnlab.student_build"] == "ModuleNotFoundError"
 
 
@@ -316,9 +367,9 @@ def test_student_check_has_only_the_public_seed(student_facts):
 
 EVERY_MISTAKE = r"""
 import json, sys, types
-from attnlab.cases import answers
-from attnlab.config import load_course
-from attnlab.feedback import run_in_process
+from attnlab.grading.cases import answers
+from attnlab.course import load_course
+from attnlab.notebook_check import run_in_process
 
 mode, task_seconds, plan = sys.argv[1], float(sys.argv[2]), json.loads(sys.argv[3])
 assert (answers() is None) == (mode == "student"), mode
@@ -355,5 +406,7 @@ def test_student_check_agrees_with_the_full_install_on_every_mistake(installed, 
             assert set(student[name]["diagnoses"]) <= set(full[name]["diagnoses"]), name
             continue
         assert student[name] == full[name], name
-    named = {name for name in full if expectation(SUBMISSIONS / "mistakes" / f"{name}.py")[1] in full[name]["diagnoses"]}
+    named = {
+        name for name in full if expectation(SUBMISSIONS / "mistakes" / f"{name}.py")[1] in full[name]["diagnoses"]
+    }
     assert len(named) > len(MISTAKES) // 2  # the comparison is about check() naming mistakes, mostly

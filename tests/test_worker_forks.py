@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
-
 from conftest import BASE, SUBMISSIONS, build, task_of
+from nbformat.v4 import new_code_cell, new_notebook
 
 
 def _limits(course, **limits):
@@ -26,7 +25,7 @@ def _notebook(tmp_path, cells: list[str]):
 
 
 def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path):
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
     path = build(SUBMISSIONS / "hostile" / "slow_crash.py", tmp_path)
     zygote.ready()
@@ -47,10 +46,9 @@ def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path)
 
 def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path):
     """Each cell is within the per-cell limit; all of them together are not within one cell's limit."""
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
-    path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)",
-                                BASE.read_text()])
+    path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)", BASE.read_text()])
     slow = _limits(course, load_seconds=1.0, notebook_load_seconds=30)
     (result,) = grade_paths([path], course=slow, seed=11, zygote=zygote)
     assert result["total"] == result["max_total"], [(t["id"], t["feedback"]) for t in result["tasks"]]
@@ -58,10 +56,9 @@ def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path
 
 
 def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
-    path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)",
-                                BASE.read_text()])
+    path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)", BASE.read_text()])
     capped = _limits(course, load_seconds=1.0, notebook_load_seconds=1.2)
     (result,) = grade_paths([path], course=capped, seed=11, zygote=zygote)
     t = task_of(result, "qk_scores")
@@ -71,17 +68,19 @@ def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
 
 def test_a_timeout_in_one_task_keeps_the_submission_loaded(course, zygote, tmp_path):
     """The worker kills the task's child at the limit and stays loaded: the next task needs no reload."""
-    from attnlab.grade import grade_paths
+    from attnlab.grading.grade import grade_paths
 
-    text = ('print("attnlab-test: loading", flush=True)\n' + BASE.read_text()
-            + "\n\ndef qk_scores(q, k):\n    while True:\n        pass\n")
+    text = (
+        'print("attnlab-test: loading", flush=True)\n'
+        + BASE.read_text()
+        + "\n\ndef qk_scores(q, k):\n    while True:\n        pass\n"
+    )
     path = tmp_path / "loops.py"
     path.write_text(text)
     (result,) = grade_paths([path], course=course, seed=11, zygote=zygote)
     assert task_of(result, "qk_scores")["status"] == "timeout"
     assert task_of(result, "causal_mask")["score"] == task_of(result, "causal_mask")["max_score"]
     assert result["output"].count("attnlab-test: loading") == 1, result["output"]
-
 
 
 class _ScriptedWorker:
@@ -105,9 +104,9 @@ class _ScriptedWorker:
 
 def test_a_child_that_dies_after_its_last_case_costs_nothing(course):
     """Every case answered, then the child dies before it says done: nothing is lost and nothing breaks."""
-    from attnlab.cases import make_cases
-    from attnlab.grade import SubmissionGrader
-    from attnlab.submission import Submission
+    from attnlab.grading.cases import make_cases
+    from attnlab.grading.grade import SubmissionGrader
+    from attnlab.grading.submission import Submission
 
     task = next(t for t in course.tasks if t.id == "causal_mask")
     cases = make_cases(task.id, 11, course.dtypes, ["cpu"])

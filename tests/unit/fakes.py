@@ -9,16 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
-from attnlab.cases import DT, make_cases
-from attnlab.config import load_course
-from attnlab.judge import judge_task
+from attnlab.course import load_course
+from attnlab.grading.cases import DT, make_cases
+from attnlab.grading.judge import judge_task
 
 COURSE = load_course(Path(__file__).resolve().parents[2] / "course.yml")
 SEED = 5
 #: What the worker's dispatch layer reports for an honest computation of any task (``meta["trace"]``).
-WATCHED = {"ops": ["addmm", "bmm", "div", "exp", "masked_fill", "max", "mm", "ones", "sub", "sum", "tril", "view"],
-           "dispatch": 40, "function": 30}
+WATCHED = {
+    "ops": ["addmm", "bmm", "div", "exp", "masked_fill", "max", "mm", "ones", "sub", "sum", "tril", "view"],
+    "dispatch": 40,
+    "function": 30,
+}
 
 
 def cases(task_id: str):
@@ -38,17 +40,40 @@ def returns(*outs: torch.Tensor) -> tuple[dict, dict]:
     """The reply to a call that returned `outs` (one tensor, or a tuple of several)."""
     described, tensors = [], {}
     for i, t in enumerate(outs):
-        described.append({"kind": "tensor", "name": f"out.{i}", "dtype": str(t.dtype).replace("torch.", ""),
-                          "shape": list(t.shape), "device": t.device.type, "requires_grad": False, "subclass": False})
+        described.append(
+            {
+                "kind": "tensor",
+                "name": f"out.{i}",
+                "dtype": str(t.dtype).replace("torch.", ""),
+                "shape": list(t.shape),
+                "device": t.device.type,
+                "requires_grad": False,
+                "subclass": False,
+            }
+        )
         tensors[f"out.{i}"] = t
-    meta = {"status": "ok", "outputs": described, "tuple": len(outs) > 1, "mutated": [], "forbidden": [],
-            "evasion": False, "callee_calls": [], "callee_forbidden": {}, "trace": dict(WATCHED)}
+    meta = {
+        "status": "ok",
+        "outputs": described,
+        "tuple": len(outs) > 1,
+        "mutated": [],
+        "forbidden": [],
+        "evasion": False,
+        "callee_calls": [],
+        "callee_forbidden": {},
+        "trace": dict(WATCHED),
+    }
     return meta, tensors
 
 
 def raised(kind: str, msg: str, tb: str = "", frames=("qk_scores",)) -> tuple[dict, dict]:
-    return {"status": "error", "error": {"type": kind, "msg": msg, "tb": tb, "frames": list(frames)},
-            "callee_calls": [], "forbidden": [], "evasion": False}, {}
+    return {
+        "status": "error",
+        "error": {"type": kind, "msg": msg, "tb": tb, "frames": list(frames)},
+        "callee_calls": [],
+        "forbidden": [],
+        "evasion": False,
+    }, {}
 
 
 def right(case) -> tuple[dict, dict]:
@@ -58,8 +83,9 @@ def right(case) -> tuple[dict, dict]:
 
 def filled(case, value) -> tuple[dict, dict]:
     """Every output of the expected shape and dtype, holding `value` everywhere."""
-    return returns(*(torch.full(e.shape, value, dtype=e.dtype if e.dtype == torch.bool else DT[case.dtype])
-                     for e in case.expected))
+    return returns(
+        *(torch.full(e.shape, value, dtype=e.dtype if e.dtype == torch.bool else DT[case.dtype]) for e in case.expected)
+    )
 
 
 def on_meta(case) -> tuple[dict, dict]:
@@ -72,6 +98,13 @@ def checks_right(case, values):
     if case.kind == "meta_device":
         return on_meta(case)
     if case.kind == "expect_error":
-        return {"status": "ok", "raised": case.expected, "raised_msg": "invalid", "mutated": [], "forbidden": [],
-                "evasion": False, "callee_calls": []}, {}
+        return {
+            "status": "ok",
+            "raised": case.expected,
+            "raised_msg": "invalid",
+            "mutated": [],
+            "forbidden": [],
+            "evasion": False,
+            "callee_calls": [],
+        }, {}
     return values(case)

@@ -8,20 +8,21 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
+from attnlab.child import wire
+from attnlab.child.worker import Worker
+from attnlab.grading.cases import make_cases
+from attnlab.grading.forbidden import runtime_patterns, trace_gap
+from attnlab.grading.grade import _namespaced
+from attnlab.tasks import TASKS
 from safetensors.torch import save
-
-from attnlab import wire
-from attnlab.cases import CALLEES, make_cases
-from attnlab.feedback import _runner
-from attnlab.forbidden import runtime_patterns, trace_gap
-from attnlab.grade import _namespaced
 
 from .fakes import COURSE, SEED
 
 BASE = (Path(__file__).resolve().parents[1] / "submissions" / "base.py").read_text()
-TORCH_SOFTMAX = ("\n\ndef softmax_with_temperature(scores, temperature=1.0, dim=-1):\n"
-                 "    return torch.softmax(scores / temperature, dim=dim).nan_to_num(0.0)\n")
+TORCH_SOFTMAX = (
+    "\n\ndef softmax_with_temperature(scores, temperature=1.0, dim=-1):\n"
+    "    return torch.softmax(scores / temperature, dim=dim).nan_to_num(0.0)\n"
+)
 
 
 class Quiet:
@@ -48,11 +49,13 @@ class Quiet:
 
 @pytest.fixture
 def runner():
-    return _runner()  # a private copy of the worker's runner, loaded by path as check() does
+    from attnlab.child import worker
+
+    return worker  # the module whose names a worker binds when it is made
 
 
-def _worker(runner, source: str):
-    worker = runner.Worker(None, runner._load_sibling("figure_data"))
+def _worker(source: str):
+    worker = Worker(None)
     ns = {"__name__": "submission"}
     exec(compile(source, "student.py", "exec"), ns)
     worker.ns = ns
@@ -63,9 +66,13 @@ def _run(worker, task_id: str) -> dict:
     """`Worker.run` on the task's first case with values, over a socket pair as the parent sends it: its reply."""
     task = COURSE.task(task_id)
     case = next(c for c in make_cases(task_id, SEED, COURSE.dtypes, ["cpu"]) if c.kind in ("call", "module"))
-    header = {"op": "run", "function": task.function, "callees": CALLEES.get(task_id, []),
-              "cases": [{"id": case.id, "device": "cpu", **_namespaced(case.spec, case.id)}],
-              "forbidden": runtime_patterns(COURSE.forbidden_for(task_id))}
+    header = {
+        "op": "run",
+        "function": task.function,
+        "callees": list(TASKS[task_id].callees),
+        "cases": [{"id": case.id, "device": "cpu", **_namespaced(case.spec, case.id)}],
+        "forbidden": runtime_patterns(COURSE.forbidden_for(task_id)),
+    }
     payload = save({f"{case.id}.{k}": v.contiguous() for k, v in case.tensors.items()})
     parent, worker.chan = socket.socketpair()
     frames: list = []
@@ -87,7 +94,7 @@ def _run(worker, task_id: str) -> dict:
 
 
 def test_a_worker_keeps_the_detectors_it_bound_before_the_submission_loaded(runner, monkeypatch):
-    worker = _worker(runner, BASE + TORCH_SOFTMAX)
+    worker = _worker(BASE + TORCH_SOFTMAX)
     monkeypatch.setattr(runner, "Detectors", Quiet)  # what the submission does once it has found the runner
     reply = _run(worker, "softmax_with_temperature")
     assert "softmax" in reply["forbidden"]
@@ -96,7 +103,7 @@ def test_a_worker_keeps_the_detectors_it_bound_before_the_submission_loaded(runn
 
 def test_control_a_worker_made_after_the_swap_sees_nothing_and_only_the_canary_tells(runner, monkeypatch):
     monkeypatch.setattr(runner, "Detectors", Quiet)
-    reply = _run(_worker(runner, BASE + TORCH_SOFTMAX), "softmax_with_temperature")
+    reply = _run(_worker(BASE + TORCH_SOFTMAX), "softmax_with_temperature")
     assert reply["forbidden"] == [] and not reply["evasion"]
     assert trace_gap("softmax_with_temperature", reply["trace"]) == "torch's dispatcher saw no operation"
 
@@ -113,7 +120,7 @@ def test_detectors_use_the_torch_machinery_bound_before_the_submission_loaded(ru
         def __exit__(self, *exc):
             return False
 
-    worker = _worker(runner, BASE + TORCH_SOFTMAX)
+    worker = _worker(BASE + TORCH_SOFTMAX)
     monkeypatch.setattr(torch.overrides, "TorchFunctionMode", Inert)
     monkeypatch.setattr(python_dispatch, "TorchDispatchMode", Inert)
     monkeypatch.setattr(python_dispatch, "_get_current_dispatch_mode_stack", lambda: [])
@@ -123,7 +130,7 @@ def test_detectors_use_the_torch_machinery_bound_before_the_submission_loaded(ru
 
 
 def test_a_callee_s_forbidden_calls_are_recorded_as_the_callee_s_not_deleted(runner):
-    reply = _run(_worker(runner, BASE + TORCH_SOFTMAX), "attention")
+    reply = _run(_worker(BASE + TORCH_SOFTMAX), "attention")
     assert reply["forbidden"] == []  # attention's own
     assert "softmax" in reply["callee_forbidden"]["softmax_with_temperature"]
     assert trace_gap("attention", reply["trace"]) == ""
@@ -131,6 +138,6 @@ def test_a_callee_s_forbidden_calls_are_recorded_as_the_callee_s_not_deleted(run
 
 def test_an_honest_run_reports_its_trace_and_nothing_forbidden(runner):
     for task_id in ("qk_scores", "causal_mask", "multi_head_attention"):
-        reply = _run(_worker(runner, BASE), task_id)
+        reply = _run(_worker(BASE), task_id)
         assert reply["forbidden"] == [] and reply["callee_forbidden"] == {}, task_id
         assert trace_gap(task_id, reply["trace"]) == "", (task_id, reply["trace"])

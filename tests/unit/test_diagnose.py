@@ -5,8 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-
-from attnlab.diagnose import qk_error
+from attnlab.grading.diagnose import qk_error
 
 from .fakes import cases, judge, on_meta, raised, right
 
@@ -27,10 +26,12 @@ def _error_of(slip, case) -> str:
 
 def _student(slip, tb=""):
     """qk_scores that is right on matrices and raises what `slip` raises on batched inputs."""
+
     def answer(c):
         if c.kind == "meta_device" or c.tensors["k"].dim() == 2:
             return right(c) if c.kind == "call" else on_meta(c)
         return raised("RuntimeError", _error_of(slip, c), tb)
+
     return answer
 
 
@@ -51,10 +52,13 @@ def test_k_t_on_batched_inputs_is_wrong_transpose_without_a_source_line():
     assert "k.t() accepts at most 2 dimensions" in result.feedback
 
 
-@pytest.mark.parametrize("kind, msg", [
-    ("RuntimeError", "The size of tensor a (7) must match the size of tensor b (5) at non-singleton dimension 2"),
-    ("AttributeError", "'Tensor' object has no attribute 'tranpose'"),
-])
+@pytest.mark.parametrize(
+    "kind, msg",
+    [
+        ("RuntimeError", "The size of tensor a (7) must match the size of tensor b (5) at non-singleton dimension 2"),
+        ("AttributeError", "'Tensor' object has no attribute 'tranpose'"),
+    ],
+)
 def test_other_errors_stay_exceptions(kind, msg):
     case = _batched()
     assert qk_error(case, {"type": kind, "msg": msg, "tb": "", "frames": ["qk_scores"]}) is None

@@ -5,9 +5,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import torch
-
-from attnlab.cases import Case
-from attnlab.judge import judge_task
+from attnlab.grading.cases import Case
+from attnlab.grading.judge import judge_task
 
 from .fakes import COURSE, cases, checks_right, filled, judge, raised, returns, right
 
@@ -104,10 +103,17 @@ def test_right_weights_and_a_zero_output_name_only_the_output():
 def _flat_softmax_case() -> Case:
     """Every score equal: the expected weights are uniform, so a uniform answer is right, not a placeholder."""
     x = torch.full((3, 4), 2.0)
-    return Case("softmax_with_temperature", "flat", "scores (3, 4) float32, all equal", "call",
-                {"kind": "call", "args": [{"t": "x"}, {"v": 1.0}], "kwargs": {"dim": {"v": -1}}},
-                tensors={"x": x}, dtype="float32", expected=[torch.full((3, 4), 0.25, dtype=torch.float64)],
-                extra={"T": 1.0, "dim": -1})
+    return Case(
+        "softmax_with_temperature",
+        "flat",
+        "scores (3, 4) float32, all equal",
+        "call",
+        {"kind": "call", "args": [{"t": "x"}, {"v": 1.0}], "kwargs": {"dim": {"v": -1}}},
+        tensors={"x": x},
+        dtype="float32",
+        expected=[torch.full((3, 4), 0.25, dtype=torch.float64)],
+        extra={"T": 1.0, "dim": -1},
+    )
 
 
 def test_no_placeholder_where_the_expected_output_is_constant_itself():
@@ -124,8 +130,7 @@ def test_no_placeholder_where_the_expected_output_is_constant_itself():
 def _plot_reply(case, grid: np.ndarray):
     """What the worker reads off a heatmap of `grid`, labelled with the case's tokens, with a colorbar."""
     import matplotlib.pyplot as plt
-
-    from attnlab import figure_data
+    from attnlab.child import figure_data
 
     fig, ax = plt.subplots()
     image = ax.imshow(grid, vmin=0, vmax=1)
@@ -137,8 +142,10 @@ def _plot_reply(case, grid: np.ndarray):
     fig.colorbar(image, ax=ax)
     meta, arrays = figure_data.describe_axes(ax)
     plt.close(fig)
-    return ({"status": "ok", "figure": meta, "drew_on_given_ax": True, "forbidden": [], "evasion": False},
-            {f"fig.{n}": torch.as_tensor(a, dtype=torch.float64) for n, a in arrays.items()})
+    return (
+        {"status": "ok", "figure": meta, "drew_on_given_ax": True, "forbidden": [], "evasion": False},
+        {f"fig.{n}": torch.as_tensor(a, dtype=torch.float64) for n, a in arrays.items()},
+    )
 
 
 def test_a_blank_heatmap_is_a_placeholder_not_a_mislabelled_one():
@@ -153,8 +160,15 @@ def test_a_blank_heatmap_is_a_placeholder_not_a_mislabelled_one():
 def test_a_placeholder_comes_first_and_keeps_what_else_is_wrong():
     def answer(c):  # zeros, and no ValueError for a bad temperature
         if c.kind == "expect_error":
-            return {"status": "ok", "raised": None, "returned": "Tensor", "mutated": [], "forbidden": [],
-                    "evasion": False, "callee_calls": []}, {}
+            return {
+                "status": "ok",
+                "raised": None,
+                "returned": "Tensor",
+                "mutated": [],
+                "forbidden": [],
+                "evasion": False,
+                "callee_calls": [],
+            }, {}
         return _zeros(c)
 
     result = judge("softmax_with_temperature", answer)

@@ -17,9 +17,8 @@ import sys
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 from attnlab.nbgrader_plugin import ReadableNotebooks, RepairNbgraderMetadata, RestoreDeletedCells
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CELLS = {  # grade_id: (source, kind, nbgrader metadata in the released notebook)
     "imports": ("import torch", {"grade": False, "solution": False, "locked": True}),
@@ -51,8 +50,9 @@ def gradebook(tmp_path_factory):
         gb.update_or_create_notebook("nb", "hw", kernelspec=json.dumps(KERNELSPEC))
         checksums = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["checksum"] for c in released().cells[1:]}
         for name, (source, meta) in CELLS.items():
-            gb.update_or_create_source_cell(name, "nb", "hw", cell_type="code", locked=meta["locked"], source=source,
-                                            checksum=checksums[name])
+            gb.update_or_create_source_cell(
+                name, "nb", "hw", cell_type="code", locked=meta["locked"], source=source, checksum=checksums[name]
+            )
             if meta["grade"]:
                 gb.update_or_create_grade_cell(name, "nb", "hw", max_score=meta["points"], cell_type="code")
             if meta["solution"]:
@@ -81,8 +81,21 @@ def duplicate_id(nb):
 
 
 def new_grade_cell(nb):
-    nb.cells.append(new_code_cell("bonus = 1", metadata={"nbgrader": {
-        "grade": True, "solution": False, "locked": True, "grade_id": "bonus", "points": 100, "schema_version": 3}}))
+    nb.cells.append(
+        new_code_cell(
+            "bonus = 1",
+            metadata={
+                "nbgrader": {
+                    "grade": True,
+                    "solution": False,
+                    "locked": True,
+                    "grade_id": "bonus",
+                    "points": 100,
+                    "schema_version": 3,
+                }
+            },
+        )
+    )
 
 
 def emptied(nb):

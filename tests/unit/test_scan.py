@@ -1,14 +1,21 @@
-"""forbidden.scan_source: every reach past the student's own code is flagged, however it is spelled, and honest code is not."""
+"""forbidden.scan_source: every reach past the student's own code is flagged, however spelled; honest code is not."""
 
 from __future__ import annotations
 
 import pytest
+from attnlab.grading.forbidden import scan_source
 
-from attnlab.forbidden import scan_source
-
-DEFAULT = ["softmax", "log_softmax", "scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"]
-HEAD = "import gc\nimport importlib\nimport inspect\nimport operator\nimport os\nimport sys\nimport sys as system\n" \
-       "import torch\nimport torch.nn.functional as F\n"
+DEFAULT = [
+    "softmax",
+    "log_softmax",
+    "scaled_dot_product_attention",
+    "MultiheadAttention",
+    "multi_head_attention_forward",
+]
+HEAD = (
+    "import gc\nimport importlib\nimport inspect\nimport operator\nimport os\nimport sys\nimport sys as system\n"
+    "import torch\nimport torch.nn.functional as F\n"
+)
 
 
 def _in_function(line: str) -> list[str]:
@@ -17,91 +24,102 @@ def _in_function(line: str) -> list[str]:
     return [f.name for f in scan_source([src], DEFAULT).get("qk_scores", [])]
 
 
-@pytest.mark.parametrize("line", [
-    # the module table, and __main__
-    "sys.modules['__main__'].Detectors = None",
-    "system.modules.get('x')",
-    "torch.sys.modules",
-    "os.sys.modules",
-    "getattr(sys, 'mod' + 'ules')",
-    "vars(sys)['modules']",
-    "sys.__dict__['modules']",
-    "__import__('sys').modules",
-    "importlib.import_module('s' + 'ys')",
-    "x = '__main__'",
-    # the garbage collector, ctypes, inspect
-    "gc.get_objects()",
-    "torch.gc",
-    "__import__('g' + 'c')",
-    "inspect.currentframe()",
-    # frames and tracebacks
-    "sys._getframe(1)",
-    "x.f_back.f_globals",
-    "x.f_locals",
-    "x.__traceback__.tb_frame",
-    "(i for i in ()).gi_frame",
-    "x.cr_frame",
-    "getattr(x, 'tb_' + 'frame')",
-    "sys.settrace(None)",
-    # a function's insides
-    "qk_scores.__globals__",
-    "getattr(qk_scores, f\"__{'glob'}als__\")",
-    "qk_scores.__closure__[0].cell_contents",
-    "qk_scores.__code__",
-    "().__class__.__base__.__subclasses__()",
-    "print.__self__",
-    # builtins, eval and its kin
-    "__builtins__['getattr']",
-    "globals()['x'] = 1",
-    "globals().update(x=1)",
-    "globals()[x]",
-    "vars()['y'] = 2",
-    "locals().update(y=2)",
-    "eval('1')",
-    "exec('x = 1')",
-    "compile('1', 'f', 'eval')",
-    # names built at run time
-    "getattr(torch, x)",
-    "setattr(torch, x, None)",
-    "hasattr(F, x)",
-    "delattr(F, x)",
-    "object.__getattribute__(F, x)",
-    "F.__getattr__(x)",
-    "operator.attrgetter(x)(F)",
-    "importlib.import_module(x)",
-    "__import__(x)",
-    "g = getattr",
-    "F.__dict__[x]",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the module table, and __main__
+        "sys.modules['__main__'].Detectors = None",
+        "system.modules.get('x')",
+        "torch.sys.modules",
+        "os.sys.modules",
+        "getattr(sys, 'mod' + 'ules')",
+        "vars(sys)['modules']",
+        "sys.__dict__['modules']",
+        "__import__('sys').modules",
+        "importlib.import_module('s' + 'ys')",
+        "x = '__main__'",
+        # the garbage collector, ctypes, inspect
+        "gc.get_objects()",
+        "torch.gc",
+        "__import__('g' + 'c')",
+        "inspect.currentframe()",
+        # frames and tracebacks
+        "sys._getframe(1)",
+        "x.f_back.f_globals",
+        "x.f_locals",
+        "x.__traceback__.tb_frame",
+        "(i for i in ()).gi_frame",
+        "x.cr_frame",
+        "getattr(x, 'tb_' + 'frame')",
+        "sys.settrace(None)",
+        # a function's insides
+        "qk_scores.__globals__",
+        "getattr(qk_scores, f\"__{'glob'}als__\")",
+        "qk_scores.__closure__[0].cell_contents",
+        "qk_scores.__code__",
+        "().__class__.__base__.__subclasses__()",
+        "print.__self__",
+        # builtins, eval and its kin
+        "__builtins__['getattr']",
+        "globals()['x'] = 1",
+        "globals().update(x=1)",
+        "globals()[x]",
+        "vars()['y'] = 2",
+        "locals().update(y=2)",
+        "eval('1')",
+        "exec('x = 1')",
+        "compile('1', 'f', 'eval')",
+        # names built at run time
+        "getattr(torch, x)",
+        "setattr(torch, x, None)",
+        "hasattr(F, x)",
+        "delattr(F, x)",
+        "object.__getattribute__(F, x)",
+        "F.__getattr__(x)",
+        "operator.attrgetter(x)(F)",
+        "importlib.import_module(x)",
+        "__import__(x)",
+        "g = getattr",
+        "F.__dict__[x]",
+    ],
+)
 def test_every_reach_past_the_runner_is_flagged(line):
     names = _in_function(line)
     assert any(n.startswith("evasion:") for n in names), (line, names)
 
 
-@pytest.mark.parametrize("expr", [
-    '"multi_head_" + "attention_forward"',
-    '"".join(["soft", "max"])',
-    '"xamtfos"[::-1]',
-    'f"{\'soft\'}max"',
-    '"%s%s" % ("soft", "max")',
-    '"{}{}".format("soft", "max")',
-    '"SOFTMAX".lower()',
-    '_n',
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        '"multi_head_" + "attention_forward"',
+        '"".join(["soft", "max"])',
+        '"xamtfos"[::-1]',
+        "f\"{'soft'}max\"",
+        '"%s%s" % ("soft", "max")',
+        '"{}{}".format("soft", "max")',
+        '"SOFTMAX".lower()',
+        "_n",
+    ],
+)
 def test_a_forbidden_name_spelled_from_pieces_is_found_as_that_name(expr):
-    src = f"import torch.nn.functional as F\n_n = 'soft' + 'max'\ndef softmax_with_temperature(s, t=1.0, dim=-1):\n" \
-          f"    return getattr(F, {expr})(s / t, dim)\n"
+    src = (
+        f"import torch.nn.functional as F\n_n = 'soft' + 'max'\ndef softmax_with_temperature(s, t=1.0, dim=-1):\n"
+        f"    return getattr(F, {expr})(s / t, dim)\n"
+    )
     names = [f.name for f in scan_source([src], DEFAULT)["softmax_with_temperature"]]
     assert names and set(names) <= {"softmax", "multi_head_attention_forward", "MultiheadAttention"}, (expr, names)
 
 
 def test_a_module_level_alias_of_a_forbidden_function_is_charged_where_it_is_used():
-    src = "import torch.nn.functional as F\n_f = F.softmax\n_g = _f\ndef attention(q, k, v, mask=None, temperature=1.0):\n" \
-          "    return _g(q, -1), None\n"
+    src = (
+        "import torch.nn.functional as F\n_f = F.softmax\n_g = _f\n"
+        "def attention(q, k, v, mask=None, temperature=1.0):\n"
+        "    return _g(q, -1), None\n"
+    )
     assert [f.name for f in scan_source([src], DEFAULT)["attention"]] == ["softmax"]
 
 
-HONEST = '''
+HONEST = """
 import math
 import re
 import sys
@@ -139,7 +157,7 @@ def plot_attention(weights, query_tokens, key_tokens=None, ax=None):
 
 if __name__ == "__main__":
     sys.exit(0)
-'''
+"""
 
 
 def test_honest_code_is_not_flagged():

@@ -7,7 +7,7 @@ traceback lines as long, type names with newlines and terminal escapes in them.
 
 from __future__ import annotations
 
-from attnlab.judge import STUDENT_NAME, STUDENT_TEXT, judge_task
+from attnlab.grading.judge import STUDENT_NAME, STUDENT_TEXT, judge_task
 
 from .fakes import COURSE, cases, checks_right, judge, raised, returns, right
 
@@ -30,8 +30,15 @@ def test_an_exception_message_is_cut_in_the_parent():
 def test_a_raised_message_and_a_returned_type_name_are_cut():
     def answer(case):
         if case.kind == "expect_error":
-            return {"status": "ok", "raised": "TypeError" * 1000, "raised_msg": FLOOD, "mutated": [], "forbidden": [],
-                    "evasion": False, "callee_calls": []}, {}
+            return {
+                "status": "ok",
+                "raised": "TypeError" * 1000,
+                "raised_msg": FLOOD,
+                "mutated": [],
+                "forbidden": [],
+                "evasion": False,
+                "callee_calls": [],
+            }, {}
         return right(case)
 
     result = judge("causal_mask", lambda c: checks_right(c, answer))

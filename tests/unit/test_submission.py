@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import nbformat
+from attnlab.grading.processes import _private_copy
+from attnlab.grading.submission import Submission, Unreadable, load_submission, read_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-
-from attnlab.sandbox import _private_copy
-from attnlab.submission import Submission, Unreadable, load_submission, read_submission
 
 HIDDEN = "hidden-3f9c"
 
@@ -23,15 +22,22 @@ def _nbgrader(grade_id: str, *, grade: bool, solution: bool) -> dict:
 
 def autograded_notebook():
     """As nbgrader's autograde hands it over: hidden tests restored into the test cell, outputs from a kernel."""
-    return new_notebook(cells=[
-        new_markdown_cell("# Lesson"),
-        new_code_cell("def f(x):\n    return x", metadata=_nbgrader("f_solution", grade=False, solution=True),
-                      outputs=[new_output("stream", name="stdout", text=f"printed {HIDDEN}")]),
-        new_code_cell(f"check(f)\n### BEGIN HIDDEN TESTS\nassert f(1) == 1, {HIDDEN!r}\n### END HIDDEN TESTS",
-                      metadata=_nbgrader("f", grade=True, solution=False)),
-        new_code_cell("answer = 42", metadata=_nbgrader("essay", grade=True, solution=True)),
-        new_code_cell("%matplotlib inline\ny = 2"),
-    ])
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Lesson"),
+            new_code_cell(
+                "def f(x):\n    return x",
+                metadata=_nbgrader("f_solution", grade=False, solution=True),
+                outputs=[new_output("stream", name="stdout", text=f"printed {HIDDEN}")],
+            ),
+            new_code_cell(
+                f"check(f)\n### BEGIN HIDDEN TESTS\nassert f(1) == 1, {HIDDEN!r}\n### END HIDDEN TESTS",
+                metadata=_nbgrader("f", grade=True, solution=False),
+            ),
+            new_code_cell("answer = 42", metadata=_nbgrader("essay", grade=True, solution=True)),
+            new_code_cell("%matplotlib inline\ny = 2"),
+        ]
+    )
 
 
 def write(tmp_path: Path, nb, name: str = "lesson.ipynb") -> Path:
@@ -52,8 +58,13 @@ def test_the_workers_copy_has_no_test_cell_source_and_no_outputs(tmp_path):
     assert name == "lesson.ipynb"
     assert HIDDEN.encode() not in data and b"HIDDEN TESTS" not in data
     shown = nbformat.reads(data.decode(), as_version=4)
-    assert [c.source for c in shown.cells] == ["# Lesson", "def f(x):\n    return x", "", "answer = 42",
-                                               "%matplotlib inline\ny = 2"]
+    assert [c.source for c in shown.cells] == [
+        "# Lesson",
+        "def f(x):\n    return x",
+        "",
+        "answer = 42",
+        "%matplotlib inline\ny = 2",
+    ]
     assert all(c.outputs == [] and c.execution_count is None for c in shown.cells if c.cell_type == "code")
 
 

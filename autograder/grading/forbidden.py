@@ -32,9 +32,14 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "function": ["scaled_dot_product_attention"],
         "aten": ["scaled_dot_product_\\w*attention\\w*", "flash_attention\\w*", "efficient_attention\\w*"],
     },
-    "MultiheadAttention": {"function": ["multi_head_attention_forward", "native_multi_head_attention"],
-                           "aten": ["native_multi_head_attention"]},
-    "multi_head_attention_forward": {"function": ["multi_head_attention_forward"], "aten": ["native_multi_head_attention"]},
+    "MultiheadAttention": {
+        "function": ["multi_head_attention_forward", "native_multi_head_attention"],
+        "aten": ["native_multi_head_attention"],
+    },
+    "multi_head_attention_forward": {
+        "function": ["multi_head_attention_forward"],
+        "aten": ["native_multi_head_attention"],
+    },
 }
 
 # Reaching for these switches off or fools the runtime detectors, so reaching is itself forbidden.
@@ -101,9 +106,26 @@ def _spelled(name: str, forbidden: list[str]) -> str | None:
 
 #: Attributes that reach frames, a function's insides, tracing hooks or the interpreter, on whatever object.
 REACH_ATTRIBUTES = {
-    "_getframe", "_current_frames", "settrace", "setprofile",
-    "f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame", "ag_frame", "__traceback__",
-    "__globals__", "__closure__", "__code__", "cell_contents", "__self__", "__subclasses__", "__builtins__",
+    "_getframe",
+    "_current_frames",
+    "settrace",
+    "setprofile",
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_builtins",
+    "tb_frame",
+    "gi_frame",
+    "cr_frame",
+    "ag_frame",
+    "__traceback__",
+    "__globals__",
+    "__closure__",
+    "__code__",
+    "cell_contents",
+    "__self__",
+    "__subclasses__",
+    "__builtins__",
     "__import__",
 }
 #: Modules that reach the whole process: importing one, or naming it, is flagged.
@@ -111,17 +133,49 @@ REACH_MODULES = {"gc", "ctypes", "_ctypes", "inspect", "builtins", "__main__"}
 #: Built-in functions that run code the scan cannot read.
 REACH_BUILTINS = {"eval", "exec", "compile", "__builtins__"}
 #: What a submission may use of `sys`; the rest (`sys.modules`, `sys._getframe`, tracing hooks) reaches the grader.
-SYS_ALLOWED = {"path", "version", "version_info", "platform", "stdout", "stderr", "stdin", "float_info", "int_info",
-               "maxsize", "argv", "executable", "exit", "getsizeof", "getrecursionlimit", "setrecursionlimit",
-               "byteorder", "implementation", "hexversion", "float_repr_style", "prefix", "base_prefix", "exec_prefix",
-               "base_exec_prefix", "flags", "getdefaultencoding", "getfilesystemencoding"}
+SYS_ALLOWED = {
+    "path",
+    "version",
+    "version_info",
+    "platform",
+    "stdout",
+    "stderr",
+    "stdin",
+    "float_info",
+    "int_info",
+    "maxsize",
+    "argv",
+    "executable",
+    "exit",
+    "getsizeof",
+    "getrecursionlimit",
+    "setrecursionlimit",
+    "byteorder",
+    "implementation",
+    "hexversion",
+    "float_repr_style",
+    "prefix",
+    "base_prefix",
+    "exec_prefix",
+    "base_exec_prefix",
+    "flags",
+    "getdefaultencoding",
+    "getfilesystemencoding",
+}
 #: Built-ins that take an attribute name, and its position.
 NAME_TAKERS = {"getattr": 1, "hasattr": 1, "setattr": 1, "delattr": 1}
 #: Functions that look an object up by a (dotted) name.
 RESOLVERS = {"__import__", "import_module", "find_spec", "locate", "resolve_name", "attrgetter", "methodcaller"}
 #: A name looked up through one of those must not spell any of these.
-NAME_REACH = (set(EVASION_NAMES) | REACH_ATTRIBUTES | REACH_MODULES | REACH_BUILTINS | set(NAME_TAKERS) | RESOLVERS
-              | {"sys", "modules", "__dict__", "globals", "vars", "locals", "__getattribute__", "__getattr__", "reload"})
+NAME_REACH = (
+    set(EVASION_NAMES)
+    | REACH_ATTRIBUTES
+    | REACH_MODULES
+    | REACH_BUILTINS
+    | set(NAME_TAKERS)
+    | RESOLVERS
+    | {"sys", "modules", "__dict__", "globals", "vars", "locals", "__getattribute__", "__getattr__", "reload"}
+)
 #: Methods of a namespace dict (``globals()``, ``vars(obj)``, ``obj.__dict__``) that only read it.
 _DICT_READS = {"keys", "items", "values", "copy", "__iter__", "__len__", "__contains__"}
 _LONGEST = 4096  # a folded string longer than this is no name: stop folding
@@ -251,8 +305,12 @@ class _Scan:
             return _spelled(value.attr, self.forbidden)
         if isinstance(value, ast.Name):
             return imported.get(value.id)
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "getattr" \
-                and len(value.args) >= 2:
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "getattr"
+            and len(value.args) >= 2
+        ):
             name = self.fold(value.args[1])
             return _spelled(name.split(".")[-1], self.forbidden) if name else None
         return None
@@ -277,8 +335,13 @@ class _Scan:
     def _value(self, node: ast.AST, seen: tuple):
         if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
             return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-                and isinstance(node.operand.value, int) and not isinstance(node.operand.value, bool):
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub)
+            and isinstance(node.operand, ast.Constant)
+            and isinstance(node.operand.value, int)
+            and not isinstance(node.operand.value, bool)
+        ):
             return -node.operand.value
         return self.fold(node, seen)
 
@@ -286,8 +349,13 @@ class _Scan:
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self.fold(e, seen) for e in node.elts]
             return None if any(i is None for i in items) else items
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("reversed", "list", "tuple") \
-                and len(node.args) == 1 and not node.keywords:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("reversed", "list", "tuple")
+            and len(node.args) == 1
+            and not node.keywords
+        ):
             items = self._items(node.args[0], seen)
             return items[::-1] if items is not None and node.func.id == "reversed" else items
         s = self.fold(node, seen)
@@ -366,8 +434,20 @@ class _Scan:
                     except (IndexError, ValueError):
                         return None
                 return None
-            if func.attr in ("replace", "upper", "lower", "strip", "lstrip", "rstrip", "title", "capitalize",
-                             "swapcase", "casefold", "removeprefix", "removesuffix"):
+            if func.attr in (
+                "replace",
+                "upper",
+                "lower",
+                "strip",
+                "lstrip",
+                "rstrip",
+                "title",
+                "capitalize",
+                "swapcase",
+                "casefold",
+                "removeprefix",
+                "removesuffix",
+            ):
                 vals = [self.fold(a, seen) for a in args]
                 if all(v is not None for v in vals) and len(vals) <= 2:
                     return getattr(str, func.attr)(base, *vals)
@@ -382,7 +462,9 @@ class _Scan:
         for tree, lines in self.trees:
             for node in ast.walk(tree):
                 owner, load = self.where.get(id(node), ("", True))
-                load = load and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))  # a def's name: its body's
+                load = load and not isinstance(
+                    node, (ast.FunctionDef, ast.AsyncFunctionDef)
+                )  # a def's name: its body's
                 line = getattr(node, "lineno", 0)
                 text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
                 for name in self._check(node, owner):
@@ -457,8 +539,11 @@ class _Scan:
             elif last in EVASION_NAMES:
                 out.append(f"evasion:{last}")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [f"{node.module}.{a.name}" for a in node.names if node.module]
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{a.name}" for a in node.names if node.module]
+            )
             out += [f"evasion:import {m}" for m in modules if set(m.split(".")) & REACH_MODULES]
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "sys":
                 out += [f"evasion:sys.{a.name}" for a in node.names if a.name not in SYS_ALLOWED]
@@ -486,7 +571,9 @@ class _Scan:
     def _main_guard(self, node: ast.AST) -> bool:
         """``if __name__ == "__main__":``, which never runs in the grader."""
         p = self.parent.get(id(node))
-        return isinstance(p, ast.Compare) and any(isinstance(x, ast.Name) and x.id == "__name__" for x in [p.left, *p.comparators])
+        return isinstance(p, ast.Compare) and any(
+            isinstance(x, ast.Name) and x.id == "__name__" for x in [p.left, *p.comparators]
+        )
 
     def _name(self, s: str) -> list[str]:
         """What an attribute or module name looked up at run time reaches: a forbidden name, or past the runner."""
@@ -514,13 +601,21 @@ class _Scan:
 
     def _callable_use(self, node: ast.AST, name: str) -> list[str]:
         """getattr and its kin, and the name resolvers: called with a name the scan can read, or flagged."""
-        if name not in NAME_TAKERS and name not in RESOLVERS and name not in ("__getattribute__", "__getattr__", "reload"):
+        if (
+            name not in NAME_TAKERS
+            and name not in RESOLVERS
+            and name not in ("__getattribute__", "__getattr__", "reload")
+        ):
             if name in ("eval", "exec") and isinstance(node, ast.Attribute):  # builtins reached some other way;
                 call = self._called(node)  # nn.Module.eval() takes no argument
                 return [f"evasion:{name}"] if call is not None and (call.args or call.keywords) else []
             return []
-        if isinstance(node, ast.Attribute) and name in NAME_TAKERS and isinstance(node.value, ast.Name) \
-                and node.value.id == "self":
+        if (
+            isinstance(node, ast.Attribute)
+            and name in NAME_TAKERS
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
             return []  # a method of the student's own class that happens to be called getattr
         call = self._called(node)
         if call is None:
@@ -529,8 +624,11 @@ class _Scan:
             return ["evasion:reload"]
         if name in NAME_TAKERS:
             target = call.args[0] if call.args else None
-            if isinstance(target, ast.Name) and target.id == "self" and (
-                    len(call.args) < 2 or self.fold(call.args[1]) is None):
+            if (
+                isinstance(target, ast.Name)
+                and target.id == "self"
+                and (len(call.args) < 2 or self.fold(call.args[1]) is None)
+            ):
                 return []  # the student's own module, `setattr(self, f"W_{name}", ...)`: reaches nothing else
             return self._name_arg(call, NAME_TAKERS[name], name)
         if name in ("__getattribute__", "__getattr__"):
@@ -619,17 +717,65 @@ def excused(callee: str, callee_status: dict, contract: set) -> bool:
 
 # ------------------------------------------------------------------------------------- the canary
 
-TraceNeed = NamedTuple("TraceNeed", [("words", str), ("ops", frozenset), ("instead", frozenset)])
+
+class TraceNeed(NamedTuple):
+    words: str
+    ops: frozenset
+    instead: frozenset
+
 
 #: A matrix product: one of these aten ops, or an elementwise product (a broadcasting q·k, and what einsum makes
 #: of a product over a dimension of size 1).
-MATMUL = TraceNeed("matrix product", frozenset({
-    "mm", "bmm", "matmul", "addmm", "baddbmm", "addbmm", "addmv", "mv", "dot", "vdot", "inner", "outer", "ger",
-    "linear", "einsum", "tensordot", "chain_matmul", "linalg_multi_dot"}), frozenset({"mul"}))
+MATMUL = TraceNeed(
+    "matrix product",
+    frozenset(
+        {
+            "mm",
+            "bmm",
+            "matmul",
+            "addmm",
+            "baddbmm",
+            "addbmm",
+            "addmv",
+            "mv",
+            "dot",
+            "vdot",
+            "inner",
+            "outer",
+            "ger",
+            "linear",
+            "einsum",
+            "tensordot",
+            "chain_matmul",
+            "linalg_multi_dot",
+        }
+    ),
+    frozenset({"mul"}),
+)
 #: An exponential, or what computes one (a softmax where the course allows it).
-EXP = TraceNeed("exponential", frozenset({
-    "exp", "exp2", "expm1", "pow", "float_power", "logsumexp", "sigmoid", "softmax", "log_softmax", "safe_softmax",
-    "special_expit", "special_exp2", "special_expm1", "special_softmax", "special_log_softmax"}), frozenset())
+EXP = TraceNeed(
+    "exponential",
+    frozenset(
+        {
+            "exp",
+            "exp2",
+            "expm1",
+            "pow",
+            "float_power",
+            "logsumexp",
+            "sigmoid",
+            "softmax",
+            "log_softmax",
+            "safe_softmax",
+            "special_expit",
+            "special_exp2",
+            "special_expm1",
+            "special_softmax",
+            "special_log_softmax",
+        }
+    ),
+    frozenset(),
+)
 
 #: What torch's dispatcher must see while a task's function computes values that come out right. A task not
 #: listed (plot_attention) is not checked; an empty list asks only that something was computed.

@@ -57,8 +57,15 @@ def _candidates(task: TaskResult):
         if case.kind == "plot":
             grid = r.tensors.get("fig.grid")
             if grid is not None and case.expected:
-                yield case.label, "row", "column", [("what your heatmap drew", _slice2d(grid)),
-                                                    ("weights it should show", _slice2d(case.expected[0]))]
+                yield (
+                    case.label,
+                    "row",
+                    "column",
+                    [
+                        ("what your heatmap drew", _slice2d(grid)),
+                        ("weights it should show", _slice2d(case.expected[0])),
+                    ],
+                )
             continue
         if case.kind not in ("call", "module") or not r.got or not isinstance(case.expected, list):
             continue
@@ -76,7 +83,12 @@ def _candidates(task: TaskResult):
                 yield case.label, rows, cols, [("your mask", g), ("expected mask", e.to(torch.float64))]
                 break
             which = output_name(case, i)
-            yield case.label, rows, cols, [(f"your {which}", g), (f"expected {which}", e), ("|yours - expected|", (g - e).abs())]
+            yield (
+                case.label,
+                rows,
+                cols,
+                [(f"your {which}", g), (f"expected {which}", e), ("|yours - expected|", (g - e).abs())],
+            )
             break
 
 
@@ -103,8 +115,9 @@ def task_figure(task: TaskResult):
     hi = max((float(f.max()) for f in finite if f.numel()), default=1.0)
     for ax, (title, arr) in zip(axes, panels):
         shared = not title.startswith("|")
-        image = ax.imshow(arr.numpy(), cmap="viridis" if shared else "magma",
-                          vmin=lo if shared else None, vmax=hi if shared else None)
+        image = ax.imshow(
+            arr.numpy(), cmap="viridis" if shared else "magma", vmin=lo if shared else None, vmax=hi if shared else None
+        )
         if not torch.isfinite(arr).all():
             title += "\n(white: NaN or inf)"
         ax.set_title(title, fontsize=10)

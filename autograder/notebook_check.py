@@ -25,21 +25,14 @@ seed (``check(fn, seed=7)`` is an error), and the judge there has no callee repl
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from .tasks import TASKS
 
 RESULT = "{mark} {task}: {score:g}/{max_score:g} {status}"
-
-
-def _runner():
-    spec = importlib.util.spec_from_file_location("_attnlab_runner_inproc", Path(__file__).with_name("runner.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class _TimeUp(BaseException):
@@ -70,7 +63,9 @@ def _task_for(fn, course):
     for t in course.tasks:
         if t.function == name or t.id == name:
             return t
-    raise ValueError(f"check() needs one of the course's functions ({', '.join(t.function for t in course.tasks)}), got {name!r}")
+    raise ValueError(
+        f"check() needs one of the course's functions ({', '.join(t.function for t in course.tasks)}), got {name!r}"
+    )
 
 
 def case_devices(course) -> list[str]:
@@ -80,34 +75,44 @@ def case_devices(course) -> list[str]:
 
 def run_in_process(fn, task, course, seed: int):
     """Run one task's cases on `fn` in this process and judge them; returns a judge.TaskResult."""
-    from .cases import CALLEES, make_cases
-    from .forbidden import runtime_patterns
-    from .judge import judge_task
+    from .child.detectors import Detectors
+    from .child.replies import Status, error_info
+    from .child.worker import Worker
+    from .grading.cases import make_cases
+    from .grading.forbidden import runtime_patterns
+    from .grading.judge import judge_task
 
-    runner = _runner()
-    worker = runner.Worker(None, runner._load_sibling("figure_data"))
+    worker = Worker(None)
     worker.ns = getattr(fn, "__globals__", None) or getattr(getattr(fn, "forward", None), "__globals__", {})
-    detect = runner.Detectors(worker.torch, runtime_patterns(course.forbidden_for(task.id)))
+    detect = Detectors(worker.torch, runtime_patterns(course.forbidden_for(task.id)))
     cases = make_cases(task.id, seed, course.dtypes, case_devices(course))
     replies, tensors = {}, {}
     cuda = worker.torch.cuda.is_available()
     for c in cases:
         if c.device == "cuda" and not cuda:
-            replies[c.id] = {"status": "pending"}
+            replies[c.id] = {"status": Status.PENDING}
             continue
         local = {k: v.clone() for k, v in c.tensors.items()}
         t0 = time.perf_counter()
         try:
             with _time_limit(course.limits.task_seconds):
-                meta, out = worker.run_case(fn, {**c.spec, "device": c.device}, local, detect, CALLEES.get(task.id, []))
+                meta, out = worker.run_case(
+                    fn, {**c.spec, "device": c.device}, local, detect, list(TASKS[task.id].callees)
+                )
         except _TimeUp:
-            meta, out = {"status": "error", "error": {"type": _TimeUp.__name__}}, {}
+            meta, out = {"status": Status.ERROR, "error": {"type": _TimeUp.__name__}}, {}
         except Exception as e:  # noqa: BLE001 - the student's exceptions are feedback
-            meta, out = {"status": "error", "error": runner._err(e)}, {}
+            meta, out = {"status": Status.ERROR, "error": error_info(e)}, {}
         if _timed_out(meta):  # the runner reports what it caught as the student's exception: not this one
-            replies[c.id] = {"status": "timeout"}
-            return judge_task(task, cases, replies, tensors, course,
-                              failure={"status": "timeout", "case": c.label, "seconds": course.limits.task_seconds})
+            replies[c.id] = {"status": Status.TIMEOUT}
+            return judge_task(
+                task,
+                cases,
+                replies,
+                tensors,
+                course,
+                failure={"status": "timeout", "case": c.label, "seconds": course.limits.task_seconds},
+            )
         meta["seconds"] = time.perf_counter() - t0
         replies[c.id], tensors[c.id] = meta, out
     return judge_task(task, cases, replies, tensors, course)
@@ -137,8 +142,13 @@ class CheckResult:
         return self.status == "passed"
 
     def __repr__(self) -> str:
-        return RESULT.format(mark="PASS" if self else "FAIL", task=self.task, score=round(self.score, 2),
-                             max_score=round(self.max_score, 2), status=self.status)
+        return RESULT.format(
+            mark="PASS" if self else "FAIL",
+            task=self.task,
+            score=round(self.score, 2),
+            max_score=round(self.max_score, 2),
+            status=self.status,
+        )
 
     def _ipython_display_(self) -> None:
         """IPython calls this instead of showing the repr as the cell's result; check() has printed it."""
@@ -150,7 +160,7 @@ def check(fn, *, seed: int | None = None, course=None) -> CheckResult:
     Prints the verdict (``PASS qk_scores: 15/15 passed``), and where the task lost points, the hint and, in a
     notebook, a picture of the mistake. Returns a `CheckResult`, true when the task passed.
     """
-    from .config import load_course
+    from .course import load_course
 
     course = course or load_course()
     task = _task_for(fn, course)
@@ -172,7 +182,7 @@ def _show(result) -> None:
         return
     if get_ipython() is None:
         return
-    from .pictures import task_png
+    from .grading.pictures import task_png
 
     png = task_png(result)
     if png is not None:

@@ -33,9 +33,21 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .cases import CALLEES, Case, answers
-from .diagnose import ARG_NAMES, ERROR_RULES, RULES, SUBSUMES, TODO, Diagnosis, close, constant_outputs, output_name
+from ..child.replies import Status, StrEnum
+from ..tasks import TASKS
+from .cases import Case, answers
+from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs
 from .forbidden import excused, trace_gap
+
+
+class TaskStatus(StrEnum):
+    PASSED = "passed"  # every counted case passed
+    PARTIAL = "partial"  # some did
+    FAILED = "failed"  # none did
+    ERROR = "error"  # none did, and the code raised or crashed
+    TIMEOUT = "timeout"  # the task's time ran out (not because of a callee)
+    MISSING = "missing"  # no such function, or the stub unchanged
+    FORBIDDEN = "forbidden"  # a forbidden call, or detectors tampered with: scored 0
 
 
 @dataclass
@@ -50,16 +62,34 @@ class CaseResult:
     blocked_by: str = ""  # the callee that raised, hung or misbehaved so this case could not be checked
     blocked_what: str = ""
     pending: bool = False
-    skipped: bool = False  # could not be judged (counted in neither share), e.g. code that cannot run on the meta device
+    skipped: bool = (
+        False  # could not be judged (counted in neither share), e.g. code that cannot run on the meta device
+    )
     detail: str = ""  # the largest error, in words
     tensors: dict = field(default_factory=dict)  # everything the worker sent back for this case
 
+    @property
+    def status(self) -> Status | str:
+        """pending, skipped, passed, or why it did not pass: failed, error, timeout, crashed, missing, not_run."""
+        if self.pending:
+            return Status.PENDING
+        if self.skipped:
+            return Status.SKIPPED
+        if self.passed:
+            return Status.PASSED
+        said = self.meta.get("status", Status.FAILED)
+        return Status.FAILED if said == Status.OK else said
+
     def to_json(self) -> dict:
-        status = "pending" if self.pending else "skipped" if self.skipped else "passed" if self.passed else self.meta.get("status", "failed")
-        if status == "ok":
-            status = "failed"
-        d = {"id": self.case.id, "label": self.case.label, "dtype": self.case.dtype, "device": self.case.device,
-             "status": status, "diagnoses": [p.id for p in self.problems]}
+        status = self.status
+        d = {
+            "id": self.case.id,
+            "label": self.case.label,
+            "dtype": self.case.dtype,
+            "device": self.case.device,
+            "status": status,
+            "diagnoses": [p.id for p in self.problems],
+        }
         if self.detail:
             d["detail"] = self.detail
         if self.inherited:
@@ -72,7 +102,7 @@ class TaskResult:
     id: str
     score: float
     max_score: float
-    status: str  # passed | partial | failed | error | timeout | missing | forbidden
+    status: TaskStatus
     diagnoses: list[Diagnosis]
     cases: list[CaseResult]
 
@@ -138,125 +168,163 @@ def describe_error(got: torch.Tensor, exp: torch.Tensor, atol: float, rtol: floa
 
 
 def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
+    """One case: what the worker said (`meta`, a ``CaseReply``, or the parent's own status where it never
+    answered) and sent (`tensors`), judged by the handler for the case's kind (`KINDS`)."""
     r = CaseResult(case, meta, tensors=tensors)
     status = meta.get("status")
-    tol = course.tolerances.get(case.dtype) if case.dtype in course.tolerances else None
-    atol, rtol = (tol.atol, tol.rtol) if tol else (0.0, 0.0)
-    if status == "pending":
+    if status == Status.PENDING:
         r.pending = True
         return r
-    if status in ("timeout", "crashed", "missing", "not_run"):
+    if status in (Status.TIMEOUT, Status.CRASHED, Status.MISSING, Status.NOT_RUN):
         return r
-    if status == "error":
-        err = meta.get("error", {})
-        frames = err.get("frames") or []
-        if err.get("type") == "NotImplementedError" and not (frames and frames[-1] in CALLEES.get(case.task, [])):
-            r.meta["status"] = "missing"
-            return r
-        if "in-place operation" in str(err.get("msg", "")):
-            r.problems.append(Diagnosis.make("mutates_input", case=case.label, which="tensor (torch refused: it needs it for the gradient)"))
-            return r
-        rule = ERROR_RULES.get(case.task)
-        named = rule(case, err) if rule else None
-        if named is not None:  # the exception is a known mistake's symptom: say which, with the error in it
-            r.problems.append(named)
-            return r
-        where = _where(err.get("tb", ""))
-        error = f"{_theirs(err.get('type'), STUDENT_NAME)}: {_theirs(err.get('msg', ''))}"
-        r.problems.append(Diagnosis.make("exception", case=case.label, error=error, where=where))
-        return r
-
+    if status == Status.ERROR:
+        return _judge_error(r, meta.get("error", {}))
+    tol = course.tolerances.get(case.dtype)
     hits = meta.get("forbidden") or []
     if hits or meta.get("evasion"):
         name = _theirs(", ".join(map(str, hits))) if hits else "a switch that hides torch calls from the grader"
         r.problems.append(Diagnosis.make("forbidden_call", name=name, line=""))
+    return KINDS[case.kind](r, (tol.atol, tol.rtol) if tol else (0.0, 0.0))
 
-    if case.kind == "expect_error":
-        raised = meta.get("raised")
-        if raised == "NotImplementedError":
-            r.meta["status"] = "missing"  # a stub not yet written says nothing about its error handling
-            return r
-        r.passed = raised == case.expected
-        if not r.passed and raised:
-            said = f"{_theirs(raised, STUDENT_NAME)} ({_theirs(meta.get('raised_msg', ''))})"
-            r.detail = f"raised {said}, expected {case.expected}"
-        elif not r.passed:
-            r.detail = f"returned a {_theirs(meta.get('returned'), STUDENT_NAME)} instead of raising {case.expected}"
+
+def _judge_error(r: CaseResult, err: dict) -> CaseResult:
+    """The student's code raised: a stub not written yet, a known mistake's symptom, or an exception in words."""
+    case = r.case
+    frames = err.get("frames") or []
+    if err.get("type") == "NotImplementedError" and not (frames and frames[-1] in TASKS[case.task].callees):
+        r.meta["status"] = Status.MISSING
         return r
-
-    if case.kind == "meta_device":
-        run = meta.get("meta_run", {})
-        if "error" in run:
-            msg = _theirs(run["error"].get("msg", ""))
-            if run["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
-                r.meta["status"] = "missing"
-            elif "device" in msg.lower():
-                r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"mixing devices raised: {msg}"))
-            else:
-                r.skipped = True  # this code cannot run on the meta device (.item(), ...); the real-device cases judge it
-                r.detail = "not checkable on the meta device: " + msg[:120]
-            return r
-        devices = run.get("devices", [])
-        if any(d != "meta" for d in devices):
-            on = _theirs(", ".join(map(str, devices)))
-            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"your output is on {on}, not on the inputs' device"))
-            return r
-        r.passed = not r.problems
+    if "in-place operation" in str(err.get("msg", "")):
+        which = "tensor (torch refused: it needs it for the gradient)"
+        r.problems.append(Diagnosis.make("mutates_input", case=case.label, which=which))
         return r
+    rule = ERROR_RULES.get(case.task)
+    named = rule(case, err) if rule else None
+    if named is not None:  # the exception is a known mistake's symptom: say which, with the error in it
+        r.problems.append(named)
+        return r
+    error = f"{_theirs(err.get('type'), STUDENT_NAME)}: {_theirs(err.get('msg', ''))}"
+    r.problems.append(Diagnosis.make("exception", case=case.label, error=error, where=_where(err.get("tb", ""))))
+    return r
 
-    if case.kind == "plot":
-        return _judge_plot(r, meta, tensors)
 
-    # call / module
+def _judge_expect_error(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
+    """The call must raise the expected exception type on invalid input."""
+    case, meta = r.case, r.meta
+    raised = meta.get("raised")
+    if raised == "NotImplementedError":
+        r.meta["status"] = Status.MISSING  # a stub not yet written says nothing about its error handling
+        return r
+    r.passed = raised == case.expected
+    if not r.passed and raised:
+        said = f"{_theirs(raised, STUDENT_NAME)} ({_theirs(meta.get('raised_msg', ''))})"
+        r.detail = f"raised {said}, expected {case.expected}"
+    elif not r.passed:
+        r.detail = f"returned a {_theirs(meta.get('returned'), STUDENT_NAME)} instead of raising {case.expected}"
+    return r
+
+
+def _judge_meta_device(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
+    """On meta-device inputs, every output must stay on the meta device."""
+    case = r.case
+    run = r.meta.get("meta_run", {})
+    if "error" in run:
+        msg = _theirs(run["error"].get("msg", ""))
+        if run["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
+            r.meta["status"] = Status.MISSING
+        elif "device" in msg.lower():
+            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"mixing devices raised: {msg}"))
+        else:
+            r.skipped = True  # this code cannot run on the meta device (.item(), ...); the real-device cases judge it
+            r.detail = "not checkable on the meta device: " + msg[:120]
+        return r
+    devices = run.get("devices", [])
+    if any(d != "meta" for d in devices):
+        on = _theirs(", ".join(map(str, devices)))
+        detail = f"your output is on {on}, not on the inputs' device"
+        r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=detail))
+        return r
+    r.passed = not r.problems
+    return r
+
+
+def _judge_values(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
+    """call / module: outputs of the right structure, shape, dtype and device, values and gradients within
+    `tolerance` of the reference, inputs unchanged."""
+    case, meta = r.case, r.meta
     outs = meta.get("outputs", [])
-    exp = case.expected
-    single = len(exp) == 1
-    if single and meta.get("tuple"):
-        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a tuple of {len(outs)}", want="one tensor"))
-        return r
-    if not single and (not meta.get("tuple") or len(outs) != len(exp)):
-        got = f"a tuple of {len(outs)}" if meta.get("tuple") else ("a " + _theirs(outs[0].get("type") or outs[0].get("dtype", "?") + " tensor", STUDENT_NAME) if outs else "nothing")
-        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want=f"a tuple ({', '.join(output_name(case, i) for i in range(len(exp)))})"))
+    if not _structure_ok(r, outs):
         return r
     values_ok = True
-    for i, (o, e) in enumerate(zip(outs, exp)):
-        which = output_name(case, i)
-        if o["kind"] != "tensor":
-            r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=f"a {_theirs(o.get('type'), STUDENT_NAME)}",
-                                             want=f"a torch.Tensor for {which}"))
-            r.got.append(None)
-            values_ok = False
-            continue
-        want_dtype = "bool" if e.dtype == torch.bool else case.dtype
-        if o["dtype"] != want_dtype:
-            r.problems.append(Diagnosis.make("wrong_dtype", case=case.label, which=which, got=_theirs(o["dtype"], STUDENT_NAME),
-                                             want=want_dtype))
-        if o["device"] != case.device:
-            r.problems.append(Diagnosis.make("wrong_device", case=case.label,
-                                             detail=f"{which} is on {_theirs(o['device'], STUDENT_NAME)}, expected {case.device}"))
-        got = tensors.get(o["name"])
-        got64 = None if got is None else got.to(torch.float64)
-        r.got.append(got64)
-        if list(o["shape"]) != list(e.shape):
-            r.problems.append(Diagnosis.make("wrong_shape", case=case.label, which=which,
-                                             got=_theirs(tuple(o["shape"]), STUDENT_NAME), want=tuple(e.shape)))
-            values_ok = False
-            continue
-        e64 = e.to(torch.float64)
-        if got64 is None or not close(got64, e64, atol, rtol):
-            values_ok = False
-            if got64 is not None:
-                nonfinite = ~torch.isfinite(got64) & torch.isfinite(e64)
-                if nonfinite.any():
-                    r.problems.append(Diagnosis.make("nan_output", case=case.label, where=f" ({int(nonfinite.sum())} values of {which})"))
-                r.detail = f"{which}: " + describe_error(got64, e64, atol, rtol)
+    for i, (o, e) in enumerate(zip(outs, case.expected)):
+        values_ok = _judge_output(r, i, o, e, tolerance) and values_ok
     r.values_ok = values_ok
     for i in meta.get("mutated", []):
-        r.problems.append(Diagnosis.make("mutates_input", case=case.label, which=_argname(case, i)))
+        r.problems.append(Diagnosis.make("mutates_input", case=case.label, which=TASKS[case.task].arg_name(i)))
     _watched(r, values_ok)
-    grads_ok = _judge_grads(r, meta, tensors, atol, rtol) if values_ok else True
+    grads_ok = _judge_grads(r, meta, r.tensors, *tolerance) if values_ok else True
     r.passed = values_ok and grads_ok and not r.problems
     return r
+
+
+def _structure_ok(r: CaseResult, outs: list) -> bool:
+    """One tensor where one is due, a tuple of the right length where several are; else non_tensor_output."""
+    case, meta, spec = r.case, r.meta, TASKS[r.case.task]
+    n = len(case.expected)
+    if n == 1 and meta.get("tuple"):
+        got = f"a tuple of {len(outs)}"
+        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want="one tensor"))
+        return False
+    if n > 1 and (not meta.get("tuple") or len(outs) != n):
+        if meta.get("tuple"):
+            got = f"a tuple of {len(outs)}"
+        elif outs:
+            got = "a " + _theirs(outs[0].get("type") or outs[0].get("dtype", "?") + " tensor", STUDENT_NAME)
+        else:
+            got = "nothing"
+        want = f"a tuple ({', '.join(spec.output_name(i) for i in range(n))})"
+        r.problems.append(Diagnosis.make("non_tensor_output", case=case.label, got=got, want=want))
+        return False
+    return True
+
+
+def _judge_output(r: CaseResult, i: int, o: dict, e: torch.Tensor, tolerance: tuple[float, float]) -> bool:
+    """Output i (`o`, as the worker described it) against the expected `e`; whether its values are right."""
+    case = r.case
+    which = TASKS[case.task].output_name(i)
+    if o["kind"] != "tensor":
+        got = f"a {_theirs(o.get('type'), STUDENT_NAME)}"
+        r.problems.append(
+            Diagnosis.make("non_tensor_output", case=case.label, got=got, want=f"a torch.Tensor for {which}")
+        )
+        r.got.append(None)
+        return False
+    want_dtype = "bool" if e.dtype == torch.bool else case.dtype
+    if o["dtype"] != want_dtype:
+        got = _theirs(o["dtype"], STUDENT_NAME)
+        r.problems.append(Diagnosis.make("wrong_dtype", case=case.label, which=which, got=got, want=want_dtype))
+    if o["device"] != case.device:
+        detail = f"{which} is on {_theirs(o['device'], STUDENT_NAME)}, expected {case.device}"
+        r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=detail))
+    got = r.tensors.get(o["name"])
+    got64 = None if got is None else got.to(torch.float64)
+    r.got.append(got64)
+    if list(o["shape"]) != list(e.shape):
+        got_shape = _theirs(tuple(o["shape"]), STUDENT_NAME)
+        r.problems.append(
+            Diagnosis.make("wrong_shape", case=case.label, which=which, got=got_shape, want=tuple(e.shape))
+        )
+        return False
+    e64 = e.to(torch.float64)
+    if got64 is not None and close(got64, e64, *tolerance):
+        return True
+    if got64 is not None:
+        nonfinite = ~torch.isfinite(got64) & torch.isfinite(e64)
+        if nonfinite.any():
+            where = f" ({int(nonfinite.sum())} values of {which})"
+            r.problems.append(Diagnosis.make("nan_output", case=case.label, where=where))
+        r.detail = f"{which}: " + describe_error(got64, e64, *tolerance)
+    return False
 
 
 def _watched(r: CaseResult, right: bool) -> None:
@@ -291,34 +359,54 @@ def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: fl
             continue
         scale = max(1.0, float(e.abs().max()))
         if not close(got.to(torch.float64), e, atol * scale, rtol):
-            r.problems.append(Diagnosis.make("gradient_mismatch", case=case.label, what=_gradname(name),
-                                             err=float((got.double() - e).abs().max()), hint=""))
+            r.problems.append(
+                Diagnosis.make(
+                    "gradient_mismatch",
+                    case=case.label,
+                    what=_gradname(name),
+                    err=float((got.double() - e).abs().max()),
+                    hint="",
+                )
+            )
             ok = False
     return ok
 
 
-def _judge_plot(r: CaseResult, meta: dict, tensors: dict) -> CaseResult:
+def _judge_plot(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
+    """plot: what the student's function drew (``plot_judge``), and a blank heatmap named as such."""
     import numpy as np
 
     from .plot_judge import judge_plot
 
-    case = r.case
+    case, meta, tensors = r.case, r.meta, r.tensors
     fig = meta.get("figure", {})
     arrays = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("fig.")}
-    verdict = judge_plot(fig, arrays, np.asarray(case.expected[0].numpy()), case.extra["query_tokens"], case.extra["key_tokens"])
+    verdict = judge_plot(
+        fig, arrays, np.asarray(case.expected[0].numpy()), case.extra["query_tokens"], case.extra["key_tokens"]
+    )
     constant = _constant_grid(arrays.get("grid"), np.asarray(case.expected[0].numpy(), dtype=np.float64))
     for did, msg in zip(verdict.diagnoses, verdict.messages):
         if not (constant and did == "plot_wrong_data"):  # a blank heatmap is not a mislabelled one
             r.problems.append(Diagnosis(did, _theirs(msg, 3 * STUDENT_TEXT)))  # it may quote the figure's labels
     if constant:
-        r.problems.insert(0, Diagnosis.make("constant_output", case=case.label, function="plot_attention",
-                                            what=f"draws {constant} in every cell", expected="the weights vary",
-                                            todo=TODO["plot_attention"]))
+        r.problems.insert(
+            0,
+            Diagnosis.make(
+                "constant_output",
+                case=case.label,
+                function="plot_attention",
+                what=f"draws {constant} in every cell",
+                expected="the weights vary",
+                todo=TASKS["plot_attention"].todo,
+            ),
+        )
     if case.extra.get("give_ax") and not meta.get("drew_on_given_ax"):
-        r.problems.append(Diagnosis("plot_wrong_data", "when an `ax` is passed in, draw on it and return it, instead of making a new figure."))
-    if meta.get("forbidden") or meta.get("evasion"):
-        name = _theirs(", ".join(map(str, meta.get("forbidden") or ["an evasion"])))
-        r.problems.append(Diagnosis.make("forbidden_call", name=name, line=""))
+        r.problems.append(
+            Diagnosis(
+                "plot_wrong_data",
+                "when an `ax` is passed in, draw on it and return it, instead of making a new figure.",
+            )
+        )
     r.passed = verdict.passed and not r.problems
     r.values_ok = r.passed
     return r
@@ -337,18 +425,13 @@ def _constant_grid(grid, w) -> str:
     return "zeros" if v == 0 else f"the same value ({v:.4g})"
 
 
-def _argname(case: Case, i: int) -> str:
-    names = ARG_NAMES.get(case.task, [])
-    return names[i] if i < len(names) else f"#{i}"
-
-
 def _gradname(name: str) -> str:
     return name.replace("arg.", "argument ").replace("param.", "")
 
 
 def _where(tb: str) -> str:
     """' at File "...", line 3, in f: `the line`' from the last frame of the student's traceback, capped."""
-    lines = [ln.strip() for ln in str(tb)[-4 * STUDENT_TEXT:].strip().splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in str(tb)[-4 * STUDENT_TEXT :].strip().splitlines() if ln.strip()]
     if len(lines) < 2:
         return ""
     return f" at {_theirs(lines[-2], STUDENT_TEXT // 2)}: `{_theirs(lines[-1], STUDENT_TEXT // 2)}`"
@@ -357,55 +440,103 @@ def _where(tb: str) -> str:
 # ------------------------------------------------------------------------------------------- one task
 
 
+#: case kind -> its handler: f(CaseResult, (atol, rtol)). The worker's table is ``attnlab.child.worker.KINDS``.
+KINDS = {
+    "call": _judge_values,
+    "module": _judge_values,
+    "expect_error": _judge_expect_error,
+    "meta_device": _judge_meta_device,
+    "plot": _judge_plot,
+}
+
 #: Case kinds that compare values; the others check only devices (meta_device) or that bad input raises.
 VALUE_KINDS = ("call", "module", "plot")
-UNCHECKED = {"meta_device": "your outputs stay on the inputs' device",
-             "expect_error": "it raised {expected} as it should"}
+UNCHECKED = {
+    "meta_device": "your outputs stay on the inputs' device",
+    "expect_error": "it raised {expected} as it should",
+}
 
 
-def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *, findings=None,
-               callee_status: dict | None = None, failure: dict | None = None,
-               uses: set[str] | None = None, contract: set[str] | None = None) -> TaskResult:
+def judge_task(
+    task,
+    cases: list[Case],
+    replies: dict,
+    tensors: dict,
+    course,
+    *,
+    findings=None,
+    callee_status: dict | None = None,
+    failure: dict | None = None,
+    uses: set[str] | None = None,
+    contract: set[str] | None = None,
+) -> TaskResult:
     """Score one task. `replies` maps case id -> worker meta; `failure` is a task-level event
     ({"status": "timeout"|"crashed"|"missing", ...}) that stopped the remaining cases; `uses` names
     the top-level functions the task's function calls, directly or not (for timeouts).
 
     `findings` are the source scan's findings in the task's function, in the top-level functions it uses and
-    at load (``attnlab.forbidden.Finding``, each with its `owner`); `callee_status` maps the callee tasks
-    graded earlier in this run to their status, and `contract` names those of them the submission defines
+    at load (``attnlab.grading.forbidden.Finding``, each with its `owner`); `callee_status` maps the callee
+    tasks graded earlier in this run to their status, and `contract` names those of them the submission defines
     with the contract's signature. A forbidden call inside a callee, seen by the scan or at run time, is
-    charged here unless that callee answers for it (``attnlab.forbidden.excused``)."""
-    results = [judge_case(c, replies.get(c.id, {"status": (failure or {}).get("status", "not_run")}), tensors.get(c.id, {}), course)
-               for c in cases]
-    diagnoses: list[Diagnosis] = []
-
-    if failure and failure.get("status") == "missing":
-        return TaskResult(task.id, 0.0, task.points, "missing",
-                          [Diagnosis.make("missing", function=task.function,
-                                          load=_theirs(failure.get("load", ""), 2 * STUDENT_TEXT))], results)
+    charged here unless that callee answers for it (``attnlab.grading.forbidden.excused``)."""
+    callee_status, contract = callee_status or {}, contract or set()
+    not_run = {"status": (failure or {}).get("status", Status.NOT_RUN)}
+    results = [judge_case(c, replies.get(c.id, not_run), tensors.get(c.id, {}), course) for c in cases]
+    if failure and failure.get("status") == Status.MISSING:
+        load = _theirs(failure.get("load", ""), 2 * STUDENT_TEXT)
+        return TaskResult(
+            task.id,
+            0.0,
+            task.points,
+            TaskStatus.MISSING,
+            [Diagnosis.make("missing", function=task.function, load=load)],
+            results,
+        )
     valued = [r for r in results if r.case.kind in VALUE_KINDS and not (r.pending or r.skipped)]
-    if valued and all(r.meta.get("status") == "missing" for r in valued):  # a stub, whatever its other checks say
-        return TaskResult(task.id, 0.0, task.points, "missing", [Diagnosis.make("not_implemented", function=task.function)], results)
+    if valued and all(r.meta.get("status") == Status.MISSING for r in valued):  # a stub, whatever else it says
+        return TaskResult(
+            task.id,
+            0.0,
+            task.points,
+            TaskStatus.MISSING,
+            [Diagnosis.make("not_implemented", function=task.function)],
+            results,
+        )
 
-    _attribute_to_callees(task.id, results, callee_status or {}, uses or set())
-    _charge_callee_calls(results, callee_status or {}, contract or set())
+    _attribute_to_callees(task.id, results, callee_status, uses or set())
+    _charge_callee_calls(results, callee_status, contract)
     _credit_only_with_values(results)
     constant = constant_outputs(results, task.function)
     for i, d in constant.items():  # a placeholder: an input unchanged may hold -inf, which is no NaN bug
         results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
+    diagnoses = _diagnoses(task, results, constant, findings or [], callee_status, contract)
+    diagnoses += _events(task, results, failure)
+    redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
+    diagnoses = [d for d in diagnoses if d.id not in redundant]
+    counted = [r for r in results if not (r.pending or r.skipped)]
+    passed = [r for r in counted if r.passed]
+    score = task.points * len(passed) / len(counted) if counted else 0.0
+    status = _task_status(results, counted, passed, diagnoses)
+    if status == TaskStatus.FORBIDDEN:
+        score = 0.0
+    if status == TaskStatus.PASSED:
+        diagnoses = [d for d in diagnoses if d.id != "callee_failed"]  # nothing was charged: nothing to say
+    elif not [d for d in diagnoses if d.id != "callee_failed"]:
+        first = next((r for r in counted if not r.passed and r.detail), None)
+        if first is not None:
+            diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))
+    return TaskResult(task.id, score, task.points, status, diagnoses, results)
 
-    charged = [f for f in findings or []
-               if f.owner in ("", task.function) or not excused(f.owner, callee_status or {}, contract or set())]
+
+def _diagnoses(
+    task, results: list[CaseResult], constant: dict, findings: list, callee_status: dict, contract: set[str]
+) -> list[Diagnosis]:
+    """The task's diagnoses, headline first: a placeholder, then the task's rules, a forbidden call the scan
+    found, and every case's problems (each id once)."""
+    diagnoses: list[Diagnosis] = []
+    charged = [f for f in findings if f.owner in ("", task.function) or not excused(f.owner, callee_status, contract)]
     if charged:
-        f = charged[0]
-        if f.evasion:
-            name = f"`{f.name.split(':', 1)[1]}` (it reaches past your code into the grader's, or hides torch calls from it)"
-        else:
-            name = f"`{f.name}`"
-        if f.owner not in ("", task.function):
-            name += f" in your {_theirs(f.owner, STUDENT_NAME)}, which {task.function} uses"
-        line = f" on line {f.line}: `{_theirs(f.text)}`" if f.line else ""
-        diagnoses.append(Diagnosis.make("forbidden_call", name=name, line=line))
+        diagnoses.append(_scan_finding(task, charged[0]))
     for r in results:
         for p in r.problems:
             if p.id not in {d.id for d in diagnoses}:
@@ -417,43 +548,56 @@ def judge_task(task, cases: list[Case], replies: dict, tensors: dict, course, *,
             diagnoses.insert(0, d)
     if constant:  # a placeholder comes before anything else it may also show
         diagnoses = [next(iter(constant.values()))] + [d for d in diagnoses if d.id != "constant_output"]
+    return diagnoses
 
-    counted = [r for r in results if not (r.pending or r.skipped)]
-    passed = [r for r in counted if r.passed]
-    score = task.points * len(passed) / len(counted) if counted else 0.0
-    timeouts = [r for r in results if r.meta.get("status") == "timeout"]
-    crashed = [r for r in results if r.meta.get("status") == "crashed" and not r.blocked_by]
+
+def _scan_finding(task, f) -> Diagnosis:
+    """forbidden_call for a finding of the source scan (``attnlab.grading.forbidden.Finding``)."""
+    if f.evasion:
+        name = (
+            f"`{f.name.split(':', 1)[1]}` (it reaches past your code into the grader's, or hides torch calls from it)"
+        )
+    else:
+        name = f"`{f.name}`"
+    if f.owner not in ("", task.function):
+        name += f" in your {_theirs(f.owner, STUDENT_NAME)}, which {task.function} uses"
+    line = f" on line {f.line}: `{_theirs(f.text)}`" if f.line else ""
+    return Diagnosis.make("forbidden_call", name=name, line=line)
+
+
+def _events(task, results: list[CaseResult], failure: dict | None) -> list[Diagnosis]:
+    """What happened to the task rather than in its values: blocked by a callee, a timeout, a crash, a
+    callee's mistake that was not charged."""
+    out = []
+    timeouts = [r for r in results if r.meta.get("status") == Status.TIMEOUT]
+    crashed = [r for r in results if r.meta.get("status") == Status.CRASHED and not r.blocked_by]
     blocked = [r for r in results if r.blocked_by]
     for r in blocked[:1]:
-        diagnoses.append(Diagnosis.make("blocked_by_callee", task=task.id, n=len(blocked), callee=r.blocked_by, what=r.blocked_what))
-    if failure and failure.get("status") == "timeout" and not (timeouts and timeouts[0].blocked_by):
-        diagnoses.append(Diagnosis.make("timeout", where=f"on {failure.get('case', 'a case')}", seconds=failure.get("seconds", 0)))
+        out.append(
+            Diagnosis.make("blocked_by_callee", task=task.id, n=len(blocked), callee=r.blocked_by, what=r.blocked_what)
+        )
+    if failure and failure.get("status") == Status.TIMEOUT and not (timeouts and timeouts[0].blocked_by):
+        where = f"on {failure.get('case', 'a case')}"
+        out.append(Diagnosis.make("timeout", where=where, seconds=failure.get("seconds", 0)))
     if crashed:
-        diagnoses.append(Diagnosis.make("crashed", where=f" on {crashed[0].case.label}"))
-    inherited = sorted({r.inherited for r in results if r.inherited})
-    for callee in inherited:
-        diagnoses.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
-    redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
-    diagnoses = [d for d in diagnoses if d.id not in redundant]
+        out.append(Diagnosis.make("crashed", where=f" on {crashed[0].case.label}"))
+    for callee in sorted({r.inherited for r in results if r.inherited}):
+        out.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
+    return out
+
+
+def _task_status(
+    results: list[CaseResult], counted: list[CaseResult], passed: list[CaseResult], diagnoses: list[Diagnosis]
+) -> TaskStatus:
     if any(d.id in ("forbidden_call", "detector_tampered") for d in diagnoses):
-        score, status = 0.0, "forbidden"
-    elif any(not r.blocked_by for r in timeouts):
-        status = "timeout"
-    elif len(passed) == len(counted):
-        status = "passed"
-    elif any(r.meta.get("status") in ("error", "crashed") for r in counted) and not passed:
-        status = "error"
-    elif passed:
-        status = "partial"
-    else:
-        status = "failed"
-    if status == "passed":
-        diagnoses = [d for d in diagnoses if d.id != "callee_failed"]  # nothing was charged: nothing to say
-    elif not [d for d in diagnoses if d.id != "callee_failed"]:
-        first = next((r for r in counted if not r.passed and r.detail), None)
-        if first is not None:
-            diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))
-    return TaskResult(task.id, score, task.points, status, diagnoses, results)
+        return TaskStatus.FORBIDDEN
+    if any(r.meta.get("status") == Status.TIMEOUT and not r.blocked_by for r in results):
+        return TaskStatus.TIMEOUT
+    if len(passed) == len(counted):
+        return TaskStatus.PASSED
+    if any(r.meta.get("status") in (Status.ERROR, Status.CRASHED) for r in counted) and not passed:
+        return TaskStatus.ERROR
+    return TaskStatus.PARTIAL if passed else TaskStatus.FAILED
 
 
 def _credit_only_with_values(results: list[CaseResult]) -> None:
@@ -485,7 +629,7 @@ def _charge_callee_calls(results: list[CaseResult], callee_status: dict, contrac
 
 
 def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status: dict, uses: set[str]) -> None:
-    failing = [c for c in CALLEES.get(task_id, []) if callee_status.get(c, "passed") != "passed"]
+    failing = [c for c in TASKS[task_id].callees if callee_status.get(c, Status.PASSED) != Status.PASSED]
     if not failing:
         return
     for r in results:
@@ -517,10 +661,12 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
             continue
         replay = answers().Replay(r.meta["callee_calls"], r.tensors)  # recompute is set: the full install
         try:
-            expected = r.case.recompute(**{k: v for k, v in replay.functions().items() if k in _injectable(task_id)})
+            expected = r.case.recompute(**{k: v for k, v in replay.functions().items() if k in TASKS[task_id].replayed})
         except Exception:  # noqa: BLE001 - a replay that does not fit proves nothing either way
             continue
-        if len(r.got) == len(expected) and all(g is not None and close(g, e.to(torch.float64), *_replay_tol(r)) for g, e in zip(r.got, expected)):
+        if len(r.got) == len(expected) and all(
+            g is not None and close(g, e.to(torch.float64), *_replay_tol(r)) for g, e in zip(r.got, expected)
+        ):
             _watched(r, True)  # right given its callees: the canary applies as to values right outright
             if any(p.id == "detector_tampered" for p in r.problems):
                 continue
@@ -551,12 +697,10 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
         want = models.reference_shapes(call, r.tensors) if models is not None else None
         got = [tuple(r.tensors[res["t"]].shape) for res in call["result"] if "t" in res]
         if want is not None and len(got) == len(want) and got != want:
-            return call["name"], f"returned shape {got[0] if len(got) == 1 else got} where {want[0] if len(want) == 1 else want} was due"
+            return call[
+                "name"
+            ], f"returned shape {got[0] if len(got) == 1 else got} where {want[0] if len(want) == 1 else want} was due"
     return None
-
-
-def _injectable(task_id: str) -> set[str]:
-    return {"attention": {"qk_scores", "softmax_with_temperature"}, "multi_head_attention": {"attention", "causal_mask"}}.get(task_id, set())
 
 
 def _replay_tol(r: CaseResult) -> tuple[float, float]:

@@ -15,17 +15,19 @@ import copy
 import os
 import secrets
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from . import wire
-from .cases import CALLEES, make_cases
-from .config import Course
+from ..child import wire
+from ..child.replies import Op, Status
+from ..course import Course
+from ..tasks import TASKS
+from .cases import make_cases
 from .forbidden import runtime_patterns, scan_source
 from .judge import TaskResult, judge_task
-from .sandbox import Worker, Zygote
+from .processes import WorkerProcess, Zygote
 from .submission import Submission, Unreadable, load_submission, read_submission, references
 
 SCHEMA = "attnlab.grade/1"
@@ -65,7 +67,7 @@ class SubmissionGrader:
 
     def __init__(self, sub: Submission, course: Course, zygote: Zygote, seed: int, device: str = "auto"):
         self.sub, self.course, self.zygote, self.seed, self.device = sub, course, zygote, seed, device
-        self.worker: Worker | None = None
+        self.worker: WorkerProcess | None = None
         self.names: list[str] = []
         self.load_errors: list[dict] = []
         self.load_failure: dict | None = None
@@ -91,12 +93,15 @@ class SubmissionGrader:
     def _contracted(self) -> set[str]:
         """The callee tasks that this submission defines with the contract's signature; read once."""
         if self._contract is None:
-            from . import reference  # the contract's signatures
+            from .. import reference  # the contract's signatures
             from .forbidden import defined_as, positional_params
 
-            callees = sorted({c for names in CALLEES.values() for c in names})
-            self._contract = {c for c in callees if hasattr(reference, c)
-                              and defined_as(self.sub.cells, c, positional_params(getattr(reference, c)))}
+            callees = sorted({c for t in TASKS.values() for c in t.callees})
+            self._contract = {
+                c
+                for c in callees
+                if hasattr(reference, c) and defined_as(self.sub.cells, c, positional_params(getattr(reference, c)))
+            }
         return self._contract
 
     # -- the worker
@@ -114,15 +119,24 @@ class SubmissionGrader:
         limits = self.course.limits
         functions = [t.function for t in self.course.tasks]
         while True:
-            self.worker = self.zygote.spawn(limits.memory_mb, limits.output_kb, submission=self.sub,
-                                            gpu_memory_mb=limits.gpu_memory_mb)
+            self.worker = self.zygote.spawn(
+                limits.memory_mb, limits.output_kb, submission=self.sub, gpu_memory_mb=limits.gpu_memory_mb
+            )
             running = None
             whole = time.monotonic() + (limits.notebook_load_seconds if self.sub.notebook else limits.load_seconds)
             try:
-                self.worker.send({"op": "load", "cells": self.sub.cells, "notebook": self.sub.notebook,
-                                  "filename": self.sub.path.name, "names": functions, "skip": sorted(self.skipped)})
+                self.worker.send(
+                    {
+                        "op": Op.LOAD,
+                        "cells": self.sub.cells,
+                        "notebook": self.sub.notebook,
+                        "filename": self.sub.path.name,
+                        "names": functions,
+                        "skip": sorted(self.skipped),
+                    }
+                )
                 header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
-                while header.get("op") == "cell":
+                while header.get("op") == Op.CELL:
                     running = header.get("index")
                     header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
                 self.names = header.get("names", [])
@@ -132,17 +146,27 @@ class SubmissionGrader:
             except wire.Deadline:
                 self._stop()
                 if time.monotonic() >= whole and self.sub.notebook:
-                    self.load_failure = {"status": "timeout", "case": "loading your notebook (all its cells together)",
-                                         "seconds": limits.notebook_load_seconds}
+                    self.load_failure = {
+                        "status": Status.TIMEOUT,
+                        "case": "loading your notebook (all its cells together)",
+                        "seconds": limits.notebook_load_seconds,
+                    }
                     return
-                failure = {"status": "timeout", "case": "loading your file", "seconds": limits.load_seconds}
-                error = {"type": "Timeout", "msg": f"did not finish within {limits.load_seconds:g} s; look for an endless loop"}
+                failure = {"status": Status.TIMEOUT, "case": "loading your file", "seconds": limits.load_seconds}
+                error = {
+                    "type": "Timeout",
+                    "msg": f"did not finish within {limits.load_seconds:g} s; look for an endless loop",
+                }
             except (wire.ChannelClosed, wire.ChannelCorrupt):
                 self._stop()
-                failure = {"status": "crashed", "case": "loading your file"}
+                failure = {"status": Status.CRASHED, "case": "loading your file"}
                 error = {"type": "ProcessExit", "msg": "ended the Python process (os._exit or a crash)"}
-            if (not isinstance(running, int) or not 0 <= running < len(self.sub.cells) or running in self.skipped
-                    or len(self.skipped) >= MAX_RESTARTS):
+            if (
+                not isinstance(running, int)
+                or not 0 <= running < len(self.sub.cells)
+                or running in self.skipped
+                or len(self.skipped) >= MAX_RESTARTS
+            ):
                 self.load_failure = failure
                 return
             self.skipped[running] = {"cell": running + 1, **error, "tb": ""}
@@ -156,7 +180,7 @@ class SubmissionGrader:
     def close(self) -> None:
         if self.worker is not None:
             try:
-                self.worker.send({"op": "bye"})
+                self.worker.send({"op": Op.BYE})
             except wire.ChannelClosed:
                 pass
         self._stop()
@@ -186,14 +210,25 @@ class SubmissionGrader:
             load = ""
             if self.load_errors:
                 e = self.load_errors[0]
-                load = f" (loading stopped at {'cell ' + str(e['cell']) + ': ' if self.sub.notebook else ''}{e['type']}: {e['msg']})"
-            failure = {"status": "missing", "load": load}
+                where = f"cell {e['cell']}: " if self.sub.notebook else ""
+                load = f" (loading stopped at {where}{e['type']}: {e['msg']})"
+            failure = {"status": Status.MISSING, "load": load}
         else:
             failure = self._run_cases(task, cases, replies, tensors)
-        callees = {c: callee_status[c] for c in CALLEES.get(task.id, []) if c in callee_status}
+        callees = {c: callee_status[c] for c in TASKS[task.id].callees if c in callee_status}
         contract = self._contracted() & set(callees)
-        return judge_task(task, cases, replies, tensors, self.course, findings=mine, callee_status=callees, failure=failure,
-                          uses=uses, contract=contract)
+        return judge_task(
+            task,
+            cases,
+            replies,
+            tensors,
+            self.course,
+            findings=mine,
+            callee_status=callees,
+            failure=failure,
+            uses=uses,
+            contract=contract,
+        )
 
     def _run_cases(self, task, cases, replies: dict, tensors: dict) -> dict | None:
         """Run the task's cases in the worker, within the task's time limit.
@@ -204,11 +239,10 @@ class SubmissionGrader:
         in flight is `timeout`, the rest `not_run`; the worker kills the child and stays loaded. Only when
         the worker itself dies or stops answering (GRACE after the limit) is it replaced, with a reload.
         """
-        cuda = self.zygote.cuda
         runnable = []
         for c in cases:
-            if c.device == "cuda" and not cuda:
-                replies[c.id] = {"status": "pending"}
+            if c.device == "cuda" and not self.zygote.cuda:
+                replies[c.id] = {"status": Status.PENDING}
             else:
                 runnable.append(c)
         limit = self.course.limits.task_seconds
@@ -220,52 +254,60 @@ class SubmissionGrader:
             if self.worker is None:
                 self._start()
                 if self.worker is None:  # the submission no longer loads: nothing more can run
-                    self._mark(replies, pending, "not_run")
+                    self._mark(replies, pending, Status.NOT_RUN)
                     return None
             todo = [c for c in runnable if c.id in pending]
-            payload = {f"{c.id}.{k}": v.contiguous() for c in todo for k, v in c.tensors.items()}
-            header = {"op": "run", "function": task.function,
-                      "cases": [{"id": c.id, "device": c.device, **_namespaced(c.spec, c.id)} for c in todo],
-                      "forbidden": runtime_patterns(self.course.forbidden_for(task.id)), "callees": CALLEES.get(task.id, []),
-                      "seconds": max(deadline - time.monotonic(), 0.001)}
-            timed_out = False
-            try:
-                self.worker.send(header, st_save(payload) if payload else b"")
-                while True:
-                    msg, blob = self.worker.recv(deadline + GRACE)
-                    op = msg.get("op")
-                    if op == "done":
-                        return None
-                    if op == "crashed":  # the task's child died: the next child takes the rest
-                        if pending:  # (it may die after its last case, before saying it was done)
-                            replies[pending.pop(0)] = {"status": "crashed"}
-                        break
-                    if op == "timeout":
-                        timed_out = True
-                        break
-                    if op != "case" or msg.get("id") not in pending:
-                        raise wire.ChannelCorrupt("unexpected message")
-                    pending.remove(msg["id"])
-                    replies[msg["id"]] = msg
-                    tensors[msg["id"]] = st_load(blob) if blob else {}
-            except wire.Deadline:  # the worker itself stopped answering: it goes, and the next task reloads
-                timed_out = True
-                self._stop()
-            except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
-                if pending:
-                    replies[pending.pop(0)] = {"status": "crashed"}
-                self._stop()
-            if timed_out:
+            outcome = self._attempt(task, todo, pending, replies, tensors, deadline)
+            if outcome == Op.DONE:
+                return None
+            if outcome == Op.TIMEOUT:
                 label = next(c.label for c in runnable if c.id == pending[0]) if pending else "a case"
-                self._mark(replies, pending, "timeout")
-                return {"status": "timeout", "case": label, "seconds": limit}
-        self._mark(replies, pending, "not_run")
+                self._mark(replies, pending, Status.TIMEOUT)
+                return {"status": Status.TIMEOUT, "case": label, "seconds": limit}
+        self._mark(replies, pending, Status.NOT_RUN)
         return None
 
+    def _attempt(self, task, todo: list, pending: list, replies: dict, tensors: dict, deadline: float) -> Op:
+        """Send the cases in `todo` to the worker once, and file its replies: DONE, CRASHED (the case in flight
+        ended the task's child; the next child takes the rest) or TIMEOUT."""
+        payload = {f"{c.id}.{k}": v.contiguous() for c in todo for k, v in c.tensors.items()}
+        header = {
+            "op": Op.RUN,
+            "function": task.function,
+            "cases": [{"id": c.id, "device": c.device, **_namespaced(c.spec, c.id)} for c in todo],
+            "forbidden": runtime_patterns(self.course.forbidden_for(task.id)),
+            "callees": list(TASKS[task.id].callees),
+            "seconds": max(deadline - time.monotonic(), 0.001),
+        }
+        try:
+            self.worker.send(header, st_save(payload) if payload else b"")
+            while True:
+                msg, blob = self.worker.recv(deadline + GRACE)
+                op = msg.get("op")
+                if op in (Op.DONE, Op.TIMEOUT):
+                    return Op(op)
+                if op == Op.CRASHED:  # (the child may die after its last case, before saying it was done)
+                    if pending:
+                        replies[pending.pop(0)] = {"status": Status.CRASHED}
+                    return Op.CRASHED
+                if op != Op.CASE or msg.get("id") not in pending:
+                    raise wire.ChannelCorrupt("unexpected message")
+                pending.remove(msg["id"])
+                replies[msg["id"]] = msg
+                tensors[msg["id"]] = st_load(blob) if blob else {}
+        except wire.Deadline:  # the worker itself stopped answering: it goes, and the next task reloads
+            self._stop()
+            return Op.TIMEOUT
+        except (wire.ChannelClosed, wire.ChannelCorrupt, ValueError):
+            if pending:
+                replies[pending.pop(0)] = {"status": Status.CRASHED}
+            self._stop()
+            return Op.CRASHED
+
     @staticmethod
-    def _mark(replies: dict, pending: list, status: str) -> None:
+    def _mark(replies: dict, pending: list, status: Status) -> None:
         for i, cid in enumerate(pending):
-            replies[cid] = {"status": status if i == 0 else "not_run"}
+            replies[cid] = {"status": status if i == 0 else Status.NOT_RUN}
 
     def grade(self, task_ids: Iterable[str] | None = None, *, pictures: bool = False) -> dict:
         """The result dict (see README); with `pictures`, also {"pictures": {task id: PNG bytes}} for
@@ -308,9 +350,17 @@ def unreadable_result(sub: Unreadable) -> dict:
     return {"schema": SCHEMA, "submission": sub.name, "status": "unreadable", "reason": sub.reason}
 
 
-def grade_submissions(subs: list[Submission | Unreadable], *, course: Course, seed: int, task_ids=None,
-                      device: str = "auto", zygote: Zygote | None = None,
-                      on_done: Callable[[dict], None] | None = None, pictures: bool = False) -> list[dict]:
+def grade_submissions(
+    subs: list[Submission | Unreadable],
+    *,
+    course: Course,
+    seed: int,
+    task_ids=None,
+    device: str = "auto",
+    zygote: Zygote | None = None,
+    on_done: Callable[[dict], None] | None = None,
+    pictures: bool = False,
+) -> list[dict]:
     """Grade loaded submissions in order; `on_done` is called with each result as soon as it is ready.
 
     A graded result says ``"status": "graded"``; an `Unreadable` gets `unreadable_result` in its place,

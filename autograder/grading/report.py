@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import textwrap
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "timeout": "magenta",
-         "missing": "dim", "forbidden": "bold red"}
+STYLE = {
+    "passed": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "error": "red",
+    "timeout": "magenta",
+    "missing": "dim",
+    "forbidden": "bold red",
+}
 
 
 def _short_path(path: str) -> str:
@@ -47,8 +54,12 @@ def table(result: dict, console: Console, *, width: int = 90) -> None:
     if result.get("status") == "unreadable":
         console.print(f"[red]{escape(_short_path(result['submission']))}: unreadable[/red]: {escape(result['reason'])}")
         return
-    t = Table(title=f"{_short_path(result['submission'])}: {result['total']:g} / {result['max_total']:g}", title_justify="left",
-              show_lines=True, expand=False)
+    t = Table(
+        title=f"{_short_path(result['submission'])}: {result['total']:g} / {result['max_total']:g}",
+        title_justify="left",
+        show_lines=True,
+        expand=False,
+    )
     t.add_column("task", no_wrap=True)
     t.add_column("score", justify="right", no_wrap=True)
     t.add_column("status", no_wrap=True)
@@ -58,7 +69,12 @@ def table(result: dict, console: Console, *, width: int = 90) -> None:
         diag = ", ".join(task["diagnoses"])
         hint = task["feedback"] if task["status"] != "passed" else ""
         body = (f"[bold]{diag}[/bold]\n" if diag else "") + escape(textwrap.shorten(hint, 600, placeholder=" ..."))
-        t.add_row(task["id"], f"{task['score']:g}/{task['max_score']:g}", f"[{colour}]{task['status']}[/{colour}]", body.strip())
+        t.add_row(
+            task["id"],
+            f"{task['score']:g}/{task['max_score']:g}",
+            f"[{colour}]{task['status']}[/{colour}]",
+            body.strip(),
+        )
     console.print(t)
     pending = sum(task.get("pending", 0) for task in result["tasks"])
     if pending:

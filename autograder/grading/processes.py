@@ -1,11 +1,13 @@
 """The parent's handle on the child processes that run student code.
 
-``Zygote`` starts ``python -I -c BOOT runner.py`` with a clean environment in a throwaway directory. That
-process imports torch once and forks a fresh ``Worker`` per submission, which loads it once and runs each
-task in a child of its own; a new worker is forked only when one dies or stops answering itself. The zygote never loads student code, and it never imports the reference or the judge, so a
-worker inherits nothing worth stealing.
+``Zygote`` starts ``python -I -c BOOT CHILD_DIR`` with a clean environment in a throwaway directory. That
+process imports torch once and forks a fresh worker (``child/worker.py``) per submission, which loads it
+once and runs each task in a child of its own; a new worker is forked only when one dies or stops
+answering itself. The zygote loads only the child zone (``child/``): it never loads student code, and
+never imports the reference or the judge, so a worker inherits nothing worth stealing.
+`WorkerProcess` is the parent's handle on one worker.
 
-Each worker confines itself before it loads anything (``confine.py``): it sees only the Python runtime,
+Each worker confines itself before it loads anything (``child/confine``): it sees only the Python runtime,
 ``/usr`` and ``/etc`` (read-only), a read-only copy of its submission at ``/submission/<name>`` and a
 throwaway ``/work``; it has no network, no privileges and bounded resources, and all its processes die
 with it. The zygote reports which layers of that sandbox this machine allows (``Zygote.sandbox``,
@@ -35,17 +37,21 @@ import threading
 import time
 from pathlib import Path
 
-from . import wire
-from .confine import LAYERS, MODES
+from ..child import wire
+from ..child.confine import LAYERS, MODES
 
-RUNNER = Path(__file__).resolve().parent / "runner.py"
-# The zygote's __main__: loads runner.py by path as a module that is in no sys.modules, and hands over.
-# So the runner is not __main__, and student code cannot reach its names as sys.modules["__main__"].X.
-BOOT = ("import importlib.util, sys\n"
-        "spec = importlib.util.spec_from_file_location('_attnlab_child_runner', sys.argv[1])\n"
-        "runner = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(runner)\n"
-        "runner.main(sys.argv[2:])\n")
+CHILD = Path(__file__).resolve().parent.parent / "child"
+# The zygote's __main__: loads child/ as a package of its own, "_attnlab_child", that holds nothing of the
+# trusted side, and hands over to its zygote (which then takes the package out of sys.modules again).
+BOOT = (
+    "import importlib, importlib.util, sys\n"
+    "spec = importlib.util.spec_from_file_location("
+    "'_attnlab_child', sys.argv[1] + '/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
+    "child = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['_attnlab_child'] = child\n"
+    "spec.loader.exec_module(child)\n"
+    "importlib.import_module('_attnlab_child.zygote').main(sys.argv[2:])\n"
+)
 OUTPUT_LAYER = "output"
 LAYER_NAMES = {**LAYERS, OUTPUT_LAYER: "output caps"}
 _warned = False  # one warning about a weaker sandbox per process
@@ -106,11 +112,19 @@ def _private_copy(submission) -> tuple[str, bytes]:
 def clean_env() -> dict[str, str]:
     """The child's whole environment: no PYTHONPATH, no secrets, no display."""
     # LD_LIBRARY_PATH is where many GPU machines keep the driver's libcuda (/usr/local/nvidia/lib64).
-    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
-                                       "LD_LIBRARY_PATH") if k in os.environ}
-    keep.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-                # torch.cuda.is_available() through NVML, without starting the driver (workers are forked)
-                PYTORCH_NVML_BASED_CUDA_CHECK="1")
+    keep = {
+        k: os.environ[k]
+        for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+        if k in os.environ
+    }
+    keep.update(
+        MPLBACKEND="Agg",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        OMP_NUM_THREADS="1",
+        # torch.cuda.is_available() through NVML, without starting the driver (workers are forked)
+        PYTORCH_NVML_BASED_CUDA_CHECK="1",
+    )
     return keep
 
 
@@ -154,7 +168,7 @@ class Zygote:
         # The work root also marks the command line of this zygote and of every worker forked from it.
         config = json.dumps({"mode": self.mode, "hide": hidden_paths(), "root": str(self.workroot)})
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOT, str(RUNNER), str(child_sock.fileno()), config],
+            [sys.executable, "-I", "-c", BOOT, str(CHILD), str(child_sock.fileno()), config],
             pass_fds=[child_sock.fileno()],
             env=clean_env(),
             cwd=self.workroot,
@@ -173,8 +187,14 @@ class Zygote:
             try:
                 self.info, _ = wire.recv(self.ctl, time.monotonic() + timeout)
             except (wire.ChannelClosed, wire.Deadline):
-                err = self.proc.stderr.read().decode(errors="replace").strip().splitlines() if self.proc.poll() is not None else []
-                raise RuntimeError("the grader's child process did not start: " + (err[-1] if err else "no answer")) from None
+                err = (
+                    self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+                    if self.proc.poll() is not None
+                    else []
+                )
+                raise RuntimeError(
+                    "the grader's child process did not start: " + (err[-1] if err else "no answer")
+                ) from None
             self._warn()
         return self.info
 
@@ -195,10 +215,13 @@ class Zygote:
         if self.mode == "off":
             line = "switched off by ATTNLAB_SANDBOX=off; student code runs with your permissions"
         else:
-            active = [LAYER_NAMES[k] for k, (ok, _) in self.sandbox.items()
-                      if ok and not k.startswith(("rlimit", "output"))]
-            line = (f"no {', '.join(LAYER_NAMES[k] for k in missing)} here ({self.sandbox[missing[0]][1]}); "
-                    f"using {' + '.join(active) or 'rlimits only'}")
+            active = [
+                LAYER_NAMES[k] for k, (ok, _) in self.sandbox.items() if ok and not k.startswith(("rlimit", "output"))
+            ]
+            line = (
+                f"no {', '.join(LAYER_NAMES[k] for k in missing)} here ({self.sandbox[missing[0]][1]}); "
+                f"using {' + '.join(active) or 'rlimits only'}"
+            )
         print(f"attnlab: sandbox: {line}; run `attnlab doctor` for details", file=sys.stderr)
 
     @property
@@ -210,7 +233,7 @@ class Zygote:
         """{"count", "name", "memory_mb"} of this machine's GPUs as the zygote saw them; {} without one."""
         return dict(self.ready().get("gpu") or {})
 
-    def spawn(self, memory_mb: int, output_kb: int, submission=None, gpu_memory_mb: int | None = None) -> "Worker":
+    def spawn(self, memory_mb: int, output_kb: int, submission=None, gpu_memory_mb: int | None = None) -> WorkerProcess:
         """A fresh worker. With `submission` (an ``attnlab.submission.Submission``), the worker sees a
         read-only copy of the graded text at ``/submission/<name>``, and ``__file__`` points there.
         `gpu_memory_mb` caps the GPU memory it may take once it runs a cuda case."""
@@ -231,15 +254,18 @@ class Zygote:
             chan_parent, chan_child = socket.socketpair()
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            request = json.dumps({"workdir": str(workdir), "memory_mb": memory_mb, "submission": name,
-                                  "gpu_memory_mb": gpu_memory_mb}).encode()
+            request = json.dumps(
+                {"workdir": str(workdir), "memory_mb": memory_mb, "submission": name, "gpu_memory_mb": gpu_memory_mb}
+            ).encode()
             socket.send_fds(self.ctl, [request], [chan_child.fileno(), out_w, err_w])
             for f in (out_w, err_w):
                 os.close(f)
             chan_child.close()
             self.ctl.settimeout(30)
             pid = json.loads(self.ctl.recv(4096))["pid"]
-        return Worker(pid, chan_parent, workdir, OutputTap(out_r, output_kb * 1024), OutputTap(err_r, output_kb * 1024))
+        return WorkerProcess(
+            pid, chan_parent, workdir, OutputTap(out_r, output_kb * 1024), OutputTap(err_r, output_kb * 1024)
+        )
 
     def close(self) -> None:
         # The zygote holds nothing worth a clean exit, and torch's interpreter shutdown costs a second.
@@ -252,15 +278,15 @@ class Zygote:
                 self.proc.stderr.close()
             _remove(self.workroot)
 
-    def __enter__(self) -> "Zygote":
+    def __enter__(self) -> Zygote:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-class Worker:
-    """One forked child serving one submission. `kill()` ends its whole process group."""
+class WorkerProcess:
+    """The parent's handle on one forked worker serving one submission. `kill()` ends its whole process group."""
 
     def __init__(self, pid: int, chan: socket.socket, workdir: Path, out: OutputTap, err: OutputTap):
         self.pid, self.chan, self.workdir, self.out, self.err = pid, chan, workdir, out, err

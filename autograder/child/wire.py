@@ -46,7 +46,7 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
             sock.settimeout(left)
         try:
             chunk = sock.recv(min(n - got, 1 << 20))
-        except socket.timeout:
+        except TimeoutError:
             raise Deadline() from None
         except (ConnectionResetError, BrokenPipeError):
             chunk = b""

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .ids import TASK_IDS
+from .tasks import TASK_IDS, TASKS
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEFAULT_COURSE = Path(__file__).resolve().parent / "course.yml"
@@ -44,9 +44,18 @@ class Limits(_Strict):
 
 class Task(_Strict):
     id: Literal[TASK_IDS]  # type: ignore[valid-type]
-    function: str = Field(min_length=1)
+    # The contract's name (``attnlab.tasks.TASKS``); course.yml may repeat it, but not change it.
+    function: str = ""
     points: float = Field(gt=0)
     forbidden: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _contract_name(self) -> Task:
+        want = TASKS[self.id].function
+        if self.function and self.function != want:
+            raise ValueError(f"function {self.function!r}: the contract names task {self.id!r}'s function {want!r}")
+        self.function = want
+        return self
 
 
 class Course(_Strict):
@@ -69,7 +78,7 @@ class Course(_Strict):
         return tasks
 
     @model_validator(mode="after")
-    def _tolerance_for_every_dtype(self) -> "Course":
+    def _tolerance_for_every_dtype(self) -> Course:
         missing = [d for d in self.dtypes if d not in self.tolerances]
         if missing:
             raise ValueError(f"tolerances: no entry for dtype {missing[0]!r}")
@@ -84,10 +93,6 @@ class Course(_Strict):
     def forbidden_for(self, task_id: str) -> list[str]:
         own = self.task(task_id).forbidden
         return list(self.forbidden_default if own is None else own)
-
-    @property
-    def max_total(self) -> float:
-        return float(sum(t.points for t in self.tasks))
 
 
 def _first_error(err: ValidationError) -> str:

@@ -6,14 +6,14 @@ reference computes in float64 from the very same (possibly low-precision) inputs
 
 `make_cases(task, seed, dtypes, devices)` gives a task's cases in either of attnlab's two builds:
 - the **full install** (instructors, the trusted grader) draws them from any seed and has the
-  reference answer them: ``attnlab.models``, the one module besides the reference that computes answers;
+  reference answer them: ``attnlab.answers``, the folder that, with the reference, computes answers;
 - the **student build** (``attnlab.student_build``, the wheel students' notebooks import for
-  ``check()``) has neither the reference nor ``models``. It holds the public cases as data
+  ``check()``) has neither the reference nor ``answers``. It holds the public cases as data
   (``public_cases.json`` and ``public_cases.safetensors``, written by `cases_to_data`): their inputs,
   the reference's outputs and gradients, and the outputs of the mistake models that the diagnosis
   rules compare with. Any seed but the public one is an error there.
 
-Spec format, as the child (``runner.py``) reads it:
+Spec format, as the child (``child/worker.py``) reads it:
 - ``kind``: ``call`` (a function), ``module`` (construct ``init``, load ``state``, call forward),
   ``expect_error`` (the call must raise), ``plot`` (read the drawn figure) or ``meta_device`` (run
   on meta-device inputs with every op's devices watched, to catch tensors made on the wrong device).
@@ -32,20 +32,14 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import torch
 
 DT = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-#: Which of the student's own functions a task may call; their calls are recorded for attribution.
-CALLEES = {
-    "attention": ["qk_scores", "softmax_with_temperature"],
-    "multi_head_attention": ["attention", "causal_mask", "qk_scores", "softmax_with_temperature"],
-}
 
 #: The student build's data, next to this file: a JSON manifest and the tensors it names.
 PUBLIC_CASES = "public_cases.json"
@@ -77,13 +71,13 @@ class Case:
 
 @functools.cache
 def answers() -> ModuleType | None:
-    """``attnlab.models``, which computes answers from the reference; None in the student build."""
-    name = f"{__package__}.models"
+    """``attnlab.answers``, which computes answers from the reference; None in the student build."""
+    name = f"{__package__.rsplit('.', 1)[0]}.answers"
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         if e.name != name:
-            raise  # models.py is there but broken: that must not pass for the student build
+            raise  # answers/ is there but broken: that must not pass for the student build
         return None
 
 
@@ -99,10 +93,10 @@ def make_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -
 
 @functools.lru_cache(maxsize=64)
 def _make_cases(task_id: str, seed: int, dtypes: tuple, devices: tuple) -> list[Case]:
-    models = answers()
-    if models is None:
+    found = answers()
+    if found is None:
         return _public_cases(task_id, seed, list(dtypes), list(devices))
-    return models.draw_cases(task_id, seed, list(dtypes), list(devices))
+    return found.draw_cases(task_id, seed, list(dtypes), list(devices))
 
 
 # ------------------------------------------------------------------------------ the student build's data
@@ -111,8 +105,9 @@ def _make_cases(task_id: str, seed: int, dtypes: tuple, devices: tuple) -> list[
 # {"$tensor": key}. A tensor in `extra` that is one of the case's inputs is {"$input": name}.
 
 
-def cases_to_data(cases: dict[str, list[Case]], *, seed: int, dtypes: list[str], devices: list[str],
-                  version: str) -> tuple[dict, dict[str, torch.Tensor]]:
+def cases_to_data(
+    cases: dict[str, list[Case]], *, seed: int, dtypes: list[str], devices: list[str], version: str
+) -> tuple[dict, dict[str, torch.Tensor]]:
     """(manifest, tensors) for the student build: the given cases of each task, with their models."""
     tensors: dict[str, torch.Tensor] = {}
     tasks = {}
@@ -135,14 +130,30 @@ def cases_to_data(cases: dict[str, list[Case]], *, seed: int, dtypes: list[str],
                 json.dumps(value)  # anything else must be plain JSON
                 return value
 
-            tasks[task_id].append({
-                "id": c.id, "label": c.label, "kind": c.kind, "spec": c.spec, "dtype": c.dtype, "device": c.device,
-                "probe": c.probe, "tensors": enc(c.tensors, "tensors"), "expected": enc(c.expected, "expected"),
-                "expected_grads": enc(c.expected_grads, "grads"), "extra": enc(c.extra, "extra"),
-                "models": enc(c.models, "models"),
-            })
-    manifest = {"schema": SCHEMA, "attnlab": version, "seed": int(seed), "dtypes": list(dtypes),
-                "devices": list(devices), "tasks": tasks}
+            tasks[task_id].append(
+                {
+                    "id": c.id,
+                    "label": c.label,
+                    "kind": c.kind,
+                    "spec": c.spec,
+                    "dtype": c.dtype,
+                    "device": c.device,
+                    "probe": c.probe,
+                    "tensors": enc(c.tensors, "tensors"),
+                    "expected": enc(c.expected, "expected"),
+                    "expected_grads": enc(c.expected_grads, "grads"),
+                    "extra": enc(c.extra, "extra"),
+                    "models": enc(c.models, "models"),
+                }
+            )
+    manifest = {
+        "schema": SCHEMA,
+        "attnlab": version,
+        "seed": int(seed),
+        "dtypes": list(dtypes),
+        "devices": list(devices),
+        "tasks": tasks,
+    }
     return manifest, tensors
 
 
@@ -163,9 +174,24 @@ def cases_from_data(manifest: dict, tensors: dict[str, torch.Tensor], task_id: s
                 return [dec(v) for v in value]
             return value
 
-        out.append(Case(task_id, d["id"], d["label"], d["kind"], d["spec"], inputs, d["dtype"], d["device"],
-                        dec(d["expected"]), dec(d["expected_grads"]), None, d["probe"], dec(d["extra"]),
-                        dec(d["models"])))
+        out.append(
+            Case(
+                task_id,
+                d["id"],
+                d["label"],
+                d["kind"],
+                d["spec"],
+                inputs,
+                d["dtype"],
+                d["device"],
+                dec(d["expected"]),
+                dec(d["expected_grads"]),
+                None,
+                d["probe"],
+                dec(d["extra"]),
+                dec(d["models"]),
+            )
+        )
     return out
 
 
@@ -178,8 +204,10 @@ def _public_data() -> tuple[dict, dict[str, torch.Tensor]]:
         manifest = json.loads((here / PUBLIC_CASES).read_text(encoding="utf-8"))
         tensors = load_file(here / PUBLIC_TENSORS)
     except FileNotFoundError:
-        raise RuntimeError(f"this attnlab has neither the reference (attnlab.models) nor the public cases ({here / PUBLIC_CASES}): "
-                           "reinstall it") from None
+        raise RuntimeError(
+            f"this attnlab has neither the reference (attnlab.answers) nor the public cases ({here / PUBLIC_CASES}): "
+            "reinstall it"
+        ) from None
     if manifest.get("schema") != SCHEMA:
         raise RuntimeError(f"{PUBLIC_CASES}: schema {manifest.get('schema')!r}, expected {SCHEMA!r}: reinstall attnlab")
     return manifest, tensors
@@ -188,11 +216,15 @@ def _public_data() -> tuple[dict, dict[str, torch.Tensor]]:
 def _public_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> list[Case]:
     manifest, tensors = _public_data()
     if seed != manifest["seed"]:
-        raise ValueError(f"this is attnlab's student build, which holds only the public cases (seed {manifest['seed']}), "
-                         f"not seed {seed}")
+        raise ValueError(
+            f"this is attnlab's student build, which holds only the public cases (seed {manifest['seed']}), "
+            f"not seed {seed}"
+        )
     if (dtypes, devices) != (manifest["dtypes"], manifest["devices"]):
-        raise ValueError(f"this is attnlab's student build, whose cases are for dtypes {manifest['dtypes']} on "
-                         f"{manifest['devices']}, not {dtypes} on {devices}: rebuild it for this course.yml")
+        raise ValueError(
+            f"this is attnlab's student build, whose cases are for dtypes {manifest['dtypes']} on "
+            f"{manifest['devices']}, not {dtypes} on {devices}: rebuild it for this course.yml"
+        )
     if task_id not in manifest["tasks"]:
         raise ValueError(f"this is attnlab's student build, which has no cases for task {task_id!r}")
     return cases_from_data(manifest, tensors, task_id)

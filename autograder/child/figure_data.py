@@ -17,12 +17,11 @@ only describes what is on the Axes.
 
 from __future__ import annotations
 
-import numpy as np
-
 import matplotlib.axes
 import matplotlib.collections as mcoll
 import matplotlib.figure
 import matplotlib.image as mimage
+import numpy as np
 
 MAX_CELLS = 1_000_000  # a bigger grid is not sent; its shape is enough to tell it is wrong
 MAX_TICKS = 1_000

@@ -82,9 +82,7 @@ TICKS_MISSING = (
     "other the {S} key tokens {K}: set them with ax.set_xticks(positions, labels=...) and "
     "ax.set_yticks(positions, labels=...), one tick at the centre of each cell"
 )
-AXIS_LABELS_MISSING = (
-    "the {which} empty: name the axes, for example ax.set_xlabel(\"key\") and ax.set_ylabel(\"query\")"
-)
+AXIS_LABELS_MISSING = 'the {which} empty: name the axes, for example ax.set_xlabel("key") and ax.set_ylabel("query")'
 NO_COLORBAR = (
     "no colorbar was found, so the colours have no scale: add one with ax.figure.colorbar(image, "
     "ax=ax), where image is what imshow or pcolormesh returned."
@@ -184,8 +182,13 @@ class _Figure:
         if kind not in ("imshow", "pcolormesh", "none"):
             raise _Unreadable(f"unknown kind of plot {str(kind)[:40]!r}")
         ticks = {a: _ticks(meta.get(f"{a}ticks", []), meta.get(f"{a}ticklabels", [])) for a in "xy"}
-        common = dict(rgb=bool(meta.get("rgb")), ticks=ticks, xlabel=_str(meta.get("xlabel")),
-                      ylabel=_str(meta.get("ylabel")), colorbar=meta.get("colorbar") is True)
+        common = dict(
+            rgb=bool(meta.get("rgb")),
+            ticks=ticks,
+            xlabel=_str(meta.get("xlabel")),
+            ylabel=_str(meta.get("ylabel")),
+            colorbar=meta.get("colorbar") is True,
+        )
         if kind == "none":
             return cls(kind, shape=(0, 0), grid=None, centers={}, **common)
         grid = arrays.get("grid")
@@ -197,8 +200,10 @@ class _Figure:
         grid = _float_array(grid, "the heatmap's values")
         if grid.ndim != 2:
             raise _Unreadable(f"the heatmap's values are {grid.ndim}D, not a 2D grid")
-        centers = {"x": _float_array(arrays.get("x_centers"), "the column centres"),
-                   "y": _float_array(arrays.get("y_centers"), "the row centres")}
+        centers = {
+            "x": _float_array(arrays.get("x_centers"), "the column centres"),
+            "y": _float_array(arrays.get("y_centers"), "the row centres"),
+        }
         if centers["x"].shape != (grid.shape[1],) or centers["y"].shape != (grid.shape[0],):
             raise _Unreadable("the cell centres do not fit the grid")
         if not (np.isfinite(centers["x"]).all() and np.isfinite(centers["y"]).all()):
@@ -237,7 +242,7 @@ def _str(value) -> str:
 
 
 def _query_axis(fig: _Figure, q_tok: list[str], k_tok: list[str]) -> str | None:
-    """"y" or "x": the axis whose tick texts are the query tokens (the other's being the key tokens).
+    """ "y" or "x": the axis whose tick texts are the query tokens (the other's being the key tokens).
 
     When both would do (self-attention: the same tokens on both axes), the axis labels decide
     ("query" on y, or "key" on x, means y), and without a word in them the lesson's rows = queries.
@@ -255,8 +260,11 @@ def _missing_labels(fig: _Figure, q_tok: list[str], k_tok: list[str], query_axis
     parts = []
     if query_axis is None:
         xs, ys = ([t for _, t in sorted(fig.ticks[a])] for a in "xy")
-        parts.append(TICKS_MISSING.format(xs=_shown(xs), ys=_shown(ys), L=len(q_tok), Q=_shown(q_tok),
-                                          S=len(k_tok), K=_shown(k_tok)))
+        parts.append(
+            TICKS_MISSING.format(
+                xs=_shown(xs), ys=_shown(ys), L=len(q_tok), Q=_shown(q_tok), S=len(k_tok), K=_shown(k_tok)
+            )
+        )
     empty = [a for a, text in (("x", fig.xlabel), ("y", fig.ylabel)) if not text.strip()]
     if empty:
         which = "x and y axis labels are" if len(empty) == 2 else f"{empty[0]} axis label is"
@@ -308,8 +316,9 @@ def _check_labelled(
     err = np.where(np.isnan(seen), np.inf, np.abs(seen - w))
     i, j = np.unravel_index(int(np.argmax(err)), err.shape)
     got = "nothing (NaN)" if np.isnan(seen[i, j]) else f"{seen[i, j]:.2f}"
-    return CELL_MISMATCH.format(q=repr(q_tok[i][:30]), k=repr(k_tok[j][:30]), got=got, i=i, j=j,
-                                want=w[i, j], hint=_hint(seen, w, qa, atol))
+    return CELL_MISMATCH.format(
+        q=repr(q_tok[i][:30]), k=repr(k_tok[j][:30]), got=got, i=i, j=j, want=w[i, j], hint=_hint(seen, w, qa, atol)
+    )
 
 
 def _cells(fig: _Figure, axis: str, role: str) -> tuple[list[tuple[int, str]], str | None]:
@@ -378,8 +387,12 @@ def _check_unlabelled(grid: np.ndarray | None, w: np.ndarray, atol: float) -> st
         raise _Unreadable("the heatmap's values are missing")
     variants = {}
     for name, m in (("weights", w), ("weights.T", w.T)):
-        for flip, f in (("", m), (" flipped up-down", m[::-1]), (" flipped left-right", m[:, ::-1]),
-                        (" rotated 180°", m[::-1, ::-1])):
+        for flip, f in (
+            ("", m),
+            (" flipped up-down", m[::-1]),
+            (" flipped left-right", m[:, ::-1]),
+            (" rotated 180°", m[::-1, ::-1]),
+        ):
             if f.shape == grid.shape:
                 variants[name + flip] = f
     errors = {name: float(np.max(np.where(np.isnan(grid), np.inf, np.abs(grid - f)))) for name, f in variants.items()}

@@ -93,8 +93,9 @@ def worker_notebook(sub: Submission) -> dict:
     """What the worker sees of a notebook submission: `sub.shown`, else a notebook of `sub.cells` alone."""
     if sub.shown is not None:
         return sub.shown
-    cells = [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
-             for c in sub.cells]
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None} for c in sub.cells
+    ]
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
 

@@ -45,7 +45,7 @@ import socket
 import stat
 import struct
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 # Limits every confined worker gets. Its memory comes from course.yml (limits.memory_mb).
 FILE_MB = 16  # RLIMIT_FSIZE: the largest file the student's code may write
@@ -95,19 +95,74 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 ARCH = os.uname().machine
 # Syscall numbers; aarch64 uses the generic table.
 _NR = {
-    "x86_64": dict(socket=41, clone=56, ptrace=101, capset=126, pivot_root=155, mount=165, umount2=166,
-                   kexec_load=246, add_key=248, request_key=249, keyctl=250, unshare=272, perf_event_open=298,
-                   setns=308, process_vm_readv=310, process_vm_writev=311, kexec_file_load=320, bpf=321,
-                   userfaultfd=323, open_by_handle_at=304, init_module=175, finit_module=313, delete_module=176),
-    "aarch64": dict(socket=198, clone=220, ptrace=117, capset=91, pivot_root=41, mount=40, umount2=39,
-                    kexec_load=104, add_key=217, request_key=218, keyctl=219, unshare=97, perf_event_open=241,
-                    setns=268, process_vm_readv=270, process_vm_writev=271, kexec_file_load=294, bpf=280,
-                    userfaultfd=282, open_by_handle_at=265, init_module=105, finit_module=273, delete_module=106),
+    "x86_64": dict(
+        socket=41,
+        clone=56,
+        ptrace=101,
+        capset=126,
+        pivot_root=155,
+        mount=165,
+        umount2=166,
+        kexec_load=246,
+        add_key=248,
+        request_key=249,
+        keyctl=250,
+        unshare=272,
+        perf_event_open=298,
+        setns=308,
+        process_vm_readv=310,
+        process_vm_writev=311,
+        kexec_file_load=320,
+        bpf=321,
+        userfaultfd=323,
+        open_by_handle_at=304,
+        init_module=175,
+        finit_module=313,
+        delete_module=176,
+    ),
+    "aarch64": dict(
+        socket=198,
+        clone=220,
+        ptrace=117,
+        capset=91,
+        pivot_root=41,
+        mount=40,
+        umount2=39,
+        kexec_load=104,
+        add_key=217,
+        request_key=218,
+        keyctl=219,
+        unshare=97,
+        perf_event_open=241,
+        setns=268,
+        process_vm_readv=270,
+        process_vm_writev=271,
+        kexec_file_load=294,
+        bpf=280,
+        userfaultfd=282,
+        open_by_handle_at=265,
+        init_module=105,
+        finit_module=273,
+        delete_module=106,
+    ),
 }
 # The same number on both: io_uring, the new mount API, clone3, mount_setattr and Landlock.
-_COMMON = dict(io_uring_setup=425, io_uring_enter=426, io_uring_register=427, open_tree=428, move_mount=429,
-               fsopen=430, fsconfig=431, fsmount=432, fspick=433, clone3=435, mount_setattr=442,
-               landlock_create_ruleset=444, landlock_add_rule=445, landlock_restrict_self=446)
+_COMMON = dict(
+    io_uring_setup=425,
+    io_uring_enter=426,
+    io_uring_register=427,
+    open_tree=428,
+    move_mount=429,
+    fsopen=430,
+    fsconfig=431,
+    fsmount=432,
+    fspick=433,
+    clone3=435,
+    mount_setattr=442,
+    landlock_create_ruleset=444,
+    landlock_add_rule=445,
+    landlock_restrict_self=446,
+)
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 
 
@@ -168,8 +223,17 @@ def _read_only(target: str, recursive: bool = True) -> None:
     attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
     buf = ctypes.create_string_buffer(attr, len(attr))
     flags = AT_RECURSIVE if recursive else 0
-    if _libc.syscall(ctypes.c_long(_nr("mount_setattr")), ctypes.c_int(-100), target.encode(), ctypes.c_uint(flags),
-                     buf, ctypes.c_size_t(len(attr))) == 0:
+    if (
+        _libc.syscall(
+            ctypes.c_long(_nr("mount_setattr")),
+            ctypes.c_int(-100),
+            target.encode(),
+            ctypes.c_uint(flags),
+            buf,
+            ctypes.c_size_t(len(attr)),
+        )
+        == 0
+    ):
         return
     if ctypes.get_errno() != errno.ENOSYS:
         raise _fail(f"mount_setattr {target}")
@@ -198,7 +262,7 @@ def _follow(path: str) -> tuple[str, list[tuple[str, str]]]:
             target = os.readlink(nxt)
             links.append((nxt, target))
             resolved = os.path.normpath(os.path.join(cur, target))
-            parts = [p for p in resolved.split("/") if p] + parts[i + 1:]
+            parts = [p for p in resolved.split("/") if p] + parts[i + 1 :]
             cur, i = "/", 0
             continue
         cur, i = nxt, i + 1
@@ -237,8 +301,14 @@ def plan(hide: list[str]) -> dict:
     links = {k: v for k, v in links.items() if not any(_inside(k, b) for b in binds)}
     gpus = sorted(glob.glob("/dev/nvidia*") + glob.glob("/dev/nvidia-caps/*"))  # CUDA opens these
     devices = [d for d in [*DEVICES, *gpus] if os.path.exists(d) and not os.path.isdir(d)]
-    return {"binds": binds, "dirs": [b for b in binds if os.path.isdir(b)], "links": sorted(links.items()),
-            "masks": masks, "devices": devices, "hide": hide}
+    return {
+        "binds": binds,
+        "dirs": [b for b in binds if os.path.isdir(b)],
+        "links": sorted(links.items()),
+        "masks": masks,
+        "devices": devices,
+        "hide": hide,
+    }
 
 
 # ------------------------------------------------------------------------------------------ seccomp
@@ -246,11 +316,38 @@ def plan(hide: list[str]) -> dict:
 _ALLOW, _ERRNO, _ENOSYS = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
 _LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 AF_UNIX = 1
-DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open", "userfaultfd", "keyctl",
-          "add_key", "request_key", "kexec_load", "kexec_file_load", "io_uring_setup", "io_uring_enter",
-          "io_uring_register", "unshare", "setns", "mount", "umount2", "pivot_root", "mount_setattr", "open_tree",
-          "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "open_by_handle_at", "init_module",
-          "finit_module", "delete_module")
+DENIED = (
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "kexec_load",
+    "kexec_file_load",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "mount_setattr",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "open_by_handle_at",
+    "init_module",
+    "finit_module",
+    "delete_module",
+)
 _NS_FLAGS = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
 
 
@@ -307,8 +404,10 @@ def apply_seccomp() -> str:
     fprog = struct.pack("HxxxxxxP", len(prog), ctypes.addressof(filt))
     fbuf = ctypes.create_string_buffer(fprog, len(fprog))
     _prctl(PR_SET_SECCOMP, 2, ctypes.addressof(fbuf), what="seccomp")  # SECCOMP_MODE_FILTER
-    return (f"{ARCH}: socket() only for AF_UNIX; ptrace, process_vm_*, bpf, perf_event_open, userfaultfd, keys, "
-            "kexec, io_uring, modules, mounts and new namespaces fail with EPERM")
+    return (
+        f"{ARCH}: socket() only for AF_UNIX; ptrace, process_vm_*, bpf, perf_event_open, userfaultfd, keys, "
+        "kexec, io_uring, modules, mounts and new namespaces fail with EPERM"
+    )
 
 
 # ------------------------------------------------------------------------------------------ Landlock
@@ -478,8 +577,12 @@ def _build_root(p: dict, trees: dict[str, int], submission: str | None) -> None:
     for dev in p["devices"]:
         _touch(root + dev)
         _attach(trees[dev], root + dev)
-    for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                       ("stderr", "/proc/self/fd/2")):
+    for name, dest in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(dest, f"{root}/dev/{name}")
     _mkdirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -582,8 +685,10 @@ def enter(spec: dict) -> dict:
             no_trees = str(e)
     if layers["pidns"][0]:
         _split()  # returns in the inner process only, PID 1 of the new namespace
-        layers["pidns"] = (True, "the worker is PID 1 of its own namespace: all it starts, setsid daemons "
-                                 "included, dies with it")
+        layers["pidns"] = (
+            True,
+            "the worker is PID 1 of its own namespace: all it starts, setsid daemons included, dies with it",
+        )
     if layers["netns"][0]:
         layers["netns"] = (True, "no interface is up; 127.0.0.1 is not the host's")
     if layers["mountns"][0] and no_trees:
@@ -592,8 +697,11 @@ def enter(spec: dict) -> dict:
         _build_root(p, trees, name)
         result.update(cwd="/work", submission=f"/submission/{name}" if name else None)
         os.environ.update(HOME="/work", TMPDIR="/tmp")
-        layers["mountns"] = (True, "new root: Python runtime, /usr and /etc read-only; private /work (cwd, $HOME) "
-                                   "and /tmp; no grader, reference, tests or other submissions")
+        layers["mountns"] = (
+            True,
+            "new root: Python runtime, /usr and /etc read-only; private /work (cwd, $HOME) "
+            "and /tmp; no grader, reference, tests or other submissions",
+        )
     else:
         os.environ.update(HOME=work, TMPDIR=work)
     for fd in trees.values():
@@ -628,8 +736,10 @@ def enter(spec: dict) -> dict:
 
     missing = [k for k in spec.get("require", []) if not layers.get(k, (False,))[0]]
     if missing:
-        raise ConfineError(f"sandbox layer(s) {', '.join(missing)} did not come up in this worker: "
-                           + "; ".join(layers[k][1] for k in missing))
+        raise ConfineError(
+            f"sandbox layer(s) {', '.join(missing)} did not come up in this worker: "
+            + "; ".join(layers[k][1] for k in missing)
+        )
     return result
 
 
@@ -652,8 +762,12 @@ def _namespaces(mode: str, layers: dict, skip: dict[str, str]) -> bool:
             layers["userns"] = (False, f"unavailable here ({e.strerror})")
     else:
         layers["userns"] = (False, "skipped (ATTNLAB_SANDBOX=landlock)")
-    for layer, flag, what in (("mountns", CLONE_NEWNS, "mount"), ("netns", CLONE_NEWNET, "network"),
-                              ("pidns", CLONE_NEWPID, "pid"), ("", CLONE_NEWIPC | CLONE_NEWUTS, "ipc, uts")):
+    for layer, flag, what in (
+        ("mountns", CLONE_NEWNS, "mount"),
+        ("netns", CLONE_NEWNET, "network"),
+        ("pidns", CLONE_NEWPID, "pid"),
+        ("", CLONE_NEWIPC | CLONE_NEWUTS, "ipc, uts"),
+    ):
         ok, why = False, "needs a user namespace"
         if layer in skip:
             why = skip[layer]
@@ -711,8 +825,11 @@ def _limits(layers: dict, nproc: bool, memory_mb: int | None) -> None:
         layers["rlimit_nproc"] = (False, why)
     if memory_mb:
         _limit_memory(memory_mb)
-        layers["rlimit_data"] = (True, "limits.memory_mb of course.yml per process (RLIMIT_DATA), on top of what "
-                                       "torch has allocated; the GPU's memory is capped by limits.gpu_memory_mb")
+        layers["rlimit_data"] = (
+            True,
+            "limits.memory_mb of course.yml per process (RLIMIT_DATA), on top of what "
+            "torch has allocated; the GPU's memory is capped by limits.gpu_memory_mb",
+        )
     else:
         layers["rlimit_data"] = (False, "no memory limit was asked for")
 
@@ -764,7 +881,7 @@ class Forked:
                     payload = {"error": f"{type(e).__name__}: {e}"}
                 data = json.dumps(payload).encode()
                 while data:
-                    data = data[os.write(w, data):]
+                    data = data[os.write(w, data) :]
             finally:
                 os._exit(0)
         os.close(w)
@@ -819,7 +936,7 @@ def _leaks(hidden: str, binds: list[str]) -> str:
         entries = set(os.listdir(hidden))
     except OSError:
         return ""
-    ways = {b[len(hidden):].lstrip("/").split("/")[0] for b in binds if _inside(b, hidden) and b != hidden}
+    ways = {b[len(hidden) :].lstrip("/").split("/")[0] for b in binds if _inside(b, hidden) and b != hidden}
     extra = sorted(entries - ways)
     return f"it lists {', '.join(extra[:3])}" if extra else ""
 
@@ -844,8 +961,11 @@ def _check(result: dict, spec: dict) -> dict[str, tuple[bool, str]]:
             os.listdir(path) if os.path.isdir(path) else open(path, "rb").close()
         except OSError as e:
             layer = "mountns" if layers.get("mountns", (False,))[0] else "landlock"
-            withdraw(layer, f"{path} is {'missing' if e.errno == errno.ENOENT else 'not readable'} inside, "
-                            "so imports from it would fail")
+            withdraw(
+                layer,
+                f"{path} is {'missing' if e.errno == errno.ENOENT else 'not readable'} inside, "
+                "so imports from it would fail",
+            )
     try:
         os.listdir(os.path.dirname(os.__file__))
     except OSError as e:
@@ -880,6 +1000,11 @@ if __name__ == "__main__":
         for d in ("work", "submission"):
             os.mkdir(os.path.join(tmp, d))
         os.chmod(tmp, 0o711)
-        spec = {"mode": os.environ.get("ATTNLAB_SANDBOX", "auto"), "plan": plan(sys.argv[1:]), "workdir": tmp,
-                "memory_mb": 2048, "submission": None}
+        spec = {
+            "mode": os.environ.get("ATTNLAB_SANDBOX", "auto"),
+            "plan": plan(sys.argv[1:]),
+            "workdir": tmp,
+            "memory_mb": 2048,
+            "submission": None,
+        }
         print(json.dumps(probe(spec).result(), indent=1))

@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .config import Course
+from .. import __version__
+from ..course import Course
 
 CACHE_NAME = "selfcheck.json"
 _passed_here: set[str] = set()  # keys that passed in this process: no file read per notebook
@@ -39,9 +39,9 @@ class SelfCheckFailed(RuntimeError):
 
 def known_correct() -> tuple[str, str]:
     """(file name, source) of the known-correct submission: the reference, which defines every task."""
-    from . import reference
+    from .. import reference
 
-    return "known_correct.py", Path(reference.__file__).read_text(encoding="utf-8")
+    return "known_correct.py", reference.SOURCE.read_text(encoding="utf-8")
 
 
 def cache_file() -> Path:
@@ -78,8 +78,12 @@ def _remember(k: str, result: dict) -> None:
             seen = seen if isinstance(seen, dict) else {}
         except (OSError, ValueError):
             seen = {}
-        seen[k] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "python": sys.executable,
-                   "total": result["total"], "max_total": result["max_total"]}
+        seen[k] = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "python": sys.executable,
+            "total": result["total"],
+            "max_total": result["max_total"],
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(seen, indent=1))
@@ -97,10 +101,11 @@ def why(result: dict) -> str:
     hint = " ".join(t["feedback"].split())
     hint = hint if len(hint) <= 160 else hint[:157] + "..."
     more = f" and {len(lost) - 1} more task(s)" if len(lost) > 1 else ""
-    said = " ".join(next((line for line in result.get("output", "").splitlines() if line.startswith("attnlab:")),
-                         "").split())
+    said = " ".join(
+        next((line for line in result.get("output", "").splitlines() if line.startswith("attnlab:")), "").split()
+    )
     said = f"; the worker said: {said[:160]}" if said else ""
-    return (f"{result['total']:g}/{result['max_total']:g} ({t['id']} {t['status']}{more}: {hint}{said})")
+    return f"{result['total']:g}/{result['max_total']:g} ({t['id']} {t['status']}{more}: {hint}{said})"
 
 
 def run(zygote, course: Course, *, device: str = "auto") -> dict:
@@ -128,8 +133,10 @@ def ensure(zygote, course: Course, *, device: str = "auto") -> None:
         return
     result = run(zygote, course, device=device)
     if not full(result):
-        message = (f"refusing to grade: a known-correct submission scores {why(result)} on this machine, so "
-                   "correct work would lose points here too; run `attnlab doctor` to see what is broken")
+        message = (
+            f"refusing to grade: a known-correct submission scores {why(result)} on this machine, so "
+            "correct work would lose points here too; run `attnlab doctor` to see what is broken"
+        )
         _failed_here[k] = message
         raise SelfCheckFailed(message)
     _passed_here.add(k)

@@ -13,7 +13,7 @@ and the rules do not read that case: zeros are not a scale of 0. An exception ca
 too: ``ERROR_RULES`` rebuild the slip (``q @ k.T`` on batched inputs) and name it where it raises the
 very same error.
 
-The mistake models live in ``attnlab.models``, next to the answers they are one slip away from. Rules
+The mistake models live in ``attnlab.answers``, next to the answers they are one slip away from. Rules
 reach them through one seam, `model_output`, which computes them in the full install and reads them
 from the case's data in the student build; either way the rules, and so the diagnoses, are the same.
 """
@@ -27,77 +27,165 @@ from typing import NamedTuple
 
 import torch
 
+from ..tasks import TASKS
 from .cases import answers
 
 # id -> (task or "*", message template). Templates are filled with str.format(**details).
 CATALOGUE: dict[str, tuple[str, str]] = {
     # qk_scores
-    "missing_scale": ("qk_scores", "your scores are {ratio:.1f}x the expected ones everywhere, and {ratio:.1f} = sqrt({d}): did you forget to divide by sqrt(d)?"),
-    "wrong_scale": ("qk_scores", "your scores are {ratio:.3g}x the expected ones everywhere: divide q @ k^T by sqrt(d), the square root of the last dimension{also}."),
+    "missing_scale": (
+        "qk_scores",
+        "your scores are {ratio:.1f}x the expected ones everywhere, and {ratio:.1f} = sqrt({d}): did you forget to "
+        "divide by sqrt(d)?",
+    ),
+    "wrong_scale": (
+        "qk_scores",
+        "your scores are {ratio:.3g}x the expected ones everywhere: divide q @ k^T by sqrt(d), the square root of "
+        "the last dimension{also}.",
+    ),
     "wrong_transpose": ("qk_scores", "{what}: use q @ k.transpose(-2, -1){why}."),
     # softmax_with_temperature
-    "wrong_dim": ("softmax_with_temperature", "your weights sum to 1 along dim {their_dim}, not along dim {dim} as asked: pass `dim` through to your max and sum."),
-    "temperature_inverted": ("softmax_with_temperature", "with temperature {T:g} your weights match softmax(scores * T): divide by the temperature instead, so a small T makes the weights sharp."),
-    "temperature_ignored": ("softmax_with_temperature", "with temperature {T:g} your weights equal the T = 1 weights: divide the scores by the temperature before the softmax."),
-    "unstable_softmax": ("softmax_with_temperature", "your softmax gives {bad} on {where}: exp overflows for large scores. Subtract each row's maximum before exp; it changes nothing else."),
-    "accepts_invalid_temperature": ("softmax_with_temperature", "temperature = {T} was accepted: raise ValueError unless the temperature is a finite number greater than 0."),
-    "fully_masked_row_nan": ("softmax_with_temperature", "a row that is entirely -inf gave NaN: such a row has nothing to attend to and must come out as all zeros (the max is -inf there, and -inf - -inf is NaN)."),
+    "wrong_dim": (
+        "softmax_with_temperature",
+        "your weights sum to 1 along dim {their_dim}, not along dim {dim} as asked: pass `dim` through to your max "
+        "and sum.",
+    ),
+    "temperature_inverted": (
+        "softmax_with_temperature",
+        "with temperature {T:g} your weights match softmax(scores * T): divide by the temperature instead, so a "
+        "small T makes the weights sharp.",
+    ),
+    "temperature_ignored": (
+        "softmax_with_temperature",
+        "with temperature {T:g} your weights equal the T = 1 weights: divide the scores by the temperature before "
+        "the softmax.",
+    ),
+    "unstable_softmax": (
+        "softmax_with_temperature",
+        "your softmax gives {bad} on {where}: exp overflows for large scores. Subtract each row's maximum before "
+        "exp; it changes nothing else.",
+    ),
+    "accepts_invalid_temperature": (
+        "softmax_with_temperature",
+        "temperature = {T} was accepted: raise ValueError unless the temperature is a finite number greater than 0.",
+    ),
+    "fully_masked_row_nan": (
+        "softmax_with_temperature",
+        "a row that is entirely -inf gave NaN: such a row has nothing to attend to and must come out as all zeros "
+        "(the max is -inf there, and -inf - -inf is NaN).",
+    ),
     # causal_mask
-    "mask_inverted": ("causal_mask", "your mask is True where a query looks at the future (j > i): it must be True where j <= i, the past and the token itself."),
-    "mask_diagonal_excluded": ("causal_mask", "your mask hides each token from itself: position i must also see position i (j <= i, not j < i)."),
-    "accepts_invalid_length": ("causal_mask", "causal_mask({n}) returned a mask: raise ValueError when seq_len is less than 1."),
+    "mask_inverted": (
+        "causal_mask",
+        "your mask is True where a query looks at the future (j > i): it must be True where j <= i, the past and "
+        "the token itself.",
+    ),
+    "mask_diagonal_excluded": (
+        "causal_mask",
+        "your mask hides each token from itself: position i must also see position i (j <= i, not j < i).",
+    ),
+    "accepts_invalid_length": (
+        "causal_mask",
+        "causal_mask({n}) returned a mask: raise ValueError when seq_len is less than 1.",
+    ),
     # attention
-    "mask_after_softmax": ("attention", "your weights match softmax(scores) * mask: a row then sums to {sum:.2f}, not 1. Fill the hidden scores with -inf before the softmax."),
-    "mask_fill_zero": ("attention", "your weights match a softmax where hidden scores were set to 0: a score of 0 still gets weight. Fill them with -inf instead."),
-    "mask_polarity": ("attention", "your weights match the mask read backwards: True means 'may attend', so hide the keys where the mask is False (masked_fill(~mask, -inf))."),
-    "no_gradient": ("attention", "no gradient reaches {what}: avoid torch.no_grad(), .detach(), .item(), .numpy() and new tensors built from values in the forward pass."),
+    "mask_after_softmax": (
+        "attention",
+        "your weights match softmax(scores) * mask: a row then sums to {sum:.2f}, not 1. Fill the hidden scores "
+        "with -inf before the softmax.",
+    ),
+    "mask_fill_zero": (
+        "attention",
+        "your weights match a softmax where hidden scores were set to 0: a score of 0 still gets weight. Fill them "
+        "with -inf instead.",
+    ),
+    "mask_polarity": (
+        "attention",
+        "your weights match the mask read backwards: True means 'may attend', so hide the keys where the mask is "
+        "False (masked_fill(~mask, -inf)).",
+    ),
+    "no_gradient": (
+        "attention",
+        "no gradient reaches {what}: avoid torch.no_grad(), .detach(), .item(), .numpy() and new tensors built from "
+        "values in the forward pass.",
+    ),
     # multi_head_attention
-    "heads_split_without_transpose": ("multi_head_attention", "with one head you are right, with {H} heads not, and your numbers match x.view(B, H, L, d_head): view as (B, L, H, d_head), then transpose(1, 2), and undo both at the end."),
-    "missing_output_projection": ("multi_head_attention", "with W_o = I you are right, otherwise not, and your output is the concatenated heads: apply self.W_o to them at the end."),
-    "scale_by_d_model": ("multi_head_attention", "your scores are scaled by 1/sqrt(d_model) = 1/sqrt({d_model}): each head scales by 1/sqrt(d_head) = 1/sqrt({d_head})."),
-    "weights_averaged": ("multi_head_attention", "your weights have shape {got}, the average over heads: return every head's weights, shape (B, n_heads, L, L)."),
+    "heads_split_without_transpose": (
+        "multi_head_attention",
+        "with one head you are right, with {H} heads not, and your numbers match x.view(B, H, L, d_head): view as "
+        "(B, L, H, d_head), then transpose(1, 2), and undo both at the end.",
+    ),
+    "missing_output_projection": (
+        "multi_head_attention",
+        "with W_o = I you are right, otherwise not, and your output is the concatenated heads: apply self.W_o to "
+        "them at the end.",
+    ),
+    "scale_by_d_model": (
+        "multi_head_attention",
+        "your scores are scaled by 1/sqrt(d_model) = 1/sqrt({d_model}): each head scales by 1/sqrt(d_head) = "
+        "1/sqrt({d_head}).",
+    ),
+    "weights_averaged": (
+        "multi_head_attention",
+        "your weights have shape {got}, the average over heads: return every head's weights, shape (B, n_heads, L, L).",
+    ),
     # plot_attention
     "plot_wrong_data": ("plot_attention", "{detail}"),
     "plot_missing_labels": ("plot_attention", "{detail}"),
     "plot_missing_colorbar": ("plot_attention", "{detail}"),
     # any task
     "wrong_shape": ("*", "on {case}, output {which} has shape {got}, expected {want}."),
-    "wrong_dtype": ("*", "on {case}, output {which} is {got}, expected {want}: keep the input's dtype (no .float() or torch.tensor(...) with a default dtype)."),
-    "wrong_device": ("*", "on {case}, {detail}: make new tensors with device=... (for example torch.arange(n, device=device) or device=x.device)."),
-    "mutates_input": ("*", "on {case}, your function changed its input {which} in place: use out-of-place operations (x / t, not x.div_(t) or x /= t)."),
+    "wrong_dtype": (
+        "*",
+        "on {case}, output {which} is {got}, expected {want}: keep the input's dtype (no .float() or "
+        "torch.tensor(...) with a default dtype).",
+    ),
+    "wrong_device": (
+        "*",
+        "on {case}, {detail}: make new tensors with device=... (for example torch.arange(n, device=device) or "
+        "device=x.device).",
+    ),
+    "mutates_input": (
+        "*",
+        "on {case}, your function changed its input {which} in place: use out-of-place operations (x / t, not "
+        "x.div_(t) or x /= t).",
+    ),
     "non_tensor_output": ("*", "on {case}, you returned {got} where {want} was expected."),
     "nan_output": ("*", "on {case}, your output has NaN or inf where the expected values are finite{where}."),
-    "forbidden_call": ("*", "you used {name}{line}, which this task forbids: build it from exp, sum, max and matmul yourself."),
-    "detector_tampered": ("*", "on {case} your values are right, but the grader could not watch how your code computed them ({what}). Compute them with torch operations on the tensors you are given, and do not switch off, replace or reach into the grader's checks."),
+    "forbidden_call": (
+        "*",
+        "you used {name}{line}, which this task forbids: build it from exp, sum, max and matmul yourself.",
+    ),
+    "detector_tampered": (
+        "*",
+        "on {case} your values are right, but the grader could not watch how your code computed them ({what}). "
+        "Compute them with torch operations on the tensors you are given, and do not switch off, replace or reach "
+        "into the grader's checks.",
+    ),
     "not_implemented": ("*", "{function} still raises NotImplementedError: this is where you start."),
     "exception": ("*", "on {case}, your code raised {error}{where}."),
     "timeout": ("*", "your code did not finish {where} within {seconds:g} s: look for an endless loop."),
     "wrong_values": ("*", "on {case}, {detail}."),
-    "crashed": ("*", "your code ended the Python process{where} (sys.exit, os._exit or a crash). Nothing after that point could be checked."),
+    "crashed": (
+        "*",
+        "your code ended the Python process{where} (sys.exit, os._exit or a crash). Nothing after that point could "
+        "be checked.",
+    ),
     "missing": ("*", "no {function} was found in your submission{load}."),
-    "callee_failed": ("*", "{task} would be right with a correct {callee}: fix {callee} first. No points are taken here for it."),
-    "blocked_by_callee": ("*", "{task} could not be checked on {n} case(s) because your {callee} {what} there: fix {callee} first."),
-    "gradient_mismatch": ("*", "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}."),
+    "callee_failed": (
+        "*",
+        "{task} would be right with a correct {callee}: fix {callee} first. No points are taken here for it.",
+    ),
+    "blocked_by_callee": (
+        "*",
+        "{task} could not be checked on {n} case(s) because your {callee} {what} there: fix {callee} first.",
+    ),
+    "gradient_mismatch": (
+        "*",
+        "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}.",
+    ),
     "constant_output": ("*", "on {case}, your {function} {what}, but {expected}: {todo}."),
 }
-
-#: What constant_output tells a student to compute instead of a placeholder, per task.
-TODO = {
-    "qk_scores": "compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
-    "softmax_with_temperature": "divide the scores by the temperature, subtract the maximum along dim, take exp and "
-                                "divide by its sum along dim",
-    "causal_mask": "compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
-                   "the past",
-    "attention": "the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the output is "
-                 "the weights times v",
-    "multi_head_attention": "project x with W_q, W_k and W_v, split the heads, run attention in each head, join them "
-                            "and apply W_o",
-    "plot_attention": "pass weights itself to imshow (or matshow, pcolormesh), unchanged",
-}
-
-#: The contract's names of a task's positional arguments, for messages about an input.
-ARG_NAMES = {"qk_scores": ["q", "k"], "softmax_with_temperature": ["scores"], "attention": ["q", "k", "v", "mask"],
-             "multi_head_attention": ["x"]}
 
 #: A specific diagnosis makes these generic ones redundant: the student reads one explanation, not two.
 SUBSUMES = {
@@ -116,7 +204,7 @@ class Diagnosis:
     message: str
 
     @classmethod
-    def make(cls, did: str, **details) -> "Diagnosis":
+    def make(cls, did: str, **details) -> Diagnosis:
         return cls(did, CATALOGUE[did][1].format(**details))
 
 
@@ -136,10 +224,10 @@ def close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
 
 
 def model_output(name: str, case) -> torch.Tensor | None:
-    """What the mistake model `name` gives on `case` (see ``attnlab.models``); None if it has none.
+    """What the mistake model `name` gives on `case` (see ``attnlab.answers``); None if it has none.
 
     The full install computes it from the reference. The student build reads it from the case's data,
-    where the build stored every model that ``models.applicable(case)`` lists.
+    where the build stored every model that ``answers.applicable(case)`` lists.
     """
     models = answers()
     return case.models.get(name) if models is None else models.mistake(name, case)
@@ -192,9 +280,14 @@ def constant_outputs(results, function: str) -> dict[int, Diagnosis]:
         what = " and ".join(f"returns {w}" + (f" as {' and '.join(n)}" if many else "") for w, n in words.items())
         names = [p.which for p in shown]
         verb = "vary" if len(names) > 1 or names[0] in ("scores", "weights") else "varies"
-        out[i] = Diagnosis.make("constant_output", case=case.label, function=function, what=what,
-                                expected=f"the expected {' and '.join(names)} {verb}",
-                                todo=TODO.get(case.task, "compute the output from the inputs"))
+        out[i] = Diagnosis.make(
+            "constant_output",
+            case=case.label,
+            function=function,
+            what=what,
+            expected=f"the expected {' and '.join(names)} {verb}",
+            todo=TASKS[case.task].todo,
+        )
     return out
 
 
@@ -232,23 +325,20 @@ def _varies(e: torch.Tensor, r) -> bool:
 
 def _unchanged_input(got: torch.Tensor, e: torch.Tensor, case) -> str:
     """The contract's name of the input that `got` is, unchanged, where the expected output is not it; '' if none."""
-    names = ARG_NAMES.get(case.task, [])
+    spec = TASKS[case.task]
     for j, a in enumerate(case.spec.get("args", [])):
         t = case.tensors.get(a.get("t", "")) if isinstance(a, dict) else None
         if t is None or t.shape != got.shape:
             continue
         t64 = t.to(torch.float64)
         if torch.equal(got, t64) and not close(e, t64, 1e-4, 1e-4):
-            return names[j] if j < len(names) else f"#{j}"
+            return spec.arg_name(j)
     return ""
 
 
 def output_name(case, i: int) -> str:
     """The contract's name of a case's output i: "scores", "weights", "mask", "output"."""
-    if case.task in ("attention", "multi_head_attention"):
-        return ["output", "weights"][i] if i < 2 else f"#{i}"
-    names = {"qk_scores": "scores", "softmax_with_temperature": "weights", "causal_mask": "mask"}
-    return names.get(case.task, "output")
+    return TASKS[case.task].output_name(i)
 
 
 def qk_rules(results) -> list[Diagnosis]:
@@ -266,7 +356,11 @@ def qk_rules(results) -> list[Diagnosis]:
             continue
         if got.shape != exp.shape:
             continue
-        if exp.shape[-1] == exp.shape[-2] and close(got, exp.transpose(-2, -1), *_loose(r)) and not close(got, exp, *_loose(r)):
+        if (
+            exp.shape[-1] == exp.shape[-2]
+            and close(got, exp.transpose(-2, -1), *_loose(r))
+            and not close(got, exp, *_loose(r))
+        ):
             out["wrong_transpose"] = _keys_by_queries("(S, L)", "(L, S)")
             continue
         sel = exp.abs() > 1e-3
@@ -276,11 +370,19 @@ def qk_rules(results) -> list[Diagnosis]:
         ratio = float(ratios.median())
         if ratio == 0:
             continue  # zeros are not a scale: constant_output names them where it can tell
-        if math.isfinite(ratio) and float((ratios - ratio).abs().max()) < 0.05 * abs(ratio) + 1e-6 and abs(ratio - 1) > 0.01:
+        if (
+            math.isfinite(ratio)
+            and float((ratios - ratio).abs().max()) < 0.05 * abs(ratio) + 1e-6
+            and abs(ratio - 1) > 0.01
+        ):
             if d > 1 and abs(ratio - math.sqrt(d)) < 0.02 * math.sqrt(d):
                 out["missing_scale"] = Diagnosis.make("missing_scale", ratio=ratio, d=d)
             else:
-                also = f" (1/{1 / ratio:.3g} = 1/sqrt({d}) suggests you divided by d)" if d > 1 and abs(ratio * math.sqrt(d) - 1) < 0.02 else ""
+                also = (
+                    f" (1/{1 / ratio:.3g} = 1/sqrt({d}) suggests you divided by d)"
+                    if d > 1 and abs(ratio * math.sqrt(d) - 1) < 0.02
+                    else ""
+                )
                 out.setdefault("wrong_scale", Diagnosis.make("wrong_scale", ratio=ratio, also=also))
     return list(out.values())
 
@@ -320,8 +422,10 @@ def qk_error(case, err: dict) -> Diagnosis | None:
                 continue
             lines = [ln.strip() for ln in str(err.get("tb", "")).splitlines() if ln.strip()]
             line = f"`{lines[-1][:120]}`" if len(lines) >= 2 else "your code"
-            what = (f"on {case.label}, {line} raised RuntimeError ({msg[:160]}), as q @ {spelled} does there; "
-                    f"with batch dimensions, {why}")
+            what = (
+                f"on {case.label}, {line} raised RuntimeError ({msg[:160]}), as q @ {spelled} does there; "
+                f"with batch dimensions, {why}"
+            )
             return Diagnosis.make("wrong_transpose", what=what, why=", which swaps only the last two dimensions")
     return None
 
@@ -332,7 +436,10 @@ def softmax_rules(results) -> list[Diagnosis]:
         case = r.case
         if case.kind == "expect_error":
             if not r.passed and r.meta.get("raised") is None and r.meta.get("status") == "ok":
-                out.setdefault("accepts_invalid_temperature", Diagnosis.make("accepts_invalid_temperature", T=case.id.split("_")[-1]))
+                out.setdefault(
+                    "accepts_invalid_temperature",
+                    Diagnosis.make("accepts_invalid_temperature", T=case.id.split("_")[-1]),
+                )
             continue
         if r.passed or not r.got or r.got[0] is None or "x" not in case.tensors:
             continue
@@ -374,7 +481,9 @@ def mask_rules(results) -> list[Diagnosis]:
         case = r.case
         if case.kind == "expect_error":
             if not r.passed and r.meta.get("raised") is None and r.meta.get("status") == "ok":
-                out.setdefault("accepts_invalid_length", Diagnosis.make("accepts_invalid_length", n=case.id.split("_")[-1]))
+                out.setdefault(
+                    "accepts_invalid_length", Diagnosis.make("accepts_invalid_length", n=case.id.split("_")[-1])
+                )
             continue
         if r.passed or not r.got or r.got[0] is None or "n" not in case.extra:
             continue
@@ -401,7 +510,11 @@ def attention_rules(results) -> list[Diagnosis]:
         if case.expected_grads and grads is not None and r.values_ok:
             missing = [n for n in grads.get("names", []) if n not in grads.get("present", [])]
             if grads.get("status") == "no_graph" or missing:
-                what = "q, k and v" if grads.get("status") == "no_graph" else ", ".join(_argname(n) for n in missing)
+                what = (
+                    "q, k and v"
+                    if grads.get("status") == "no_graph"
+                    else ", ".join(_gradname(case, n) for n in missing)
+                )
                 out["no_gradient"] = Diagnosis.make("no_gradient", what=what)
         mask = case.extra.get("mask")
         if r.passed or mask is None or len(r.got) < 2 or r.got[1] is None:
@@ -412,15 +525,23 @@ def attention_rules(results) -> list[Diagnosis]:
             if w is not None and close(got_w, w, *_loose(r)):
                 if did == "mask_after_softmax":
                     sums = w.sum(-1)
-                    out[did] = Diagnosis.make(did, sum=float(sums[(sums - 1).abs() > 1e-6].flatten()[0]) if ((sums - 1).abs() > 1e-6).any() else 1.0)
+                    out[did] = Diagnosis.make(
+                        did,
+                        sum=float(sums[(sums - 1).abs() > 1e-6].flatten()[0])
+                        if ((sums - 1).abs() > 1e-6).any()
+                        else 1.0,
+                    )
                 else:
                     out[did] = Diagnosis.make(did)
                 break
     return list(out.values())
 
 
-def _argname(n: str) -> str:
-    return {"arg.0": "q", "arg.1": "k", "arg.2": "v"}.get(n, n.replace("param.", "").replace("arg.0", "x"))
+def _gradname(case, n: str) -> str:
+    """The contract's name of what a gradient is taken with respect to: "arg.1" -> "k", "param.W_q.weight"."""
+    if n.startswith("arg.") and n[4:].isdigit():
+        return TASKS[case.task].arg_name(int(n[4:]))
+    return n.replace("param.", "")
 
 
 def mha_rules(results) -> list[Diagnosis]:

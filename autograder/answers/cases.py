@@ -1,0 +1,560 @@
+"""The cases of every task, drawn from a seed and answered by the reference. Never shipped to students.
+
+Each task's cases are drawn from a seed, and the reference answers them in float64 on the very same
+inputs: the expected outputs, the gradients and, for a caller task, a `recompute` that runs the
+reference caller with other callee functions put in (``replay.rebound``).
+``attnlab.grading.cases.make_cases`` uses it; the student build ships the public seed's cases as data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from .. import reference as ref
+from ..grading.cases import DT, Case
+from .replay import rebound
+
+# ------------------------------------------------------------------------------------ the cases, answered
+
+#: The tokens of the plot cases' heatmaps.
+TOKENS = ["the", "trophy", "did", "not", "fit", "in", "the", "suitcase", "because", "it", "was", "too", "big"]
+
+
+def draw_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> list[Case]:
+    """All cases of one task, answered. The seed is mixed with the task id, so tasks draw independently."""
+    mix = sum((i + 1) * ord(c) for i, c in enumerate(task_id))
+    return BUILDERS[task_id](_Maker(seed * 1_000_003 + mix), dtypes, devices)
+
+
+def _f64(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to(torch.float64)
+
+
+class _Maker:
+    """Draws inputs from one seeded generator, so that a seed fixes every case."""
+
+    def __init__(self, seed: int):
+        self.g = torch.Generator().manual_seed(int(seed))
+
+    def randn(self, *shape, dtype: str = "float32", scale: float = 1.0) -> torch.Tensor:
+        return (torch.randn(*shape, generator=self.g, dtype=torch.float64) * scale).to(DT[dtype])
+
+    def mask(self, L: int, S: int, full_row: int | None = None) -> torch.Tensor:
+        m = torch.rand(L, S, generator=self.g) < 0.6
+        m[torch.arange(L), torch.randint(0, S, (L,), generator=self.g)] = True  # every row sees something
+        if full_row is not None:
+            m[full_row] = False
+        return m
+
+
+def _grads(fn: Callable, inputs: list[torch.Tensor], upstream: list) -> list[torch.Tensor | None]:
+    """Reference gradients in float64 of sum(upstream * outputs) w.r.t. inputs."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
+    outs = fn(*leaves)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    pairs = [(o, u) for o, u in zip(outs, upstream) if u is not None]
+    total = sum((o * u).nan_to_num(0.0).sum() for o, u in pairs)
+    return list(torch.autograd.grad(total, leaves, allow_unused=True))
+
+
+# ------------------------------------------------------------------------------------------- qk_scores
+
+
+def qk_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    plan = [
+        # (leading, L, S, d, dtype, grad, note)
+        ((), 5, 7, 8, "float32", True, "no batch, L != S"),
+        ((3,), 4, 4, 8, "float64", True, "one batch dim, square"),
+        ((2, 3), 1, 6, 64, "float32", True, "two batch dims, L = 1, d = 64"),
+        ((2,), 5, 6, 8, "float16", False, ""),
+        ((4,), 6, 6, 64, "bfloat16", False, ""),
+        ((), 6, 3, 1, "float32", False, "d = 1"),
+        ((2,), 3, 5, 16, "float64", False, "large logits"),
+    ]
+    cases = []
+    for n, (lead, L, S, d, dt, grad, note) in enumerate(plan):
+        if dt not in dtypes:
+            continue
+        scale = 30.0 if note == "large logits" else 1.0
+        q, k = m.randn(*lead, L, d, dtype=dt, scale=scale), m.randn(*lead, S, d, dtype=dt, scale=scale)
+        cases.append(_qk_case(m, f"v{n}", q, k, dt, "cpu", grad, note))
+    d = 64
+    e1 = torch.zeros(1, d, dtype=torch.float32)
+    e1[0, 0] = 1.0
+    cases.append(_qk_case(m, "e1", e1, e1.clone(), "float32", "cpu", False, "probe: q = k = e1, d = 64", probe="e1"))
+    if "cuda" in devices:
+        q, k = m.randn(2, 5, 8), m.randn(2, 7, 8)
+        cases.append(_qk_case(m, "cuda", q, k, "float32", "cuda", False, "on cuda"))
+    cases.append(
+        Case(
+            "qk_scores",
+            "meta",
+            "q, k on the meta device",
+            "meta_device",
+            {
+                "kind": "meta_device",
+                "args": [{"shape": [2, 5, 8], "dtype": "float32"}, {"shape": [2, 7, 8], "dtype": "float32"}],
+            },
+            expected=["meta"],
+        )
+    )
+    return cases
+
+
+def _qk_case(m, cid, q, k, dt, device, grad, note, probe="") -> Case:
+    spec = {"kind": "call", "args": [{"t": "q", "grad": grad}, {"t": "k", "grad": grad}]}
+    exp = [ref.qk_scores(_f64(q), _f64(k))]
+    case = Case(
+        "qk_scores",
+        cid,
+        f"q {tuple(q.shape)}, k {tuple(k.shape)} {dt}" + (f" ({note})" if note else ""),
+        "call",
+        spec,
+        {"q": q, "k": k},
+        dt,
+        device,
+        exp,
+        probe=probe,
+    )
+    if grad:
+        up = m.randn(*exp[0].shape, dtype="float64")
+        case.tensors["up0"] = up
+        spec["grad"] = {"upstream": ["up0"], "args": [0, 1]}
+        gq, gk = _grads(ref.qk_scores, [_f64(q), _f64(k)], [up])
+        case.expected_grads = {"arg.0": gq, "arg.1": gk}
+    return case
+
+
+# ---------------------------------------------------------------------------- softmax_with_temperature
+
+
+def softmax_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    plan = [
+        # (shape, T, dim, dtype, scale, grad, note)
+        ((4, 7), 1.0, -1, "float32", 1.0, True, ""),
+        ((2, 3, 5), 0.5, -1, "float64", 1.0, True, "T = 0.5"),
+        ((3, 5, 4), 1.0, 1, "float32", 1.0, False, "dim = 1"),
+        ((4, 6), 2.0, 0, "float64", 1.0, False, "dim = 0, T = 2"),
+        ((2, 6), 0.05, -1, "float32", 1.0, False, "tiny temperature 0.05"),
+        ((2, 6), 1e-3, -1, "float64", 3.0, False, "tiny temperature 0.001"),
+        ((3, 6), 3.0, -1, "float32", 1.0, False, "T = 3"),
+        ((3, 6), 1e3, -1, "float64", 1.0, False, "huge temperature 1000"),
+        ((2, 8), 1.0, -1, "float32", 1e4, False, "large logits, |x| ~ 1e4"),
+        ((4, 8), 1.0, -1, "float16", 1.0, False, ""),
+        ((4, 8), 0.7, -1, "bfloat16", 1.0, False, "T = 0.7"),
+    ]
+    cases = []
+    for n, (shape, T, dim, dt, scale, grad, note) in enumerate(plan):
+        if dt not in dtypes:
+            continue
+        cases.append(_softmax_case(m, f"v{n}", m.randn(*shape, dtype=dt, scale=scale), T, dim, dt, grad, note))
+    x = m.randn(3, 5, dtype="float32")
+    x[1] = float("-inf")
+    cases.append(
+        _softmax_case(m, "masked_row", x, 1.0, -1, "float32", False, "row 1 is entirely -inf", probe="full_row")
+    )
+    x = m.randn(3, 5, dtype="float32")
+    cases.append(
+        _softmax_case(m, "shift", x + 50.0, 1.0, -1, "float32", False, "every score shifted by +50", probe="shift")
+    )
+    for bad in ["0.0", "-1.0", "nan", "inf"]:
+        cases.append(
+            Case(
+                "softmax_with_temperature",
+                f"bad_T_{bad}",
+                f"temperature = {bad}",
+                "expect_error",
+                {"kind": "expect_error", "args": [{"t": "x"}, {"float": bad}]},
+                {"x": m.randn(2, 3)},
+                "float32",
+                expected="ValueError",
+                probe="invalid_T",
+            )
+        )
+    if "cuda" in devices:
+        cases.append(_softmax_case(m, "cuda", m.randn(4, 7), 1.0, -1, "float32", False, "on cuda", device="cuda"))
+    return cases
+
+
+def _softmax_case(m, cid, x, T, dim, dt, grad, note, probe="", device="cpu") -> Case:
+    spec = {"kind": "call", "args": [{"t": "x", "grad": grad}, {"v": T}], "kwargs": {"dim": {"v": dim}}}
+    exp = [ref.softmax_with_temperature(_f64(x), T, dim)]
+    label = f"scores {tuple(x.shape)} {dt}, temperature {T:g}, dim {dim}" + (f" ({note})" if note else "")
+    case = Case(
+        "softmax_with_temperature",
+        cid,
+        label,
+        "call",
+        spec,
+        {"x": x},
+        dt,
+        device,
+        exp,
+        probe=probe,
+        extra={"T": T, "dim": dim},
+    )
+    if grad:
+        up = m.randn(*x.shape, dtype="float64")
+        case.tensors["up0"] = up
+        spec["grad"] = {"upstream": ["up0"], "args": [0]}
+        (gx,) = _grads(lambda t: ref.softmax_with_temperature(t, T, dim), [_f64(x)], [up])
+        case.expected_grads = {"arg.0": gx}
+    return case
+
+
+# -------------------------------------------------------------------------------------------- causal_mask
+
+
+def mask_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    cases = []
+    for n in (1, 5, 8):
+        cases.append(
+            Case(
+                "causal_mask",
+                f"n{n}",
+                f"seq_len = {n}",
+                "call",
+                {"kind": "call", "args": [{"v": n}]},
+                {},
+                "bool",
+                "cpu",
+                [ref.causal_mask(n)],
+                extra={"n": n},
+            )
+        )
+    cases.append(
+        Case(
+            "causal_mask",
+            "device_cpu",
+            "seq_len = 4, device = torch.device('cpu')",
+            "call",
+            {"kind": "call", "args": [{"v": 4}], "kwargs": {"device": {"device": "cpu"}}},
+            {},
+            "bool",
+            "cpu",
+            [ref.causal_mask(4)],
+            extra={"n": 4},
+        )
+    )
+    cases.append(
+        Case(
+            "causal_mask",
+            "meta",
+            "seq_len = 4, device = 'meta'",
+            "meta_device",
+            {"kind": "meta_device", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}},
+            expected=["meta"],
+        )
+    )
+    for bad in (0, -3):
+        cases.append(
+            Case(
+                "causal_mask",
+                f"bad_{bad}",
+                f"seq_len = {bad}",
+                "expect_error",
+                {"kind": "expect_error", "args": [{"v": bad}]},
+                expected="ValueError",
+                probe="invalid_len",
+            )
+        )
+    if "cuda" in devices:
+        cases.append(
+            Case(
+                "causal_mask",
+                "cuda",
+                "seq_len = 5 on cuda",
+                "call",
+                {"kind": "call", "args": [{"v": 5}], "kwargs": {"device": {"device": "cuda"}}},
+                {},
+                "bool",
+                "cuda",
+                [ref.causal_mask(5)],
+                extra={"n": 5},
+            )
+        )
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------- attention
+
+
+def attention_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    cases = []
+    plan = [
+        # (leading, L, S, d, dv, dtype, mask, T, grad, note)
+        ((), 5, 7, 8, 4, "float32", None, 1.0, False, "no mask, L != S"),
+        ((2,), 4, 6, 8, 3, "float64", "random", 1.0, True, "random mask"),
+        ((2, 3), 5, 5, 8, 8, "float32", "causal", 1.0, True, "causal mask"),
+        ((2,), 4, 5, 8, 3, "float32", "full_row", 1.0, False, "query 2 may see no key"),
+        ((2,), 6, 6, 8, 4, "float16", "causal", 1.0, False, "causal mask"),
+        ((2,), 6, 6, 16, 4, "bfloat16", "causal", 1.0, False, "causal mask"),
+        ((3,), 4, 6, 8, 5, "float64", "random", 0.5, False, "temperature 0.5"),
+        ((2,), 1, 6, 64, 4, "float32", None, 1.0, False, "L = 1, d = 64"),
+    ]
+    for n, (lead, L, S, d, dv, dt, mk, T, grad, note) in enumerate(plan):
+        if dt not in dtypes:
+            continue
+        q, k, v = m.randn(*lead, L, d, dtype=dt), m.randn(*lead, S, d, dtype=dt), m.randn(*lead, S, dv, dtype=dt)
+        mask = (
+            None
+            if mk is None
+            else ref.causal_mask(L)
+            if mk == "causal"
+            else m.mask(L, S, 2 if mk == "full_row" else None)
+        )
+        cases.append(_attention_case(m, f"v{n}", q, k, v, mask, T, dt, grad, note))
+    # Probe: with V = I the output is the weights themselves.
+    L = S = 5
+    q, k = m.randn(2, L, 8), m.randn(2, S, 8)
+    cases.append(
+        _attention_case(
+            m,
+            "v_identity",
+            q,
+            k,
+            torch.eye(S).expand(2, S, S).contiguous(),
+            ref.causal_mask(L),
+            1.0,
+            "float32",
+            False,
+            "probe: V = I, so the output shows the weights",
+            probe="V=I",
+        )
+    )
+    if "cuda" in devices:
+        q, k, v = m.randn(2, 4, 8), m.randn(2, 6, 8), m.randn(2, 6, 3)
+        cases.append(_attention_case(m, "cuda", q, k, v, m.mask(4, 6), 1.0, "float32", False, "on cuda", device="cuda"))
+    cases.append(
+        Case(
+            "attention",
+            "meta",
+            "q, k, v and mask on the meta device",
+            "meta_device",
+            {
+                "kind": "meta_device",
+                "args": [
+                    {"shape": [2, 4, 8], "dtype": "float32"},
+                    {"shape": [2, 6, 8], "dtype": "float32"},
+                    {"shape": [2, 6, 3], "dtype": "float32"},
+                    {"shape": [4, 6], "dtype": "bool"},
+                ],
+            },
+            expected=["meta", "meta"],
+        )
+    )
+    return cases
+
+
+def _attention_case(m, cid, q, k, v, mask, T, dt, grad, note, probe="", device="cpu") -> Case:
+    tensors = {"q": q, "k": k, "v": v}
+    args = [{"t": "q", "grad": grad}, {"t": "k", "grad": grad}, {"t": "v", "grad": grad}]
+    if mask is not None:
+        tensors["mask"] = mask
+        args.append({"t": "mask"})
+    else:
+        args.append({"v": None})
+    args.append({"v": T})
+    spec = {"kind": "call", "args": args, "record_callees": True}
+    q64, k64, v64 = _f64(q), _f64(k), _f64(v)
+
+    def recompute(**callees):
+        return list(rebound(ref.attention, callees)(q64, k64, v64, mask, T))
+
+    exp = recompute()
+    shape = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)} {dt}"
+    case = Case(
+        "attention",
+        cid,
+        shape + (f" ({note})" if note else ""),
+        "call",
+        spec,
+        tensors,
+        dt,
+        device,
+        exp,
+        recompute=recompute,
+        probe=probe,
+        extra={"mask": mask, "T": T},
+    )
+    if grad:
+        ups = [m.randn(*e.shape, dtype="float64") for e in exp]
+        case.tensors.update(up0=ups[0], up1=ups[1])
+        spec["grad"] = {"upstream": ["up0", "up1"], "args": [0, 1, 2]}
+        g = _grads(lambda a, b, c: ref.attention(a, b, c, mask, T), [q64, k64, v64], ups)
+        case.expected_grads = {f"arg.{i}": gi for i, gi in enumerate(g)}
+    return case
+
+
+# ----------------------------------------------------------------------------------- multi_head_attention
+
+PARAMS = ["W_q.weight", "W_k.weight", "W_v.weight", "W_o.weight", "W_q.bias", "W_k.bias", "W_v.bias", "W_o.bias"]
+
+
+def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    cases = []
+    plan = [
+        # (B, L, d_model, H, bias, causal, dtype, grad, probe, note)
+        (2, 5, 16, 4, True, False, "float32", False, "", ""),
+        (2, 5, 16, 4, True, True, "float32", False, "", "causal"),
+        (2, 4, 8, 2, True, True, "float64", True, "", "causal"),
+        (2, 6, 12, 3, False, False, "float64", False, "", "bias = False"),
+        (2, 5, 8, 1, True, True, "float32", False, "H=1", "probe: one head, so a head-split bug vanishes"),
+        (
+            2,
+            5,
+            16,
+            4,
+            True,
+            False,
+            "float32",
+            False,
+            "W_o=I",
+            "probe: W_o = I, so a missing output projection vanishes",
+        ),
+        (2, 5, 16, 4, True, True, "float16", False, "", "causal"),
+        (2, 5, 16, 4, True, True, "bfloat16", False, "", "causal"),
+    ]
+    for n, (B, L, dm, H, bias, causal, dt, grad, probe, note) in enumerate(plan):
+        if dt not in dtypes:
+            continue
+        cases.append(_mha_case(m, f"v{n}", B, L, dm, H, bias, causal, dt, grad, probe, note))
+    if "cuda" in devices:
+        cases.append(_mha_case(m, "cuda", 2, 5, 16, 4, True, True, "float32", False, "", "on cuda", device="cuda"))
+    cases.append(
+        Case(
+            "multi_head_attention",
+            "bad_heads",
+            "MultiHeadAttention(10, 3): 10 is not divisible by 3",
+            "expect_error",
+            {"kind": "expect_error", "args": [{"v": 10}, {"v": 3}]},
+            expected="ValueError",
+            probe="invalid_heads",
+        )
+    )
+    cases.append(
+        Case(
+            "multi_head_attention",
+            "meta",
+            "x on the meta device, causal = True",
+            "meta_device",
+            {
+                "kind": "meta_device",
+                "module": True,
+                "init": [16, 4],
+                "args": [{"shape": [2, 5, 16], "dtype": "float32"}],
+                "kwargs": {"causal": {"v": True}},
+            },
+            expected=["meta", "meta"],
+        )
+    )
+    return cases
+
+
+def _mha_case(m, cid, B, L, dm, H, bias, causal, dt, grad, probe, note, device="cpu") -> Case:
+    state = {}
+    for p in PARAMS:
+        if p.endswith("bias") and not bias:
+            continue
+        shape = (dm, dm) if p.endswith("weight") else (dm,)
+        state[p] = m.randn(*shape, dtype=dt, scale=1 / math.sqrt(dm) if p.endswith("weight") else 0.1)
+    if probe == "W_o=I":
+        state["W_o.weight"] = torch.eye(dm, dtype=DT[dt])
+        state["W_o.bias"] = torch.zeros(dm, dtype=DT[dt])
+    x = m.randn(B, L, dm, dtype=dt)
+    tensors = {"x": x, **{f"p.{k}": v for k, v in state.items()}}
+    spec = {
+        "kind": "module",
+        "init": [dm, H, bias],
+        "state": {k: f"p.{k}" for k in state},
+        "dtype": dt,
+        "args": [{"t": "x", "grad": grad}],
+        "kwargs": {"causal": {"v": causal}},
+        "record_callees": True,
+    }
+    ref_mod = ref.MultiHeadAttention(dm, H, bias=bias).to(torch.float64)
+    with torch.no_grad():
+        for k, v in state.items():
+            ref_mod.get_parameter(k).copy_(_f64(v))
+    x64 = _f64(x)
+
+    def recompute(**callees):
+        with torch.no_grad():
+            return list(rebound(ref.MultiHeadAttention.forward, callees)(ref_mod, x64, causal))
+
+    exp = recompute()
+    label = f"B={B}, L={L}, d_model={dm}, n_heads={H} {dt}" + (f" ({note})" if note else "")
+    case = Case(
+        "multi_head_attention",
+        cid,
+        label,
+        "module",
+        spec,
+        tensors,
+        dt,
+        device,
+        exp,
+        recompute=recompute,
+        probe=probe,
+        extra={"H": H, "d_model": dm, "causal": causal, "state": state, "x": x},
+    )
+    if grad:
+        ups = [m.randn(*e.shape, dtype="float64") for e in exp]
+        case.tensors.update(up0=ups[0], up1=ups[1])
+        spec["grad"] = {"upstream": ["up0", "up1"], "args": [0]}
+        names = list(state)
+        params = [ref_mod.get_parameter(n) for n in names]
+        leaf = x64.clone().requires_grad_(True)
+        out = ref_mod(leaf, causal)
+        total = sum((o * u).sum() for o, u in zip(out, ups))
+        got = torch.autograd.grad(total, [leaf, *params])
+        case.expected_grads = {"arg.0": got[0], **{f"param.{n}": g for n, g in zip(names, got[1:])}}
+    return case
+
+
+# ------------------------------------------------------------------------------------------ plot_attention
+
+
+def plot_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    cases = []
+    for cid, L, S, keys, give_ax in [
+        ("self", 6, 6, None, False),
+        ("cross", 3, 5, "different", False),
+        ("given_ax", 4, 4, None, True),
+    ]:
+        scores = m.randn(L, S, dtype="float64", scale=2.0)
+        w = ref.softmax_with_temperature(scores, 1.0)
+        q_tok = TOKENS[:L] if cid != "cross" else ["river", "bank", "flooded"]
+        k_tok = None if keys is None else ["the", "river", "bank", "flooded", "today"][:S]
+        args = [{"t": "w"}, {"v": q_tok}]
+        if k_tok is not None:
+            args.append({"v": k_tok})
+        label = f"weights ({L}, {S})" + (", key_tokens given" if k_tok else "") + (", ax given" if give_ax else "")
+        cases.append(
+            Case(
+                "plot_attention",
+                cid,
+                label,
+                "plot",
+                {"kind": "plot", "args": args, "give_ax": give_ax},
+                {"w": w.to(torch.float32)},
+                "float32",
+                "cpu",
+                [w],
+                extra={"query_tokens": q_tok, "key_tokens": k_tok or q_tok, "give_ax": give_ax},
+            )
+        )
+    return cases
+
+
+BUILDERS = {
+    "qk_scores": qk_cases,
+    "softmax_with_temperature": softmax_cases,
+    "causal_mask": mask_cases,
+    "attention": attention_cases,
+    "multi_head_attention": mha_cases,
+    "plot_attention": plot_cases,
+}

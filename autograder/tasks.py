@@ -1,0 +1,107 @@
+"""What the grader knows about each task: one `TaskSpec` per task, in course order.
+
+A task's spec is the only place that names its function, its arguments, its outputs and the student's
+own functions it may call. The judge, the diagnoses, the case builders and the replay read it. One id
+names a task everywhere: the stub, the nbgrader grade_id, course.yml, the pytest marker, the JSON report
+and the diagnosis catalogue.
+
+Adding a task means: a spec here, its reference function (``reference/attention.py``), its cases
+(``answers/cases.py``) and its rules (``grading/diagnose.py``).
+
+Stdlib only, so that the CLI can start its child process before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    id: str
+    #: The name the student defines (a function, or a class for a module task).
+    function: str
+    #: "call" (a function), "module" (an nn.Module: construct, load weights, call forward) or "plot".
+    kind: str
+    #: The contract's names of its positional arguments, for messages about an input.
+    args: tuple[str, ...]
+    #: The contract's names of its outputs, in order.
+    outputs: tuple[str, ...]
+    #: The student's own functions it may call: their calls are recorded, so that a mistake in one is
+    #: charged to that function's task only (``attnlab.answers.replay``).
+    callees: tuple[str, ...] = ()
+    #: Of those, the ones the reference caller takes in the callee replay (the rest are reached through them).
+    replayed: tuple[str, ...] = ()
+    #: What to compute instead of a placeholder (the ``constant_output`` diagnosis).
+    todo: str = "compute the output from the inputs"
+
+    def output_name(self, i: int) -> str:
+        return self.outputs[i] if i < len(self.outputs) else f"#{i}"
+
+    def arg_name(self, i: int) -> str:
+        return self.args[i] if i < len(self.args) else f"#{i}"
+
+
+TASKS: dict[str, TaskSpec] = {
+    t.id: t
+    for t in (
+        TaskSpec(
+            "qk_scores",
+            "qk_scores",
+            "call",
+            args=("q", "k"),
+            outputs=("scores",),
+            todo="compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
+        ),
+        TaskSpec(
+            "softmax_with_temperature",
+            "softmax_with_temperature",
+            "call",
+            args=("scores",),
+            outputs=("weights",),
+            todo="divide the scores by the temperature, subtract the maximum along dim, take exp and divide by "
+            "its sum along dim",
+        ),
+        TaskSpec(
+            "causal_mask",
+            "causal_mask",
+            "call",
+            args=("seq_len",),
+            outputs=("mask",),
+            todo="compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
+            "the past",
+        ),
+        TaskSpec(
+            "attention",
+            "attention",
+            "call",
+            args=("q", "k", "v", "mask"),
+            outputs=("output", "weights"),
+            callees=("qk_scores", "softmax_with_temperature"),
+            replayed=("qk_scores", "softmax_with_temperature"),
+            todo="the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the "
+            "output is the weights times v",
+        ),
+        TaskSpec(
+            "multi_head_attention",
+            "MultiHeadAttention",
+            "module",
+            args=("x",),
+            outputs=("output", "weights"),
+            callees=("attention", "causal_mask", "qk_scores", "softmax_with_temperature"),
+            replayed=("attention", "causal_mask"),
+            todo="project x with W_q, W_k and W_v, split the heads, run attention in each head, join them and "
+            "apply W_o",
+        ),
+        TaskSpec(
+            "plot_attention",
+            "plot_attention",
+            "plot",
+            args=("weights", "query_tokens", "key_tokens"),
+            outputs=("ax",),
+            todo="pass weights itself to imshow (or matshow, pcolormesh), unchanged",
+        ),
+    )
+}
+
+TASK_IDS = tuple(TASKS)
