@@ -1,11 +1,15 @@
 """attnlab: an autograded course on attention.
 
-- ``attnlab.reference``: the answers, written from torch primitives (full install only: the student
-  build, ``attnlab.student_build``, ships the public cases as data instead).
-- ``attnlab grade`` / ``attnlab check`` (``attnlab.cli``): the trusted grader; student code runs only in
-  a sandboxed child process (``attnlab.sandbox``, ``attnlab.runner``, ``attnlab.confine``) and is
-  judged here, in the parent.
-- ``from attnlab import check``: instant feedback inside a notebook, never used for grades.
+The layout is the architecture. The doors users come in by sit here: ``cli`` (``attnlab grade``,
+``attnlab check``, ``attnlab doctor``), ``notebook_check`` (``from attnlab import check``: instant
+feedback in a notebook, never used for grades), ``pytest_plugin``, ``nbgrader_plugin`` and
+``student_build``; with them ``course`` (course.yml's model) and ``tasks`` (one spec per task). Below
+them, one folder per trust zone:
+
+- ``child/``: runs beside student code, in a sandboxed child process; imports nothing outside itself;
+- ``grading/``: the trusted parent, which starts those processes and judges what they send back;
+- ``answers/``: the cases' answers, the mistake models and the callee replay, never shipped to
+  students (nor is ``attnlab.reference``, the reference answers: the student build leaves both out).
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """`attnlab grade`, `attnlab check`, `attnlab doctor` and `attnlab nbgrader-config`: argument parsing
-only; the work is in `attnlab.grade`, `attnlab.sandbox` and `attnlab.nbgrader_plugin`.
+only; the work is in `attnlab.grading.grade`, `attnlab.grading.processes` and `attnlab.nbgrader_plugin`.
 
 The zygote is started before torch is imported here, so that the child's torch import and the
 parent's run side by side.
@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(as_json=args.json, course_path=args.course)
     if args.command == "nbgrader-config":
         return write_nbgrader_config(args.course, args.exchange)
+    return grade(args)
+
+
+def grade(args: argparse.Namespace) -> int:
+    """`attnlab grade` and `attnlab check`: start the zygote, read the submissions, then `_grade_read`."""
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -162,13 +167,18 @@ def main(argv: list[str] | None = None) -> int:
         for s in subs[:-1]:
             print(f"attnlab: {s.path}: {s.reason}", file=sys.stderr)
         return fail(f"{subs[-1].path}: {subs[-1].reason}")
+    return _grade_read(args, zygote, subs, tasks)
 
+
+def _grade_read(args: argparse.Namespace, zygote, subs: list, tasks: list[str] | None) -> int:
+    """Load the course, check this environment once (the self-check), then grade `subs`; the zygote is closed
+    on every way out."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from .course import CourseError, load_course
-    from .grading.grade import grade_submissions, secret_seed
-    from .grading.report import json_line, summary, table, write_report
+    from .grading.grade import secret_seed
+    from .grading.report import summary
 
     try:
         course = load_course(args.course)
@@ -201,6 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         transient=True,
         disable=not err.is_terminal,
     )
+    results = _grade_all(args, zygote, subs, tasks, course, seed, progress, console)
+    if not args.json and len(results) > 1:
+        summary(results, console)
+    return 0
+
+
+def _grade_all(args: argparse.Namespace, zygote, subs: list, tasks, course, seed: int, progress, console) -> list:
+    """Grade `subs` under the progress bar, writing each result as it comes (a table, a JSON line, a report);
+    then close the zygote."""
+    from .grading.grade import grade_submissions
+    from .grading.report import json_line, table, write_report
 
     def done(result: dict) -> None:
         progress.update(bar, advance=1, description=f"done: {result['submission']}")
@@ -214,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with progress:
             bar = progress.add_task("", total=len(subs))
-            results = grade_submissions(
+            return grade_submissions(
                 subs,
                 course=course,
                 seed=seed,
@@ -226,9 +247,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         zygote.close()
-    if not args.json and len(results) > 1:
-        summary(results, console)
-    return 0
 
 
 def run() -> None:

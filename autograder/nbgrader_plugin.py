@@ -7,7 +7,7 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
 
 - ``TrustedGrades`` takes the place of nbgrader's ``Execute`` in the autograde pipeline. It grades the
   notebook's code as nbgrader handed it over (after sanitizing, which restores edited and deleted
-  locked cells) with ``attnlab.grade``, in the sandboxed grader child, and rewrites the outputs of every
+  locked cells) with ``attnlab.grading.grade``, in the sandboxed grader child, and rewrites the outputs of every
   grade cell whose ``grade_id`` is a course task id: a feedback display (words and, where the task lost
   points, a picture) and an ``execute_result`` that is the trusted score. ``SaveAutoGrades`` then stores
   that number through ``nbgrader.utils.determine_grade``.
@@ -19,7 +19,7 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
   from the gradebook before nbgrader's checks read it, ``ReadableNotebooks`` reads what a hand edit
   left of a notebook's JSON and names a file that is not JSON, and the trusted grader grades the code
   whatever the metadata said. The worker that runs that code never sees the hidden tests that autograde
-  restores (``attnlab.submission.worker_view``).
+  restores (``attnlab.grading.submission.worker_view``).
 - ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs all this, sets the kernel
   timeout from course.yml, puts deleted grade cells back, and hides hidden tests in feedback.
 

@@ -129,7 +129,7 @@ def write_public_cases(package: Path, course: Course) -> None:
     models = answers()
     if models is None:
         raise RuntimeError(
-            "the student build is made from the full install, which has attnlab.models and attnlab.reference"
+            "the student build is made from the full install, which has attnlab.answers and attnlab.reference"
         )
     devices = case_devices(course)
     by_task = {}
@@ -314,12 +314,22 @@ def _body_lines(source: str) -> list[tuple[int, str]]:
                 if _computes(header):
                     for lineno in range(st.lineno, last + 1):
                         code = lines[lineno - 1][: comment_at.get(lineno)]
-                        if len(_normal(code)) >= MIN_CHARS:
+                        if len(_normal(code)) >= MIN_CHARS and not _literal_only(code):
                             out.append((lineno, code))
             visit(children, in_function)
 
     visit(tree.body, False)
     return out
+
+
+_STRING = re.compile(r"[rbuf]*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')", re.IGNORECASE)
+_LITERAL_REST = re.compile(r"^(?:[\s,:()\[\]{}+\-.\d]|True|False|None|e)*$")
+
+
+def _literal_only(code: str) -> bool:
+    """Whether one physical line of a longer statement holds only literals (``"kind": "meta_device",``):
+    data that any program may hold, which the public cases ship on purpose, not a line of the answers."""
+    return bool(_LITERAL_REST.match(_STRING.sub("", code)))
 
 
 def _is_string(st: ast.stmt) -> bool:

@@ -59,7 +59,7 @@ def test_catalogue_has_every_required_id():
 
 
 def test_every_mistake_model_stands_for_an_id_of_its_task():
-    """The diagnosis rules compare with mistake models (attnlab.models), named by the id they prove;
+    """The diagnosis rules compare with mistake models (attnlab.answers), named by the id they prove;
     the student build precomputes every one that `applicable` lists, on every public case."""
     from attnlab.course import load_course
     from attnlab.grading.cases import answers, make_cases

@@ -209,74 +209,27 @@ def _softmax_case(m, cid, x, T, dim, dt, grad, note, probe="", device="cpu") -> 
 
 
 def mask_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
-    cases = []
-    for n in (1, 5, 8):
-        cases.append(
-            Case(
-                "causal_mask",
-                f"n{n}",
-                f"seq_len = {n}",
-                "call",
-                {"kind": "call", "args": [{"v": n}]},
-                {},
-                "bool",
-                "cpu",
-                [ref.causal_mask(n)],
-                extra={"n": n},
-            )
-        )
-    cases.append(
-        Case(
-            "causal_mask",
-            "device_cpu",
-            "seq_len = 4, device = torch.device('cpu')",
-            "call",
-            {"kind": "call", "args": [{"v": 4}], "kwargs": {"device": {"device": "cpu"}}},
-            {},
-            "bool",
-            "cpu",
-            [ref.causal_mask(4)],
-            extra={"n": 4},
-        )
-    )
-    cases.append(
-        Case(
-            "causal_mask",
-            "meta",
-            "seq_len = 4, device = 'meta'",
-            "meta_device",
-            {"kind": "meta_device", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}},
-            expected=["meta"],
-        )
-    )
+    cases = [_mask_case(f"n{n}", f"seq_len = {n}", n) for n in (1, 5, 8)]
+    cases.append(_mask_case("device_cpu", "seq_len = 4, device = torch.device('cpu')", 4, given="cpu"))
+    on_meta = {"kind": "meta_device", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}}
+    cases.append(Case("causal_mask", "meta", "seq_len = 4, device = 'meta'", "meta_device", on_meta, expected=["meta"]))
     for bad in (0, -3):
+        spec = {"kind": "expect_error", "args": [{"v": bad}]}
+        label = f"seq_len = {bad}"
         cases.append(
-            Case(
-                "causal_mask",
-                f"bad_{bad}",
-                f"seq_len = {bad}",
-                "expect_error",
-                {"kind": "expect_error", "args": [{"v": bad}]},
-                expected="ValueError",
-                probe="invalid_len",
-            )
+            Case("causal_mask", f"bad_{bad}", label, "expect_error", spec, expected="ValueError", probe="invalid_len")
         )
     if "cuda" in devices:
-        cases.append(
-            Case(
-                "causal_mask",
-                "cuda",
-                "seq_len = 5 on cuda",
-                "call",
-                {"kind": "call", "args": [{"v": 5}], "kwargs": {"device": {"device": "cuda"}}},
-                {},
-                "bool",
-                "cuda",
-                [ref.causal_mask(5)],
-                extra={"n": 5},
-            )
-        )
+        cases.append(_mask_case("cuda", "seq_len = 5 on cuda", 5, device="cuda", given="cuda"))
     return cases
+
+
+def _mask_case(cid: str, label: str, n: int, device: str = "cpu", given: str | None = None) -> Case:
+    """causal_mask(n), with `device=given` passed where given."""
+    spec: dict = {"kind": "call", "args": [{"v": n}]}
+    if given is not None:
+        spec["kwargs"] = {"device": {"device": given}}
+    return Case("causal_mask", cid, label, "call", spec, {}, "bool", device, [ref.causal_mask(n)], extra={"n": n})
 
 
 # ---------------------------------------------------------------------------------------------- attention
@@ -299,54 +252,32 @@ def attention_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Ca
         if dt not in dtypes:
             continue
         q, k, v = m.randn(*lead, L, d, dtype=dt), m.randn(*lead, S, d, dtype=dt), m.randn(*lead, S, dv, dtype=dt)
-        mask = (
-            None
-            if mk is None
-            else ref.causal_mask(L)
-            if mk == "causal"
-            else m.mask(L, S, 2 if mk == "full_row" else None)
-        )
-        cases.append(_attention_case(m, f"v{n}", q, k, v, mask, T, dt, grad, note))
+        cases.append(_attention_case(m, f"v{n}", q, k, v, _attention_mask(m, mk, L, S), T, dt, grad, note))
     # Probe: with V = I the output is the weights themselves.
     L = S = 5
     q, k = m.randn(2, L, 8), m.randn(2, S, 8)
+    eye = torch.eye(S).expand(2, S, S).contiguous()
+    note = "probe: V = I, so the output shows the weights"
     cases.append(
-        _attention_case(
-            m,
-            "v_identity",
-            q,
-            k,
-            torch.eye(S).expand(2, S, S).contiguous(),
-            ref.causal_mask(L),
-            1.0,
-            "float32",
-            False,
-            "probe: V = I, so the output shows the weights",
-            probe="V=I",
-        )
+        _attention_case(m, "v_identity", q, k, eye, ref.causal_mask(L), 1.0, "float32", False, note, probe="V=I")
     )
     if "cuda" in devices:
         q, k, v = m.randn(2, 4, 8), m.randn(2, 6, 8), m.randn(2, 6, 3)
         cases.append(_attention_case(m, "cuda", q, k, v, m.mask(4, 6), 1.0, "float32", False, "on cuda", device="cuda"))
-    cases.append(
-        Case(
-            "attention",
-            "meta",
-            "q, k, v and mask on the meta device",
-            "meta_device",
-            {
-                "kind": "meta_device",
-                "args": [
-                    {"shape": [2, 4, 8], "dtype": "float32"},
-                    {"shape": [2, 6, 8], "dtype": "float32"},
-                    {"shape": [2, 6, 3], "dtype": "float32"},
-                    {"shape": [4, 6], "dtype": "bool"},
-                ],
-            },
-            expected=["meta", "meta"],
-        )
-    )
+    shapes = [([2, 4, 8], "float32"), ([2, 6, 8], "float32"), ([2, 6, 3], "float32"), ([4, 6], "bool")]
+    on_meta = {"kind": "meta_device", "args": [{"shape": shape, "dtype": dt} for shape, dt in shapes]}
+    label = "q, k, v and mask on the meta device"
+    cases.append(Case("attention", "meta", label, "meta_device", on_meta, expected=["meta", "meta"]))
     return cases
+
+
+def _attention_mask(m: _Maker, kind: str | None, L: int, S: int) -> torch.Tensor | None:
+    """No mask, the causal one, or a random one (with query 2 seeing nothing, for "full_row")."""
+    if kind is None:
+        return None
+    if kind == "causal":
+        return ref.causal_mask(L)
+    return m.mask(L, S, 2 if kind == "full_row" else None)
 
 
 def _attention_case(m, cid, q, k, v, mask, T, dt, grad, note, probe="", device="cpu") -> Case:

@@ -1,7 +1,7 @@
 """Read a drawn heatmap into plain data, in the child process, so that the parent can judge it.
 
 This file runs next to student code. It imports only the standard library, numpy and matplotlib,
-never torch and nothing from attnlab (the runner loads it by file path), and it judges nothing: it
+never torch and nothing from attnlab (it is part of the child zone), and it judges nothing: it
 only describes what is on the Axes.
 
 ``describe_axes(ax) -> (meta, arrays)``:

@@ -1,7 +1,7 @@
 """The framing both sides of the grader's private socket use: a JSON header plus raw tensor bytes.
 
-Standalone on purpose (stdlib only): the child loads this file by path, so it never
-imports the attnlab package, the reference or the judge.
+Standalone on purpose (stdlib only), like all of ``child/``: it never imports the attnlab package, the
+reference or the judge.
 
 A frame is ``>II`` (header length, payload length), the UTF-8 JSON header, then the payload: a
 safetensors blob of plain tensors, or nothing. Nothing is ever pickled.
@@ -24,7 +24,7 @@ class ChannelClosed(EOFError):
 
 
 class ChannelCorrupt(ValueError):
-    """A frame that does not parse: something other than the runner wrote to the socket."""
+    """A frame that does not parse: something other than the worker wrote to the socket."""
 
 
 class Deadline(TimeoutError):

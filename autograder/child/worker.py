@@ -22,7 +22,7 @@ import types
 
 from . import figure_data, wire
 from .detectors import CalleeRecorder, Detectors, DeviceDiscipline, _torch_kit
-from .replies import Op, Status, error_info, first_line, student_traceback
+from .replies import CaseReply, Op, Status, error_info, first_line, student_traceback
 
 
 class Worker:
@@ -168,7 +168,7 @@ class Worker:
         cuda.set_per_process_memory_fraction(min(1.0, self.gpu_memory_mb * (1 << 20) / total), 0)
         self.gpu_memory_mb = None  # once per process (each task's child, or the worker where it runs tasks itself)
 
-    def run_case(self, fn, case: dict, tensors: dict, detect: Detectors, callees: list[str]) -> tuple[dict, dict]:
+    def run_case(self, fn, case: dict, tensors: dict, detect: Detectors, callees: list[str]) -> tuple[CaseReply, dict]:
         """One case: (its `replies.CaseReply`, the tensors for its payload), by the case's kind (`KINDS`)."""
         if fn is None:
             return {"status": Status.MISSING}, {}

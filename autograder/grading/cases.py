@@ -41,7 +41,7 @@ import torch
 
 DT = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
-#: The student build's data, next to this file: a JSON manifest and the tensors it names.
+#: The student build's data, at the package's root (next to course.yml): a JSON manifest and the tensors it names.
 PUBLIC_CASES = "public_cases.json"
 PUBLIC_TENSORS = "public_cases.safetensors"
 SCHEMA = "attnlab.public_cases/1"
@@ -199,7 +199,7 @@ def cases_from_data(manifest: dict, tensors: dict[str, torch.Tensor], task_id: s
 def _public_data() -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors.torch import load_file
 
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the package root, where the student build puts them
     try:
         manifest = json.loads((here / PUBLIC_CASES).read_text(encoding="utf-8"))
         tensors = load_file(here / PUBLIC_TENSORS)

@@ -6,7 +6,7 @@
    ``__torch_function__`` overrides); and every reach past the student's own code into the grader's process
    (``sys.modules``, ``__main__``, ``gc``, frames, ``__globals__``, ``eval``, ``getattr`` with a name built at
    run time, ...), which could switch the runtime layers off from inside.
-2. torch's function layer, a ``TorchFunctionMode`` in the child (``runner.Detectors``).
+2. torch's function layer, a ``TorchFunctionMode`` in the child (``attnlab.child.detectors.Detectors``).
 3. torch's dispatcher, a ``TorchDispatchMode`` in the child, which sees aten ops even when the
    function layer is switched off.
 
@@ -179,6 +179,21 @@ NAME_REACH = (
 #: Methods of a namespace dict (``globals()``, ``vars(obj)``, ``obj.__dict__``) that only read it.
 _DICT_READS = {"keys", "items", "values", "copy", "__iter__", "__len__", "__contains__"}
 _LONGEST = 4096  # a folded string longer than this is no name: stop folding
+# The string methods `_Scan.fold` evaluates on a constant string, with at most two constant string arguments.
+_STR_METHODS = (
+    "replace",
+    "upper",
+    "lower",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "title",
+    "capitalize",
+    "swapcase",
+    "casefold",
+    "removeprefix",
+    "removesuffix",
+)
 
 
 def scan_source(cells: list[str], forbidden: list[str]) -> dict[str, list[Finding]]:
@@ -324,7 +339,8 @@ class _Scan:
         if not seen and id(node) in self._folded:
             return self._folded[id(node)]
         try:
-            s = self._fold(node, seen)
+            fold_kind = self._folder(node)
+            s = fold_kind(node, seen) if fold_kind else None
         except RecursionError:  # nested past reading: no name the scan can vouch for
             return None
         s = s if s is None or len(s) <= _LONGEST else None
@@ -361,96 +377,111 @@ class _Scan:
         s = self.fold(node, seen)
         return list(s) if s is not None else None
 
-    def _fold(self, node: ast.AST, seen: tuple) -> str | None:
+    def _folder(self, node: ast.AST):
+        """The method that folds `node`'s kind of expression, or None. (`fold` calls it, then the method: one
+        frame per level, as deep as nesting may go before the RecursionError that `fold` turns into None.)"""
         if isinstance(node, ast.Constant):
-            return node.value if isinstance(node.value, str) else None
+            return self._fold_constant
         if isinstance(node, ast.Name):
-            if node.id in seen or node.id not in self.constants:
-                return None
-            return self.fold(self.constants[node.id], (*seen, node.id))
+            return self._fold_name
         if isinstance(node, ast.BinOp):
-            left, right = self._value(node.left, seen), self._value(node.right, seen)
-            if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
-                return left + right
-            if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
-                text, n = (left, right) if isinstance(left, str) else (right, left)
-                return text * n if len(text) * max(n, 0) <= _LONGEST else None
-            if isinstance(node.op, ast.Mod) and isinstance(left, str) and re.fullmatch(r"(?:[^%]|%s|%%)*", left):
-                args = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-                vals = [self._value(a, seen) for a in args]
-                if all(v is not None for v in vals):
-                    try:
-                        return left % tuple(vals)
-                    except (TypeError, ValueError):
-                        return None
-            return None
+            return self._fold_binop
         if isinstance(node, ast.JoinedStr):
-            parts = []
-            for v in node.values:
-                if isinstance(v, ast.Constant):
-                    parts.append(str(v.value))
-                    continue
-                if not isinstance(v, ast.FormattedValue) or v.format_spec is not None:
-                    return None
-                value = self._value(v.value, seen)
-                if value is None:
-                    return None
-                parts.append(repr(value) if v.conversion in (ord("r"), ord("a")) else str(value))
-            return "".join(parts)
+            return self._fold_fstring
         if isinstance(node, ast.Subscript):
-            base = self.fold(node.value, seen)
-            if base is None:
-                return None
-            sl = node.slice
-            if isinstance(sl, ast.Slice):
-                bounds = [None if b is None else self._value(b, seen) for b in (sl.lower, sl.upper, sl.step)]
-                if all(b is None or isinstance(b, int) for b in bounds) and bounds[2] != 0:
-                    return base[slice(*bounds)]
-                return None
-            index = self._value(sl, seen)
-            return base[index] if isinstance(index, int) and -len(base) <= index < len(base) else None
+            return self._fold_subscript
         if isinstance(node, ast.Call) and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
-            func, args = node.func, node.args
-            if isinstance(func, ast.Name) and len(args) == 1:
-                if func.id == "str":
-                    return self.fold(args[0], seen)
-                if func.id == "chr":
-                    code = self._value(args[0], seen)
-                    return chr(code) if isinstance(code, int) and 0 <= code < 0x110000 else None
+            if isinstance(node.func, ast.Name):
+                return self._fold_builtin
+            if isinstance(node.func, ast.Attribute):
+                return self._fold_method
+        return None
+
+    def _fold_constant(self, node: ast.Constant, seen: tuple) -> str | None:
+        return node.value if isinstance(node.value, str) else None
+
+    def _fold_name(self, node: ast.Name, seen: tuple) -> str | None:
+        if node.id in seen or node.id not in self.constants:
+            return None
+        return self.fold(self.constants[node.id], (*seen, node.id))
+
+    def _fold_binop(self, node: ast.BinOp, seen: tuple) -> str | None:
+        """``+`` of strings, ``*`` of a string and an int, ``%`` with only ``%s`` (and ``%%``) in it."""
+        left, right = self._value(node.left, seen), self._value(node.right, seen)
+        if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
+            return left + right
+        if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
+            text, n = (left, right) if isinstance(left, str) else (right, left)
+            return text * n if len(text) * max(n, 0) <= _LONGEST else None
+        if isinstance(node.op, ast.Mod) and isinstance(left, str) and re.fullmatch(r"(?:[^%]|%s|%%)*", left):
+            args = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+            vals = [self._value(a, seen) for a in args]
+            if all(v is not None for v in vals):
+                try:
+                    return left % tuple(vals)
+                except (TypeError, ValueError):
+                    return None
+        return None
+
+    def _fold_fstring(self, node: ast.JoinedStr, seen: tuple) -> str | None:
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+                continue
+            if not isinstance(v, ast.FormattedValue) or v.format_spec is not None:
                 return None
-            if not isinstance(func, ast.Attribute):
+            value = self._value(v.value, seen)
+            if value is None:
                 return None
-            base = self.fold(func.value, seen)
-            if base is None:
-                return None
-            if func.attr == "join" and len(args) == 1:
-                items = self._items(args[0], seen)
-                return base.join(items) if items is not None else None
-            if func.attr == "format" and re.fullmatch(r"(?:[^{}]|\{\d*\}|\{\{|\}\})*", base):
-                vals = [self._value(a, seen) for a in args]
-                if all(v is not None for v in vals):
-                    try:
-                        return base.format(*vals)
-                    except (IndexError, ValueError):
-                        return None
-                return None
-            if func.attr in (
-                "replace",
-                "upper",
-                "lower",
-                "strip",
-                "lstrip",
-                "rstrip",
-                "title",
-                "capitalize",
-                "swapcase",
-                "casefold",
-                "removeprefix",
-                "removesuffix",
-            ):
-                vals = [self.fold(a, seen) for a in args]
-                if all(v is not None for v in vals) and len(vals) <= 2:
-                    return getattr(str, func.attr)(base, *vals)
+            parts.append(repr(value) if v.conversion in (ord("r"), ord("a")) else str(value))
+        return "".join(parts)
+
+    def _fold_subscript(self, node: ast.Subscript, seen: tuple) -> str | None:
+        base = self.fold(node.value, seen)
+        if base is None:
+            return None
+        sl = node.slice
+        if isinstance(sl, ast.Slice):
+            bounds = [None if b is None else self._value(b, seen) for b in (sl.lower, sl.upper, sl.step)]
+            if all(b is None or isinstance(b, int) for b in bounds) and bounds[2] != 0:
+                return base[slice(*bounds)]
+            return None
+        index = self._value(sl, seen)
+        return base[index] if isinstance(index, int) and -len(base) <= index < len(base) else None
+
+    def _fold_builtin(self, node: ast.Call, seen: tuple) -> str | None:
+        """``str(x)`` and ``chr(n)``."""
+        func, args = node.func, node.args
+        if len(args) == 1:
+            if func.id == "str":
+                return self.fold(args[0], seen)
+            if func.id == "chr":
+                code = self._value(args[0], seen)
+                return chr(code) if isinstance(code, int) and 0 <= code < 0x110000 else None
+        return None
+
+    def _fold_method(self, node: ast.Call, seen: tuple) -> str | None:
+        """A string method on a string: ``join``, ``format`` (with plain ``{}`` fields) and `_STR_METHODS`."""
+        func, args = node.func, node.args
+        base = self.fold(func.value, seen)
+        if base is None:
+            return None
+        if func.attr == "join" and len(args) == 1:
+            items = self._items(args[0], seen)
+            return base.join(items) if items is not None else None
+        if func.attr == "format" and re.fullmatch(r"(?:[^{}]|\{\d*\}|\{\{|\}\})*", base):
+            vals = [self._value(a, seen) for a in args]
+            if all(v is not None for v in vals):
+                try:
+                    return base.format(*vals)
+                except (IndexError, ValueError):
+                    return None
+            return None
+        if func.attr in _STR_METHODS:
+            vals = [self.fold(a, seen) for a in args]
+            if all(v is not None for v in vals) and len(vals) <= 2:
+                return getattr(str, func.attr)(base, *vals)
         return None
 
     # -- the checks
@@ -576,7 +607,8 @@ class _Scan:
         )
 
     def _name(self, s: str) -> list[str]:
-        """What an attribute or module name looked up at run time reaches: a forbidden name, or past the runner."""
+        """What an attribute or module name looked up at run time reaches: a forbidden name, or past the
+        worker's own code."""
         out = []
         for part in s.split("."):
             hit = _spelled(part, self.forbidden)

@@ -117,50 +117,14 @@ class SubmissionGrader:
         notebook that runs past its own limit.
         """
         limits = self.course.limits
-        functions = [t.function for t in self.course.tasks]
         while True:
             self.worker = self.zygote.spawn(
                 limits.memory_mb, limits.output_kb, submission=self.sub, gpu_memory_mb=limits.gpu_memory_mb
             )
-            running = None
-            whole = time.monotonic() + (limits.notebook_load_seconds if self.sub.notebook else limits.load_seconds)
-            try:
-                self.worker.send(
-                    {
-                        "op": Op.LOAD,
-                        "cells": self.sub.cells,
-                        "notebook": self.sub.notebook,
-                        "filename": self.sub.path.name,
-                        "names": functions,
-                        "skip": sorted(self.skipped),
-                    }
-                )
-                header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
-                while header.get("op") == Op.CELL:
-                    running = header.get("index")
-                    header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
-                self.names = header.get("names", [])
-                errors = header.get("errors", []) + list(self.skipped.values())
-                self.load_errors = self.load_errors or sorted(errors, key=lambda e: e["cell"])
+            stopped = self._load()
+            if stopped is None or self.load_failure is not None:
                 return
-            except wire.Deadline:
-                self._stop()
-                if time.monotonic() >= whole and self.sub.notebook:
-                    self.load_failure = {
-                        "status": Status.TIMEOUT,
-                        "case": "loading your notebook (all its cells together)",
-                        "seconds": limits.notebook_load_seconds,
-                    }
-                    return
-                failure = {"status": Status.TIMEOUT, "case": "loading your file", "seconds": limits.load_seconds}
-                error = {
-                    "type": "Timeout",
-                    "msg": f"did not finish within {limits.load_seconds:g} s; look for an endless loop",
-                }
-            except (wire.ChannelClosed, wire.ChannelCorrupt):
-                self._stop()
-                failure = {"status": Status.CRASHED, "case": "loading your file"}
-                error = {"type": "ProcessExit", "msg": "ended the Python process (os._exit or a crash)"}
+            running, failure, error = stopped
             if (
                 not isinstance(running, int)
                 or not 0 <= running < len(self.sub.cells)
@@ -170,6 +134,48 @@ class SubmissionGrader:
                 self.load_failure = failure
                 return
             self.skipped[running] = {"cell": running + 1, **error, "tb": ""}
+
+    def _load(self) -> tuple | None:
+        """Load the submission into the fresh worker, following its cells: None once loaded. Where the worker
+        ended or hung instead: (the index of the cell that was running, the task-level failure, the load
+        error), with `load_failure` set already where the whole notebook ran out of time."""
+        limits = self.course.limits
+        running = None
+        whole = time.monotonic() + (limits.notebook_load_seconds if self.sub.notebook else limits.load_seconds)
+        request = {
+            "op": Op.LOAD,
+            "cells": self.sub.cells,
+            "notebook": self.sub.notebook,
+            "filename": self.sub.path.name,
+            "names": [t.function for t in self.course.tasks],
+            "skip": sorted(self.skipped),
+        }
+        try:
+            self.worker.send(request)
+            header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
+            while header.get("op") == Op.CELL:
+                running = header.get("index")
+                header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
+            self.names = header.get("names", [])
+            errors = header.get("errors", []) + list(self.skipped.values())
+            self.load_errors = self.load_errors or sorted(errors, key=lambda e: e["cell"])
+            return None
+        except wire.Deadline:
+            self._stop()
+            if time.monotonic() >= whole and self.sub.notebook:
+                self.load_failure = {
+                    "status": Status.TIMEOUT,
+                    "case": "loading your notebook (all its cells together)",
+                    "seconds": limits.notebook_load_seconds,
+                }
+                return running, self.load_failure, {}
+            failure = {"status": Status.TIMEOUT, "case": "loading your file", "seconds": limits.load_seconds}
+            msg = f"did not finish within {limits.load_seconds:g} s; look for an endless loop"
+            return running, failure, {"type": "Timeout", "msg": msg}
+        except (wire.ChannelClosed, wire.ChannelCorrupt):
+            self._stop()
+            failure = {"status": Status.CRASHED, "case": "loading your file"}
+            return running, failure, {"type": "ProcessExit", "msg": "ended the Python process (os._exit or a crash)"}
 
     def _stop(self) -> None:
         if self.worker is not None:

@@ -12,7 +12,7 @@ listed, and counted in neither share.
 A forbidden call, or values that came out right where the worker's dispatcher saw none of the ops they
 need (``detector_tampered``: detectors switched off or replaced), scores the task 0. A forbidden call
 inside a callee is the callee's task's only where that task was graded in the same run, is defined with
-its contract's signature, and scored 0 for it (``attnlab.forbidden.excused``); otherwise the caller's.
+its contract's signature, and scored 0 for it (``attnlab.grading.forbidden.excused``); otherwise the caller's.
 
 A case that checks no values (the run on the meta device, which sees only devices, and the call with
 invalid input, which must raise) counts only once the function's values are right on at least one case:
@@ -21,7 +21,7 @@ returned unchanged, a blank heatmap) are named ``constant_output``, before any s
 
 A caller task (``attention``, ``multi_head_attention``) that fails only because a callee it calls
 (``qk_scores``, ``causal_mask``, ...) is wrong is not charged: the parent replays the student's own
-callee results through the reference caller (``models.Replay``), and a case that then matches counts
+callee results through the reference caller (``attnlab.answers.Replay``), and a case that then matches counts
 as passed. That needs the reference on inputs the student's code made, so the student build, which has
 no reference, skips it; it has no use for it either, since only ``grade`` passes callee statuses, and
 ``check()`` judges one function on its own.
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..child.replies import Status, StrEnum
+from ..child.replies import CaseReply, Status, StrEnum
 from ..tasks import TASKS
 from .cases import Case, answers
 from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs
@@ -53,7 +53,7 @@ class TaskStatus(StrEnum):
 @dataclass
 class CaseResult:
     case: Case
-    meta: dict  # what the worker reported ({"status": "timeout"} etc. when it never answered)
+    meta: CaseReply  # what the worker reported ({"status": "timeout"} etc. when it never answered)
     got: list = field(default_factory=list)  # student outputs as float64 tensors (None for non-tensors)
     problems: list[Diagnosis] = field(default_factory=list)
     passed: bool = False
@@ -167,7 +167,7 @@ def describe_error(got: torch.Tensor, exp: torch.Tensor, atol: float, rtol: floa
 # ------------------------------------------------------------------------------------------- one case
 
 
-def judge_case(case: Case, meta: dict, tensors: dict, course) -> CaseResult:
+def judge_case(case: Case, meta: CaseReply, tensors: dict, course) -> CaseResult:
     """One case: what the worker said (`meta`, a ``CaseReply``, or the parent's own status where it never
     answered) and sent (`tensors`), judged by the handler for the case's kind (`KINDS`)."""
     r = CaseResult(case, meta, tensors=tensors)
@@ -460,7 +460,7 @@ UNCHECKED = {
 def judge_task(
     task,
     cases: list[Case],
-    replies: dict,
+    replies: dict[str, CaseReply],
     tensors: dict,
     course,
     *,
@@ -482,26 +482,9 @@ def judge_task(
     callee_status, contract = callee_status or {}, contract or set()
     not_run = {"status": (failure or {}).get("status", Status.NOT_RUN)}
     results = [judge_case(c, replies.get(c.id, not_run), tensors.get(c.id, {}), course) for c in cases]
-    if failure and failure.get("status") == Status.MISSING:
-        load = _theirs(failure.get("load", ""), 2 * STUDENT_TEXT)
-        return TaskResult(
-            task.id,
-            0.0,
-            task.points,
-            TaskStatus.MISSING,
-            [Diagnosis.make("missing", function=task.function, load=load)],
-            results,
-        )
-    valued = [r for r in results if r.case.kind in VALUE_KINDS and not (r.pending or r.skipped)]
-    if valued and all(r.meta.get("status") == Status.MISSING for r in valued):  # a stub, whatever else it says
-        return TaskResult(
-            task.id,
-            0.0,
-            task.points,
-            TaskStatus.MISSING,
-            [Diagnosis.make("not_implemented", function=task.function)],
-            results,
-        )
+    missing = _missing(task, results, failure)
+    if missing is not None:
+        return missing
 
     _attribute_to_callees(task.id, results, callee_status, uses or set())
     _charge_callee_calls(results, callee_status, contract)
@@ -526,6 +509,19 @@ def judge_task(
         if first is not None:
             diagnoses.insert(0, Diagnosis.make("wrong_values", case=first.case.label, detail=first.detail))
     return TaskResult(task.id, score, task.points, status, diagnoses, results)
+
+
+def _missing(task, results: list[CaseResult], failure: dict | None) -> TaskResult | None:
+    """The task's result where its function is missing, or is the stub whatever its other checks say; else None."""
+    if failure and failure.get("status") == Status.MISSING:
+        load = _theirs(failure.get("load", ""), 2 * STUDENT_TEXT)
+        diagnosis = Diagnosis.make("missing", function=task.function, load=load)
+        return TaskResult(task.id, 0.0, task.points, TaskStatus.MISSING, [diagnosis], results)
+    valued = [r for r in results if r.case.kind in VALUE_KINDS and not (r.pending or r.skipped)]
+    if valued and all(r.meta.get("status") == Status.MISSING for r in valued):
+        diagnosis = Diagnosis.make("not_implemented", function=task.function)
+        return TaskResult(task.id, 0.0, task.points, TaskStatus.MISSING, [diagnosis], results)
+    return None
 
 
 def _diagnoses(
@@ -614,7 +610,7 @@ def _credit_only_with_values(results: list[CaseResult]) -> None:
 
 def _charge_callee_calls(results: list[CaseResult], callee_status: dict, contract: set[str]) -> None:
     """Forbidden calls the worker saw inside the student's callees (``meta["callee_forbidden"]``): charged to
-    this task's case unless the callee answers for them (``attnlab.forbidden.excused``)."""
+    this task's case unless the callee answers for them (``attnlab.grading.forbidden.excused``)."""
     for r in results:
         seen = r.meta.get("callee_forbidden")
         if not isinstance(seen, dict):

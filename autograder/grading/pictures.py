@@ -36,7 +36,7 @@ def _slice2d(t: torch.Tensor) -> torch.Tensor:
     return t[:MAX_CELLS, :MAX_CELLS]
 
 
-def _axes_words(task_id: str, which: str) -> tuple[str, str]:
+def _axes_words(which: str) -> tuple[str, str]:
     """(row, column) words for an output: weights and scores are queries by keys."""
     if which in ("output",):
         return "query", "feature"
@@ -78,7 +78,7 @@ def _candidates(task: TaskResult):
             g, e = _slice2d(got), _slice2d(exp)
             if torch.equal(g.nan_to_num(0.0), e.to(torch.float64).nan_to_num(0.0)):
                 continue  # this output is right; show one that is not
-            rows, cols = _axes_words(task.id, output_name(case, i))
+            rows, cols = _axes_words(output_name(case, i))
             if exp.dtype == torch.bool:
                 yield case.label, rows, cols, [("your mask", g), ("expected mask", e.to(torch.float64))]
                 break

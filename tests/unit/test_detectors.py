@@ -1,4 +1,4 @@
-"""runner's detectors, in this process (no child): what a worker binds before student code loads, what it records
+"""the worker's detectors, in this process (no child): what a worker binds before student code loads, what it records
 inside callees, and the trace that the parent's canary reads."""
 
 from __future__ import annotations
