@@ -21,8 +21,6 @@ class TaskSpec:
     id: str
     #: The name the student defines (a function, or a class for a module task).
     function: str
-    #: "call" (a function), "module" (an nn.Module: construct, load weights, call forward) or "plot".
-    kind: str
     #: The contract's names of its positional arguments, for messages about an input.
     args: tuple[str, ...]
     #: The contract's names of its outputs, in order.
@@ -34,6 +32,9 @@ class TaskSpec:
     replayed: tuple[str, ...] = ()
     #: What to compute instead of a placeholder (the ``constant_output`` diagnosis).
     todo: str = "compute the output from the inputs"
+    #: What its computation cannot do without ("matmul", "exp"): right values whose op trace lacks it were not
+    #: watched (the canary, ``attnlab.grading.forbidden.trace_gap``). () asks for any op at all; None checks nothing.
+    computes: tuple[str, ...] | None = None
 
     def output_name(self, i: int) -> str:
         return self.outputs[i] if i < len(self.outputs) else f"#{i}"
@@ -48,55 +49,54 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec(
             "qk_scores",
             "qk_scores",
-            "call",
             args=("q", "k"),
             outputs=("scores",),
+            computes=("matmul",),
             todo="compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
         ),
         TaskSpec(
             "softmax_with_temperature",
             "softmax_with_temperature",
-            "call",
             args=("scores",),
             outputs=("weights",),
+            computes=("exp",),
             todo="divide the scores by the temperature, subtract the maximum along dim, take exp and divide by "
             "its sum along dim",
         ),
         TaskSpec(
             "causal_mask",
             "causal_mask",
-            "call",
             args=("seq_len",),
             outputs=("mask",),
+            computes=(),
             todo="compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
             "the past",
         ),
         TaskSpec(
             "attention",
             "attention",
-            "call",
             args=("q", "k", "v", "mask"),
             outputs=("output", "weights"),
             callees=("qk_scores", "softmax_with_temperature"),
             replayed=("qk_scores", "softmax_with_temperature"),
+            computes=("matmul", "exp"),
             todo="the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the "
             "output is the weights times v",
         ),
         TaskSpec(
             "multi_head_attention",
             "MultiHeadAttention",
-            "module",
             args=("x",),
             outputs=("output", "weights"),
             callees=("attention", "causal_mask", "qk_scores", "softmax_with_temperature"),
             replayed=("attention", "causal_mask"),
+            computes=("matmul", "exp"),
             todo="project x with W_q, W_k and W_v, split the heads, run attention in each head, join them and "
             "apply W_o",
         ),
         TaskSpec(
             "plot_attention",
             "plot_attention",
-            "plot",
             args=("weights", "query_tokens", "key_tokens"),
             outputs=("ax",),
             todo="pass weights itself to imshow (or matshow, pcolormesh), unchanged",

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from ..tasks import TASKS
+
 # What a course name also goes by in torch's function layer and in aten. Names not listed here match
 # themselves in both layers.
 ALIASES: dict[str, dict[str, list[str]]] = {
@@ -811,12 +813,11 @@ EXP = TraceNeed(
 
 #: What torch's dispatcher must see while a task's function computes values that come out right. A task not
 #: listed (plot_attention) is not checked; an empty list asks only that something was computed.
+#: What a task's spec says its computation does (``TaskSpec.computes``) -> the ops that show it.
+NEEDS = {"matmul": MATMUL, "exp": EXP}
+#: task id -> what its trace must show ([] for any op at all); a task whose spec says nothing is not checked.
 TRACE_NEEDS: dict[str, list[TraceNeed]] = {
-    "qk_scores": [MATMUL],
-    "softmax_with_temperature": [EXP],
-    "causal_mask": [],
-    "attention": [MATMUL, EXP],
-    "multi_head_attention": [MATMUL, EXP],
+    t.id: [NEEDS[c] for c in t.computes] for t in TASKS.values() if t.computes is not None
 }
 
 

@@ -394,10 +394,10 @@ def _judge_plot(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
             Diagnosis.make(
                 "constant_output",
                 case=case.label,
-                function="plot_attention",
+                function=TASKS[case.task].function,
                 what=f"draws {constant} in every cell",
                 expected="the weights vary",
-                todo=TASKS["plot_attention"].todo,
+                todo=TASKS[case.task].todo,
             ),
         )
     if case.extra.get("give_ax") and not meta.get("drew_on_given_ax"):
