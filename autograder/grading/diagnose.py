@@ -208,14 +208,16 @@ class Diagnosis:
         return cls(did, CATALOGUE[did][1].format(**details))
 
 
-def close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
-    """Same shape and |a - b| <= atol + rtol |b|, NaNs only where both are NaN."""
-    if a.shape != b.shape:
-        return False
+def within(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> torch.Tensor:
+    """Elementwise: |a - b| <= atol + rtol |b| where b is finite; where b is inf or NaN, a must be the same."""
     a, b = a.to(torch.float64), b.to(torch.float64)
-    both_nan = a.isnan() & b.isnan()
-    ok = ((a - b).abs() <= atol + rtol * b.abs()) | both_nan | (a == b)
-    return bool(ok.all())
+    near = ((a - b).abs() <= atol + rtol * b.abs()) & torch.isfinite(b)  # else inf <= atol + rtol * inf
+    return near | (a.isnan() & b.isnan()) | (a == b)
+
+
+def close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
+    """Same shape and every value `within` tolerance: NaN only where both are NaN, inf only where both are."""
+    return a.shape == b.shape and bool(within(a, b, atol, rtol).all())
 
 
 # --------------------------------------------------------------------------------------------- the rules

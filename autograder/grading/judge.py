@@ -36,7 +36,7 @@ import torch
 from ..child.replies import CaseReply, Status, StrEnum
 from ..tasks import TASKS
 from .cases import Case, answers
-from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs
+from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs, within
 from .forbidden import excused, trace_gap
 
 
@@ -155,7 +155,7 @@ def _theirs(text, limit: int = STUDENT_TEXT) -> str:
 def describe_error(got: torch.Tensor, exp: torch.Tensor, atol: float, rtol: float) -> str:
     """The largest error and where, in words: 'largest error 0.12 at [1, 3, 2] (got 0.50, expected 0.38)'."""
     diff = (got - exp).abs().nan_to_num(float("inf"))
-    bad = diff > atol + rtol * exp.abs()
+    bad = ~within(got, exp, atol, rtol)
     flat = int(torch.argmax(diff.masked_fill(~bad, -1.0)).item())
     idx = list(torch.unravel_index(torch.tensor(flat), exp.shape)) if exp.dim() else []
     where = "[" + ", ".join(str(int(i)) for i in idx) + "]"
@@ -514,7 +514,8 @@ def judge_task(
 def _missing(task, results: list[CaseResult], failure: dict | None) -> TaskResult | None:
     """The task's result where its function is missing, or is the stub whatever its other checks say; else None."""
     if failure and failure.get("status") == Status.MISSING:
-        load = _theirs(failure.get("load", ""), 2 * STUDENT_TEXT)
+        said = _theirs(failure.get("load", ""), 2 * STUDENT_TEXT)  # " (loading stopped at ...)", or nothing
+        load = f" {said}" if said else ""
         diagnosis = Diagnosis.make("missing", function=task.function, load=load)
         return TaskResult(task.id, 0.0, task.points, TaskStatus.MISSING, [diagnosis], results)
     valued = [r for r in results if r.case.kind in VALUE_KINDS and not (r.pending or r.skipped)]

@@ -1,0 +1,115 @@
+"""Every diagnosis in the catalogue is produced by a unit test from made-up replies.
+
+`PRODUCED_BY` names, for each catalogue id, the unit test that produces it and asserts it. A new id in
+``attnlab.grading.diagnose.CATALOGUE`` fails here until it has such a test; a test named here must exist,
+must not be skipped or expected to fail, and must assert the id (the id appears in one of its asserts).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import textwrap
+
+import pytest
+from attnlab.grading.diagnose import CATALOGUE
+
+RULES = "test_diagnosis_rules"
+
+#: catalogue id -> "module::test" (the module under tests/unit) that produces it from made-up replies.
+PRODUCED_BY: dict[str, str] = {
+    # qk_scores
+    "missing_scale": f"{RULES}::test_scores_without_the_division_by_sqrt_d_are_missing_scale",
+    "wrong_scale": f"{RULES}::test_scores_divided_by_d_are_wrong_scale_and_say_so",
+    "wrong_transpose": f"{RULES}::test_scores_as_keys_by_queries_are_wrong_transpose_not_wrong_shape",
+    # softmax_with_temperature
+    "wrong_dim": f"{RULES}::test_a_softmax_that_is_always_over_the_last_dim_is_wrong_dim",
+    "temperature_inverted": f"{RULES}::test_multiplying_by_the_temperature_is_temperature_inverted",
+    "temperature_ignored": f"{RULES}::test_a_temperature_left_out_is_temperature_ignored",
+    "unstable_softmax": f"{RULES}::test_exp_without_subtracting_the_maximum_is_unstable_softmax_not_nan_output",
+    "accepts_invalid_temperature": f"{RULES}::test_returning_for_a_bad_temperature_is_accepts_invalid_temperature",
+    "fully_masked_row_nan": f"{RULES}::test_nan_on_a_row_that_is_entirely_minus_inf_is_fully_masked_row_nan",
+    # causal_mask
+    "mask_inverted": f"{RULES}::test_a_mask_of_the_future_is_mask_inverted",
+    "mask_diagonal_excluded": f"{RULES}::test_a_mask_without_its_diagonal_is_mask_diagonal_excluded",
+    "accepts_invalid_length": f"{RULES}::test_a_seq_len_below_1_that_returns_a_mask_is_accepts_invalid_length",
+    # attention
+    "mask_after_softmax": f"{RULES}::test_weights_times_the_mask_after_the_softmax_are_mask_after_softmax",
+    "mask_fill_zero": f"{RULES}::test_hidden_scores_set_to_zero_are_mask_fill_zero",
+    "mask_polarity": f"{RULES}::test_hiding_the_keys_the_mask_allows_is_mask_polarity",
+    "no_gradient": f"{RULES}::test_right_values_without_a_graph_are_no_gradient",
+    # multi_head_attention
+    "heads_split_without_transpose": f"{RULES}::test_heads_split_by_a_plain_view_are_heads_split_without_transpose",
+    "missing_output_projection": f"{RULES}::test_no_w_o_at_the_end_is_missing_output_projection",
+    "scale_by_d_model": f"{RULES}::test_scores_scaled_by_d_model_are_scale_by_d_model",
+    "weights_averaged": f"{RULES}::test_weights_averaged_over_heads_are_weights_averaged_not_wrong_shape",
+    # plot_attention
+    "plot_wrong_data": f"{RULES}::test_a_heatmap_of_other_numbers_is_plot_wrong_data",
+    "plot_missing_labels": f"{RULES}::test_a_heatmap_without_tick_labels_is_plot_missing_labels",
+    "plot_missing_colorbar": f"{RULES}::test_a_heatmap_without_a_colorbar_is_plot_missing_colorbar",
+    # any task
+    "wrong_shape": f"{RULES}::test_an_extra_dimension_is_wrong_shape",
+    "wrong_dtype": f"{RULES}::test_float64_outputs_for_float32_inputs_are_wrong_dtype",
+    "wrong_device": f"{RULES}::test_an_output_on_another_device_is_wrong_device",
+    "mutates_input": f"{RULES}::test_an_input_changed_in_place_is_mutates_input",
+    "non_tensor_output": f"{RULES}::test_a_list_returned_for_a_tensor_is_non_tensor_output",
+    "nan_output": f"{RULES}::test_nan_where_the_expected_scores_are_finite_is_nan_output",
+    "forbidden_call": f"{RULES}::test_a_forbidden_call_is_forbidden_call",
+    "detector_tampered": f"{RULES}::test_right_values_with_no_trace_are_detector_tampered",
+    "not_implemented": f"{RULES}::test_a_stub_is_not_implemented",
+    "exception": f"{RULES}::test_an_unknown_exception_is_exception",
+    "timeout": f"{RULES}::test_a_timeout_is_timeout",
+    "wrong_values": f"{RULES}::test_values_off_in_no_known_way_are_wrong_values",
+    "crashed": f"{RULES}::test_a_crash_is_crashed",
+    "missing": f"{RULES}::test_no_function_at_all_is_missing",
+    "callee_failed": f"{RULES}::test_a_caller_right_but_for_its_wrong_callee_is_callee_failed",
+    "blocked_by_callee": f"{RULES}::test_a_callee_that_raised_inside_the_caller_is_blocked_by_callee",
+    "gradient_mismatch": f"{RULES}::test_a_wrong_gradient_with_right_values_is_gradient_mismatch",
+    "constant_output": f"{RULES}::test_zeros_everywhere_are_constant_output",
+}
+
+
+def _test_function(where: str):
+    module, name = where.split("::")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name, None)
+
+
+def _asserted_strings(fn) -> set[str]:
+    """Every string constant inside the assert statements of `fn`."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    return {
+        node.value
+        for a in ast.walk(tree)
+        if isinstance(a, ast.Assert)
+        for node in ast.walk(a)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def test_every_catalogue_id_has_a_unit_test_and_every_unit_test_named_is_for_a_catalogue_id():
+    missing = sorted(set(CATALOGUE) - set(PRODUCED_BY))
+    unknown = sorted(set(PRODUCED_BY) - set(CATALOGUE))
+    assert not missing, f"catalogue ids without a unit test that produces them: {missing}"
+    assert not unknown, f"PRODUCED_BY names ids the catalogue no longer has: {unknown}"
+
+
+@pytest.mark.parametrize("did", sorted(PRODUCED_BY))
+def test_the_unit_test_named_for_an_id_exists_runs_and_asserts_that_id(did):
+    fn = _test_function(PRODUCED_BY[did])
+    assert fn is not None and fn.__name__.startswith("test_"), f"{PRODUCED_BY[did]} is not a test"
+    marks = {m.name for m in getattr(fn, "pytestmark", [])}
+    assert not marks & {"skip", "skipif", "xfail"}, f"{PRODUCED_BY[did]} does not run as a plain test"
+    assert did in _asserted_strings(fn), f"{PRODUCED_BY[did]} never asserts {did!r}"
+
+
+def test_the_check_tells_an_assert_from_a_mere_mention():
+    def asserts(result):
+        assert result == ["wrong_dim"]
+
+    def mentions(result):
+        label = "wrong_dim"
+        assert result == [label]
+
+    assert "wrong_dim" in _asserted_strings(asserts)
+    assert "wrong_dim" not in _asserted_strings(mentions)
