@@ -34,6 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for task in TASK_IDS:
         config.addinivalue_line("markers", f"{task}: the attnlab task {task}")
+    if _submission(config) and hasattr(config.option, "dist"):
+        # One submission is graded once, in this process: never spread over pytest-xdist's workers (which the
+        # checkout's own addopts switch on), each of which would start a grader and grade it again.
+        config.option.dist, config.option.tx = "no", []
 
 
 def _submission(config: pytest.Config) -> str | None:
@@ -59,8 +63,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     path = _submission(config)
     if not path:
         return
+    if items:  # the tests of the folder it runs in (a checkout's own suite): not the submission's
+        config.hook.pytest_deselected(items=list(items))
     collector = SubmissionCollector.from_parent(session, name=Path(path).name, path=Path(path).resolve())
-    items.extend(collector.collect())
+    items[:] = list(collector.collect())
 
 
 class SubmissionCollector(pytest.Collector):

@@ -84,6 +84,8 @@ def test_there_is_one_mistake_file_per_required_id():
     assert not missing
 
 
+# The sweep through the real grader, one submission per file (tests/unit/ makes every id from made-up replies).
+@pytest.mark.slow
 @pytest.mark.parametrize("path", MISTAKES, ids=[p.stem for p in MISTAKES])
 def test_mistake_is_caught_and_named(path, grade, tmp_path):
     task_id, diag = expectation(path)
@@ -116,6 +118,7 @@ def test_placeholders_score_nothing_and_are_named(grade):
         assert all(c["status"] == "failed" and "values are right" in c["detail"] for c in meta), meta
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
 def test_valid_variant_gets_full_marks(path, grade):
     result = grade(path)

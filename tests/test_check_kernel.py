@@ -10,7 +10,10 @@ import os
 import sys
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.slow  # a real Jupyter kernel
 
 CELLS = [
     "import sys\nprint(sys.prefix)",
@@ -27,7 +30,12 @@ def run_in_kernel(cells: list[str], cwd) -> list:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     # jupyter_client starts a kernelspec whose argv begins with "python" with this interpreter: the venv's.
     client = NotebookClient(
-        nb, timeout=120, kernel_name="python3", allow_errors=False, resources={"metadata": {"path": str(cwd)}}
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(cwd)}},
+        shutdown_kernel="immediate",  # once every cell has run; a kernel with torch loaded takes seconds to exit
     )
     client.execute(env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
     return nb.cells

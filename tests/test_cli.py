@@ -12,12 +12,14 @@ from conftest import REPO, SUBMISSIONS
 EXAMPLES = REPO / "assignments" / "examples"
 
 
+# Each run is a process of its own that imports torch (and most start a grader): the tests that run one are slow.
 def attnlab(*args, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "attnlab.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
     )
 
 
+@pytest.mark.slow
 def test_json_is_one_line_per_submission_in_input_order():
     paths = [EXAMPLES / "forgot_sqrt_d.py", EXAMPLES / "correct.py"]
     out = attnlab("grade", *paths, "--json", "--seed", "3", "--tasks", "qk_scores,attention")
@@ -36,6 +38,7 @@ def test_json_is_one_line_per_submission_in_input_order():
     assert results[1]["total"] == results[1]["max_total"] == 35.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, words",
     [
@@ -64,6 +67,7 @@ def _unreadable(tmp_path):
     return [broken, tmp_path / "nowhere.py"]
 
 
+@pytest.mark.slow
 def test_an_unreadable_path_among_many_gets_its_own_line_and_the_others_are_graded(tmp_path):
     broken, nowhere = _unreadable(tmp_path)
     paths = [broken, EXAMPLES / "correct.py", nowhere]
@@ -102,6 +106,7 @@ def test_the_python_api_keeps_going_as_the_command_does(tmp_path, course, zygote
     assert results[1]["total"] == results[1]["max_total"]
 
 
+@pytest.mark.slow
 def test_nothing_readable_exits_2_with_one_line_per_path(tmp_path):
     out = attnlab("grade", *_unreadable(tmp_path), "--json")
     assert out.returncode == 2 and out.stdout == ""
@@ -109,6 +114,7 @@ def test_nothing_readable_exits_2_with_one_line_per_path(tmp_path):
     assert len(err) == 2 and "not valid notebook JSON" in err[0] and "no such file" in err[1], out.stderr
 
 
+@pytest.mark.slow
 def test_graded_is_exit_0_whatever_the_score(tmp_path):
     empty = tmp_path / "empty.py"
     empty.write_text("# nothing yet\n")
@@ -117,12 +123,14 @@ def test_graded_is_exit_0_whatever_the_score(tmp_path):
     assert json.loads(out.stdout)["total"] == 0.0
 
 
+@pytest.mark.slow
 def test_table_output_names_the_mistake():
     out = attnlab("check", EXAMPLES / "forgot_sqrt_d.py", "--tasks", "qk_scores")
     assert out.returncode == 0, out.stderr
     assert "missing_scale" in out.stdout and "sqrt" in out.stdout
 
 
+@pytest.mark.slow
 def test_notebook_cells_run_in_order_skipping_magics_and_failing_scratch(tmp_path):
     import nbformat
 
@@ -145,6 +153,7 @@ def test_notebook_cells_run_in_order_skipping_magics_and_failing_scratch(tmp_pat
     assert [e["type"] for e in result["load_errors"]] == ["ZeroDivisionError"]
 
 
+@pytest.mark.slow
 def test_course_errors_name_the_field(tmp_path):
     bad = tmp_path / "course.yml"
     bad.write_text((REPO / "course.yml").read_text().replace("points: 15", "points: -1"))
@@ -156,6 +165,7 @@ def test_course_errors_name_the_field(tmp_path):
     assert "tasks.0.points" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_check_cells_do_nothing_in_the_grader_and_reference_is_not_importable(tmp_path):
     import nbformat
 
@@ -174,6 +184,7 @@ def test_check_cells_do_nothing_in_the_grader_and_reference_is_not_importable(tm
     assert [e["type"] for e in result["load_errors"]] == ["ModuleNotFoundError"]
 
 
+@pytest.mark.slow
 def test_a_notebook_cell_that_exits_or_hangs_is_left_out_and_the_rest_graded(tmp_path):
     import nbformat
 

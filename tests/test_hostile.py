@@ -229,6 +229,7 @@ def test_os_exit_in_one_task_costs_only_that_task(grade, tmp_path):
     assert sum(c["status"] == "crashed" for c in qk["cases"]) >= 2
 
 
+@pytest.mark.slow
 def test_endless_loop_ignoring_signals_costs_only_that_task(grade, tmp_path):
     start = time.monotonic()
     result = grade(build(HOSTILE / "endless_loop.py", tmp_path))
@@ -242,6 +243,7 @@ def test_endless_loop_ignoring_signals_costs_only_that_task(grade, tmp_path):
     assert elapsed < 3 * TASK_SECONDS + 30
 
 
+@pytest.mark.slow
 def test_fake_result_lines_mean_nothing(tmp_path, course):
     path = build(HOSTILE / "fake_results.py", tmp_path)
     out = subprocess.run(
@@ -270,6 +272,7 @@ def test_fake_result_lines_mean_nothing(tmp_path, course):
     assert '"total": 100.0' in result["output"]  # what the student printed is kept, as data
 
 
+@pytest.mark.slow
 def test_no_worker_is_left_behind(grade, tmp_path, zygote):
     grade(build(HOSTILE / "endless_loop.py", tmp_path), tasks=["softmax_with_temperature"])
     # Every worker carries its zygote's work root in its command line, as the zygote does (other
@@ -308,11 +311,13 @@ def test_fork_bomb_is_capped_and_leaves_nothing(grade, tmp_path, mark, zygote):
     assert survivors(mark) == []
 
 
+@pytest.mark.slow
 def test_control_without_the_sandbox_the_fork_bomb_is_not_capped(grade_unconfined, tmp_path, mark):
     result = grade_unconfined(hostile("fork_bomb.py", tmp_path, MARKER=mark), tasks=["qk_scores"])
     assert "fork bomb: 500 of 500" in result["output"], result["output"]
 
 
+@pytest.mark.slow
 def test_orphan_daemon_dies_with_the_worker(grade, tmp_path, mark, zygote):
     needs(zygote, "pidns")
     result = grade(hostile("orphan_daemon.py", tmp_path, MARKER=mark), tasks=["qk_scores"])
@@ -323,6 +328,7 @@ def test_orphan_daemon_dies_with_the_worker(grade, tmp_path, mark, zygote):
     assert traces(mark) == []
 
 
+@pytest.mark.slow
 def test_control_without_the_sandbox_the_daemon_survives(grade_unconfined, tmp_path, mark):
     grade_unconfined(hostile("orphan_daemon.py", tmp_path, MARKER=mark), tasks=["qk_scores"])
     time.sleep(1.5)
@@ -338,6 +344,7 @@ def test_planted_result_files_stay_in_the_worker(grade, tmp_path, mark):
     assert traces(mark, tmp_path) == []
 
 
+@pytest.mark.slow
 def test_control_without_the_sandbox_result_files_land_on_the_host(grade_unconfined, tmp_path, mark):
     grade_unconfined(hostile("planted_results.py", tmp_path, MARKER=mark), tasks=["qk_scores"])
     assert Path(f"/tmp/attnlab-result-{mark}.json") in traces(mark)
@@ -355,6 +362,7 @@ def test_disk_scan_finds_no_answers(grade, tmp_path, zygote, scan_off):
     assert task_of(result, "qk_scores")["status"] == "passed"
 
 
+@pytest.mark.slow
 def test_control_without_the_sandbox_the_disk_scan_finds_the_reference(grade_unconfined, tmp_path):
     result = grade_unconfined(hostile("disk_scan.py", tmp_path), tasks=["qk_scores"])
     assert f"found: {REPO / 'reference'}" in result["output"], result["output"]
@@ -368,6 +376,7 @@ def test_no_connection_reaches_a_listener_on_localhost(grade, tmp_path, listener
     assert task_of(result, "qk_scores")["status"] == "passed"
 
 
+@pytest.mark.slow
 def test_control_without_the_sandbox_the_listener_is_reached(grade_unconfined, tmp_path, listener):
     port = listener.getsockname()[1]
     result = grade_unconfined(hostile("tcp_connect.py", tmp_path, PORT=port), tasks=["qk_scores"])
@@ -398,6 +407,7 @@ def test_editing_its_own_file_changes_nothing(grade, tmp_path):
     assert mask["score"] < mask["max_score"] and "mask_inverted" in mask["diagnoses"], mask
 
 
+@pytest.mark.slow
 def test_control_without_the_sandbox_the_file_is_edited(grade_unconfined, tmp_path):
     if not tmp_path.is_relative_to("/tmp"):
         pytest.skip(f"the attack searches /tmp, and pytest's tmp_path is {tmp_path}")

@@ -27,7 +27,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -36,6 +35,7 @@ import nbformat
 import pytest
 from conftest import REPO, SUBMISSIONS, build
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader_steps import run_steps
 from test_hostile import connections, survivors, traces
 
 ASSIGNMENT, NOTEBOOK = "hostile", "attack"
@@ -132,13 +132,15 @@ def source_notebook(course):
     return new_notebook(cells=cells, metadata={"kernelspec": kernelspec, "language_info": {"name": "python"}})
 
 
-def nbgrader(root: Path, *args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
-    )
-    assert out.returncode == 0 or not check, f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
-    assert "Exception while loading config file" not in out.stderr, out.stderr[-6000:]
-    return out
+def nbgrader(root: Path, *commands: list[str], env: dict, check: bool = True) -> list[subprocess.CompletedProcess]:
+    """`nbgrader ARGS` from `root` for each ARGS in `commands`, in order, in one process (nbgrader_steps.py)."""
+    done = run_steps([(root, args) for args in commands], env=env, timeout=900)
+    for out in done:
+        assert out.returncode == 0 or not check, (
+            f"{' '.join(out.args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+        )
+        assert "Exception while loading config file" not in out.stderr, out.stderr[-6000:]
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +153,7 @@ def attack_run(tmp_path_factory, course):
     env = {**os.environ, "ATTNLAB_SECRET_SEED": str(SEED)}
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
     nbformat.write(source_notebook(course), str(root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"))
-    nbgrader(root, "generate_assignment", ASSIGNMENT, env=env)
+    nbgrader(root, ["generate_assignment", ASSIGNMENT], env=env)
     released = nbformat.read(str(root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), as_version=4)
 
     mark = uuid.uuid4().hex
@@ -185,7 +187,12 @@ def attack_run(tmp_path_factory, course):
         submitted[student] = (path, path.read_bytes())
 
     # The not-JSON notebook is the one nbgrader cannot grade: it says so, and ends with exit code 1.
-    autograde = nbgrader(root, "autograde", ASSIGNMENT, env=env, check=False)
+    # The feedback comes from the same process; it runs no student code, and everything the autograde
+    # started is looked for once that process has ended, as after `nbgrader autograde` itself.
+    autograde, feedback = nbgrader(
+        root, ["autograde", ASSIGNMENT], ["generate_feedback", ASSIGNMENT], env=env, check=False
+    )
+    assert feedback.returncode == 0, f"generate_feedback failed:\n{feedback.stdout[-3000:]}\n{feedback.stderr[-6000:]}"
     left = survivors(mark)
     time.sleep(1.5)  # a daemon alive anywhere would have written its file again by now
     result = {
@@ -198,7 +205,6 @@ def attack_run(tmp_path_factory, course):
         "autograde": autograde,
     }
     listener.close()
-    nbgrader(root, "generate_feedback", ASSIGNMENT, env=env)
 
     from nbgrader.api import Gradebook
 
@@ -216,6 +222,7 @@ def test_the_suite_has_at_least_fifteen_attacks():
     assert len(ATTACKS) >= 15, ATTACKS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_gradebook_equals_the_trusted_grader(attack_run, grade, attack):
     path, _ = attack_run["submitted"][attack]
@@ -228,6 +235,7 @@ def test_gradebook_equals_the_trusted_grader(attack_run, grade, attack):
         assert stored[tid] < trusted[tid]["max_score"], (attack, tid)
 
 
+@pytest.mark.slow
 def test_the_hidden_tests_reach_neither_the_feedback_nor_the_gradebook(attack_run):
     root, student = attack_run["root"], "read_hidden_tests"
     autograded = (root / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
@@ -242,6 +250,7 @@ def test_the_hidden_tests_reach_neither_the_feedback_nor_the_gradebook(attack_ru
     assert HIDDEN not in repr(attack_run["gradebook"][student]) + repr(attack_run["comments"][student])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", READABLE)
 def test_a_tampered_notebook_is_graded_as_attnlab_grade_grades_its_code(attack_run, grade, student):
     path, _ = attack_run["submitted"][student]
@@ -251,6 +260,7 @@ def test_a_tampered_notebook_is_graded_as_attnlab_grade_grades_its_code(attack_r
     assert not any(attack_run["manual"][student]), student
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", list(TAMPERED))
 def test_the_log_names_each_tampered_notebook_and_what_was_wrong(attack_run, student):
     _, words = TAMPERED[student]
@@ -260,6 +270,7 @@ def test_the_log_names_each_tampered_notebook_and_what_was_wrong(attack_run, stu
     assert "One or more notebooks in the assignment use" not in log  # nbgrader's schema error, which stops the run
 
 
+@pytest.mark.slow
 def test_one_unreadable_notebook_stops_no_one_else(attack_run):
     log = attack_run["autograde"].stderr
     failed = re.findall(r"There was an error processing assignment '\S+' for student '(\S+)'", log)
@@ -270,6 +281,7 @@ def test_one_unreadable_notebook_stops_no_one_else(attack_run):
     assert all(attack_run["manual"]["not_json"])  # nbgrader leaves it to the instructor, as it says
 
 
+@pytest.mark.slow
 def test_nothing_is_left_behind(attack_run):
     assert attack_run["survivors"] == []
     assert attack_run["traces"] == []

@@ -3,9 +3,12 @@
 One course is built in a temporary folder from `assignments/source/` and driven as an instructor and
 students would drive it, with a real sqlite gradebook and nbgrader's own exchange:
 
-    instructor: generate_assignment, release_assignment          (nbgrader's command line)
+    instructor: generate_assignment, release_assignment          (nbgrader's command-line app)
     students:   fetch_assignment, edit, submit                    (nbgrader's exchange classes)
-    instructor: collect, autograde, generate_feedback, export     (nbgrader's command line)
+    instructor: collect, autograde, generate_feedback, export     (nbgrader's command-line app)
+
+The instructor's commands run as `nbgrader ARGS` does (nbgrader's app, reading the course's
+nbgrader_config.py), several to a process (tests/nbgrader_steps.py) rather than one process each.
 
 The instructor adds a hidden-test region to lesson 1's grade cell, as instructors do; it must never
 reach a student. The students:
@@ -47,6 +50,7 @@ import yaml
 from attnlab.course import load_course
 from attnlab.nbgrader_plugin import FEEDBACK, nbgrader_config
 from nbformat.v4 import new_code_cell
+from nbgrader_steps import run_steps
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "assignments" / "source"
@@ -140,13 +144,14 @@ def answer(student: str, lesson: str, fetched, source, markers: Path) -> nbforma
     return nb
 
 
-def nbgrader(root: Path, *args: str, env: dict, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "nbgrader", *args]
-    out = subprocess.run(cmd, cwd=cwd or root, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
-    # nbgrader logs a broken nbgrader_config.py and goes on without it, grading the untrusted way.
-    assert "Exception while loading config file" not in out.stderr, out.stderr[-6000:]
-    return out
+def nbgrader(root: Path, *commands: list[str], env: dict) -> list[subprocess.CompletedProcess]:
+    """`nbgrader ARGS` from `root` for each ARGS in `commands`, in order, all in one process."""
+    done = run_steps([(root, args) for args in commands], env=env, timeout=600)
+    for out in done:
+        assert out.returncode == 0, f"{' '.join(out.args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+        # nbgrader logs a broken nbgrader_config.py and goes on without it, grading the untrusted way.
+        assert "Exception while loading config file" not in out.stderr, out.stderr[-6000:]
+    return done
 
 
 def student_exchange(action: str, course_id: str, exchange: Path, home: Path, lesson: str, student: str) -> None:
@@ -178,23 +183,21 @@ def read_gradebook(root: Path, course_id: str, pairs: list) -> dict:
     return out
 
 
-def trusted_scores(paths: dict, course, seed: int) -> dict:
+def trusted_scores(paths: dict, course, seed: int, zygote) -> dict:
     from attnlab.grading.grade import grade_paths
-    from attnlab.grading.processes import Zygote
 
     out = {}
-    with Zygote() as zygote:
-        for lesson in LESSONS:
-            mine = [k for k in paths if k[0] == lesson]
-            results = grade_paths(
-                [paths[k] for k in mine], course=course, seed=seed, task_ids=LESSONS[lesson], zygote=zygote
-            )
-            out.update({k: {t["id"]: t for t in r["tasks"]} for k, r in zip(mine, results)})
+    for lesson in LESSONS:
+        mine = [k for k in paths if k[0] == lesson]
+        results = grade_paths(
+            [paths[k] for k in mine], course=course, seed=seed, task_ids=LESSONS[lesson], zygote=zygote
+        )
+        out.update({k: {t["id"]: t for t in r["tasks"]} for k, r in zip(mine, results)})
     return out
 
 
 @pytest.fixture(scope="module")
-def course_run(tmp_path_factory):
+def course_run(tmp_path_factory, zygote):
     """Release, fetch, submit, collect, autograde, give feedback and export once."""
     root = tmp_path_factory.mktemp("course")
     data = yaml.safe_load((REPO / "course.yml").read_text())
@@ -231,8 +234,9 @@ def course_run(tmp_path_factory):
             nb.cells[index_of(nb, "qk_scores")].source += HIDDEN_REGION
         nbformat.write(nb, str(root / "source" / lesson / f"{lesson}.ipynb"))
         sources[lesson] = nb
-        nbgrader(root, "generate_assignment", lesson, env=env)
-        nbgrader(root, "release_assignment", lesson, env=env)
+    nbgrader(
+        root, *[[step, lesson] for lesson in LESSONS for step in ("generate_assignment", "release_assignment")], env=env
+    )
 
     markers = root / "ran"
     markers.mkdir()
@@ -247,23 +251,23 @@ def course_run(tmp_path_factory):
                 answer(student, lesson, nbformat.read(str(path), as_version=4), sources[lesson], markers), str(path)
             )
             student_exchange("submit", course.course_id, exchange, home, lesson, student)
-    for lesson in LESSONS:
-        nbgrader(root, "collect", lesson, env=env)
+    done = nbgrader(
+        root,
+        *[["collect", lesson] for lesson in LESSONS],
+        *[[step, lesson] for lesson in LESSONS for step in ("autograde", "generate_feedback")],
+        ["export"],
+        env=env,
+    )
     for lesson, student in PAIRS:
         submitted[lesson, student] = root / "submitted" / student / lesson / f"{lesson}.ipynb"
         assert submitted[lesson, student].exists(), (lesson, student)
-
-    logs = {}
-    for lesson in LESSONS:
-        logs[lesson] = nbgrader(root, "autograde", lesson, env=env).stderr
-        nbgrader(root, "generate_feedback", lesson, env=env)
-    nbgrader(root, "export", env=env)
+    logs = {out.args[2]: out.stderr for out in done if out.args[1] == "autograde"}
     return {
         "root": root,
         "course": course,
         "env": env,
         "submitted": submitted,
-        "trusted": trusted_scores(submitted, course, SEED),
+        "trusted": trusted_scores(submitted, course, SEED, zygote),
         "gradebook": read_gradebook(root, course.course_id, PAIRS),
         "autograde_logs": logs,
         "markers": sorted(p.name for p in markers.iterdir()),
@@ -274,6 +278,7 @@ def feedback_page(run, lesson: str, student: str) -> str:
     return (run["root"] / "feedback" / student / lesson / f"{lesson}.html").read_text()
 
 
+@pytest.mark.slow
 def test_release_hides_solutions_and_hidden_tests(course_run):
     from attnlab.student_build import find_leaks
 
@@ -296,6 +301,7 @@ def test_release_hides_solutions_and_hidden_tests(course_run):
     assert fetched[0].exists()
 
 
+@pytest.mark.slow
 def test_the_leak_scan_finds_a_solution_left_in_a_release(course_run, tmp_path):
     from attnlab.student_build import find_leaks
 
@@ -303,6 +309,7 @@ def test_the_leak_scan_finds_a_solution_left_in_a_release(course_run, tmp_path):
     assert find_leaks([source], extra_markers=[HIDDEN]), "the scan must see the solution in the source notebook"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lesson, student", PAIRS)
 def test_gradebook_holds_the_trusted_scores(course_run, lesson, student):
     stored = course_run["gradebook"][lesson, student]
@@ -315,6 +322,7 @@ def test_gradebook_holds_the_trusted_scores(course_run, lesson, student):
         assert needs_manual is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", ["correct", "exiter", "looper", "tamperer"])
 def test_right_work_gets_full_marks_whatever_else_the_notebook_does(course_run, student):
     for lesson in SUBMITS[student]:
@@ -323,6 +331,7 @@ def test_right_work_gets_full_marks_whatever_else_the_notebook_does(course_run, 
             assert score == max_score, (student, lesson, task_id, course_run["trusted"][lesson, student][task_id])
 
 
+@pytest.mark.slow
 def test_the_typical_mistakes_get_partial_credit_and_their_names(course_run):
     gb, trusted = course_run["gradebook"], course_run["trusted"]
     assert 0 < gb["lesson1_qk_scores", "noscale"]["qk_scores"][0] < 15
@@ -331,11 +340,13 @@ def test_the_typical_mistakes_get_partial_credit_and_their_names(course_run):
     assert "temperature_ignored" in trusted["lesson2_softmax", "notemp"]["softmax_with_temperature"]["diagnoses"]
 
 
+@pytest.mark.slow
 def test_the_in_kernel_cheats_gain_nothing(course_run):
     gb = course_run["gradebook"]
     assert gb["lesson1_qk_scores", "cheater"]["qk_scores"][0] == gb["lesson1_qk_scores", "noscale"]["qk_scores"][0] < 15
 
 
+@pytest.mark.slow
 def test_graded_cells_hold_feedback_and_the_score_only(course_run):
     root = course_run["root"]
     for (lesson, student), trusted in course_run["trusted"].items():
@@ -352,6 +363,7 @@ def test_graded_cells_hold_feedback_and_the_score_only(course_run):
         assert seen == set(LESSONS[lesson]), (lesson, student)
 
 
+@pytest.mark.slow
 def test_a_deleted_grade_cell_is_put_back_and_said_so(course_run):
     root = course_run["root"]
     assert "qk_scores" not in [
@@ -367,6 +379,7 @@ def test_a_deleted_grade_cell_is_put_back_and_said_so(course_run):
     assert "print(20.0)" not in nb.cells[index_of(nb, "attention")].source
 
 
+@pytest.mark.slow
 def test_feedback_shows_the_trusted_feedback_pictures_and_no_hidden_test(course_run):
     root = course_run["root"]
     autograded = (root / "autograded" / "correct" / "lesson1_qk_scores" / "lesson1_qk_scores.ipynb").read_text()
@@ -390,6 +403,7 @@ def test_feedback_shows_the_trusted_feedback_pictures_and_no_hidden_test(course_
     assert "attnlab-picture" not in feedback_page(course_run, "lesson1_qk_scores", "correct")
 
 
+@pytest.mark.slow
 def test_export_has_every_students_total(course_run):
     with open(course_run["root"] / "grades.csv", newline="") as f:
         rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
@@ -403,6 +417,7 @@ def test_export_has_every_students_total(course_run):
         assert float(row["max_score"]) == sum(t["max_score"] for t in trusted.values())
 
 
+@pytest.mark.slow
 def test_no_student_code_ran_outside_the_sandbox(course_run):
     # run_kernel "auto" with only course tasks: no kernel; the grader's sandbox hides the course folder.
     assert course_run["markers"] == []
@@ -414,13 +429,15 @@ def kernel_run(course_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("kernel") / "course"
     shutil.copytree(course_run["root"], root)
     config = root / "nbgrader_config.py"
+    # Each kernel is stopped as soon as its notebook has run, rather than given seconds to exit by itself.
     config.write_text(
-        config.read_text().replace(str(course_run["root"]), str(root)) + '\nc.TrustedGrades.run_kernel = "always"\n'
+        config.read_text().replace(str(course_run["root"]), str(root))
+        + '\nc.TrustedGrades.run_kernel = "always"\nc.TrustedGrades.shutdown_kernel = "immediate"\n'
     )
     markers = course_run["root"] / "ran"  # where the notebooks' marker cells write
     for stale in markers.iterdir():  # course_run has already read what its own autograde left
         stale.unlink()
-    nbgrader(root, "autograde", "lesson1_qk_scores", "--force", env=course_run["env"])
+    nbgrader(root, ["autograde", "lesson1_qk_scores", "--force"], env=course_run["env"])
     ran = sorted(os.listdir(markers))
     for name in ran:
         (markers / name).unlink()
@@ -430,6 +447,7 @@ def kernel_run(course_run, tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_with_the_kernel_run_the_cheats_and_warnings_still_gain_nothing(course_run, kernel_run):
     assert kernel_run["ran"] == sorted(f"lesson1_qk_scores-{s}" for s in LESSON1)  # the kernel did run them
     for student in LESSON1:

@@ -62,6 +62,7 @@ def execute(nb, lesson: str) -> None:
         kernel_name="python3",
         allow_errors=False,
         resources={"metadata": {"path": str(SOURCE / lesson)}},
+        shutdown_kernel="immediate",  # once every cell has run; a kernel with torch loaded takes seconds to exit
     )
     client.execute(env={**os.environ, "MPLBACKEND": "Agg"})
 
@@ -87,6 +88,7 @@ def outputs_text(cell) -> str:
     return "".join(parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_source_runs_and_every_check_passes(lesson):
     nb = notebook(lesson)
@@ -97,6 +99,7 @@ def test_source_runs_and_every_check_passes(lesson):
         assert f"PASS {task}:" in printed, f"{lesson}: no PASS for {task}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_release_stops_at_the_first_stub(lesson):
     nb = release(notebook(lesson))

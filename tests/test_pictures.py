@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO, SUBMISSIONS, build
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -35,6 +36,7 @@ def test_grade_draws_each_task_that_lost_points(course, zygote, tmp_path):
             assert png.startswith(PNG) and len(png) > 5000
 
 
+@pytest.mark.slow
 def test_report_folder_holds_json_and_pngs_that_it_names(tmp_path):
     out = subprocess.run(
         [

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import REPO, SUBMISSIONS
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow  # each test is a pytest run in a process of its own, through real workers
 EXAMPLES = REPO / "assignments" / "examples"
 
 
+def own_copy(pytester: pytest.Pytester, path: Path) -> str:
+    """The submission in the pytester folder, where a self-learner keeps their work. Given from inside this
+    checkout, it would make pytest read the checkout's pytest configuration (its addopts included)."""
+    copy = pytester.path / path.name
+    copy.write_text(path.read_text())
+    return str(copy)
+
+
 def test_one_test_per_task_and_hints_on_failure(pytester: pytest.Pytester):
-    res = pytester.runpytest_subprocess("--attn-submission", str(EXAMPLES / "forgot_sqrt_d.py"))
+    res = pytester.runpytest_subprocess("--attn-submission", own_copy(pytester, EXAMPLES / "forgot_sqrt_d.py"))
     res.assert_outcomes(passed=5, failed=1)
     out = res.stdout.str()
     assert re.search(r"qk_scores: [\d.]+/15, (partial|failed)", out), out
@@ -21,7 +31,9 @@ def test_one_test_per_task_and_hints_on_failure(pytester: pytest.Pytester):
 
 
 def test_marker_selects_one_task(pytester: pytest.Pytester):
-    res = pytester.runpytest_subprocess("--attn-submission", str(SUBMISSIONS / "base.py"), "-m", "causal_mask")
+    res = pytester.runpytest_subprocess(
+        "--attn-submission", own_copy(pytester, SUBMISSIONS / "base.py"), "-m", "causal_mask"
+    )
     res.assert_outcomes(passed=1, deselected=5)
 
 
@@ -29,6 +41,14 @@ def test_ini_value_is_used_when_no_option(pytester: pytest.Pytester):
     pytester.makeini(f"[pytest]\nattn_submission = {SUBMISSIONS / 'base.py'}\n")
     res = pytester.runpytest_subprocess("-m", "qk_scores or attention")
     res.assert_outcomes(passed=2, deselected=4)
+
+
+def test_only_the_tasks_run_in_a_folder_with_tests_of_its_own_and_in_one_process(pytester: pytest.Pytester):
+    """A self-learner runs `pytest --attn-submission mywork.py` in their clone, beside the course's own suite."""
+    pytester.makepyfile(test_course_suite="def test_of_the_course():\n    raise AssertionError('not theirs')\n")
+    res = pytester.runpytest_subprocess("--attn-submission", own_copy(pytester, SUBMISSIONS / "base.py"), "-n", "2")
+    res.assert_outcomes(passed=6, deselected=1)
+    assert "workers" not in res.stdout.str()  # pytest-xdist stayed off: one grader, one grading
 
 
 def test_starter_stubs_fail_with_not_implemented(pytester: pytest.Pytester, tmp_path):

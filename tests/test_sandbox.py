@@ -339,6 +339,7 @@ def test_seccomp_program_for_each_architecture(monkeypatch, arch):
     assert program[-1] == (0x06, 0, 0, 0x00050000 | 1)  # the shared exit: EPERM
 
 
+@pytest.mark.slow
 def test_only_one_warning_line_for_a_weaker_sandbox(monkeypatch, capsys):
     from attnlab.grading import processes as sandbox
 
@@ -357,6 +358,7 @@ def test_only_one_warning_line_for_a_weaker_sandbox(monkeypatch, capsys):
 # ------------------------------------------------------------------------------ attnlab doctor
 
 
+@pytest.mark.slow
 def test_doctor_names_every_layer():
     env = {**os.environ, "COLUMNS": "200"}
     out = subprocess.run(

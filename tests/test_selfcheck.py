@@ -98,6 +98,7 @@ def test_the_known_correct_submission_is_the_reference():
     assert name.endswith(".py") and "def qk_scores" in source and "class MultiHeadAttention" in source
 
 
+@pytest.mark.slow
 def test_grade_refuses_where_correct_work_would_lose_points(tmp_path):
     """A course whose time limit no task can meet: the class would get zeros, so nothing is graded."""
     course = yaml.safe_load((REPO / "course.yml").read_text())
@@ -121,6 +122,7 @@ def test_grade_refuses_where_correct_work_would_lose_points(tmp_path):
     assert "timeout" in lines[0] and "attnlab doctor" in lines[0]
 
 
+@pytest.mark.slow
 def test_nbgrader_autograde_refuses_too(tmp_path, monkeypatch):
     """TrustedGrades (nbgrader's autograde step) raises instead of writing grades, for every notebook."""
     import nbformat

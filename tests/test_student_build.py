@@ -341,6 +341,7 @@ def student_facts(installed, tmp_path_factory):
     return _result(_start(STUDENT_FACTS, str(SUBMISSIONS), *files, student=installed))
 
 
+@pytest.mark.slow
 def test_student_install_is_isolated_from_the_answers(student_facts, installed):
     assert Path(student_facts["file"]).resolve() == (installed / "attnlab" / "__init__.py").resolve()
     assert student_facts["attnlab.reference"] == "ModuleNotFoundError"
@@ -348,11 +349,13 @@ def test_student_install_is_isolated_from_the_answers(student_facts, installed):
     assert student_facts["attnlab.student_build"] == "ModuleNotFoundError"
 
 
+@pytest.mark.slow
 def test_student_check_passes_correct_code(student_facts):
     for function, v in student_facts["base"].items():
         assert v["check"] is True and v["status"] == "passed" and v["diagnoses"] == [], (function, v)
 
 
+@pytest.mark.slow
 def test_student_check_names_the_mistake(student_facts):
     for mistake in ("missing_scale", "temperature_ignored", "plot_missing_colorbar"):
         v = student_facts[mistake]
@@ -360,6 +363,7 @@ def test_student_check_names_the_mistake(student_facts):
         assert v["figure"], f"{mistake}: no picture"  # the picture needs only the data
 
 
+@pytest.mark.slow
 def test_student_check_has_only_the_public_seed(student_facts):
     message = student_facts["other_seed"]
     assert "\n" not in message and f"only the public cases (seed {COURSE.public_seed})" in message
@@ -388,6 +392,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_student_check_agrees_with_the_full_install_on_every_mistake(installed, tmp_path):
     plan = []
     for path in MISTAKES:

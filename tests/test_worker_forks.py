@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import nbformat
+import pytest
 from conftest import BASE, SUBMISSIONS, build, task_of
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -24,6 +25,7 @@ def _notebook(tmp_path, cells: list[str]):
     return path
 
 
+@pytest.mark.slow
 def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path):
     from attnlab.grading.grade import grade_paths
 
@@ -44,6 +46,7 @@ def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path)
     assert took < baseline + 1.5 + 1.5, (took, baseline)
 
 
+@pytest.mark.slow
 def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path):
     """Each cell is within the per-cell limit; all of them together are not within one cell's limit."""
     from attnlab.grading.grade import grade_paths
@@ -55,6 +58,7 @@ def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path
     assert result["load_errors"] == []
 
 
+@pytest.mark.slow
 def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
     from attnlab.grading.grade import grade_paths
 
@@ -66,6 +70,7 @@ def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
     assert "loading your notebook (all its cells together)" in t["feedback"], t["feedback"]
 
 
+@pytest.mark.slow
 def test_a_timeout_in_one_task_keeps_the_submission_loaded(course, zygote, tmp_path):
     """The worker kills the task's child at the limit and stays loaded: the next task needs no reload."""
     from attnlab.grading.grade import grade_paths

@@ -2,8 +2,8 @@
 
 It runs as ``python -I -c BOOT CHILD_DIR FD CONFIG`` (``attnlab.grading.processes.BOOT``), which loads
 this folder, ``child/``, as a package of its own that holds nothing of the trusted side: not the
-attnlab package, the reference answers or the judge. ``main`` then drops the child package from
-``sys.modules``, so that no name of the grader's is reachable that way from student code.
+attnlab package, the reference answers or the judge. Once all of it is loaded, `zygote` drops the child
+package from ``sys.modules``, so that no name of the grader's is reachable that way from student code.
 
 The zygote imports torch, numpy and matplotlib once, then waits. For every submission (and after a
 crash) the parent asks it for a fresh worker (``worker.Worker``), which it forks. While torch loads, a
