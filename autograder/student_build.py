@@ -160,7 +160,8 @@ def unexpected_members(wheel: str | os.PathLike) -> list[str]:
     """Members of a student wheel that must not be there (`NEVER_SHIPPED`): the answers, the reference, this builder."""
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-    banned = re.compile(r"(^|/)(answers/|reference/|reference\.py$|student_build\.py$)")
+    parts = [re.escape(n) + ("" if n.endswith("/") else "$") for n in NEVER_SHIPPED]
+    banned = re.compile(r"(^|/)(" + "|".join(parts) + r"|reference\.py$)")
     return [f"{Path(wheel).name}/{n}: must not be in the student build" for n in names if banned.search(n)]
 
 

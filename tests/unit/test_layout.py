@@ -66,3 +66,20 @@ def test_only_the_trusted_side_reaches_the_answers_and_only_through_one_door():
             else:
                 continue
             assert not any("answers" in n.split(".") for n in names), (path, names)
+
+
+def test_the_student_build_ships_the_child_and_grading_zones_and_never_the_answers(tmp_path):
+    import zipfile
+
+    from attnlab.student_build import student_files, unexpected_members
+
+    files = student_files()
+    assert {"notebook_check.py", "child/worker.py", "child/confine/__init__.py", "grading/judge.py"} <= set(files)
+    assert not [f for f in files if f.startswith(("answers/", "reference/")) or f == "student_build.py"]
+    wheel = tmp_path / "attnlab-0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name in ["attnlab/answers/mistakes.py", "attnlab/reference/attention.py", "attnlab/student_build.py"]:
+            z.writestr(name, "")
+        z.writestr("attnlab/grading/judge.py", "")
+    found = unexpected_members(wheel)
+    assert len(found) == 3 and not any("grading/judge.py" in f for f in found), found
