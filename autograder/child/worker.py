@@ -179,7 +179,7 @@ class Worker:
 
     # -- one handler per case kind
 
-    def run_value(self, run: _Run) -> tuple[dict, dict]:
+    def run_value(self, run: _Run) -> tuple[CaseReply, dict]:
         """call / module: the outputs, described and sent back, then the gradients where the case asks."""
         try:
             value = self.call(run)
@@ -195,7 +195,7 @@ class Worker:
                 meta["grads"] = {"status": Status.ERROR, "error": error_info(e)}
         return run.observed(meta), run.out
 
-    def run_expect_error(self, run: _Run) -> tuple[dict, dict]:
+    def run_expect_error(self, run: _Run) -> tuple[CaseReply, dict]:
         """expect_error: the call must raise; say what it raised, or what it returned instead."""
         meta: dict = {"status": Status.OK}
         try:
@@ -207,14 +207,14 @@ class Worker:
             meta.update(raised=None, returned=type(value).__name__)
         return run.observed(meta), run.out
 
-    def run_plot(self, run: _Run) -> tuple[dict, dict]:
+    def run_plot(self, run: _Run) -> tuple[CaseReply, dict]:
         """plot: what the student's function drew, as data (``figure_data``)."""
         meta = {"status": Status.OK, **self.plot(run.fn, run.case, run.args, run.kwargs, run.detect, run.out)}
         if meta["status"] == Status.ERROR:
             return meta, {}
         return run.observed(meta), run.out
 
-    def run_meta_device(self, run: _Run) -> tuple[dict, dict]:
+    def run_meta_device(self, run: _Run) -> tuple[CaseReply, dict]:
         return self.meta_device(run.fn, run.case), {}
 
     def plot(self, fn, case: dict, args: list, kwargs: dict, detect: Detectors, out_tensors: dict) -> dict:
