@@ -55,7 +55,7 @@ def table(result: dict, console: Console, *, width: int = 90) -> None:
         console.print(f"[red]{escape(_short_path(result['submission']))}: unreadable[/red]: {escape(result['reason'])}")
         return
     t = Table(
-        title=f"{_short_path(result['submission'])}: {result['total']:g} / {result['max_total']:g}",
+        title=f"{escape(_short_path(result['submission']))}: {result['total']:g} / {result['max_total']:g}",
         title_justify="left",
         show_lines=True,
         expand=False,
@@ -96,5 +96,5 @@ def summary(results: list[dict], console: Console) -> None:
             t.add_row(escape(_short_path(r["submission"])), "-", f"[red]unreadable[/red]: {escape(r['reason'])}")
             continue
         diags = sorted({d for task in r["tasks"] for d in task["diagnoses"]})
-        t.add_row(_short_path(r["submission"]), f"{r['total']:g}/{r['max_total']:g}", ", ".join(diags) or "-")
+        t.add_row(escape(_short_path(r["submission"])), f"{r['total']:g}/{r['max_total']:g}", ", ".join(diags) or "-")
     console.print(t)
