@@ -2,17 +2,10 @@
 
 from pathlib import Path
 
-from .attention import MultiHeadAttention, attention, causal_mask, plot_attention, qk_scores, softmax_with_temperature
+from . import attention as _module
+from .attention import *  # noqa: F403 - the names attention.py's __all__ lists, kept in one place
 
 #: The file that holds them, which the grader can grade like a submission (the self-check does).
 SOURCE = Path(__file__).resolve().with_name("attention.py")
 
-__all__ = [
-    "qk_scores",
-    "softmax_with_temperature",
-    "causal_mask",
-    "attention",
-    "MultiHeadAttention",
-    "plot_attention",
-    "SOURCE",
-]
+__all__ = [*_module.__all__, "SOURCE"]

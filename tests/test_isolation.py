@@ -18,15 +18,10 @@ def test_worker_memory_holds_no_reference_or_judge(grade, tmp_path):
 
 def test_the_child_zone_loads_as_a_package_of_its_own():
     """As the zygote loads it (BOOT): every module under child/ imports, and nothing of attnlab comes with it."""
-    from attnlab.grading.processes import CHILD
+    from attnlab.grading.processes import CHILD, LOAD_CHILD
 
-    code = (
-        "import importlib, importlib.util, pkgutil, sys\n"
-        "spec = importlib.util.spec_from_file_location("
-        "'_attnlab_child', sys.argv[1] + '/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
-        "child = importlib.util.module_from_spec(spec)\n"
-        "sys.modules['_attnlab_child'] = child\n"
-        "spec.loader.exec_module(child)\n"
+    code = LOAD_CHILD + (
+        "import pkgutil\n"
         "names = [m.name for m in pkgutil.walk_packages([sys.argv[1]], '_attnlab_child.')]\n"
         "for name in names:\n"
         "    importlib.import_module(name)\n"

@@ -118,11 +118,20 @@ def first_line(e: BaseException) -> str:
     return (text[0] if text else "")[:300]
 
 
+def _formatted(frames) -> str:
+    return "".join(traceback.format_list(frames[-3:]))[-1500:]
+
+
 def student_traceback(e: BaseException) -> str:
     """The last three frames of the student's own code, formatted."""
-    return "".join(traceback.format_list(_students(traceback.extract_tb(e.__traceback__))[-3:]))[-1500:]
+    return _formatted(_students(traceback.extract_tb(e.__traceback__)))
 
 
 def error_info(e: BaseException) -> ErrorInfo:
-    frames = [f.name for f in _students(traceback.extract_tb(e.__traceback__))]
-    return {"type": type(e).__name__, "msg": first_line(e), "tb": student_traceback(e), "frames": frames}
+    frames = _students(traceback.extract_tb(e.__traceback__))
+    return {
+        "type": type(e).__name__,
+        "msg": first_line(e),
+        "tb": _formatted(frames),
+        "frames": [f.name for f in frames],
+    }

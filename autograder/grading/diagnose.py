@@ -304,7 +304,7 @@ def _placeholders(r) -> list[_Placeholder]:
         e = exp.to(torch.float64)
         if close(got, e, *_loose(r)):
             continue  # this output is right
-        which = output_name(case, i)
+        which = TASKS[case.task].output_name(i)
         same = _unchanged_input(got, e, case)
         if same:
             out.append(_Placeholder(f"its input {same} unchanged", which, None, True))
@@ -336,11 +336,6 @@ def _unchanged_input(got: torch.Tensor, e: torch.Tensor, case) -> str:
         if torch.equal(got, t64) and not close(e, t64, 1e-4, 1e-4):
             return spec.arg_name(j)
     return ""
-
-
-def output_name(case, i: int) -> str:
-    """The contract's name of a case's output i: "scores", "weights", "mask", "output"."""
-    return TASKS[case.task].output_name(i)
 
 
 def qk_rules(results) -> list[Diagnosis]:
@@ -515,7 +510,7 @@ def attention_rules(results) -> list[Diagnosis]:
                 what = (
                     "q, k and v"
                     if grads.get("status") == "no_graph"
-                    else ", ".join(_gradname(case, n) for n in missing)
+                    else ", ".join(_contract_name(case, n) for n in missing)
                 )
                 out["no_gradient"] = Diagnosis.make("no_gradient", what=what)
         mask = case.extra.get("mask")
@@ -539,7 +534,7 @@ def attention_rules(results) -> list[Diagnosis]:
     return list(out.values())
 
 
-def _gradname(case, n: str) -> str:
+def _contract_name(case, n: str) -> str:
     """The contract's name of what a gradient is taken with respect to: "arg.1" -> "k", "param.W_q.weight"."""
     if n.startswith("arg.") and n[4:].isdigit():
         return TASKS[case.task].arg_name(int(n[4:]))

@@ -19,7 +19,7 @@ import io
 
 import torch
 
-from .diagnose import output_name
+from ..tasks import TASKS
 from .judge import TaskResult
 
 MAX_CELLS = 64  # per side: a bigger slice is cut to its top-left corner, which the title says
@@ -78,11 +78,11 @@ def _candidates(task: TaskResult):
             g, e = _slice2d(got), _slice2d(exp)
             if torch.equal(g.nan_to_num(0.0), e.to(torch.float64).nan_to_num(0.0)):
                 continue  # this output is right; show one that is not
-            rows, cols = _axes_words(output_name(case, i))
+            rows, cols = _axes_words(TASKS[case.task].output_name(i))
             if exp.dtype == torch.bool:
                 yield case.label, rows, cols, [("your mask", g), ("expected mask", e.to(torch.float64))]
                 break
-            which = output_name(case, i)
+            which = TASKS[case.task].output_name(i)
             yield (
                 case.label,
                 rows,

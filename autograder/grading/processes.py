@@ -43,15 +43,15 @@ from ..child.confine import LAYERS, MODES
 CHILD = Path(__file__).resolve().parent.parent / "child"
 # The zygote's __main__: loads child/ as a package of its own, "_attnlab_child", that holds nothing of the
 # trusted side, and hands over to its zygote (which then takes the package out of sys.modules again).
-BOOT = (
+LOAD_CHILD = (
     "import importlib, importlib.util, sys\n"
     "spec = importlib.util.spec_from_file_location("
     "'_attnlab_child', sys.argv[1] + '/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
     "child = importlib.util.module_from_spec(spec)\n"
     "sys.modules['_attnlab_child'] = child\n"
     "spec.loader.exec_module(child)\n"
-    "importlib.import_module('_attnlab_child.zygote').main(sys.argv[2:])\n"
 )
+BOOT = LOAD_CHILD + "importlib.import_module('_attnlab_child.zygote').main(sys.argv[2:])\n"
 OUTPUT_LAYER = "output"
 LAYER_NAMES = {**LAYERS, OUTPUT_LAYER: "output caps"}
 _warned = False  # one warning about a weaker sandbox per process
