@@ -5,10 +5,24 @@ PYTHON ?= python3
 PIP_FLAGS ?=
 SEED ?= 2026
 
-.PHONY: install demo test bench student-wheel gpu-wheels
+.PHONY: install system-deps demo test bench student-wheel gpu-wheels
 
-install:
+install: system-deps
 	$(PYTHON) -m pip install --quiet $(PIP_FLAGS) -e '.[test]'
+
+# What `attnlab hub` and its browser tests need beyond pip: configurable-http-proxy (npm; Node from apt where
+# npm is missing) and Chromium (apt). Both need root where missing; without them the browser tests are
+# skipped with one line naming the missing piece.
+system-deps:
+	@command -v configurable-http-proxy >/dev/null || { \
+		if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi; \
+		if command -v npm >/dev/null; then npm install --global --silent configurable-http-proxy@5; \
+		else echo "attnlab: configurable-http-proxy is missing and npm cannot be installed here: browser tests will be skipped"; fi; }
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "attnlab: chromium is missing (apt-get install chromium, as root): browser tests will be skipped"; fi; }
 
 demo: install
 	$(PYTHON) -m attnlab.cli grade --seed $(SEED) assignments/examples/*.py

@@ -1,5 +1,6 @@
-"""`attnlab grade`, `attnlab check`, `attnlab doctor` and `attnlab nbgrader-config`: argument parsing
-only; the work is in `attnlab.grading.grade`, `attnlab.grading.processes` and `attnlab.nbgrader_plugin`.
+"""`attnlab grade`, `attnlab check`, `attnlab doctor`, `attnlab nbgrader-config` and `attnlab hub`: argument
+parsing only; the work is in `attnlab.grading.grade`, `attnlab.grading.processes`, `attnlab.nbgrader_plugin`
+and `attnlab.hub.launch`.
 
 The zygote is started before torch is imported here, so that the child's torch import and the
 parent's run side by side.
@@ -57,7 +58,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
     n.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange folder (c.Exchange.root)")
+    _hub_parser(sub)
     return p
+
+
+def _hub_parser(sub) -> None:
+    h = sub.add_parser(
+        "hub",
+        help="run the course in a real JupyterHub, in the foreground until Ctrl-C",
+        description="run the course in JupyterHub with configurable-http-proxy: the four lessons released, "
+        "students on the student build, the instructor with the formgrader; in the foreground until Ctrl-C "
+        "or SIGTERM",
+    )
+    h.add_argument("--port", type=int, default=8000, help="the public port (default 8000)")
+    h.add_argument("--ip", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    h.add_argument("--students", default="alice,bob", help="comma-separated student log-ins (default alice,bob)")
+    h.add_argument("--instructor", default="teacher", help="the instructor's log-in (default teacher)")
+    h.add_argument(
+        "--password-file",
+        default=None,
+        metavar="F",
+        help="name:password lines; people it lacks get a fresh password, added to it (default <root>/hub/passwords)",
+    )
+    h.add_argument(
+        "--course-root",
+        default=None,
+        metavar="DIR",
+        help="where the course lives (default: /srv/attnlab with --system-users, else ~/.local/share/attnlab/hub)",
+    )
+    h.add_argument(
+        "--system-users",
+        action="store_true",
+        help="a Unix account per person, each server as its own account (needs root); without it every "
+        "server runs as you and students are not isolated",
+    )
+    h.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
 
 
 def doctor(*, as_json: bool, course_path: str | None = None) -> int:
@@ -143,7 +178,25 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(as_json=args.json, course_path=args.course)
     if args.command == "nbgrader-config":
         return write_nbgrader_config(args.course, args.exchange)
+    if args.command == "hub":
+        return hub(args)
     return grade(args)
+
+
+def hub(args: argparse.Namespace) -> int:
+    """`attnlab hub`: attnlab.hub.launch does the work; a problem to fix is one line and exit code 2."""
+    from .course import CourseError
+    from .hub.plan import HubError
+
+    if args.course_root is None:
+        data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        args.course_root = "/srv/attnlab" if args.system_users else str(data / "attnlab" / "hub")
+    try:
+        from .hub.launch import run as run_hub
+
+        return run_hub(args)
+    except (HubError, CourseError) as e:
+        return fail(str(e))
 
 
 def grade(args: argparse.Namespace) -> int:

@@ -44,6 +44,7 @@ import argparse
 import ast
 import dataclasses
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -63,8 +64,6 @@ import yaml
 
 from . import __version__
 from .course import DEFAULT_COURSE, Course, load_course
-from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS, SCHEMA, answers, cases_to_data, make_cases
-from .notebook_check import case_devices
 
 HERE = Path(__file__).resolve().parent
 
@@ -126,6 +125,10 @@ def write_public_cases(package: Path, course: Course) -> None:
     """Compute the public cases of every task with the reference, with their mistake models, into `package`."""
     from safetensors.torch import save_file
 
+    # Imported here, not at the top: they import torch, which `source_digest` (attnlab hub) does not need.
+    from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS, SCHEMA, answers, cases_to_data, make_cases
+    from .notebook_check import case_devices
+
     models = answers()
     if models is None:
         raise RuntimeError(
@@ -154,6 +157,15 @@ def student_files() -> list[str]:
     for folder in SHIPPED_FOLDERS:
         files += sorted(str(p.relative_to(HERE)) for p in (HERE / folder).rglob("*.py"))
     return files
+
+
+def source_digest(course: Course | str | os.PathLike | None = None) -> str:
+    """A hash of what a student build is made from (its files, its course.yml, attnlab's version): the
+    same digest, the same wheel. `attnlab hub` remakes the students' environment when it changes."""
+    h = hashlib.sha256(f"{__version__}\n{_course(course)[1]}\n".encode())
+    for name in student_files():
+        h.update(f"{name}\n".encode() + (HERE / name).read_bytes())
+    return h.hexdigest()
 
 
 def unexpected_members(wheel: str | os.PathLike) -> list[str]:
@@ -193,6 +205,8 @@ def _requires() -> list[str]:
 def _pyproject() -> str:
     def s(text: str) -> str:
         return json.dumps(text)  # a JSON string is a valid TOML basic string
+
+    from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS
 
     deps = ",\n".join(f"    {s(r)}" for r in _requires())
     files = ", ".join(s(f) for f in ("course.yml", PUBLIC_CASES, PUBLIC_TENSORS))

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from attnlab.nbgrader_steps import run_steps
 from conftest import REPO, SUBMISSIONS, build
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from nbgrader_steps import run_steps
 from test_hostile import connections, survivors, traces
 
 ASSIGNMENT, NOTEBOOK = "hostile", "attack"
@@ -133,7 +133,7 @@ def source_notebook(course):
 
 
 def nbgrader(root: Path, *commands: list[str], env: dict, check: bool = True) -> list[subprocess.CompletedProcess]:
-    """`nbgrader ARGS` from `root` for each ARGS in `commands`, in order, in one process (nbgrader_steps.py)."""
+    """`nbgrader ARGS` from `root` for each ARGS in `commands`, in order, in one process (attnlab.nbgrader_steps)."""
     done = run_steps([(root, args) for args in commands], env=env, timeout=900)
     for out in done:
         assert out.returncode == 0 or not check, (

@@ -8,7 +8,7 @@ students would drive it, with a real sqlite gradebook and nbgrader's own exchang
     instructor: collect, autograde, generate_feedback, export     (nbgrader's command-line app)
 
 The instructor's commands run as `nbgrader ARGS` does (nbgrader's app, reading the course's
-nbgrader_config.py), several to a process (tests/nbgrader_steps.py) rather than one process each.
+nbgrader_config.py), several to a process (attnlab.nbgrader_steps) rather than one process each.
 
 The instructor adds a hidden-test region to lesson 1's grade cell, as instructors do; it must never
 reach a student. The students:
@@ -49,8 +49,8 @@ import pytest
 import yaml
 from attnlab.course import load_course
 from attnlab.nbgrader_plugin import FEEDBACK, nbgrader_config
+from attnlab.nbgrader_steps import run_steps
 from nbformat.v4 import new_code_cell
-from nbgrader_steps import run_steps
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "assignments" / "source"

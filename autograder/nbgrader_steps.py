@@ -13,9 +13,11 @@ Each command's stdout and stderr (its log, where a broken nbgrader_config.py wou
 captured at the file-descriptor level into files of their own and handed back as a
 ``subprocess.CompletedProcess``, so a test reads them as it would read a command's.
 
-The child is a separate process, not the test process: attnlab's nbgrader plugin keeps a grader child
+The child is a separate process, not the caller: attnlab's nbgrader plugin keeps a grader child
 and a seed for the whole run, and nbgrader's config file changes ``os.environ``; all of that ends with
-the child, as it does with ``nbgrader`` itself.
+the child, as it does with ``nbgrader`` itself. `attnlab hub` sets its course up this way (generate and
+release the four lessons, as the instructor's account under ``--system-users``), and the tests drive
+nbgrader's cycle with it.
 """
 
 from __future__ import annotations
@@ -29,16 +31,32 @@ from pathlib import Path
 
 
 def run_steps(
-    steps: list[tuple[Path, list[str]]], env: dict, timeout: float = 900
+    steps: list[tuple[Path, list[str]]], env: dict, timeout: float = 900, user: str | None = None
 ) -> list[subprocess.CompletedProcess]:
-    """Run each `nbgrader *args` in its folder, in order, in one child: a CompletedProcess for each."""
+    """Run each `nbgrader *args` in its folder, in order, in one child: a CompletedProcess for each.
+
+    `user`: the account the child runs as (the caller must be root); by default the caller's.
+    Raises RuntimeError, with the child's output, when the child itself dies.
+    """
     with tempfile.TemporaryDirectory(prefix="attnlab-nbgrader-steps-") as tmp:
         spec = Path(tmp, "steps.json")
         spec.write_text(
             json.dumps({"out": tmp, "steps": [{"cwd": str(cwd), "args": list(args)} for cwd, args in steps]})
         )
+        account = {}
+        if user is not None:
+            import pwd
+
+            os.chmod(tmp, 0o777)  # the child writes its outputs here as `user`
+            gid = pwd.getpwnam(user).pw_gid
+            account = {"user": user, "group": gid, "extra_groups": os.getgrouplist(user, gid)}
         child = subprocess.run(
-            [sys.executable, __file__, str(spec)], env=env, capture_output=True, text=True, timeout=timeout
+            [sys.executable, "-m", "attnlab.nbgrader_steps", str(spec)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **account,
         )
         done = []
         for i, (_, args) in enumerate(steps):
@@ -53,9 +71,8 @@ def run_steps(
                     Path(tmp, f"{i}.err").read_text(errors="replace"),
                 )
             )
-    assert child.returncode == 0 and len(done) == len(steps), (
-        f"the nbgrader child failed:\n{child.stdout[-3000:]}\n{child.stderr[-6000:]}"
-    )
+    if child.returncode != 0 or len(done) != len(steps):
+        raise RuntimeError(f"the nbgrader child failed:\n{child.stdout[-3000:]}\n{child.stderr[-6000:]}")
     return done
 
 

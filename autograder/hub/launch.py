@@ -1,0 +1,216 @@
+"""`attnlab hub`: set the course up, start JupyterHub with its proxy, print the log-ins, wait for Ctrl-C.
+
+The first start makes the course root (`attnlab.hub.course_root`): the lessons generated and released,
+the students' environment built (about a minute). Later starts reuse it and answer on the log-in page
+within seconds (`benchmarks/hub_start.py`). JupyterHub's own log goes to `<root>/hub/jupyterhub.log`.
+Ctrl-C or SIGTERM stops the hub, its proxy and every server it started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import course_root
+from .plan import HubError, HubPlan, ensure_passwords, make_plan
+
+#: How long the hub may take to answer on its log-in page once set up.
+READY_SECONDS = 60
+
+TRIAL_WARNING = (
+    "Trying the course: every server runs as this OS user, so students are NOT isolated from each other "
+    "(any student's code can read and change any other's work and the course's files). "
+    "For a real class use --system-users."
+)
+
+
+def prerequisites() -> str:
+    """The proxy's command; HubError naming what to install where something is missing."""
+    try:
+        import jupyterhub  # noqa: F401
+        import jupyterlab  # noqa: F401
+        import nbgrader  # noqa: F401
+    except ImportError as e:
+        raise HubError(f"{e.name} is not installed: pip install 'attnlab[hub]'") from None
+    proxy = shutil.which("configurable-http-proxy")
+    if proxy is None:
+        raise HubError(
+            "configurable-http-proxy is not on PATH: install it with `npm install -g configurable-http-proxy` "
+            "(Node 18 or newer)"
+        )
+    return proxy
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_port_free(ip: str, port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((ip, port))
+        except OSError:
+            raise HubError(f"port {port} is in use on {ip}: stop what uses it, or pick another with --port") from None
+
+
+def set_up(plan: HubPlan, course, say) -> dict[str, str]:
+    """Everything the hub needs on disk, in order; the log-ins."""
+    from . import accounts
+
+    if plan.system_users:
+        accounts.require_root()
+    course_root.make_folders(plan)
+    if plan.system_users:
+        accounts.check_reachable(plan)
+    logins = ensure_passwords(plan)
+    course_root.write_configs(plan, course)
+    if plan.system_users:
+        say("making the accounts and closing the course to everyone but the instructor")
+        accounts.ensure_accounts(plan, logins)
+        accounts.instructor_only(plan, accounts.grader_paths())
+        accounts.protect_exchange(plan)
+    course_root.release_lessons(plan, say)
+    if plan.system_users:
+        accounts.protect_exchange(plan)  # the inbound folder nbgrader may just have made
+    course_root.build_student_env(plan, course, say)
+    plan.hub_dir.joinpath("plan.json").write_text(plan.to_json(), encoding="utf-8")
+    config = plan.hub_dir / "jupyterhub_config.py"
+    config.write_text(
+        "# attnlab hub: JupyterHub's configuration comes from the plan beside this file.\n"
+        "from attnlab.hub.hubconfig import configure\n\n"
+        f"configure(c, {str(plan.hub_dir / 'plan.json')!r})  # noqa: F821\n",
+        encoding="utf-8",
+    )
+    return logins
+
+
+def start_hub(plan: HubPlan) -> subprocess.Popen:
+    """JupyterHub in a process group of its own, its log in `<root>/hub/jupyterhub.log`."""
+    log = open(plan.hub_dir / "jupyterhub.log", "ab")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(plan.hub_dir / "jupyterhub_config.py")],
+        cwd=plan.hub_dir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def wait_ready(plan: HubPlan, hub: subprocess.Popen, timeout: float = READY_SECONDS) -> float:
+    """Seconds until the log-in page answers; HubError with the log's end if the hub exits or never answers."""
+    url = f"http://127.0.0.1:{plan.port}/hub/login"
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if hub.poll() is not None:
+            raise HubError(f"JupyterHub exited (code {hub.returncode}): {last_error(plan)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise HubError(f"JupyterHub did not answer on {url} within {timeout:.0f} s; see {plan.hub_dir / 'jupyterhub.log'}")
+
+
+def last_error(plan: HubPlan) -> str:
+    lines = (plan.hub_dir / "jupyterhub.log").read_text(errors="replace").strip().splitlines()
+    errors = [line for line in lines if " E " in line[:40] or "Error" in line]
+    return (errors or lines or ["no log"])[-1][:300] + f" (the whole log: {plan.hub_dir / 'jupyterhub.log'})"
+
+
+def stop_hub(hub: subprocess.Popen) -> None:
+    """SIGTERM (JupyterHub then stops every server and its proxy), and SIGKILL to the group if it lingers."""
+    if hub.poll() is None:
+        hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+            hub.wait()
+
+
+def describe(plan: HubPlan, logins: dict[str, str], console: Console) -> None:
+    """The mode, the URL and the log-ins, as the person who started the hub reads them."""
+    if plan.system_users:
+        console.print(
+            "[bold]Mode: --system-users[/]: each person's server runs as their own Unix account; homes are "
+            "private, and the course, the gradebook and the grader are the instructor's alone."
+        )
+    else:
+        console.print(f"[bold]Mode: trying the course on one machine.[/] [yellow]{TRIAL_WARNING}[/]")
+    table = Table(title=f"attnlab hub at {plan.url}")
+    table.add_column("log in as")
+    table.add_column("password", overflow="fold", min_width=44)  # whole, never cut short with "..."
+    table.add_column("role")
+    for name in plan.people:
+        role = "instructor (admin): formgrader, nbgrader's command line" if name == plan.instructor else "student"
+        table.add_row(name, logins[name], role)
+    console.print(table)
+    console.print(f"The log-ins are kept in {plan.passwords} (mode 0600).")
+    console.print(
+        f"Formgrader: open {plan.url}user/{plan.instructor}/formgrader in its own browser tab "
+        "(embedded in JupyterLab it stays blank behind JupyterHub 4.1 or later)."
+    )
+    console.print(f"JupyterHub's log: {plan.hub_dir / 'jupyterhub.log'}. Ctrl-C stops the hub and every server.")
+
+
+def run(args) -> int:
+    """`attnlab hub` from parsed arguments: exit code 0 after Ctrl-C/SIGTERM, 2 on a problem to fix."""
+    from ..course import load_course
+
+    console = Console(stderr=False, highlight=False)
+    course = load_course(args.course)
+    plan = make_plan(
+        root=args.course_root,
+        students=args.students,
+        instructor=args.instructor,
+        system_users=args.system_users,
+        course_id=course.course_id,
+        port=args.port,
+        password_file=args.password_file,
+        ip=args.ip,
+    )
+    proxy = prerequisites()
+    check_port_free(plan.ip, plan.port)
+    plan = dataclasses.replace(plan, proxy=proxy, hub_api_port=free_port(), proxy_api_port=free_port())
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the hub as Ctrl-C does
+    with console.status("setting up the course") as status:
+        logins = set_up(plan, course, lambda text: status.update(text))
+        status.update("starting JupyterHub and configurable-http-proxy")
+        hub = start_hub(plan)
+        try:
+            seconds = wait_ready(plan, hub)
+        except BaseException:
+            stop_hub(hub)
+            raise
+    describe(plan, logins, console)
+    console.print(f"Ready: the log-in page answered {seconds:.1f} s after JupyterHub started.")
+    try:
+        while hub.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopping the hub and every server")
+        stop_hub(hub)
+        return 0
+    raise HubError(f"JupyterHub stopped by itself (code {hub.returncode}): {last_error(plan)}")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,458 @@
+"""`attnlab hub` in a real JupyterHub, driven in a real browser (Chromium through Playwright).
+
+One course root serves every test: the first `attnlab hub` makes it (the lessons released, the
+students' environment built, about a minute), and the later ones reuse it, as an instructor's restart
+would. In file order:
+
+1. the student's round trip: alice logs in, fetches lesson 1 from the Assignments tab, writes a
+   `qk_scores` that forgets √d, sees check()'s hint and the mistake's picture, fixes it, sees PASS, submits;
+2. the instructor's round trip: the formgrader, in its own tab, collects, autogrades (trusted grades)
+   and releases feedback; alice reads her trusted score, with no hidden test in it; `nbgrader export`
+   names alice, not the OS user;
+3. a restart answers on its log-in page without setting anything up again (its time is measured by
+   `benchmarks/hub_start.py`, not here);
+4. isolation (`--system-users`, as root): from her own notebook alice cannot read bob's home, his
+   submission, the gradebook, the sources or the reference, and bob's submission survives her forgery.
+
+What the browser tests need and the project's set-up installs (`make install`: Chromium with apt as
+root, configurable-http-proxy with npm): where a piece is missing, the module is skipped with one line
+naming it. Screenshots go to build/screenshots/ (ignored by git); docs/ keeps one of each for the README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = REPO / "build" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LESSON = "lesson1_qk_scores"
+# Browser steps wait this long at most (ms): a server's first start and a kernel's torch import on a small machine.
+SLOW_MS = 120_000
+
+
+def _missing() -> str | None:
+    try:
+        import jupyterhub  # noqa: F401
+        import playwright  # noqa: F401
+    except ImportError as e:
+        return f"{e.name} (pip install -e '.[test]')"
+    if shutil.which("chromium") is None:
+        return "Chromium (apt-get install -y chromium, as root; `make install` does it)"
+    if shutil.which("configurable-http-proxy") is None:
+        return "configurable-http-proxy (npm install -g configurable-http-proxy; `make install` does it)"
+    return None
+
+
+if (_piece := _missing()) is not None:
+    pytest.skip(f"BROWSER TESTS SKIPPED: missing {_piece}", allow_module_level=True)
+
+from attnlab.hub.plan import HubPlan, read_passwords  # noqa: E402
+from attnlab.nbgrader_plugin import GRADED_OUTSIDE  # noqa: E402
+from attnlab.nbgrader_steps import run_steps  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+WRONG = "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n    return q @ k.transpose(-2, -1)\n"
+RIGHT = (
+    "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n"
+    "    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Hub:
+    """One `attnlab hub` process, started and read as a person would from a terminal."""
+
+    def __init__(self, root: Path, *args: str, timeout: float = 600):
+        self.root, self.port = root, free_port()
+        cmd = [sys.executable, "-m", "attnlab.cli", "hub", "--course-root", str(root), "--port", str(self.port), *args]
+        self.log = open(root.parent / f"{root.name}-{self.port}.out", "w+")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        self.started = time.monotonic()
+        deadline = self.started + timeout
+        while "Ready:" not in self.output():
+            assert self.proc.poll() is None, f"attnlab hub exited:\n{self.output()}"
+            assert time.monotonic() < deadline, f"attnlab hub was not ready in {timeout} s:\n{self.output()}"
+            time.sleep(0.2)
+        self.plan = HubPlan.load(root / "hub" / "plan.json")
+        self.logins = read_passwords(self.plan.passwords)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def course_root():
+    # Not pytest's own tmp (mode 0700), so that students' accounts can reach it, and not /tmp, where a
+    # hostile test's attack walks a limited number of files that a Python environment would use up.
+    top = Path(tempfile.mkdtemp(prefix="attnlab-hub-", dir="/var/tmp"))
+    top.chmod(0o755)
+    root = top / "course"
+    yield root
+    shutil.rmtree(root.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hub(course_root):
+    h = Hub(course_root, "--students", "alice,bob", "--instructor", "teacher")
+    yield h
+    if h.proc.poll() is None:
+        h.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def log_in(browser, hub: Hub, name: str, password: str | None = None) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.set_default_timeout(SLOW_MS)
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", password or hub.logins[name])
+    page.click("#login_submit")
+    page.wait_for_selector(".jp-LabShell")
+    return page
+
+
+def menu(page: Page, top: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+
+
+def assignments(page: Page) -> None:
+    """Open (or show again) the Assignments tab."""
+    tab = page.locator(".lm-TabBar-tab", has_text="Assignments")
+    if tab.count():
+        tab.first.click()
+    else:
+        menu(page, "Nbgrader", "Assignment List")
+    page.wait_for_selector("#released_assignments_list")
+
+
+def set_code(page: Page, cell, code: str) -> None:
+    """Replace a code cell's text, as a student would: click in it, select all, type."""
+    editor = cell.locator(".cm-content")
+    first = code.strip().splitlines()[0]
+    for _ in range(3):  # a notebook that has just opened may not take the first keys yet
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(code)
+        try:
+            expect(editor).to_contain_text(first, timeout=5000)
+            return
+        except AssertionError:
+            page.wait_for_timeout(1000)
+    expect(editor).to_contain_text(first)
+
+
+def shot(locator, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    locator.screenshot(path=str(SHOTS / name))
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+def test_student_round_trip(hub, browser):
+    page = log_in(browser, hub, "alice")
+    assignments(page)
+    page.locator("#released_assignments_list .list_item", has_text=LESSON).locator("button", has_text="Fetch").click()
+    fetched = page.locator("#fetched_assignments_list .list_item", has_text=LESSON).first
+    fetched.locator("a.assignment-notebooks-link").click()
+    fetched.locator(".nested_list_item a", has_text=LESSON).click()
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    stub = notebook.locator(".jp-CodeCell", has_text="def qk_scores").first
+    stub.wait_for()
+
+    set_code(page, stub, WRONG)
+    menu(page, "Run", "Run All Cells")
+    check = notebook.locator(".jp-CodeCell", has_text="check(qk_scores)").first
+    expect(check.locator(".jp-OutputArea")).to_contain_text("FAIL qk_scores", timeout=SLOW_MS)
+    output = check.locator(".jp-OutputArea")
+    expect(output).to_contain_text("sqrt(d)")
+    expect(output.locator("img")).to_have_count(1)  # the mistake's picture: yours, expected, the difference
+    check.scroll_into_view_if_needed()
+    shot(check, "hub-student-mistake.png")
+
+    set_code(page, stub, RIGHT)
+    stub.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")  # runs the stub, moves to the check cell
+    page.keyboard.press("Shift+Enter")
+    expect(output).to_contain_text("PASS qk_scores", timeout=SLOW_MS)
+    page.keyboard.press("Control+s")
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0)
+
+    assignments(page)
+    fetched.locator("button", has_text="Submit").click()
+    submitted = page.locator("#submitted_assignments_list .list_item", has_text=LESSON)
+    expect(submitted.first).to_be_visible()
+    inbound = hub.plan.exchange / hub.plan.course_id / "inbound"
+    assert [p.name for p in inbound.iterdir() if p.name.startswith(f"alice+{LESSON}+")], "alice's submission is filed"
+    page.context.close()
+
+
+def test_instructor_round_trip(hub, browser):
+    inbound = hub.plan.exchange / hub.plan.course_id / "inbound"
+    if not any(inbound.glob(f"alice+{LESSON}+*")):
+        pytest.fail("alice has no submission: test_student_round_trip failed before this")
+    page = log_in(browser, hub, "teacher")
+    grader = page.context.new_page()  # the formgrader in its own tab (blank when embedded, nbgrader #1870)
+    grader.set_default_timeout(SLOW_MS)
+    grader.goto(f"{hub.url}/user/teacher/formgrader")
+    row = grader.locator("tr", has_text=LESSON)
+    formgrader_action(grader, row.locator("td.collect a"))
+    grader.goto(f"{hub.url}/user/teacher/formgrader/manage_submissions/{LESSON}")
+    student = grader.locator("tr", has_text="alice")
+    formgrader_action(grader, student.locator("td.autograde a"))
+    expect(student.locator("td.score")).to_have_text("15 / 15")  # lesson 1's points, from the trusted grader
+    grader.goto(f"{hub.url}/user/teacher/formgrader")
+    formgrader_action(grader, row.locator("td.generate-feedback a"))
+    formgrader_action(grader, row.locator("td.release-feedback a"))
+    page.context.close()
+
+    alice = log_in(browser, hub, "alice")
+    assignments(alice)
+    lesson = alice.locator("#submitted_assignments_list .list_item", has_text=LESSON).first
+    lesson.locator("button", has_text="Fetch Feedback").click()
+    lesson.locator("a", has_text="view feedback").first.click()  # shows the feedback's folder
+    alice.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").click(button="right")
+    with alice.context.expect_page() as opened:
+        alice.locator(".lm-Menu-itemLabel", has_text=re.compile("^Open in New Browser Tab$")).click()
+    feedback = opened.value
+    feedback.wait_for_load_state()
+    expect(feedback.locator("body")).to_contain_text("Score: 15.0 / 15.0")
+    text = feedback.locator("body").inner_text()
+    assert "attnlab" in text and "HIDDEN TESTS" not in text and "assert " not in text, text[:2000]
+    # The picture for the README: the graded cell and the trusted grader's words under it.
+    top = feedback.locator("div.nbgrader_cell", has_text="Grade cell").last.bounding_box()
+    end = feedback.get_by_text("Graded by attnlab").last.bounding_box()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    feedback.screenshot(
+        path=str(SHOTS / "hub-feedback.png"),
+        full_page=True,
+        clip={
+            "x": top["x"] - 8,
+            "y": top["y"] - 8,
+            "width": top["width"] + 16,
+            "height": end["y"] + end["height"] - top["y"] + 16,
+        },
+    )
+    alice.context.close()
+
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(hub.plan.config_dir("instructor"))}
+    (export,) = run_steps([(hub.plan.course_dir, ["export", "--to", str(hub.root.parent / "grades.csv")])], env)
+    assert export.returncode == 0, export.stderr
+    grades = (hub.root.parent / "grades.csv").read_text()
+    assert re.search(rf"^{LESSON},.*,alice,", grades, re.M), grades
+    assert "root" not in grades, grades
+
+
+def formgrader_action(page: Page, link) -> None:
+    """Click one of the formgrader's action icons and wait for its modal: success, or fail with its log."""
+    link.click()
+    modal = page.locator("#success-modal, #error-modal")
+    modal.wait_for()
+    assert modal.get_attribute("id") == "success-modal", modal.inner_text()
+    modal.locator(".modal-footer button").first.click()
+    expect(modal).to_have_count(0)
+
+
+def test_restart_answers_without_setting_up_again(hub, browser):
+    marker = hub.plan.student_env / "attnlab-hub.json"
+    before = marker.stat().st_mtime_ns
+    hub.stop()
+    again = Hub(hub.root, "--students", "alice,bob", "--instructor", "teacher", timeout=120)
+    try:
+        assert marker.stat().st_mtime_ns == before, "the students' environment was built again"
+        seconds = float(re.search(r"answered ([0-9.]+) s", again.output()).group(1))
+        print(f"restart: the log-in page answered {seconds:.1f} s after JupyterHub started")
+        page = browser.new_page()
+        page.goto(f"{again.url}/hub/login")
+        expect(page.locator("#username_input")).to_be_visible()
+        page.close()
+    finally:
+        again.stop()
+
+
+# ---------------------------------------------------------------------------------------- --system-users
+
+STUDENTS, TEACHER = ("attn_alice", "attn_bob"), "attn_teacher"
+
+ATTACK = """import json, os
+E, C = {exchange!r}, {course!r}
+tried = {{}}
+def attempt(name, fn):
+    try:
+        fn()
+        tried[name] = "done"
+    except Exception as e:
+        tried[name] = type(e).__name__
+def forge():  # a submission named as bob's, later than his: nbgrader alone would collect it as his
+    d = os.path.join(E, {course_id!r}, "inbound", "attn_bob+{lesson}+2099-01-01 00:00:00.000000 UTC+forged")
+    os.makedirs(d)
+    with open(os.path.join(d, {lesson!r} + ".ipynb"), "w") as f:
+        f.write('{{"cells": [], "metadata": {{}}, "nbformat": 4, "nbformat_minor": 5}}')
+    with open(os.path.join(d, "timestamp.txt"), "w") as f:
+        f.write("2099-01-01 00:00:00.000000 UTC")
+attempt("bob_home", lambda: os.listdir("/home/attn_bob"))
+attempt("inbound_list", lambda: os.listdir(os.path.join(E, {course_id!r}, "inbound")))
+attempt("gradebook", lambda: open(os.path.join(C, "gradebook.db"), "rb").read(1))
+attempt("sources", lambda: open(os.path.join(C, "source", {lesson!r}, {lesson!r} + ".ipynb")).read(1))
+attempt("course_list", lambda: os.listdir(C))
+attempt("reference_import", lambda: __import__("attnlab.reference"))
+attempt("reference_file", lambda: open({reference!r}).read(1))
+attempt("rename_course", lambda: os.rename(os.path.join(E, {course_id!r}), os.path.join(E, "mine")))
+attempt("outbound_write", lambda: open(os.path.join(E, {course_id!r}, "outbound", {lesson!r}, "x.ipynb"), "w"))
+attempt("forge_bob", forge)
+print("ATTACK " + json.dumps(tried, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def class_hub(course_root):
+    if os.geteuid() != 0:
+        pytest.skip("ISOLATION TEST SKIPPED: --system-users needs root")
+    from attnlab.hub.accounts import grader_paths
+
+    locked = {p: (p.stat().st_mode, p.stat().st_uid, p.stat().st_gid) for p in grader_paths()}
+    passwords = course_root.parent / "class-passwords"
+    # A class server's Python must be runnable by every account. Where this machine keeps it in a folder
+    # closed to them (pyenv under /root), the test lets them through that folder (o+x, no listing) while it
+    # runs; `attnlab hub --system-users` refuses such a Python with one line (tests/unit/test_hub.py).
+    python = Path(sys.executable).resolve()
+    opened = {f: f.stat().st_mode for f in python.parents if not f.stat().st_mode & 0o001}
+    for folder, mode in opened.items():
+        folder.chmod(mode | 0o001)
+    h = None
+    try:
+        h = Hub(
+            course_root,
+            "--system-users",
+            "--students",
+            ",".join(STUDENTS),
+            "--instructor",
+            TEACHER,
+            "--password-file",
+            str(passwords),
+        )
+        yield h
+    finally:
+        if h is not None:
+            h.stop()
+        for path, (mode, uid, gid) in locked.items():  # give the checkout back to the developer
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+        for folder, mode in opened.items():
+            folder.chmod(mode)
+        for name in (*STUDENTS, TEACHER):
+            subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def as_student(hub: Hub, name: str, *args: str) -> subprocess.CompletedProcess:
+    """`nbgrader ARGS` from the student's own account and Python, as in a terminal of theirs."""
+    env = {
+        "HOME": f"/home/{name}",
+        "PATH": f"{hub.plan.student_env / 'bin'}:/usr/bin:/bin",
+        "JUPYTERHUB_USER": name,
+        "JUPYTER_CONFIG_PATH": str(hub.plan.config_dir("student")),
+    }
+    return subprocess.run(
+        [str(hub.plan.student_env / "bin" / "nbgrader"), *args],
+        cwd=f"/home/{name}",
+        env=env,
+        capture_output=True,
+        text=True,
+        user=name,
+        group=name,
+        extra_groups=[],
+        timeout=120,
+    )
+
+
+def test_students_are_isolated_from_each_other(class_hub, browser):
+    hub = class_hub
+    bob, alice = STUDENTS[1], STUDENTS[0]
+    for step in (["fetch_assignment", LESSON], ["submit", LESSON]):
+        done = as_student(hub, bob, *step)
+        assert done.returncode == 0, done.stderr
+    (bobs,) = [p for p in (hub.plan.exchange / hub.plan.course_id / "inbound").glob(f"{bob}+{LESSON}+*")]
+    bob_notebook = hashlib.sha256((bobs / f"{LESSON}.ipynb").read_bytes()).hexdigest()
+
+    page = log_in(browser, hub, alice)
+    page.locator(".jp-LauncherCard", has_text="Python 3").first.click()
+    cell = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").first
+    from attnlab.hub.accounts import grader_paths
+
+    reference = grader_paths()[0] / ("reference/attention.py" if (grader_paths()[0] / "reference").is_dir() else "")
+    code = ATTACK.format(
+        exchange=str(hub.plan.exchange),
+        course=str(hub.plan.course_dir),
+        course_id=hub.plan.course_id,
+        lesson=LESSON,
+        reference=str(reference),
+    )
+    set_code(page, cell, code)
+    page.keyboard.press("Shift+Enter")
+    out = cell.locator(".jp-OutputArea")
+    expect(out).to_contain_text("ATTACK", timeout=SLOW_MS)
+    tried = json.loads(re.search(r"ATTACK (\{.*\})", out.inner_text()).group(1))
+    page.context.close()
+    blocked = {k: v for k, v in tried.items() if k != "forge_bob"}
+    assert all(v in ("PermissionError", "ModuleNotFoundError") for v in blocked.values()), tried
+    assert tried["reference_import"] == "ModuleNotFoundError", tried
+
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(hub.plan.config_dir("instructor"))}
+    (collect,) = run_steps([(hub.plan.course_dir, ["collect", LESSON])], env, user=TEACHER)
+    assert collect.returncode == 0, collect.stderr
+    # The forgery itself succeeds (inbound is writable by every student, as nbgrader needs), so only
+    # collect's owner check stands between it and bob's grade.
+    assert tried["forge_bob"] == "done", tried
+    assert "forged: it claims to be attn_bob's but attn_alice made it" in collect.stderr, collect.stderr
+    collected = hub.plan.course_dir / "submitted" / bob / LESSON / f"{LESSON}.ipynb"
+    assert hashlib.sha256(collected.read_bytes()).hexdigest() == bob_notebook, "bob's submission was replaced"
+
+    # The instructor's account, not root, grades: the trusted grader's sandbox works there too.
+    (autograde,) = run_steps([(hub.plan.course_dir, ["autograde", LESSON, "--student", bob])], env, user=TEACHER)
+    assert autograde.returncode == 0, autograde.stderr
+    graded = hub.plan.course_dir / "autograded" / bob / LESSON / f"{LESSON}.ipynb"
+    assert GRADED_OUTSIDE in graded.read_text(), "the grade cells hold the trusted grader's verdict"

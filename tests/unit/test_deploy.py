@@ -1,0 +1,256 @@
+"""deploy/ (Kubernetes with Zero-to-JupyterHub), checked without a cluster, Docker or network.
+
+Nothing here builds an image or talks to Kubernetes: these tests read the files, run the Python that the
+hub and nbgrader would run against stand-ins, and hold the files to what the README says of them and to
+each other (names, paths and versions that must agree across files).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+from traitlets.config import Config
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+PYPROJECT = DEPLOY.parent / "pyproject.toml"
+EXCHANGE = "/srv/nbgrader/exchange"
+COURSE_ID = "attnlab-attention"
+
+STUDENT_DISABLED_LAB = {
+    "@jupyterlab/apputils-extension:announcements",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+}
+STUDENT_DISABLED_SERVER = {"nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"}
+
+
+@pytest.fixture(scope="module")
+def values() -> dict:
+    return yaml.safe_load((DEPLOY / "values.yaml").read_text(encoding="utf-8"))
+
+
+def run_config(path: Path) -> Config:
+    """The traitlets config that the Python config file at `path` builds, as nbgrader would load it."""
+    config = Config()
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    exec(code, {"get_config": lambda: config, "__file__": str(path)})
+    return config
+
+
+def instructions(dockerfile: str, name: str) -> list[str]:
+    """The arguments of every `name` instruction (COPY, RUN...) in a Dockerfile, continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", dockerfile)
+    return [line.split(None, 1)[1] for line in joined.splitlines() if line.split(None, 1)[:1] == [name]]
+
+
+def copy_sources(dockerfile: str) -> list[str]:
+    """What each COPY or ADD takes from the build context (its options and its destination left out)."""
+    sources = []
+    for name in ("COPY", "ADD"):
+        for args in instructions(dockerfile, name):
+            words = [w for w in args.split() if not w.startswith("--")]
+            sources += words[:-1]
+    return sources
+
+
+def torch_spec(dockerfile: str) -> str:
+    (spec,) = [a.split("=", 1)[1].strip('"') for a in instructions(dockerfile, "ARG") if a.startswith("TORCH_SPEC=")]
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------- values.yaml
+
+
+def test_the_values_name_the_student_image_and_open_jupyterlab(values):
+    singleuser = values["singleuser"]
+    assert singleuser["image"]["name"] and singleuser["image"]["tag"]
+    assert singleuser["defaultUrl"] == "/lab"
+    assert singleuser["cmd"] == "jupyterhub-singleuser"
+    assert singleuser["memory"]["limit"] and singleuser["cpu"]["limit"]
+
+
+def test_every_pod_mounts_the_exchange_from_a_read_write_many_claim(values):
+    storage = values["singleuser"]["storage"]
+    (mount,) = [m for m in storage["extraVolumeMounts"] if m["mountPath"] == EXCHANGE]
+    (volume,) = [v for v in storage["extraVolumes"] if v["name"] == mount["name"]]
+    claims = {c["metadata"]["name"]: c for c in yaml.safe_load_all((DEPLOY / "volumes.yaml").read_text()) if c}
+    claim = claims[volume["persistentVolumeClaim"]["claimName"]]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert values["custom"]["attnlab"]["courseClaim"] in claims
+
+
+def test_the_instructor_is_an_admin_and_allowed_and_nobody_logs_in_with_a_shared_password(values):
+    config = values["hub"]["config"]
+    instructor = values["custom"]["attnlab"]["instructor"]
+    assert instructor in config["Authenticator"]["admin_users"]
+    assert instructor in config["Authenticator"]["allowed_users"]
+    assert config["JupyterHub"]["admin_access"] is False
+    assert "shared" not in config["JupyterHub"]["authenticator_class"].lower()
+    assert "dummy" not in config["JupyterHub"]["authenticator_class"].lower()
+
+
+def test_the_secret_seed_never_reaches_the_students_pods(values):
+    assert "ATTNLAB_SECRET_SEED" not in values["singleuser"].get("extraEnv", {})
+
+
+def test_every_hub_extra_config_snippet_compiles(values):
+    snippets = values["hub"]["extraConfig"]
+    assert snippets
+    for name, source in snippets.items():
+        compile(source, f"hub.extraConfig.{name}", "exec")
+
+
+def kubespawner_volumes(values: dict, shape: type) -> tuple:
+    """The volumes and volume mounts that Z2JH 4 gives KubeSpawner (dicts keyed by name), or as lists."""
+    storage = values["singleuser"]["storage"]
+    volumes = {"home": {"name": "home"}} | {v["name"]: v for v in storage["extraVolumes"]}
+    mounts = {"home": {"name": "home", "mountPath": "/home/jovyan"}}
+    mounts |= {f"{i}-{m['name']}": m for i, m in enumerate(storage["extraVolumeMounts"])}
+    return (volumes, mounts) if shape is dict else (list(volumes.values()), list(mounts.values()))
+
+
+def spawner(name: str, values: dict, volumes, mounts) -> types.SimpleNamespace:
+    """A stand-in KubeSpawner as Z2JH configures it from `values`, for a user called `name`."""
+    image = values["singleuser"]["image"]
+    return types.SimpleNamespace(
+        user=types.SimpleNamespace(name=name),
+        image=f"{image['name']}:{image['tag']}",
+        volumes=volumes,
+        volume_mounts=mounts,
+        mem_limit=values["singleuser"]["memory"]["limit"],
+        cpu_limit=float(values["singleuser"]["cpu"]["limit"]),
+    )
+
+
+def listed(items) -> list:
+    return list(items.values()) if isinstance(items, dict) else list(items)
+
+
+@pytest.fixture()
+def pre_spawn_hook(values, monkeypatch):
+    """The hook that hub.extraConfig installs, run as in the hub, with Z2JH's z2jh module stood in for."""
+    z2jh = types.ModuleType("z2jh")
+
+    def get_config(key, default=None):
+        node = values
+        for part in key.split("."):
+            node = node.get(part, default) if isinstance(node, dict) else default
+        return node
+
+    z2jh.get_config = get_config
+    monkeypatch.setitem(sys.modules, "z2jh", z2jh)
+    c = Config()
+    exec(values["hub"]["extraConfig"]["attnlab-roles"], {"c": c})
+    return c.KubeSpawner.pre_spawn_hook
+
+
+@pytest.mark.parametrize("shape", [dict, list])
+def test_the_instructor_gets_the_grader_image_and_the_course_volume_once_at_every_start(values, pre_spawn_hook, shape):
+    teacher = spawner(values["custom"]["attnlab"]["instructor"], values, *kubespawner_volumes(values, shape))
+    for _ in range(2):  # JupyterHub keeps a user's spawner across restarts
+        pre_spawn_hook(teacher)
+    assert teacher.image == values["custom"]["attnlab"]["graderImage"]
+    course = [
+        v for v in listed(teacher.volumes) if v.get("persistentVolumeClaim", {}).get("claimName") == "attnlab-course"
+    ]
+    assert len(course) == 1
+    (mount,) = [m for m in listed(teacher.volume_mounts) if m["name"] == course[0]["name"]]
+    assert mount["mountPath"] == run_config(DEPLOY / "grader-config" / "nbgrader_config.py").CourseDirectory.root
+    assert EXCHANGE in {m["mountPath"] for m in listed(teacher.volume_mounts)}
+    assert teacher.mem_limit == values["custom"]["attnlab"]["graderMemoryLimit"]
+
+
+@pytest.mark.parametrize("shape", [dict, list])
+def test_a_student_keeps_the_student_image_and_never_gets_the_course_volume(values, pre_spawn_hook, shape):
+    # The same volume objects in both spawners: the instructor's start must not change what students get.
+    volumes, mounts = kubespawner_volumes(values, shape)
+    teacher = spawner(values["custom"]["attnlab"]["instructor"], values, volumes, mounts)
+    alice = spawner("alice", values, volumes, mounts)
+    before = copy.deepcopy(vars(alice))
+    pre_spawn_hook(teacher)
+    pre_spawn_hook(alice)
+    assert vars(alice) == before
+
+
+def test_the_instructors_course_root_lies_inside_the_server_root_as_the_formgrader_requires():
+    config = run_config(DEPLOY / "grader-config" / "nbgrader_config.py")
+    assert config.CourseDirectory.root.startswith("/home/jovyan/")
+    assert config.CourseDirectory.course_id == COURSE_ID
+    assert config.Exchange.root == EXCHANGE
+
+
+# ------------------------------------------------------------------------------------------------ the images
+
+
+def test_the_student_image_installs_the_student_wheel_and_never_the_repository():
+    dockerfile = (DEPLOY / "student.Dockerfile").read_text(encoding="utf-8")
+    sources = copy_sources(dockerfile)
+    assert "dist/student/attnlab-*.whl" in sources
+    assert "." not in sources and "./" not in sources
+    assert not [s for s in sources if "reference" in s or "answers" in s or "assignments" in s]
+    assert all(s.startswith(("dist/student/", "deploy/student-config/")) for s in sources), sources
+    assert any("find_spec('attnlab.reference') is None" in run for run in instructions(dockerfile, "RUN"))
+
+
+def test_the_student_build_context_holds_only_the_wheel_and_the_student_config():
+    rules = [
+        line.strip()
+        for line in (DEPLOY / "student.Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] == "*"
+    assert all(r.startswith(("!dist/student/", "!deploy/student-config/")) for r in rules[1:]), rules
+
+
+def test_both_images_put_etc_jupyter_first_and_start_from_the_same_base():
+    student = (DEPLOY / "student.Dockerfile").read_text(encoding="utf-8")
+    grader = (DEPLOY / "grader.Dockerfile").read_text(encoding="utf-8")
+    for dockerfile in (student, grader):
+        # Else nbgrader's own jupyter_server_config.d in the conda prefix re-enables the formgrader.
+        assert "JUPYTER_CONFIG_PATH=/etc/jupyter" in instructions(dockerfile, "ENV")
+        assert "https://download.pytorch.org/whl/cpu" in " ".join(instructions(dockerfile, "ARG"))
+    assert instructions(student, "FROM") == instructions(grader, "FROM")
+
+
+def test_the_images_preinstall_torch_within_attnlabs_own_bounds():
+    # Else pip, installing attnlab after, would replace the CPU build with PyPI's CUDA one.
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (requirement,) = [r for r in dependencies if r.startswith("torch")]
+    for name in ("student.Dockerfile", "grader.Dockerfile"):
+        assert torch_spec((DEPLOY / name).read_text(encoding="utf-8")) == requirement, name
+
+
+# -------------------------------------------------------------------------------------- the students' config
+
+
+def test_the_student_lab_config_disables_exactly_create_assignment_formgrader_course_list_and_news():
+    page = json.loads((DEPLOY / "student-config" / "labconfig" / "page_config.json").read_text())
+    assert page["disabledExtensions"] == dict.fromkeys(STUDENT_DISABLED_LAB, True)
+
+
+def test_the_student_server_config_disables_exactly_the_formgrader_and_course_list_extensions():
+    server = json.loads((DEPLOY / "student-config" / "jupyter_server_config.json").read_text())
+    assert server == {"ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER, False)}}
+
+
+def test_students_submit_under_their_hub_user_name_not_as_jovyan(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    config = run_config(DEPLOY / "student-config" / "nbgrader_config.py")
+    assert config.CourseDirectory.student_id == "alice"
+    assert config.CourseDirectory.course_id == COURSE_ID
+    assert config.Exchange.root == EXCHANGE
+
+
+def test_outside_the_hub_the_student_config_leaves_the_student_id_to_nbgrader(monkeypatch):
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    config = run_config(DEPLOY / "student-config" / "nbgrader_config.py")
+    assert "student_id" not in config.CourseDirectory

@@ -1,0 +1,243 @@
+"""`attnlab hub`'s rules, without a hub: the plan, the log-ins, JupyterHub's and nbgrader's configuration,
+the owner check of collect and the refusals. Milliseconds each; tests/test_hub.py runs the real hub."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from attnlab.hub import accounts, course_root
+from attnlab.hub.hubconfig import configure
+from attnlab.hub.plan import HubError, HubPlan, ensure_passwords, make_plan, read_passwords
+from traitlets.config import Config
+
+
+def plan(tmp_path: Path, system_users: bool = False, **kw) -> HubPlan:
+    args = dict(root=tmp_path / "root", students="alice,bob", instructor="teacher", course_id="attnlab-attention")
+    return make_plan(**{**args, **kw}, system_users=system_users)
+
+
+@pytest.mark.parametrize(
+    "students, instructor, says",
+    [
+        ("", "teacher", "--students is empty"),
+        ("alice,Bob", "teacher", "'Bob' cannot be a log-in name"),
+        ("alice,bo+b", "teacher", "'bo+b' cannot be a log-in name"),
+        ("alice,alice", "teacher", "names 'alice' twice"),
+        ("alice,teacher", "teacher", "both the instructor and a student"),
+    ],
+)
+def test_a_bad_class_list_is_refused_with_the_name_to_fix(tmp_path, students, instructor, says):
+    with pytest.raises(HubError, match=re.escape(says)):
+        plan(tmp_path, students=students, instructor=instructor)
+
+
+def test_a_port_out_of_range_is_refused(tmp_path):
+    with pytest.raises(HubError, match="--port 70000 is not a port number"):
+        plan(tmp_path, port=70000)
+
+
+def test_the_plan_survives_its_json_file(tmp_path):
+    p = plan(tmp_path, password_file=tmp_path / "pw")
+    assert HubPlan.from_json(p.to_json()) == p
+
+
+def test_trial_log_ins_are_one_student_password_and_a_long_instructor_one_in_a_private_file(tmp_path):
+    p = plan(tmp_path)
+    logins = ensure_passwords(p)
+    assert logins["alice"] == logins["bob"] != logins["teacher"]
+    assert len(logins["teacher"]) >= 32
+    assert stat.S_IMODE(p.passwords.stat().st_mode) == 0o600
+    assert read_passwords(p.passwords) == logins
+
+
+def test_class_log_ins_are_one_password_per_person(tmp_path):
+    logins = ensure_passwords(plan(tmp_path, system_users=True))
+    assert len(set(logins.values())) == 3
+
+
+def test_people_missing_from_the_log_ins_file_are_added_and_nothing_is_lost(tmp_path):
+    file = tmp_path / "pw"
+    file.write_text("# ours\nalice:student-pass-1\n")
+    logins = ensure_passwords(plan(tmp_path, password_file=file))
+    assert logins["alice"] == logins["bob"] == "student-pass-1"
+    text = file.read_text()
+    assert text.startswith("# ours\nalice:student-pass-1\n") and "bob:student-pass-1" in text
+
+
+@pytest.mark.parametrize(
+    "lines, system_users, says",
+    [
+        ("alice:aaaaaaaa1\nbob:bbbbbbbb2\n", False, "share one password"),
+        ("teacher:short-but-8\n", False, "at least 32 characters"),
+        ("alice:same-password\nbob:same-password\n", True, "alice and bob share a password"),
+        ("alice:short\n", True, "shorter than 8"),
+        ("alice\n", True, "expected 'name:password'"),
+    ],
+)
+def test_log_ins_that_cannot_work_are_refused(tmp_path, lines, system_users, says):
+    file = tmp_path / "pw"
+    file.write_text(lines)
+    with pytest.raises(HubError, match=says):
+        ensure_passwords(plan(tmp_path, system_users=system_users, password_file=file))
+
+
+def hub_config(tmp_path: Path, system_users: bool) -> tuple[Config, HubPlan]:
+    p = plan(tmp_path, system_users=system_users)
+    ensure_passwords(p)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(p.to_json())
+    c = Config()
+    configure(c, plan_file)
+    return c, p
+
+
+def test_trial_hub_uses_the_shared_password_log_in_and_one_os_user(tmp_path):
+    c, p = hub_config(tmp_path, system_users=False)
+    logins = read_passwords(p.passwords)
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.SharedPasswordAuthenticator.user_password == logins["alice"]
+    assert c.SharedPasswordAuthenticator.admin_password == logins["teacher"]
+    assert c.JupyterHub.spawner_class == "attnlab.hub.spawner.TrialSpawner"
+    assert c.Authenticator.allowed_users == {"alice", "bob", "teacher"}
+    assert c.Authenticator.admin_users == {"teacher"}
+    assert c.ConfigurableHTTPProxy.command == ["configurable-http-proxy"]
+
+
+def test_class_hub_checks_each_account_with_pam_and_spawns_as_it(tmp_path):
+    c, _ = hub_config(tmp_path, system_users=True)
+    assert c.JupyterHub.authenticator_class == "pam"
+    assert c.JupyterHub.spawner_class == "attnlab.hub.spawner.ClassSpawner"
+    assert "user_password" not in c.SharedPasswordAuthenticator
+
+
+def run_config(text: str, env: dict[str, str]) -> Config:
+    """Run an nbgrader_config.py's text as nbgrader does, with `env` as os.environ."""
+    c = Config()
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        exec(compile(text, "nbgrader_config.py", "exec"), {"get_config": lambda: c})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return c
+
+
+def test_a_students_nbgrader_id_is_the_hub_user_name_not_the_os_user(tmp_path):
+    p = plan(tmp_path)
+    c = run_config(course_root.student_config(p), {"JUPYTERHUB_USER": "alice", "USER": "root"})
+    assert c.CourseDirectory.student_id == "alice"
+    assert c.Exchange.root == str(p.exchange)
+    assert "student_id" not in run_config(course_root.student_config(p), {}).CourseDirectory
+
+
+def test_students_servers_leave_out_the_formgrader_and_create_assignment(tmp_path):
+    import json
+
+    p = plan(tmp_path)
+    for folder in (p.config_dir("student"), p.config_dir("instructor"), p.course_dir):
+        folder.mkdir(parents=True)
+    (p.course_dir / "nbgrader_config.py").write_text("# the instructor's own\n")
+    course_root.write_configs(p, course=None)
+    student = p.config_dir("student")
+    lab = json.loads((student / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
+    assert {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader"} <= set(lab)
+    server = json.loads((student / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"]
+    assert server["nbgrader.server_extensions.formgrader"] is False
+    instructor = json.loads((p.config_dir("instructor") / "labconfig" / "page_config.json").read_text())
+    assert "@jupyter/nbgrader:formgrader" not in instructor["disabledExtensions"]
+    assert (p.course_dir / "nbgrader_config.py").read_text() == "# the instructor's own\n", "kept, not overwritten"
+
+
+@pytest.mark.parametrize("system_users", [False, True])
+def test_collect_checks_owners_only_where_students_have_accounts(tmp_path, system_users):
+    c = run_config(course_root.instructor_config(plan(tmp_path, system_users=system_users)), {})
+    if system_users:
+        assert c.ExchangeFactory.collect == "attnlab.hub.collect.OwnedSubmissionsCollect"
+    else:
+        assert c.ExchangeCollect.check_owner is False
+    assert c.CourseDirectory.root == str(tmp_path / "root" / "course")
+
+
+def test_each_server_runs_its_own_python_first_on_path(tmp_path):
+    p = plan(tmp_path)
+    student, teacher = course_root.server_env(p, "alice"), course_root.server_env(p, "teacher")
+    assert student["PATH"].startswith(str(p.student_env / "bin") + os.pathsep)
+    assert teacher["PATH"].startswith(str(p.grader_prefix / "bin") + os.pathsep)  # alembic is found there
+    assert student["JUPYTER_CONFIG_PATH"] == str(p.config_dir("student"))
+    assert teacher["JUPYTER_CONFIG_PATH"] == str(p.config_dir("instructor"))
+
+
+# --------------------------------------------------------------------------------------- collect's owner check
+
+
+class FakeCollect:
+    """What OwnedSubmissionsCollect._own reads of nbgrader's ExchangeCollect."""
+
+    def __init__(self, inbound: Path):
+        from attnlab.hub.collect import OwnedSubmissionsCollect
+
+        self.inbound_path = str(inbound)
+        self.coursedir = type("CD", (), {"assignment_id": "lesson1"})()
+        self.warnings: list[str] = []
+        self.log = type("Log", (), {"warning": lambda _, msg, *a: self.warnings.append(msg % a)})()
+        self._own = OwnedSubmissionsCollect._own.__get__(self)
+        self._path_to_record = OwnedSubmissionsCollect._path_to_record.__get__(self)
+        self._sort_by_timestamp = OwnedSubmissionsCollect._sort_by_timestamp.__get__(self)
+
+
+def test_a_forged_later_submission_is_skipped_and_the_students_own_is_collected(tmp_path, monkeypatch):
+    from attnlab.hub import collect
+
+    own = "bob+lesson1+2026-11-27 10:00:00.000000 UTC+abc"
+    forged = "bob+lesson1+2099-01-01 00:00:00.000000 UTC+forged"
+    for name in (own, forged):
+        (tmp_path / name).mkdir()
+    owners = {own: "bob", forged: "alice"}
+    monkeypatch.setattr(collect, "owner", lambda path: owners[Path(path).name])
+    fake = FakeCollect(tmp_path)
+    kept = fake._own(fake._path_to_record(str(tmp_path / forged)))
+    assert kept["filename"] == own
+    assert fake.warnings == [f"Skipping {tmp_path / forged}: it claims to be bob's but alice made it"]
+    owners[own] = "alice"
+    assert fake._own(fake._path_to_record(str(tmp_path / forged))) is None
+
+
+# -------------------------------------------------------------------------------------------------- refusals
+
+
+def test_system_users_without_root_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(HubError, match="needs root; run it as root, or leave --system-users out"):
+        accounts.require_root()
+
+
+def test_a_course_root_or_python_behind_a_closed_folder_is_refused():
+    top = Path(tempfile.mkdtemp(dir="/tmp"))  # not pytest's tmp_path, which is itself closed (0700)
+    top.chmod(0o755)
+    closed = top / "closed"
+    (closed / "inside").mkdir(parents=True)
+    closed.chmod(0o700)
+    try:
+        assert accounts.closed_folder(closed / "inside" / "python") == closed
+        with pytest.raises(HubError, match=f"students cannot reach .*: {closed} is closed"):
+            accounts.check_reachable(plan(closed / "inside", system_users=True))
+    finally:
+        shutil.rmtree(top)
+
+
+def test_attnlab_hub_reports_a_bad_option_in_one_line_and_exit_code_2(tmp_path, capsys):
+    from attnlab.cli import main
+
+    assert main(["hub", "--course-root", str(tmp_path), "--students", "alice,Alice"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "attnlab: 'Alice' cannot be a log-in name: use lowercase letters, digits, '_' or '-', starting with a letter"
+    ]
