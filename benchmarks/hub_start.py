@@ -14,8 +14,8 @@ It prints the medians and their ratio to the bare hub. The issue's target: under
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from attnlab.hub.launch import free_port
 from rich.console import Console
 from rich.table import Table
 
@@ -34,12 +35,6 @@ c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.db_url = "sqlite:///{dir}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{dir}/cookie_secret"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def time_to_login(cmd: list[str], port: int, cwd: Path, timeout: float = 180) -> float:
@@ -70,7 +65,7 @@ def main() -> None:
     parser.add_argument("--course-root", default=None, help="an existing or new course root (default: a temporary one)")
     args = parser.parse_args()
     console = Console()
-    work = Path(tempfile.mkdtemp(prefix="attnlab-hub-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="attnlab-hub-bench-", dir="/var/tmp"))
     root = Path(args.course_root) if args.course_root else work / "course"
 
     def attnlab_hub(port: int) -> list[str]:
@@ -106,6 +101,7 @@ def main() -> None:
         median = statistics.median(values)
         table.add_row(name, f"{median:.2f}", f"{median / base:.2f}x", " ".join(f"{v:.2f}" for v in values))
     console.print(table)
+    shutil.rmtree(work, ignore_errors=True)  # the course root too, unless --course-root named one elsewhere
 
 
 if __name__ == "__main__":

@@ -78,7 +78,13 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA device; reported as pending where there is none")
 
 
+#: The longest test files, started first: under `--dist loadfile` a file runs whole on one worker, and a long
+#: one scheduled last would run alone at the end while the other workers wait.
+LONGEST_FIRST = ("test_hub.py", "test_hostile_nbgrader.py", "test_nbgrader.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else 99)
     import torch
 
     if torch.cuda.is_available():
@@ -90,6 +96,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    pending = [r for r in terminalreporter.stats.get("skipped", []) if "pending: needs a CUDA GPU" in str(r.longrepr)]
+    skipped = terminalreporter.stats.get("skipped", [])
+    pending = [r for r in skipped if "pending: needs a CUDA GPU" in str(r.longrepr)]
     if pending:
         terminalreporter.write_line(f"{len(pending)} GPU tests pending: no CUDA device on this machine", yellow=True)
+    for browser in {str(r.longrepr[2]) for r in skipped if "BROWSER TESTS SKIPPED" in str(r.longrepr)}:
+        terminalreporter.write_line(browser.removeprefix("Skipped: "), red=True, bold=True)

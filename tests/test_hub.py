@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,7 @@ def _missing() -> str | None:
 if (_piece := _missing()) is not None:
     pytest.skip(f"BROWSER TESTS SKIPPED: missing {_piece}", allow_module_level=True)
 
+from attnlab.hub.launch import free_port  # noqa: E402
 from attnlab.hub.plan import HubPlan, read_passwords  # noqa: E402
 from attnlab.nbgrader_plugin import GRADED_OUTSIDE  # noqa: E402
 from attnlab.nbgrader_steps import run_steps  # noqa: E402
@@ -80,12 +80,6 @@ RIGHT = (
     "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n"
     "    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hub:
@@ -185,6 +179,11 @@ def set_code(page: Page, cell, code: str) -> None:
     expect(editor).to_contain_text(first)
 
 
+def kernel_idle(page: Page) -> None:
+    """Wait until the open notebook's kernel has started and is idle: keys sent before are lost on a busy machine."""
+    page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+
+
 def shot(locator, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     locator.screenshot(path=str(SHOTS / name))
@@ -195,6 +194,11 @@ def shot(locator, name: str) -> None:
 
 def test_student_round_trip(hub, browser):
     page = log_in(browser, hub, "alice")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
+    items = [t for t in page.locator(".lm-Menu-itemLabel").all_inner_texts() if t.strip()]
+    assert items == ["Assignment List"], f"a student's Nbgrader menu shows {items}"  # no Create Assignment
+    page.keyboard.press("Escape")
+    assert page.request.get(f"{hub.url}/user/alice/formgrader").status == 404
     assignments(page)
     page.locator("#released_assignments_list .list_item", has_text=LESSON).locator("button", has_text="Fetch").click()
     fetched = page.locator("#fetched_assignments_list .list_item", has_text=LESSON).first
@@ -204,6 +208,7 @@ def test_student_round_trip(hub, browser):
     stub = notebook.locator(".jp-CodeCell", has_text="def qk_scores").first
     stub.wait_for()
 
+    kernel_idle(page)
     set_code(page, stub, WRONG)
     menu(page, "Run", "Run All Cells")
     check = notebook.locator(".jp-CodeCell", has_text="check(qk_scores)").first
@@ -431,6 +436,7 @@ def test_students_are_isolated_from_each_other(class_hub, browser):
         lesson=LESSON,
         reference=str(reference),
     )
+    kernel_idle(page)
     set_code(page, cell, code)
     page.keyboard.press("Shift+Enter")
     out = cell.locator(".jp-OutputArea")

@@ -46,8 +46,9 @@ STUDENT_DISABLED_LAB = (
 STUDENT_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
 
 #: What the students' environment installs beside the student build, at the grader's own versions where it
-#: has them, so that the hub and its single-user servers speak the same JupyterHub.
-STUDENT_PACKAGES = ("jupyterlab", "nbgrader", "jupyterhub", "ipykernel", "ipywidgets")
+#: has them: the hub and its single-user servers speak the same JupyterHub, and check() computes with the
+#: very torch that grades (on a machine like ours, its CPU build: no CUDA wheel of several GB comes in).
+STUDENT_PACKAGES = ("torch", "jupyterlab", "nbgrader", "jupyterhub", "ipykernel", "ipywidgets")
 
 Say = Callable[[str], None]
 

@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM stops the hub, its proxy and every server it started.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import shutil
 import signal
@@ -37,12 +38,9 @@ TRIAL_WARNING = (
 
 def prerequisites() -> str:
     """The proxy's command; HubError naming what to install where something is missing."""
-    try:
-        import jupyterhub  # noqa: F401
-        import jupyterlab  # noqa: F401
-        import nbgrader  # noqa: F401
-    except ImportError as e:
-        raise HubError(f"{e.name} is not installed: pip install 'attnlab[hub]'") from None
+    for name in ("jupyterhub", "jupyterlab", "nbgrader"):  # found, not imported: the hub's process imports them
+        if importlib.util.find_spec(name) is None:
+            raise HubError(f"{name} is not installed: pip install 'attnlab[hub]'")
     proxy = shutil.which("configurable-http-proxy")
     if proxy is None:
         raise HubError(
@@ -136,7 +134,11 @@ def last_error(plan: HubPlan) -> str:
 
 
 def stop_hub(hub: subprocess.Popen) -> None:
-    """SIGTERM (JupyterHub then stops every server and its proxy), and SIGKILL to the group if it lingers."""
+    """SIGTERM (JupyterHub then stops every server and its proxy), and SIGKILL to the group if it lingers.
+
+    A second Ctrl-C or SIGTERM meanwhile is ignored: it would leave the hub running behind this command."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if hub.poll() is None:
         hub.send_signal(signal.SIGTERM)
         try:
@@ -172,7 +174,8 @@ def describe(plan: HubPlan, logins: dict[str, str], console: Console) -> None:
 
 
 def run(args) -> int:
-    """`attnlab hub` from parsed arguments: exit code 0 after Ctrl-C/SIGTERM, 2 on a problem to fix."""
+    """`attnlab hub` from parsed arguments: exit code 0 when Ctrl-C or SIGTERM stops a running hub, 130 when
+    they interrupt the set-up; a problem to fix raises HubError (the command line prints it, exit code 2)."""
     from ..course import load_course
 
     console = Console(stderr=False, highlight=False)
@@ -191,24 +194,25 @@ def run(args) -> int:
     check_port_free(plan.ip, plan.port)
     plan = dataclasses.replace(plan, proxy=proxy, hub_api_port=free_port(), proxy_api_port=free_port())
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the hub as Ctrl-C does
-    with console.status("setting up the course") as status:
-        logins = set_up(plan, course, lambda text: status.update(text))
-        status.update("starting JupyterHub and configurable-http-proxy")
-        hub = start_hub(plan)
-        try:
-            seconds = wait_ready(plan, hub)
-        except BaseException:
-            stop_hub(hub)
-            raise
-    describe(plan, logins, console)
-    console.print(f"Ready: the log-in page answered {seconds:.1f} s after JupyterHub started.")
+    hub = None
     try:
+        with console.status("setting up the course") as status:
+            logins = set_up(plan, course, lambda text: status.update(text))
+            status.update("starting JupyterHub and configurable-http-proxy")
+            hub = start_hub(plan)
+            seconds = wait_ready(plan, hub)
+        describe(plan, logins, console)
+        console.print(f"Ready: the log-in page answered {seconds:.1f} s after JupyterHub started.")
         while hub.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        console.print("stopping the hub and every server")
-        stop_hub(hub)
-        return 0
+        # Wherever it lands (setting up, starting, serving), the hub never outlives this command, and a
+        # half-made course root is finished at the next start.
+        console.print("stopping the hub and every server" if hub is not None else "interrupted while setting up")
+        return 0 if hub is not None else 130
+    finally:
+        if hub is not None:
+            stop_hub(hub)
     raise HubError(f"JupyterHub stopped by itself (code {hub.returncode}): {last_error(plan)}")
 
 

@@ -92,7 +92,6 @@ def test_the_instructor_is_an_admin_and_allowed_and_nobody_logs_in_with_a_shared
     instructor = values["custom"]["attnlab"]["instructor"]
     assert instructor in config["Authenticator"]["admin_users"]
     assert instructor in config["Authenticator"]["allowed_users"]
-    assert config["JupyterHub"]["admin_access"] is False
     assert "shared" not in config["JupyterHub"]["authenticator_class"].lower()
     assert "dummy" not in config["JupyterHub"]["authenticator_class"].lower()
 

@@ -241,3 +241,11 @@ def test_attnlab_hub_reports_a_bad_option_in_one_line_and_exit_code_2(tmp_path, 
     assert err == [
         "attnlab: 'Alice' cannot be a log-in name: use lowercase letters, digits, '_' or '-', starting with a letter"
     ]
+
+
+def test_students_python_pins_the_graders_torch_and_jupyterhub():
+    from importlib import metadata
+
+    pins = course_root.student_packages()
+    assert f"torch=={metadata.version('torch')}" in pins  # check() computes with the torch that grades
+    assert f"jupyterhub=={metadata.version('jupyterhub')}" in pins  # the hub and its servers agree
