@@ -18,7 +18,11 @@ def _copies() -> set:
     for root in dict.fromkeys([here, os.getcwd(), "/tmp", os.path.expanduser("~")]):
         seen = 0
         for folder, dirs, files in os.walk(root):
-            dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".git")]  # not where it lies
+            # Not where it lies: installed packages and whole Python environments (a machine's /tmp may hold several).
+            if "pyvenv.cfg" in files:
+                dirs[:] = []
+                continue
+            dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".git")]
             for name in files:
                 seen += 1
                 if name.endswith(".py"):
