@@ -80,7 +80,7 @@ def pytest_configure(config):
 
 #: The longest test files, started first: under `--dist loadfile` a file runs whole on one worker, and a long
 #: one scheduled last would run alone at the end while the other workers wait.
-LONGEST_FIRST = ("test_hub.py", "test_hostile_nbgrader.py", "test_nbgrader.py")
+LONGEST_FIRST = ("test_hub.py", "test_hostile_nbgrader.py", "test_nbgrader.py", "test_environments.py")
 
 
 def pytest_collection_modifyitems(config, items):

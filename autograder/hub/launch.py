@@ -112,7 +112,8 @@ def start_hub(plan: HubPlan) -> subprocess.Popen:
 
 def wait_ready(plan: HubPlan, hub: subprocess.Popen, timeout: float = READY_SECONDS) -> float:
     """Seconds until the log-in page answers; HubError with the log's end if the hub exits or never answers."""
-    url = f"http://127.0.0.1:{plan.port}/hub/login"
+    host = "127.0.0.1" if plan.ip in ("0.0.0.0", "") else plan.ip
+    url = f"http://{host}:{plan.port}/hub/login"
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if hub.poll() is not None:
