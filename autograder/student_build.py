@@ -71,9 +71,9 @@ HERE = Path(__file__).resolve().parent
 SHIPPED_FILES = ("__init__.py", "notebook_check.py", "course.py", "tasks.py")
 SHIPPED_FOLDERS = ("child", "grading")
 
-#: What it never ships (the answers zone, the reference, this builder); `unexpected_members` refuses a
-#: wheel that holds one.
-NEVER_SHIPPED = ("answers/", "reference/", "student_build.py")
+#: What it never ships (the answers zone, the reference, the lessons' sources with their solutions and hidden
+#: tests, this builder); `unexpected_members` refuses a wheel that holds one.
+NEVER_SHIPPED = ("answers/", "reference/", "lessons/", "student_build.py")
 
 #: The dependencies those modules import (their version bounds come from the full install's metadata).
 #: nbformat and rich serve only the grader's CLI, which the student build leaves out.

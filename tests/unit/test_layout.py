@@ -75,11 +75,17 @@ def test_the_student_build_ships_the_child_and_grading_zones_and_never_the_answe
 
     files = student_files()
     assert {"notebook_check.py", "child/worker.py", "child/confine/__init__.py", "grading/judge.py"} <= set(files)
-    assert not [f for f in files if f.startswith(("answers/", "reference/")) or f == "student_build.py"]
+    assert not [f for f in files if f.startswith(("answers/", "reference/", "lessons/")) or f == "student_build.py"]
     wheel = tmp_path / "attnlab-0-py3-none-any.whl"
+    banned = [
+        "attnlab/answers/mistakes.py",
+        "attnlab/reference/attention.py",
+        "attnlab/lessons/lesson1_qk_scores/lesson1_qk_scores.ipynb",  # solutions and hidden tests
+        "attnlab/student_build.py",
+    ]
     with zipfile.ZipFile(wheel, "w") as z:
-        for name in ["attnlab/answers/mistakes.py", "attnlab/reference/attention.py", "attnlab/student_build.py"]:
+        for name in banned:
             z.writestr(name, "")
         z.writestr("attnlab/grading/judge.py", "")
     found = unexpected_members(wheel)
-    assert len(found) == 3 and not any("grading/judge.py" in f for f in found), found
+    assert len(found) == len(banned) and not any("grading/judge.py" in f for f in found), found
