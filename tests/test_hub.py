@@ -377,6 +377,8 @@ def class_hub(course_root):
         pytest.skip("ISOLATION TEST SKIPPED: --system-users needs root")
     from attnlab.hub.accounts import grader_paths
 
+    for name in (*STUDENTS, TEACHER):  # a clean slate: accounts an interrupted run left would keep old passwords
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
     locked = {p: (p.stat().st_mode, p.stat().st_uid, p.stat().st_gid) for p in grader_paths()}
     passwords = course_root.parent / "class-passwords"
     # A class server's Python must be runnable by every account. Where this machine keeps it in a folder

@@ -1,7 +1,8 @@
 """`attnlab hub --system-users`: a Unix account per person, and what only the instructor may read.
 
 - Each student and the instructor get an account (made where missing, `useradd --create-home`), with a
-  private home (0700) and the password from the log-ins file (`chpasswd`); JupyterHub checks it with PAM.
+  private home (0700); an account attnlab made gets the password from the log-ins file (`chpasswd`), one
+  that was there before keeps its own. JupyterHub checks it with PAM.
 - The course root (`<root>/course`: sources with solutions and hidden tests, submissions, the
   gradebook) belongs to the instructor's account, mode 0700.
 - The grader's install is closed to everyone but root and the instructor's group (mode 0750): for an
@@ -65,22 +66,30 @@ def closed_folder(path: Path) -> Path | None:
     return None
 
 
-def ensure_accounts(plan: HubPlan, logins: dict[str, str]) -> list[str]:
-    """Make the accounts that are missing, set every password and make homes private; the names made."""
-    made = []
+def ensure_accounts(plan: HubPlan, logins: dict[str, str]) -> set[str]:
+    """Make the accounts that are missing and make every home private; the accounts that were there before.
+
+    The log-ins file sets the password of the accounts attnlab made (listed in `<root>/hub/accounts`),
+    never of one that was there before it: that account's person logs in with their own password.
+    """
+    record = plan.hub_dir / "accounts"
+    ours = set(record.read_text().split()) if record.exists() else set()
     for name in plan.people:
         try:
             pwd.getpwnam(name)
         except KeyError:
             _run(["useradd", "--create-home", "--user-group", "--shell", "/bin/bash", name])
-            made.append(name)
+            ours.add(name)
+            record.write_text("".join(f"{n}\n" for n in sorted(ours)))
         home = plan.home(name)
         home.mkdir(parents=True, exist_ok=True)
         entry = pwd.getpwnam(name)
         os.chown(home, entry.pw_uid, entry.pw_gid)
         os.chmod(home, 0o700)
-    _run(["chpasswd"], stdin="".join(f"{name}:{logins[name]}\n" for name in plan.people))
-    return made
+    managed = [name for name in plan.people if name in ours]
+    if managed:
+        _run(["chpasswd"], stdin="".join(f"{name}:{logins[name]}\n" for name in managed))
+    return {name for name in plan.people if name not in ours}
 
 
 def instructor_only(plan: HubPlan, grader_paths: list[Path]) -> list[Path]:

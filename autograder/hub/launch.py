@@ -78,7 +78,8 @@ def set_up(plan: HubPlan, course, say) -> dict[str, str]:
     course_root.write_configs(plan, course)
     if plan.system_users:
         say("making the accounts and closing the course to everyone but the instructor")
-        accounts.ensure_accounts(plan, logins)
+        for name in accounts.ensure_accounts(plan, logins):  # accounts that were there before keep their password
+            logins[name] = "(this account's own password)"
         accounts.instructor_only(plan, accounts.grader_paths())
         accounts.protect_exchange(plan)
     course_root.release_lessons(plan, say)

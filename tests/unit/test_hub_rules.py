@@ -249,3 +249,33 @@ def test_students_python_pins_the_graders_torch_and_jupyterhub():
     pins = course_root.student_packages()
     assert f"torch=={metadata.version('torch')}" in pins  # check() computes with the torch that grades
     assert f"jupyterhub=={metadata.version('jupyterhub')}" in pins  # the hub and its servers agree
+
+
+def test_only_accounts_attnlab_made_get_their_password_from_the_log_ins_file(tmp_path, monkeypatch):
+    import types
+
+    p = plan(tmp_path, system_users=True, students="alice,bob")
+    p.hub_dir.mkdir(parents=True)
+    existing = {"alice": 1001}  # alice had an account before attnlab hub; bob and teacher do not
+    ran: list[tuple[list[str], str | None]] = []
+
+    def getpwnam(name):
+        if name not in existing:
+            raise KeyError(name)
+        return types.SimpleNamespace(pw_uid=existing[name], pw_gid=existing[name], pw_dir=str(tmp_path / name))
+
+    def run(cmd, stdin=None):
+        ran.append((cmd, stdin))
+        if cmd[0] == "useradd":
+            existing[cmd[-1]] = 2000 + len(existing)
+
+    monkeypatch.setattr(accounts.pwd, "getpwnam", getpwnam)
+    monkeypatch.setattr(accounts, "_run", run)
+    monkeypatch.setattr(accounts.os, "chown", lambda *a, **k: None)
+    logins = {"alice": "alice-password", "bob": "bob-password", "teacher": "t" * 44}
+    assert accounts.ensure_accounts(p, logins) == {"alice"}
+    assert [cmd[-1] for cmd, _ in ran if cmd[0] == "useradd"] == ["bob", "teacher"]
+    assert [stdin for cmd, stdin in ran if cmd[0] == "chpasswd"] == [f"bob:bob-password\nteacher:{'t' * 44}\n"]
+    ran.clear()
+    assert accounts.ensure_accounts(p, logins) == {"alice"}  # a restart: the accounts it made are still its own
+    assert [stdin for cmd, stdin in ran if cmd[0] == "chpasswd"] == [f"bob:bob-password\nteacher:{'t' * 44}\n"]
