@@ -76,6 +76,19 @@ def raised(kind: str, msg: str, tb: str = "", frames=("qk_scores",)) -> tuple[di
     }, {}
 
 
+def returned_instead_of_raising(case) -> tuple[dict, dict]:
+    """An `expect_error` case's reply from code that returned a tensor rather than raising the ValueError."""
+    return {
+        "status": "ok",
+        "raised": None,
+        "returned": "Tensor",
+        "mutated": [],
+        "forbidden": [],
+        "evasion": False,
+        "callee_calls": [],
+    }, {}
+
+
 def right(case) -> tuple[dict, dict]:
     """The reference's own outputs, in the case's dtype (bool for a mask)."""
     return returns(*(e if e.dtype == torch.bool else e.to(DT[case.dtype]) for e in case.expected))

@@ -25,6 +25,7 @@ from .fakes import (
     heatmap,
     judge_run,
     raised,
+    returned_instead_of_raising,
     returns,
     right,
     said,
@@ -139,22 +140,10 @@ def test_nan_on_a_row_that_is_entirely_minus_inf_is_fully_masked_row_nan():
     assert result.status == TaskStatus.PARTIAL
 
 
-def _returns_instead_of_raising(case):
-    return {
-        "status": "ok",
-        "raised": None,
-        "returned": "Tensor",
-        "mutated": [],
-        "forbidden": [],
-        "evasion": False,
-        "callee_calls": [],
-    }, {}
-
-
 def test_returning_for_a_bad_temperature_is_accepts_invalid_temperature():
     result = judge_run(
         "softmax_with_temperature",
-        lambda c: _returns_instead_of_raising(c) if c.kind == "expect_error" else checks_right(c, right),
+        lambda c: returned_instead_of_raising(c) if c.kind == "expect_error" else checks_right(c, right),
     )
     assert _ids(result) == ["accepts_invalid_temperature"]
     assert result.status == TaskStatus.PARTIAL
@@ -181,7 +170,7 @@ def test_a_mask_without_its_diagonal_is_mask_diagonal_excluded():
 
 def test_a_seq_len_below_1_that_returns_a_mask_is_accepts_invalid_length():
     result = judge_run(
-        "causal_mask", lambda c: _returns_instead_of_raising(c) if c.kind == "expect_error" else checks_right(c, right)
+        "causal_mask", lambda c: returned_instead_of_raising(c) if c.kind == "expect_error" else checks_right(c, right)
     )
     assert _ids(result) == ["accepts_invalid_length"]
     assert "raise ValueError when seq_len is less than 1" in result.feedback

@@ -8,7 +8,7 @@ import torch
 from attnlab.grading.cases import Case
 from attnlab.grading.judge import judge_task
 
-from .fakes import COURSE, cases, checks_right, filled, judge, raised, returns, right
+from .fakes import COURSE, cases, checks_right, filled, judge, raised, returned_instead_of_raising, returns, right
 
 matplotlib.use("Agg")
 
@@ -160,15 +160,7 @@ def test_a_blank_heatmap_is_a_placeholder_not_a_mislabelled_one():
 def test_a_placeholder_comes_first_and_keeps_what_else_is_wrong():
     def answer(c):  # zeros, and no ValueError for a bad temperature
         if c.kind == "expect_error":
-            return {
-                "status": "ok",
-                "raised": None,
-                "returned": "Tensor",
-                "mutated": [],
-                "forbidden": [],
-                "evasion": False,
-                "callee_calls": [],
-            }, {}
+            return returned_instead_of_raising(c)
         return _zeros(c)
 
     result = judge("softmax_with_temperature", answer)
