@@ -69,6 +69,7 @@ def _missing() -> str | None:
 if (_piece := _missing()) is not None:
     pytest.skip(f"BROWSER TESTS SKIPPED: missing {_piece}", allow_module_level=True)
 
+from attnlab.hub.course_root import server_env  # noqa: E402
 from attnlab.hub.launch import free_port  # noqa: E402
 from attnlab.hub.plan import HubPlan, read_passwords  # noqa: E402
 from attnlab.nbgrader_plugin import GRADED_OUTSIDE  # noqa: E402
@@ -302,7 +303,7 @@ def test_instructor_round_trip(hub, browser):
     )
     alice.context.close()
 
-    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(hub.plan.config_dir("instructor"))}
+    env = {**os.environ, **server_env(hub.plan, hub.plan.instructor)}  # as in the instructor's terminal
     (export,) = run_steps([(hub.plan.course_dir, ["export", "--to", str(hub.root.parent / "grades.csv")])], env)
     assert export.returncode == 0, export.stderr
     grades = (hub.root.parent / "grades.csv").read_text()
@@ -465,7 +466,7 @@ def test_students_are_isolated_from_each_other(class_hub, browser):
     assert all(v in ("PermissionError", "ModuleNotFoundError") for v in blocked.values()), tried
     assert tried["reference_import"] == "ModuleNotFoundError", tried
 
-    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(hub.plan.config_dir("instructor"))}
+    env = {**os.environ, **server_env(hub.plan, hub.plan.instructor)}  # as in the instructor's terminal
     (collect,) = run_steps([(hub.plan.course_dir, ["collect", LESSON])], env, user=TEACHER)
     assert collect.returncode == 0, collect.stderr
     # The forgery itself succeeds (inbound is writable by every student, as nbgrader needs), so only

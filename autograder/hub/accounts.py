@@ -43,12 +43,12 @@ def require_root() -> None:
 def check_reachable(plan: HubPlan) -> None:
     """Every account must reach the course root (the exchange, the students' Python) and run the Python
     interpreter that both environments are made from."""
-    for folder in [plan.root, *plan.root.parents]:
-        if folder.exists() and not os.stat(folder).st_mode & 0o001:
-            raise HubError(
-                f"students cannot reach {plan.root}: {folder} is closed to other accounts; "
-                "choose a --course-root they can reach, such as /srv/attnlab"
-            )
+    closed = closed_folder(plan.exchange)  # the course root and every folder above it
+    if closed is not None:
+        raise HubError(
+            f"students cannot reach {plan.root}: {closed} is closed to other accounts; "
+            "choose a --course-root they can reach, such as /srv/attnlab"
+        )
     python = Path(sys.executable).resolve()
     closed = closed_folder(python) or closed_folder(Path(sys.base_prefix).resolve() / "lib")
     if closed is not None:
@@ -59,9 +59,9 @@ def check_reachable(plan: HubPlan) -> None:
 
 
 def closed_folder(path: Path) -> Path | None:
-    """The first folder above `path` that other accounts cannot pass through, if any."""
+    """The first folder above `path`, from the top, that other accounts cannot pass through, if any."""
     for folder in reversed(path.parents):
-        if not os.stat(folder).st_mode & 0o001:
+        if folder.exists() and not os.stat(folder).st_mode & 0o001:
             return folder
     return None
 
