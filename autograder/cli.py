@@ -4,11 +4,17 @@ and `attnlab.hub.launch`.
 
 The zygote is started before torch is imported here, so that the child's torch import and the
 parent's run side by side.
+
+The student build (`attnlab.student_build`) ships this module too, for self-learners: there `attnlab check`
+grades a file on the public cases it holds as data, in the same sandboxed child, and `attnlab doctor` shows
+the sandbox; the commands that need the answers (`FULL_INSTALL_ONLY`) say so in one line, and nothing runs
+the self-check, whose known-correct submission is the reference.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -16,14 +22,34 @@ from pathlib import Path
 
 from .tasks import TASK_IDS
 
+#: The commands that need the full install, with the reason that the student build's `attnlab` gives.
+FULL_INSTALL_ONLY = {
+    "grade": "a secret seed's cases are drawn and answered by the reference, which the student build leaves out",
+    "nbgrader-config": "it configures an instructor's nbgrader",
+    "hub": "it runs an instructor's JupyterHub",
+}
+NEEDS_FULL_INSTALL = (
+    "`attnlab {command}` needs the full install ({why}); this is attnlab's student build, where `attnlab check FILE` "
+    "grades your file on the public cases"
+)
+NO_SELFCHECK = "none in the student build, whose known-correct submission would be the answers"
 
-def _parser() -> argparse.ArgumentParser:
+
+def is_student_build() -> bool:
+    """Whether this attnlab is the student build: it has no answers zone (``grading.cases.answers`` is None
+    there), found here without importing anything heavy."""
+    return importlib.util.find_spec(f"{__package__}.answers") is None
+
+
+def _parser(student: bool = False) -> argparse.ArgumentParser:
+    """The full install's commands, or with `student` the student build's: `check` (no --device or --course:
+    its cases exist for the bundled course only) and `doctor`."""
     p = argparse.ArgumentParser(prog="attnlab", description="Grade attention exercises out of the student's reach.")
     sub = p.add_subparsers(dest="command", required=True)
-    for name, text in [
-        ("grade", "grade submissions with a secret seed"),
-        ("check", "the same checks with the public seed"),
-    ]:
+    commands = [("check", "the same checks with the public seed")]
+    if not student:
+        commands.insert(0, ("grade", "grade submissions with a secret seed"))
+    for name, text in commands:
         g = sub.add_parser(name, help=text, description=text)
         g.add_argument("paths", nargs="+", metavar="PATH", help="a .py module or a .ipynb notebook")
         g.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, one per line")
@@ -32,8 +58,11 @@ def _parser() -> argparse.ArgumentParser:
                 "--seed", type=int, default=None, help="the secret seed (else $ATTNLAB_SECRET_SEED, else random)"
             )
         g.add_argument("--tasks", default=None, help=f"comma-separated task ids, from: {', '.join(TASK_IDS)}")
-        g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-        g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
+        if student:
+            g.set_defaults(device="auto", course=None)
+        else:
+            g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+            g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
         g.add_argument(
             "--report",
             default=None,
@@ -50,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one JSON object: {mode, layers: {id: {name, active, detail}}, gpu, selfcheck}",
     )
+    if student:
+        d.set_defaults(course=None)
+        return p
     d.add_argument("--course", default=None, help="course.yml for the self-check (default: the bundled one)")
     n = sub.add_parser(
         "nbgrader-config",
@@ -97,20 +129,22 @@ def _hub_parser(sub) -> None:
 
 def doctor(*, as_json: bool, course_path: str | None = None) -> int:
     """Start the grader's child process as `grade` would; print what its sandbox probe found, the GPU it
-    sees, and how a known-correct submission scores here (the self-check, run afresh)."""
+    sees, and how a known-correct submission scores here (the self-check, run afresh; none in the student
+    build, where "selfcheck" is null)."""
     from .course import CourseError, load_course
     from .grading.processes import LAYER_NAMES, Zygote
     from .grading.selfcheck import full, run, why
 
+    student = is_student_build()
     try:
         course = load_course(course_path)
         with Zygote(warn=False) as zygote:
             layers = zygote.sandbox
             mode, gpu = zygote.mode, zygote.gpu
-            result = run(zygote, course)
+            result = None if student else run(zygote, course)
     except (RuntimeError, ValueError, CourseError) as e:
         return fail(str(e))
-    check = {"passed": full(result), "score": why(result)}
+    check = None if result is None else {"passed": full(result), "score": why(result)}
     if as_json:
         print(
             json.dumps(
@@ -125,7 +159,7 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
                 }
             )
         )
-        return 0 if check["passed"] else 3
+        return 0 if check is None or check["passed"] else 3
     from rich.console import Console
     from rich.table import Table
 
@@ -141,6 +175,9 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
         console.print(f"GPU: {gpu['count']} x {gpu['name']}, {gpu['memory_mb']} MB: cuda cases run here.")
     else:
         console.print("GPU: none" + (f" ({gpu['error']})" if gpu.get("error") else "") + ": cuda cases are pending.")
+    if check is None:
+        console.print(f"self-check: {NO_SELFCHECK}.")
+        return 0
     if check["passed"]:
         console.print(f"self-check: [green]passed[/]: a known-correct submission scores {check['score']} here.")
         return 0
@@ -173,7 +210,11 @@ def fail(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    student = is_student_build()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if student and argv and argv[0] in FULL_INSTALL_ONLY:
+        return fail(NEEDS_FULL_INSTALL.format(command=argv[0], why=FULL_INSTALL_ONLY[argv[0]]))
+    args = _parser(student).parse_args(argv)
     if args.command == "doctor":
         return doctor(as_json=args.json, course_path=args.course)
     if args.command == "nbgrader-config":
@@ -224,8 +265,8 @@ def grade(args: argparse.Namespace) -> int:
 
 
 def _grade_read(args: argparse.Namespace, zygote, subs: list, tasks: list[str] | None) -> int:
-    """Load the course, check this environment once (the self-check), then grade `subs`; the zygote is closed
-    on every way out."""
+    """Load the course, check this environment once (the self-check, which the student build cannot run), then
+    grade `subs`; the zygote is closed on every way out."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -249,8 +290,9 @@ def _grade_read(args: argparse.Namespace, zygote, subs: list, tasks: list[str] |
     from .grading.selfcheck import SelfCheckFailed, ensure
 
     try:
-        with err.status("checking this environment once: grading a known-correct submission"):
-            ensure(zygote, course, device=args.device)
+        if not is_student_build():
+            with err.status("checking this environment once: grading a known-correct submission"):
+                ensure(zygote, course, device=args.device)
     except SelfCheckFailed as e:
         zygote.close()
         print(f"attnlab: {e}", file=sys.stderr)

@@ -5,6 +5,12 @@ A failing test shows the grader's hint. The submission is graded once, by the sa
 ``attnlab check`` (public seed, child process), and every task's test reads its part of that result.
 
 Precedence: ``--attn-submission`` on the command line, else the ``attn_submission`` ini value.
+
+The items come from the course's tasks alone (course.yml, ``--attn-course``), never from test files, so
+the plugin works in any folder. The student build (``attnlab.student_build``) ships it with its
+``pytest11`` entry point, and pytest: there it grades on the public cases the wheel holds as data, in the
+same sandboxed child, without the self-check (its known-correct submission would be the answers), and
+``--attn-seed`` takes the public seed only.
 """
 
 from __future__ import annotations
@@ -13,10 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from .cli import is_student_build
 from .tasks import TASK_IDS
 
-HEADER = "attnlab {version}: grading {path} (seed {seed}), torch {torch}"
+HEADER = "attnlab {version}{build}: grading {path} (seed {seed}), torch {torch}"
+STUDENT_BUILD = " (student build: public cases, no self-check)"
 FAILURE = "{task}: {score:g}/{max_score:g}, {status}\n{feedback}{cases}"
+OTHER_SEED = (
+    "--attn-seed {seed}: this is attnlab's student build, which holds only the public cases (seed {public}); "
+    "leave --attn-seed out"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +46,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for task in TASK_IDS:
         config.addinivalue_line("markers", f"{task}: the attnlab task {task}")
+    seed = config.getoption("--attn-seed")
+    if _submission(config) and seed is not None and is_student_build():
+        from .course import load_course
+
+        public = load_course(config.getoption("--attn-course")).public_seed
+        if seed != public:  # said now, in one line, not as a ValueError in every task's test
+            raise pytest.UsageError(OTHER_SEED.format(seed=seed, public=public))
     if _submission(config) and hasattr(config.option, "dist"):
         # One submission is graded once, in this process: never spread over pytest-xdist's workers (which the
         # checkout's own addopts switch on), each of which would start a grader and grade it again.
@@ -55,7 +74,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
     seed = config.getoption("--attn-seed")
     seed = load_course(config.getoption("--attn-course")).public_seed if seed is None else seed
-    return HEADER.format(version=__version__, path=path, seed=seed, torch=torch.__version__)
+    build = STUDENT_BUILD if is_student_build() else ""
+    return HEADER.format(version=__version__, build=build, path=path, seed=seed, torch=torch.__version__)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -65,8 +85,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     if items:  # the tests of the folder it runs in (a checkout's own suite): not the submission's
         config.hook.pytest_deselected(items=list(items))
-    collector = SubmissionCollector.from_parent(session, name=Path(path).name, path=Path(path).resolve())
+    name = Path(path).name  # the node id too: under the session, pytest would prefix it with "::"
+    collector = SubmissionCollector.from_parent(session, name=name, path=Path(path).resolve(), nodeid=name)
     items[:] = list(collector.collect())
+    # Reported as collected, so that pytest counts them ("collected 6 items / 5 deselected / 1 selected").
+    config.hook.pytest_collectreport(report=pytest.CollectReport(collector.nodeid, "passed", None, list(items)))
 
 
 class SubmissionCollector(pytest.Collector):
@@ -104,7 +127,8 @@ class TaskItem(pytest.Item):
             selected = [i.task_id for i in self.session.items if isinstance(i, TaskItem)]
             with Zygote() as zygote:
                 try:
-                    ensure(zygote, course)  # never fail a self-learner's correct work because of the machine
+                    if not is_student_build():  # never fail a self-learner's correct work because of the machine
+                        ensure(zygote, course)
                 except SelfCheckFailed as e:
                     raise TaskFailed(f"attnlab: {e}") from None
                 (cache[key],) = grade_paths(

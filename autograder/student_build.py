@@ -3,16 +3,22 @@
     python -m attnlab.student_build OUTDIR    # writes OUTDIR/attnlab-<version>-py3-none-any.whl
 
 Students call ``from attnlab import check; check(qk_scores)`` in their own kernel, so their image needs
-attnlab installed. The full install holds the answers: ``attnlab.reference``, and ``attnlab.answers``,
-whose mistake models are the reference with one slip put back in. The student build holds neither.
-Its import name is still ``attnlab``, so the lessons work unchanged, and ``check()`` runs the same
-case runner and the same judge on the same public cases:
+attnlab installed; self-learners, who grade a file of their own with ``attnlab check FILE`` or ``pytest
+--attn-submission FILE``, need it too. The full install holds the answers: ``attnlab.reference``, and
+``attnlab.answers``, whose mistake models are the reference with one slip put back in. The student build
+holds neither. Its import name is still ``attnlab``, so the lessons work unchanged, and ``check()``,
+``attnlab check`` and the pytest plugin run the same case runner and the same judge on the same public
+cases, ``attnlab check`` and the plugin in the same sandboxed child process as the grader:
 
-- **What it ships.** By folder (`student_files`): the package's root modules that check() needs
-  (`SHIPPED_FILES`), the ``child/`` and ``grading/`` zones whole, and the course.yml it was built
-  for. Never the answers zone, ``answers/``, nor ``reference/``, nor this builder: they are not on
-  the list, and a wheel that holds one is refused (`unexpected_members`). The CLI and the plugins stay
-  out too, since check() does not use them.
+- **What it ships.** By folder (`student_files`): the package's root modules that check(), ``attnlab
+  check`` and the pytest plugin need (`SHIPPED_FILES`), the ``child/`` and ``grading/`` zones whole, and
+  the course.yml it was built for; and the console script ``attnlab`` and the plugin's ``pytest11`` entry
+  point (`STUDENT_ENTRY_POINTS`). Never the answers zone, ``answers/``, nor ``reference/``, nor this
+  builder: they are not on the list, and a wheel that holds one is refused (`unexpected_members`). The
+  nbgrader plugin and ``hub/`` stay out too: they serve instructors.
+- **Its CLI.** The same ``attnlab.cli``, which there offers ``attnlab check`` and ``attnlab doctor``;
+  ``attnlab grade`` and the instructors' commands answer in one line that they need the full install.
+  Nor is there a self-check (`grading.selfcheck`): its known-correct submission would be the reference.
 - **The public cases, as data.** ``public_cases.json`` (each case's spec, label and names) and
   ``public_cases.safetensors`` (its input tensors, the reference's outputs and gradients, and the output
   of every mistake model the diagnosis rules compare with, ``answers.applicable``), computed here from
@@ -68,16 +74,35 @@ from .course import DEFAULT_COURSE, Course, load_course
 HERE = Path(__file__).resolve().parent
 
 #: What the student build ships: these modules of the package's root, and these zones whole.
-SHIPPED_FILES = ("__init__.py", "notebook_check.py", "course.py", "tasks.py")
+SHIPPED_FILES = ("__init__.py", "notebook_check.py", "course.py", "tasks.py", "cli.py", "pytest_plugin.py")
 SHIPPED_FOLDERS = ("child", "grading")
 
 #: What it never ships (the answers zone, the reference, the lessons' sources with their solutions and hidden
 #: tests, this builder); `unexpected_members` refuses a wheel that holds one.
 NEVER_SHIPPED = ("answers/", "reference/", "lessons/", "student_build.py")
 
-#: The dependencies those modules import (their version bounds come from the full install's metadata).
-#: nbformat and rich serve only the grader's CLI, which the student build leaves out.
-STUDENT_REQUIRES = ("torch", "numpy", "matplotlib", "safetensors", "pydantic", "pyyaml")
+#: The dependencies those modules import; their version bounds come from the full install's metadata (for
+#: pytest, its test extra). nbformat reads a notebook given to ``attnlab check`` or the plugin, rich draws
+#: ``attnlab check``'s table, and pytest runs ``pytest --attn-submission``: a self-learner installs the
+#: wheel alone.
+STUDENT_REQUIRES = (
+    "torch",
+    "numpy",
+    "matplotlib",
+    "safetensors",
+    "pydantic",
+    "pyyaml",
+    "nbformat",
+    "rich",
+    "pytest",
+)
+
+#: The entry points the student build declares, by group: the full install's, for the modules it ships
+#: (`tests/test_student_build.py` holds them to the full install's metadata).
+STUDENT_ENTRY_POINTS = {
+    "console_scripts": {"attnlab": "attnlab.cli:run"},
+    "pytest11": {"attnlab": "attnlab.pytest_plugin"},
+}
 
 #: nbgrader's default delimiters of solution and hidden-test regions: a release artifact holds none.
 NBGRADER_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -126,7 +151,15 @@ def write_public_cases(package: Path, course: Course) -> None:
     from safetensors.torch import save_file
 
     # Imported here, not at the top: they import torch, which `source_digest` (attnlab hub) does not need.
-    from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS, SCHEMA, answers, cases_to_data, make_cases
+    from .grading.cases import (
+        PUBLIC_CASES,
+        PUBLIC_TENSORS,
+        SCHEMA,
+        answers,
+        cases_to_data,
+        contract_params,
+        make_cases,
+    )
     from .notebook_check import case_devices
 
     models = answers()
@@ -144,7 +177,12 @@ def write_public_cases(package: Path, course: Course) -> None:
             for c in cases
         ]
     manifest, tensors = cases_to_data(
-        by_task, seed=course.public_seed, dtypes=course.dtypes, devices=devices, version=__version__
+        by_task,
+        seed=course.public_seed,
+        dtypes=course.dtypes,
+        devices=devices,
+        version=__version__,
+        contract=contract_params(),
     )
     (package / PUBLIC_CASES).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     save_file(tensors, str(package / PUBLIC_TENSORS), metadata={"schema": SCHEMA})
@@ -186,20 +224,22 @@ def _course(course) -> tuple[Course, str]:
 
 
 def _requires() -> list[str]:
-    """The full install's requirements of the modules the student build ships, with their bounds."""
+    """The full install's requirements of the modules the student build ships, with their bounds: each one's
+    unconditional requirement, else (pytest) the one of an extra, without its marker."""
     try:
         reqs = importlib.metadata.requires("attnlab") or []
     except importlib.metadata.PackageNotFoundError:
         raise RuntimeError("attnlab is not installed (pip install -e .), so its dependencies are unknown") from None
-    out = []
+    found: dict[str, str] = {}
     for req in reqs:
         name = re.match(r"[A-Za-z0-9._-]+", req).group(0).lower()
-        if name in STUDENT_REQUIRES and "extra ==" not in req:
-            out.append(req)
-    missing = set(STUDENT_REQUIRES) - {re.match(r"[A-Za-z0-9._-]+", r).group(0).lower() for r in out}
+        spec, _, marker = req.partition(";")
+        if name in STUDENT_REQUIRES and (name not in found or "extra ==" not in marker):
+            found[name] = req if "extra ==" not in marker else spec.strip()
+    missing = set(STUDENT_REQUIRES) - set(found)
     if missing:
         raise RuntimeError(f"attnlab's metadata does not require {', '.join(sorted(missing))}")
-    return out
+    return [found[name] for name in STUDENT_REQUIRES]
 
 
 def _pyproject() -> str:
@@ -209,6 +249,11 @@ def _pyproject() -> str:
     from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS
 
     deps = ",\n".join(f"    {s(r)}" for r in _requires())
+    groups = {"console_scripts": "[project.scripts]", "pytest11": "[project.entry-points.pytest11]"}
+    entry_points = "".join(
+        groups[group] + "\n" + "".join(f"{s(name)} = {s(target)}\n" for name, target in points.items()) + "\n"
+        for group, points in STUDENT_ENTRY_POINTS.items()
+    )
     files = ", ".join(s(f) for f in ("course.yml", PUBLIC_CASES, PUBLIC_TENSORS))
     return f"""[build-system]
 requires = ["setuptools>=68"]
@@ -217,12 +262,13 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "attnlab"
 version = {s(__version__)}
-description = "attnlab's student build: check() for the lessons, with the public cases as data and no answers."
+description = "attnlab's student build: check(), `attnlab check` and the pytest plugin on the public cases; no answers."
 requires-python = ">=3.10"
 dependencies = [
 {deps},
 ]
 
+{entry_points}
 [tool.setuptools]
 packages = ["attnlab", "attnlab.child", "attnlab.child.confine", "attnlab.grading"]
 include-package-data = false

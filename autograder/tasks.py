@@ -101,6 +101,25 @@ TASKS: dict[str, TaskSpec] = {
             outputs=("ax",),
             todo="pass weights itself to imshow (or matshow, pcolormesh), unchanged",
         ),
+        TaskSpec(
+            "positional_encoding",
+            "positional_encoding",
+            args=("seq_len", "d_model"),
+            outputs=("pe",),
+            computes=(),
+            todo="fill column 2i with sin(pos / 10000^(2i / d_model)) and column 2i + 1 with cos of the same angle",
+        ),
+        TaskSpec(
+            "kv_cache_attention",
+            "KVCacheAttention",
+            args=("x_new",),
+            outputs=("output", "weights"),
+            callees=("attention", "causal_mask", "qk_scores", "softmax_with_temperature"),
+            replayed=("attention", "causal_mask"),
+            computes=("matmul", "exp"),
+            todo="project the new tokens, append their keys and values to the cache, and attend the new queries "
+            "over every cached key with the causal mask's last n rows",
+        ),
     )
 }
 

@@ -2,8 +2,9 @@
 
 Read it top to bottom like the lessons: how well each query matches each key, a softmax that turns
 scores into weights, the causal mask that hides the future, attention as a weighted blend of values,
-several heads side by side, and a heatmap of the weights. Every function has the signature the
-students implement, with the shapes in its docstring.
+several heads side by side, a heatmap of the weights, then (lesson 5) the positions that attention cannot
+see by itself and the cache of keys and values that makes generating one token at a time cheap. Every
+function has the signature the students implement, with the shapes in its docstring.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = [
     "attention",
     "MultiHeadAttention",
     "plot_attention",
+    "positional_encoding",
+    "KVCacheAttention",
 ]
 
 
@@ -133,3 +136,56 @@ def plot_attention(weights, query_tokens, key_tokens=None, ax=None):
     ax.set_ylabel("query (who is looking)")
     ax.figure.colorbar(image, ax=ax, label="attention weight")
     return ax
+
+
+def positional_encoding(seq_len: int, d_model: int, device=None) -> Tensor:
+    """The sinusoidal positional encoding of Vaswani et al. (2017): float32 (seq_len, d_model) on `device`.
+
+    PE[pos, 2i] = sin(pos / 10000^(2i / d_model)) and PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model)):
+    each pair of columns turns at its own frequency, from one radian per position down to one turn in
+    about 60 000 positions, so every position gets its own pattern. d_model is a positive even number.
+    """
+    if int(seq_len) < 1:
+        raise ValueError(f"seq_len must be at least 1, got {seq_len!r}")
+    if int(d_model) < 2 or d_model % 2:
+        raise ValueError(f"d_model must be a positive even number, got {d_model!r}")
+    return sinusoids(seq_len, d_model, device=device).to(torch.float32)
+
+
+def sinusoids(seq_len: int, d_model: int, base: float = 10000.0, device=None) -> Tensor:
+    """positional_encoding's values in float64 (seq_len, d_model), with the frequencies' `base` as a parameter."""
+    pos = torch.arange(seq_len, dtype=torch.float64, device=device).unsqueeze(1)  # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)  # (d_model / 2,)
+    angle = pos / base ** (two_i / d_model)  # (L, d_model / 2)
+    pe = torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)  # (L, d_model / 2, 2)
+    return pe.reshape(seq_len, d_model)  # columns sin, cos, sin, cos, ...
+
+
+class KVCacheAttention(nn.Module):
+    """One causal self-attention head that reads a sequence a few tokens at a time, with a KV cache.
+
+    W_q, W_k, W_v are nn.Linear(d_model, d_model). Each call gets the next tokens only: the prompt first,
+    then one token per call, as a model generates. The keys and values of every token seen so far are kept
+    in self.k_cache and self.v_cache, (B, t, d_model), so no earlier token is projected twice. The outputs,
+    call after call, are the rows of one causal pass over the whole sequence.
+    """
+
+    def __init__(self, d_model: int, bias: bool = True):
+        super().__init__()
+        self.W_q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_k = nn.Linear(d_model, d_model, bias=bias)
+        self.W_v = nn.Linear(d_model, d_model, bias=bias)
+        self.k_cache: Tensor | None = None  # (B, t, d_model): the keys of the t tokens seen so far
+        self.v_cache: Tensor | None = None  # (B, t, d_model)
+
+    def forward(self, x_new: Tensor) -> tuple[Tensor, Tensor]:
+        """x_new (B, n, d_model), the next n tokens -> (out (B, n, d_model), weights (B, n, t)), t = tokens seen."""
+        q, k, v = self.W_q(x_new), self.W_k(x_new), self.W_v(x_new)  # each (B, n, d_model)
+        if self.k_cache is None:
+            self.k_cache, self.v_cache = k, v
+        else:
+            self.k_cache = torch.cat([self.k_cache, k], dim=1)  # (B, t, d_model), t = t_before + n
+            self.v_cache = torch.cat([self.v_cache, v], dim=1)
+        t, n = self.k_cache.shape[1], x_new.shape[1]
+        mask = causal_mask(t, device=x_new.device)[t - n :]  # (n, t): new token i sits at position t - n + i
+        return attention(q, self.k_cache, self.v_cache, mask)  # (B, n, d_model), (B, n, t)

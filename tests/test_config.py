@@ -25,8 +25,10 @@ def test_bundled_course_loads():
         "attention",
         "multi_head_attention",
         "plot_attention",
+        "positional_encoding",
+        "kv_cache_attention",
     ]
-    assert sum(t.points for t in c.tasks) == 100.0
+    assert sum(t.points for t in c.tasks) == 125.0  # lessons 1 to 4: 100; lesson 5: 25
     assert c.task("multi_head_attention").function == "MultiHeadAttention"  # the contract's name
     assert "softmax" in c.forbidden_for("attention")
 

@@ -203,7 +203,7 @@ def test_correct_work_scores_full_and_the_mistake_is_named_the_same(envs, env_na
     else:
         assert where.startswith(str(REPO if env_name == "tmp-editable" else python.parent.parent.parent)), where
     (correct, mistake), stderr = _grade(python, subs, mode, tmp_path)
-    assert correct["total"] == correct["max_total"] == 100.0, [
+    assert correct["total"] == correct["max_total"] == sum(t.points for t in _course().tasks), [
         (t["id"], t["status"], t["feedback"]) for t in correct["tasks"] if t["score"] < t["max_score"]
     ]
     assert {t["id"]: t["diagnoses"] for t in mistake["tasks"]} == mistake_diagnoses

@@ -1,4 +1,4 @@
-"""The whole nbgrader cycle on the four lessons, with attnlab's trusted scores, end to end.
+"""The whole nbgrader cycle on the five lessons, with attnlab's trusted scores, end to end.
 
 One course is built in a temporary folder from `assignments/source/` and driven as an instructor and
 students would drive it, with a real sqlite gradebook and nbgrader's own exchange:
@@ -60,6 +60,7 @@ LESSONS = {
     "lesson2_softmax": ["softmax_with_temperature"],
     "lesson3_masking": ["causal_mask", "attention", "plot_attention"],
     "lesson4_multi_head": ["multi_head_attention"],
+    "lesson5_order_and_memory": ["positional_encoding", "kv_cache_attention"],
 }
 HIDDEN = "HIDDEN-TEST-b7e1f0"  # only in the hidden-test region the instructor adds to lesson 1's grade cell
 HIDDEN_REGION = f"\n### BEGIN HIDDEN TESTS\n_hidden_probe = {HIDDEN!r}\n### END HIDDEN TESTS"
@@ -84,7 +85,7 @@ try:  # only code running outside attnlab's sandbox can reach the course folder
 except OSError:
     pass
 """
-# Who submits which lessons: everyone's own lesson, and the correct student all four.
+# Who submits which lessons: everyone's own lesson, and the correct student all five.
 SUBMITS = {
     "correct": list(LESSONS),
     "noscale": ["lesson1_qk_scores"],

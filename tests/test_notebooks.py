@@ -32,6 +32,7 @@ LESSONS = {
     "lesson2_softmax": ["softmax_with_temperature"],
     "lesson3_masking": ["causal_mask", "attention", "plot_attention"],
     "lesson4_multi_head": ["multi_head_attention"],
+    "lesson5_order_and_memory": ["positional_encoding", "kv_cache_attention"],
 }
 # Lessons 2-4 open with one solution cell where students paste their functions from earlier lessons.
 EARLIER = "earlier_lessons"

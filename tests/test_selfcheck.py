@@ -117,7 +117,7 @@ def test_grade_refuses_where_correct_work_would_lose_points(tmp_path):
     assert out.stdout == ""
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(
-        "attnlab: refusing to grade: a known-correct submission scores 0/100"
+        "attnlab: refusing to grade: a known-correct submission scores 0/125"
     )
     assert "timeout" in lines[0] and "attnlab doctor" in lines[0]
 

@@ -11,13 +11,22 @@ by ``python -S`` with that directory first on PYTHONPATH and then the site-packa
 the other dependencies. ``-S`` skips the ``.pth`` files, among them the one that maps ``attnlab`` (and
 ``attnlab.reference``) to this checkout in the editable full install, so the student's process cannot
 reach the answers by accident; it checks that itself.
+
+Self-learners install the wheel alone: the last section makes a venv that holds only the wheel and what
+its metadata requires (pytest among them), and runs ``attnlab check FILE`` and ``pytest --attn-submission
+FILE`` there, from a scratch folder, as a self-learner would.
 """
 
 from __future__ import annotations
 
+import configparser
 import copy
+import functools
+import importlib.metadata
 import json
 import os
+import re
+import shutil
 import site
 import subprocess
 import sys
@@ -28,12 +37,20 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from attnlab import __version__
+from attnlab import __version__, cli
 from attnlab.course import load_course
-from attnlab.grading.cases import answers, cases_from_data, cases_to_data, make_cases
+from attnlab.grading.cases import answers, cases_from_data, cases_to_data, contract_params, make_cases
 from attnlab.notebook_check import case_devices
-from attnlab.student_build import build, find_leaks, reference_fingerprints, unexpected_members
-from conftest import REPO, SUBMISSIONS, TASK_SECONDS, expectation
+from attnlab.student_build import (
+    STUDENT_ENTRY_POINTS,
+    STUDENT_REQUIRES,
+    build,
+    find_leaks,
+    reference_fingerprints,
+    student_files,
+    unexpected_members,
+)
+from conftest import BASE, REPO, SUBMISSIONS, TASK_SECONDS, expectation
 from conftest import build as build_submission
 
 COURSE = load_course(REPO / "course.yml")
@@ -131,6 +148,61 @@ def test_wheel_holds_check_and_the_public_cases_and_no_answers(wheel):
     assert not [n for n in names if "reference" in n or "answers/" in n or n.endswith("student_build.py")]
     assert manifest["seed"] == COURSE.public_seed
     assert sorted(manifest["tasks"]) == sorted(t.id for t in COURSE.tasks)
+
+
+def _dist_info(wheel: Path, name: str) -> str:
+    with zipfile.ZipFile(wheel) as z:
+        return z.read(f"attnlab-{__version__}.dist-info/{name}").decode()
+
+
+def test_wheel_ships_the_cli_and_the_pytest_plugin_with_their_entry_points(wheel):
+    points = configparser.ConfigParser()
+    points.read_string(_dist_info(wheel, "entry_points.txt"))
+    assert {g: dict(points[g]) for g in points.sections()} == STUDENT_ENTRY_POINTS
+    # The same entry points as the full install's (pyproject.toml), and each one's module is in the wheel.
+    full = {
+        g: {e.name: e.value for e in importlib.metadata.entry_points(group=g) if e.dist.name == "attnlab"}
+        for g in STUDENT_ENTRY_POINTS
+    }
+    assert full == STUDENT_ENTRY_POINTS
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    for group in STUDENT_ENTRY_POINTS.values():
+        for target in group.values():
+            module = target.split(":")[0].replace(".", "/") + ".py"
+            assert module in names and module.removeprefix("attnlab/") in student_files(), target
+
+
+def test_wheel_requires_what_its_modules_import_with_the_full_installs_bounds(wheel):
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in _dist_info(wheel, "METADATA").splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    assert [re.match(r"[A-Za-z0-9._-]+", r).group(0).lower() for r in requires] == list(STUDENT_REQUIRES)
+    assert not [r for r in requires if ";" in r]  # pytest's bound comes from the test extra, without its marker
+    full = {r.partition(";")[0].replace(" ", "") for r in importlib.metadata.requires("attnlab")}
+    assert all(r.replace(" ", "") in full for r in requires), requires
+
+
+def test_wheel_holds_the_contracts_signatures_that_the_grader_reads_from_the_reference(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        manifest = json.loads(z.read("attnlab/public_cases.json"))
+    assert manifest["contract"] == contract_params()
+    assert manifest["contract"]["attention"][:4] == ["q", "k", "v", "mask"]
+
+
+def test_the_student_builds_cli_offers_check_and_doctor_and_refuses_the_rest_in_one_line(monkeypatch, capsys):
+    commands = next(a for a in cli._parser(student=True)._actions if a.dest == "command").choices
+    assert sorted(commands) == ["check", "doctor"]
+    check = commands["check"].parse_args(["mywork.py"])
+    assert (check.device, check.course) == ("auto", None)  # its cases exist for the bundled course only
+    assert not cli.is_student_build()  # this checkout is the full install
+    monkeypatch.setattr(cli, "is_student_build", lambda: True)
+    for command in cli.FULL_INSTALL_ONLY:
+        assert cli.main([command, "mywork.py"]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"attnlab: `attnlab {command}` needs the full install (") and "attnlab check" in line
 
 
 def test_wheel_has_no_reference_code_and_no_hidden_tests(wheel):
@@ -274,7 +346,7 @@ def test_released_lessons_have_no_answers(tmp_path):
     from traitlets.config import Config
 
     sources = sorted((REPO / "assignments" / "source").glob("*/*.ipynb"))
-    assert len(sources) == 4
+    assert len(sources) >= 4, sources  # every lesson's source notebook, however many lessons the course has
     released = []
     for path in sources:
         nb, _ = ClearSolutions(config=Config()).preprocess(
@@ -415,3 +487,189 @@ def test_student_check_agrees_with_the_full_install_on_every_mistake(installed, 
         name for name in full if expectation(SUBMISSIONS / "mistakes" / f"{name}.py")[1] in full[name]["diagnoses"]
     }
     assert len(named) > len(MISTAKES) // 2  # the comparison is about check() naming mistakes, mostly
+
+
+# ------------------------------------------------------------------------ self-learners: the wheel alone
+
+# qk_scores that raises what it sees: where it runs (its file, its process) and whether it can read the
+# installed attnlab package (the public cases' data), which the sandbox hides from the worker.
+PROBE = """\
+import json as _json
+import os as _os
+
+
+def qk_scores(q, k):
+    seen = {{"file": __file__, "pid": _os.getpid(), "package_readable": _os.path.exists({data!r})}}
+    raise RuntimeError("probe " + _json.dumps(seen))
+"""
+
+
+@pytest.fixture(scope="module")
+def student_venv(wheel, tmp_path_factory):
+    """A venv that holds only the student wheel and what its metadata requires, as a self-learner's `pip install
+    attnlab-*.whl` makes it. The requirements are pinned to the versions this environment has, so that pip finds
+    them where it found ours. The venv (torch is most of its gigabyte) goes when the module's tests are done."""
+    where = tmp_path_factory.mktemp("self-learner") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True, capture_output=True, timeout=300)
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in _dist_info(wheel, "METADATA").splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    pins = [
+        f"{n}=={importlib.metadata.version(n)}" for n in (re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requires)
+    ]
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [str(where / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile", str(wheel), *pins],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"},
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    print(f"\nself-learner's venv: installed in {time.perf_counter() - t0:.0f} s")
+    yield where
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def _as_self_learner(venv: Path, folder: Path, *args: str, sandbox: str | None = None) -> subprocess.CompletedProcess:
+    """Run `args` in `folder` with the venv's bin/ first on PATH, nothing of this checkout on sys.path, no attnlab
+    settings (nor pytest's or xdist's from this run), and a cache of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ATTNLAB_", "PYTEST_", "VIRTUAL_ENV"))}
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        VIRTUAL_ENV=str(venv),
+        XDG_CACHE_HOME=str(folder / ".cache"),
+        COLUMNS="200",  # rich's table, unwrapped
+        **({"ATTNLAB_SANDBOX": sandbox} if sandbox else {}),
+    )
+    cmd = [str(venv / "bin" / args[0]), *args[1:]]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder, timeout=600)
+
+
+SELF_LEARNER_FACTS = r"""
+import importlib.metadata, json
+import attnlab
+facts = {"file": attnlab.__file__}
+for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build", "attnlab.nbgrader_plugin", "attnlab.hub"):
+    try:
+        __import__(name)
+        facts[name] = "imported"
+    except ImportError as e:
+        facts[name] = type(e).__name__
+facts["entry_points"] = {g: sorted(f"{e.name} = {e.value}" for e in importlib.metadata.entry_points(group=g)
+                                   if e.dist.name == "attnlab") for g in ("console_scripts", "pytest11")}
+facts["dists"] = sorted(d.metadata["Name"].lower() for d in importlib.metadata.distributions())
+print(json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def self_learner(student_venv, tmp_path_factory) -> dict:
+    """What a self-learner sees in a scratch folder with the wheel alone: each command's result, by name."""
+    folder = tmp_path_factory.mktemp("scratch")
+    shutil.copyfile(BASE, folder / "correct.py")
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BASE.read_text())]), folder / "correct.ipynb"
+    )
+    build_submission(SUBMISSIONS / "mistakes" / "missing_scale.py", folder)
+    data = next(student_venv.glob("lib/python*/site-packages/attnlab/public_cases.json"))
+    (folder / "probe.py").write_text(PROBE.format(data=str(data)))
+    run = functools.partial(_as_self_learner, student_venv, folder)
+    return {
+        "folder": folder,
+        "facts": run("python", "-c", SELF_LEARNER_FACTS),
+        "check": run("attnlab", "check", "correct.py", "correct.ipynb", "missing_scale.py"),
+        "probe": run("attnlab", "check", "--json", "--tasks", "qk_scores", "probe.py"),
+        "probe, no sandbox": run("attnlab", "check", "--json", "--tasks", "qk_scores", "probe.py", sandbox="off"),
+        "grade": run("attnlab", "grade", "correct.py"),
+        "doctor": run("attnlab", "doctor", "--json"),
+        "pytest": run("python", "-m", "pytest", "--attn-submission", "correct.py"),
+        "pytest mistake": run(
+            "python", "-m", "pytest", "--attn-submission", "missing_scale.py", "-m", "qk_scores or causal_mask"
+        ),
+        "pytest other seed": run("python", "-m", "pytest", "--attn-submission", "correct.py", "--attn-seed", "7"),
+    }
+
+
+@pytest.mark.slow
+def test_self_learners_venv_holds_the_wheel_and_its_requirements_and_no_answers(self_learner, student_venv):
+    facts = self_learner["facts"]
+    assert facts.returncode == 0, facts.stderr[-3000:]
+    facts = json.loads(facts.stdout)
+    assert Path(facts["file"]).resolve().is_relative_to(student_venv.resolve())
+    for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build", "attnlab.nbgrader_plugin"):
+        assert facts[name] == "ModuleNotFoundError", name
+    assert facts["entry_points"] == {
+        g: sorted(f"{n} = {v}" for n, v in points.items()) for g, points in STUDENT_ENTRY_POINTS.items()
+    }
+    assert "pytest" in facts["dists"] and "nbgrader" not in facts["dists"] and "pytest-xdist" not in facts["dists"]
+
+
+@pytest.mark.slow
+def test_self_learners_attnlab_check_gives_full_marks_to_a_file_or_notebook_and_names_the_mistake(self_learner):
+    done = self_learner["check"]
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert re.search(r"^correct\.py: ([\d.]+) / \1 *$", out, re.M), out
+    assert re.search(r"^correct\.ipynb: ([\d.]+) / \1 *$", out, re.M), out  # nbformat came with the wheel
+    assert re.search(r"^missing_scale\.py: [\d.]+ / [\d.]+ *$", out, re.M), out
+    words = " ".join(out.replace("│", " ").split())  # the hint, as rich wrapped it in its column
+    assert "missing_scale" in out and "did you forget to divide by sqrt(d)?" in words, out
+    assert "known-correct" not in done.stderr  # no self-check: its known-correct submission would be the answers
+
+
+@pytest.mark.slow
+def test_self_learners_attnlab_check_grades_in_the_sandboxed_child(self_learner):
+    """The probe runs in the worker, not in the process of `attnlab check`, and cannot read the installed package;
+    its control, with the sandbox off, reads it: the sandbox is what hides it."""
+    seen = {}
+    for name in ("probe", "probe, no sandbox"):
+        done = self_learner[name]
+        assert done.returncode == 0, done.stderr[-3000:]
+        (task,) = json.loads(done.stdout.splitlines()[-1])["tasks"]
+        seen[name] = json.loads(re.search(r"probe (\{.*?\})", task["feedback"]).group(1))
+    assert seen["probe"]["file"] == "/submission/probe.py" and seen["probe"]["package_readable"] is False
+    assert seen["probe, no sandbox"]["package_readable"] is True
+    # Without the sandbox too, the child loads a copy of the file: the grading process never loads it itself.
+    assert seen["probe, no sandbox"]["file"] != str(self_learner["folder"] / "probe.py")
+
+
+@pytest.mark.slow
+def test_self_learners_attnlab_has_no_grade_and_a_doctor_without_self_check(self_learner):
+    grade = self_learner["grade"]
+    assert grade.returncode == 2 and grade.stdout == ""
+    (line,) = grade.stderr.splitlines()
+    assert "`attnlab grade` needs the full install" in line and "attnlab check FILE" in line
+    doctor = self_learner["doctor"]
+    assert doctor.returncode == 0, doctor.stderr[-3000:]
+    report = json.loads(doctor.stdout)
+    assert report["selfcheck"] is None and report["layers"]
+
+
+@pytest.mark.slow
+def test_self_learners_pytest_passes_correct_work_one_test_per_task(self_learner):
+    done = self_learner["pytest"]
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "(student build: public cases, no self-check)" in done.stdout
+    assert re.search(rf"^=+ {len(COURSE.tasks)} passed in ", done.stdout, re.M), done.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_self_learners_pytest_fails_the_mistake_with_its_diagnosis(self_learner):
+    done = self_learner["pytest mistake"]
+    assert done.returncode == 1, done.stdout[-3000:]
+    out = done.stdout
+    assert re.search(rf"^=+ 1 failed, 1 passed, {len(COURSE.tasks) - 2} deselected in ", out, re.M), out[-3000:]
+    assert "FAILED " in out and "::qk_scores - qk_scores: " in out
+    assert "did you forget to divide by sqrt(d)?" in out
+
+
+@pytest.mark.slow
+def test_self_learners_pytest_takes_only_the_public_seed(self_learner):
+    done = self_learner["pytest other seed"]
+    assert done.returncode == 4  # pytest's usage error
+    assert f"this is attnlab's student build, which holds only the public cases (seed {COURSE.public_seed})" in (
+        done.stderr
+    )

@@ -94,3 +94,39 @@ def plot_attention(weights, query_tokens, key_tokens=None, ax=None):
     ax.set_ylabel("query")
     ax.figure.colorbar(im, ax=ax)
     return ax
+
+
+def positional_encoding(seq_len, d_model, device=None):
+    """Sinusoidal positions (seq_len, d_model), float32: sin in even columns, cos in odd ones."""
+    if seq_len < 1 or d_model < 2 or d_model % 2 != 0:
+        raise ValueError(f"need seq_len >= 1 and an even d_model >= 2, got {seq_len}, {d_model}")
+    pos = torch.arange(seq_len, dtype=torch.float32, device=device).unsqueeze(1)  # (L, 1)
+    freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / d_model))
+    angle = pos * freq  # (L, d_model / 2)
+    pe = torch.zeros(seq_len, d_model, device=device)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle)
+    return pe
+
+
+class KVCacheAttention(nn.Module):
+    """One causal head that reads a few tokens per call and caches the keys and values it has seen."""
+
+    def __init__(self, d_model, bias=True):
+        super().__init__()
+        self.W_q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_k = nn.Linear(d_model, d_model, bias=bias)
+        self.W_v = nn.Linear(d_model, d_model, bias=bias)
+        self.k_cache = None  # (B, t, d_model)
+        self.v_cache = None
+
+    def forward(self, x_new):
+        q, k, v = self.W_q(x_new), self.W_k(x_new), self.W_v(x_new)  # (B, n, d_model)
+        if self.k_cache is None:
+            self.k_cache, self.v_cache = k, v
+        else:
+            self.k_cache = torch.cat([self.k_cache, k], dim=1)  # (B, t, d_model)
+            self.v_cache = torch.cat([self.v_cache, v], dim=1)
+        t, n = self.k_cache.shape[1], x_new.shape[1]
+        mask = causal_mask(t, device=x_new.device)[t - n :]  # (n, t)
+        return attention(q, self.k_cache, self.v_cache, mask)

@@ -15,6 +15,7 @@ import torch
 
 from .. import reference as ref
 from ..grading.cases import DT, Case
+from ..reference.attention import sinusoids
 from .replay import rebound
 
 # ------------------------------------------------------------------------------------ the cases, answered
@@ -92,7 +93,7 @@ def qk_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
         Case(
             "qk_scores",
             "meta",
-            "q, k on the meta device",
+            "q, k on a device other than the CPU",
             "meta_device",
             {
                 "kind": "meta_device",
@@ -212,7 +213,16 @@ def mask_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
     cases = [_mask_case(f"n{n}", f"seq_len = {n}", n) for n in (1, 5, 8)]
     cases.append(_mask_case("device_cpu", "seq_len = 4, device = torch.device('cpu')", 4, given="cpu"))
     on_meta = {"kind": "meta_device", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}}
-    cases.append(Case("causal_mask", "meta", "seq_len = 4, device = 'meta'", "meta_device", on_meta, expected=["meta"]))
+    cases.append(
+        Case(
+            "causal_mask",
+            "meta",
+            "seq_len = 4, device= a device other than the CPU",
+            "meta_device",
+            on_meta,
+            expected=["meta"],
+        )
+    )
     for bad in (0, -3):
         spec = {"kind": "expect_error", "args": [{"v": bad}]}
         label = f"seq_len = {bad}"
@@ -266,7 +276,7 @@ def attention_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Ca
         cases.append(_attention_case(m, "cuda", q, k, v, m.mask(4, 6), 1.0, "float32", False, "on cuda", device="cuda"))
     shapes = [([2, 4, 8], "float32"), ([2, 6, 8], "float32"), ([2, 6, 3], "float32"), ([4, 6], "bool")]
     on_meta = {"kind": "meta_device", "args": [{"shape": shape, "dtype": dt} for shape, dt in shapes]}
-    label = "q, k, v and mask on the meta device"
+    label = "q, k, v and mask on a device other than the CPU"
     cases.append(Case("attention", "meta", label, "meta_device", on_meta, expected=["meta", "meta"]))
     return cases
 
@@ -370,7 +380,7 @@ def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
         Case(
             "multi_head_attention",
             "meta",
-            "x on the meta device, causal = True",
+            "x on a device other than the CPU, causal = True",
             "meta_device",
             {
                 "kind": "meta_device",
@@ -481,6 +491,140 @@ def plot_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
     return cases
 
 
+# ------------------------------------------------------------------------------------- positional_encoding
+
+
+def pe_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    """positional_encoding(seq_len, d_model): float32 whatever the course's dtypes, since it takes no tensor."""
+    cases = [
+        _pe_case(cid, L, d, note)
+        for cid, L, d, note in [
+            ("v0", 6, 8, ""),
+            ("v1", 50, 64, "the lesson's figure"),
+            ("v2", 1, 2, "one position, two features"),
+            ("v3", 12, 4, "more positions than features"),
+            ("v4", 16, 16, "square, so a transpose keeps the shape"),
+        ]
+    ]
+    cases.append(_pe_case("device_cpu", 5, 6, "device = torch.device('cpu')", given="cpu"))
+    on_meta = {"kind": "meta_device", "args": [{"v": 5}, {"v": 8}], "kwargs": {"device": {"device": "meta"}}}
+    label = "seq_len = 5, d_model = 8, device= a device other than the CPU"
+    cases.append(Case("positional_encoding", "meta", label, "meta_device", on_meta, expected=["meta"]))
+    for cid, L, d in [("bad_len_0", 0, 8), ("bad_odd_7", 4, 7)]:
+        spec = {"kind": "expect_error", "args": [{"v": L}, {"v": d}]}
+        label = f"seq_len = {L}, d_model = {d}" + (" (odd)" if d % 2 else "")
+        cases.append(Case("positional_encoding", cid, label, "expect_error", spec, expected="ValueError"))
+    if "cuda" in devices:
+        cases.append(_pe_case("cuda", 7, 8, "on cuda", device="cuda", given="cuda"))
+    return cases
+
+
+def _pe_case(cid: str, L: int, d: int, note: str, device: str = "cpu", given: str | None = None) -> Case:
+    """positional_encoding(L, d), with `device=given` passed where given; expected in float64."""
+    spec: dict = {"kind": "call", "args": [{"v": L}, {"v": d}]}
+    if given is not None:
+        spec["kwargs"] = {"device": {"device": given}}
+    label = f"seq_len = {L}, d_model = {d}" + (f" ({note})" if note else "")
+    extra = {"seq_len": L, "d_model": d}
+    return Case("positional_encoding", cid, label, "call", spec, {}, "float32", device, [sinusoids(L, d)], extra=extra)
+
+
+# -------------------------------------------------------------------------------------- kv_cache_attention
+
+KV_PARAMS = ["W_q.weight", "W_k.weight", "W_v.weight", "W_q.bias", "W_k.bias", "W_v.bias"]
+
+
+def kv_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+    """KVCacheAttention fed a sequence a few tokens per call ("steps"): the joined outputs must be one causal pass."""
+    cases = []
+    plan = [
+        # (B, d_model, bias, steps, dtype, grad, note)
+        (2, 8, True, [3, 1, 1, 1], "float32", False, "a prompt of 3 tokens, then one at a time"),
+        (1, 8, True, [1, 1, 1, 1, 1], "float64", True, "one token at a time"),
+        (2, 12, False, [2, 2, 3], "float64", False, "calls of 2, 2 and 3 tokens, bias = False"),
+        (2, 16, True, [5], "float32", False, "the whole sequence in one call"),
+        (2, 8, True, [4, 1, 1], "float16", False, "a prompt of 4, then one at a time"),
+        (2, 16, True, [4, 1, 1], "bfloat16", False, "a prompt of 4, then one at a time"),
+    ]
+    for n, (B, dm, bias, steps, dt, grad, note) in enumerate(plan):
+        if dt in dtypes:
+            cases.append(_kv_case(m, f"v{n}", B, dm, bias, steps, dt, grad, note))
+    if "cuda" in devices:
+        cases.append(_kv_case(m, "cuda", 2, 8, True, [3, 1, 1], "float32", False, "on cuda", device="cuda"))
+    on_meta = {
+        "kind": "meta_device",
+        "module": True,
+        "init": [8],
+        "args": [{"shape": [2, 5, 8], "dtype": "float32"}],
+    }
+    label = "a prompt of 5 tokens on a device other than the CPU"
+    cases.append(Case("kv_cache_attention", "meta", label, "meta_device", on_meta, expected=["meta", "meta"]))
+    return cases
+
+
+def _kv_case(m, cid, B, dm, bias, steps, dt, grad, note, device="cpu") -> Case:
+    state = {}
+    for p in KV_PARAMS:
+        if p.endswith("bias") and not bias:
+            continue
+        shape = (dm, dm) if p.endswith("weight") else (dm,)
+        state[p] = m.randn(*shape, dtype=dt, scale=1 / math.sqrt(dm) if p.endswith("weight") else 0.1)
+    T = sum(steps)
+    x = m.randn(B, T, dm, dtype=dt)
+    tensors = {"x": x, **{f"p.{k}": v for k, v in state.items()}}
+    spec = {
+        "kind": "module",
+        "init": [dm, bias],
+        "state": {k: f"p.{k}" for k in state},
+        "dtype": dt,
+        "args": [{"t": "x", "grad": grad}],
+        "steps": steps,
+        "record_callees": True,
+    }
+    x64 = _f64(x)
+
+    def fresh() -> ref.KVCacheAttention:
+        mod = ref.KVCacheAttention(dm, bias=bias).to(torch.float64)
+        with torch.no_grad():
+            for k, v in state.items():
+                mod.get_parameter(k).copy_(_f64(v))
+        return mod
+
+    def recompute(**callees):
+        with torch.no_grad():
+            return stepped(fresh(), rebound(ref.KVCacheAttention.forward, callees), x64, steps)
+
+    exp = recompute()
+    label = f"B={B}, {T} tokens, d_model={dm} {dt} ({note})"
+    extra = {"d_model": dm, "steps": steps, "tokens": T, "state": state, "x": x}
+    case = Case("kv_cache_attention", cid, label, "module", spec, tensors, dt, device, exp, recompute=recompute)
+    case.extra = extra
+    if grad:
+        ups = [m.randn(*e.shape, dtype="float64") for e in exp]
+        case.tensors.update(up0=ups[0], up1=ups[1])
+        spec["grad"] = {"upstream": ["up0", "up1"], "args": [0]}
+        mod = fresh()
+        names = list(state)
+        leaf = x64.clone().requires_grad_(True)
+        out = stepped(mod, ref.KVCacheAttention.forward, leaf, steps)
+        total = sum((o * u).sum() for o, u in zip(out, ups))
+        got = torch.autograd.grad(total, [leaf, *[mod.get_parameter(n) for n in names]])
+        case.expected_grads = {"arg.0": got[0], **{f"param.{n}": g for n, g in zip(names, got[1:])}}
+    return case
+
+
+def stepped(module, forward: Callable, x: torch.Tensor, steps: list[int]) -> list[torch.Tensor]:
+    """[output (B, T, d), weights (B, T, T)]: `forward(module, chunk)` on x's tokens `steps` at a time, as the
+    worker joins them (``child.worker``): outputs along the sequence, each call's weights padded on the right."""
+    T, start, outs, weights = x.shape[1], 0, [], []
+    for n in steps:
+        out, w = forward(module, x[:, start : start + n])  # (B, n, d), (B, n, t)
+        outs.append(out)
+        weights.append(torch.nn.functional.pad(w, (0, T - w.shape[-1])))  # (B, n, T): no weight on unseen keys
+        start += n
+    return [torch.cat(outs, dim=1), torch.cat(weights, dim=1)]
+
+
 BUILDERS = {
     "qk_scores": qk_cases,
     "softmax_with_temperature": softmax_cases,
@@ -488,4 +632,6 @@ BUILDERS = {
     "attention": attention_cases,
     "multi_head_attention": mha_cases,
     "plot_attention": plot_cases,
+    "positional_encoding": pe_cases,
+    "kv_cache_attention": kv_cases,
 }

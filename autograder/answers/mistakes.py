@@ -19,6 +19,7 @@ import torch
 
 from .. import reference as ref
 from ..grading.cases import Case
+from ..reference.attention import sinusoids
 
 
 def applicable(case: Case) -> list[str]:
@@ -34,7 +35,19 @@ def applicable(case: Case) -> list[str]:
     if case.task == "multi_head_attention" and case.kind == "module":
         names = ["heads_split_without_transpose", "scale_by_d_model"] if case.extra["H"] > 1 else []
         return names + (["missing_output_projection"] if case.probe != "W_o=I" else [])
+    if case.task == "positional_encoding" and case.kind == "call" and case.extra["d_model"] >= 4:
+        return ["pe_sin_cos_swapped"] + [f"pe_wrong_base:{base}" for base in PE_WRONG_BASES]
+    if case.task == "kv_cache_attention" and case.kind == "module":
+        steps = case.extra["steps"]
+        return (["cache_attend_before_append"] if len(steps) > 1 else []) + (
+            ["cache_sees_future"] if max(steps) > 1 else []
+        )
     return []
+
+
+#: The bases a positional encoding's frequencies are compared with: 100 is 10000^(i / d_model), the 2 of 2i
+#: dropped; 10 and 1000 are a digit too few; 100000 one too many.
+PE_WRONG_BASES = (10, 100, 1000, 100000)
 
 
 def mistake(name: str, case: Case) -> torch.Tensor:
@@ -105,6 +118,45 @@ def _mha_slip(case: Case, slip: str, arg: str) -> torch.Tensor:
     return o if skip_out else lin("W_o", o)
 
 
+def _pe_slip(case: Case, slip: str, arg: str) -> torch.Tensor:
+    """The encoding (seq_len, d_model) with cos in the even columns and sin in the odd ones, or another base."""
+    L, d = case.extra["seq_len"], case.extra["d_model"]
+    if slip == "pe_wrong_base":
+        return sinusoids(L, d, base=float(arg))
+    return sinusoids(L, d).view(L, d // 2, 2).flip(-1).reshape(L, d)  # pe_sin_cos_swapped: (cos, sin) pairs
+
+
+def _cache_slip(case: Case, slip: str, arg: str) -> torch.Tensor:
+    """The joined weights (B, T, T) of a KV cache that attends before it appends the new keys (so a call sees
+    only the tokens of earlier calls), or that leaves out the mask within a call (so it sees its call's future)."""
+    st = {k: v.double() for k, v in case.extra["state"].items()}
+    x = case.extra["x"].double()
+    T = x.shape[1]
+
+    def lin(name, t):
+        return torch.nn.functional.linear(t, st[f"{name}.weight"], st.get(f"{name}.bias"))
+
+    q, k = lin("W_q", x), lin("W_k", x)  # (B, T, d_model)
+    first = torch.cat([torch.full((n,), s) for s, n in _starts(case.extra["steps"])])  # (T,): where each call starts
+    last = torch.cat([torch.full((n,), s + n) for s, n in _starts(case.extra["steps"])])  # and where it ends
+    key = torch.arange(T).unsqueeze(0)  # (1, T)
+    if slip == "cache_sees_future":
+        visible = key < last.unsqueeze(1)  # (T, T): everything up to the end of the token's own call
+    else:  # cache_attend_before_append: the earlier calls' tokens; the first call, with an empty cache, its own past
+        visible = (key < first.unsqueeze(1)) | ((first.unsqueeze(1) == 0) & (key <= torch.arange(T).unsqueeze(1)))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, T, T)
+    return ref.softmax_with_temperature(scores.masked_fill(~visible, float("-inf")))
+
+
+def _starts(steps: list[int]) -> list[tuple[int, int]]:
+    """(start, length) of each call of a stepped case."""
+    out, start = [], 0
+    for n in steps:
+        out.append((start, n))
+        start += n
+    return out
+
+
 #: catalogue id -> the function that rebuilds the slip: f(case, id, argument).
 _SLIPS: dict[str, Callable[[Case, str, str], torch.Tensor]] = {
     "temperature_inverted": _softmax_slip,
@@ -118,4 +170,8 @@ _SLIPS: dict[str, Callable[[Case, str, str], torch.Tensor]] = {
     "heads_split_without_transpose": _mha_slip,
     "missing_output_projection": _mha_slip,
     "scale_by_d_model": _mha_slip,
+    "pe_sin_cos_swapped": _pe_slip,
+    "pe_wrong_base": _pe_slip,
+    "cache_attend_before_append": _cache_slip,
+    "cache_sees_future": _cache_slip,
 }

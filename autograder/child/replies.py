@@ -104,6 +104,7 @@ class CaseReply(TypedDict, total=False):
     figure: dict  # plot: what was drawn (``figure_data.describe_axes``)
     drew_on_given_ax: bool
     meta_run: dict  # meta_device: {"devices": [...]} or {"error": ErrorInfo}
+    projected: dict[str, int]  # a stepped module case: the tokens W_q, W_k and W_v saw, all calls together
 
 
 CHILD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames here are the grader's

@@ -186,6 +186,8 @@ class Worker:
         except BaseException as e:  # noqa: BLE001 - the student's exceptions are data
             return run.observed({"status": Status.ERROR, "error": error_info(e)}, mutated=False), run.out
         meta: dict = {"status": Status.OK, **self.outputs(value, run.out)}
+        if run.projected is not None:
+            meta["projected"] = run.projected
         if run.case.get("grad"):
             try:
                 meta["grads"] = self.grads(
@@ -264,8 +266,31 @@ class Worker:
             for pname, tname in run.case.get("state", {}).items():
                 self.params[pname] = module.get_parameter(pname)
                 self.params[pname].copy_(run.tensors[tname])
-        with run.detect, run.recorder:
-            return module(*run.args, **run.kwargs)
+        if "steps" not in run.case:
+            with run.detect, run.recorder:
+                return module(*run.args, **run.kwargs)
+        counts: dict[str, int] = {}
+        hooks = [
+            layer.register_forward_hook(_token_counter(counts, name))
+            for name in ("W_q", "W_k", "W_v")
+            if isinstance(layer := getattr(module, name, None), torch.nn.Module)
+        ]
+        try:
+            with run.detect, run.recorder:
+                calls = self.steps(module, run)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        run.projected = counts
+        return _joined(torch, calls, run.args[0].shape[1])
+
+    def steps(self, module, run: _Run) -> list:
+        """The module fed its input `case["steps"]` tokens per call, as a model generates: one value per call."""
+        x, start, calls = run.args[0], 0, []  # x (B, T, d_model)
+        for n in run.case["steps"]:
+            calls.append(module(x[:, start : start + n], **run.kwargs))  # the next n tokens only
+            start += n
+        return calls
 
     def arg(self, spec, tensors: dict, device: str):
         torch = self.torch
@@ -397,6 +422,34 @@ def _end_children(pid: int) -> None:
             break
 
 
+def _token_counter(counts: dict, name: str):
+    """A forward hook that adds up the tokens a projection saw, per sequence: (B, n, d_model) -> n."""
+
+    def hook(layer, inputs, output):
+        x = inputs[0] if inputs else None
+        if hasattr(x, "shape") and len(x.shape) >= 2:
+            counts[name] = counts.get(name, 0) + int(x.shape[-2])
+
+    return hook
+
+
+def _joined(torch, calls: list, total: int) -> tuple:
+    """(output (B, T, d), weights (B, T, T)) from the (output (B, n, d), weights (B, n, t)) of each call: the
+    outputs joined along the sequence, each call's weights padded with zeros for the keys it had not seen."""
+    pairs = []
+    for i, value in enumerate(calls):
+        if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, torch.Tensor) for v in value)):
+            raise TypeError(f"call {i + 1} of forward returned {type(value).__name__}, not a tuple (output, weights)")
+        out, w = value
+        if w.dim() < 1 or w.shape[-1] > total:
+            raise ValueError(
+                f"call {i + 1} of forward returned weights of shape {tuple(w.shape)}: more keys than "
+                f"the {total} tokens of the whole sequence"
+            )
+        pairs.append((out, torch.nn.functional.pad(w, (0, total - w.shape[-1]))))
+    return torch.cat([o for o, _ in pairs], dim=-2), torch.cat([w for _, w in pairs], dim=-2)
+
+
 def _pack(out: dict) -> bytes:
     if not out:
         return b""
@@ -422,6 +475,7 @@ class _Run:
         self.worker, self.fn, self.case, self.tensors, self.detect = worker, fn, case, tensors, detect
         self.device = case.get("device", "cpu")
         self.out: dict = {}  # the tensors for the reply's payload
+        self.projected: dict | None = None  # a stepped module case: the tokens each projection saw, all calls together
         if case["kind"] == "meta_device":  # its arguments are shapes on the meta device, made by its handler
             return
         torch = worker.torch

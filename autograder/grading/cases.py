@@ -11,7 +11,8 @@ reference computes in float64 from the very same (possibly low-precision) inputs
   ``check()``) has neither the reference nor ``answers``. It holds the public cases as data
   (``public_cases.json`` and ``public_cases.safetensors``, written by `cases_to_data`): their inputs,
   the reference's outputs and gradients, and the outputs of the mistake models that the diagnosis
-  rules compare with. Any seed but the public one is an error there.
+  rules compare with. Any seed but the public one is an error there. The manifest also holds the
+  contract's signatures (`contract_params`), which the grader reads from the reference elsewhere.
 
 Spec format, as the child (``child/worker.py``) reads it:
 - ``kind``: ``call`` (a function), ``module`` (construct ``init``, load ``state``, call forward),
@@ -39,12 +40,14 @@ from types import ModuleType
 
 import torch
 
+from ..tasks import TASKS
+
 DT = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 #: The student build's data, at the package's root (next to course.yml): a JSON manifest and the tensors it names.
 PUBLIC_CASES = "public_cases.json"
 PUBLIC_TENSORS = "public_cases.safetensors"
-SCHEMA = "attnlab.public_cases/1"
+SCHEMA = "attnlab.public_cases/2"
 
 
 @dataclass
@@ -81,6 +84,23 @@ def answers() -> ModuleType | None:
         return None
 
 
+def contract_params() -> dict[str, list[str]]:
+    """The contract's positional parameters of every task's function (a class: its ``__init__``'s, without
+    self), by function name, as the reference defines them: the grader's test of whether a submission's
+    callee is the course's task of that name (`forbidden.defined_as`).
+
+    The full install reads them from the reference. The student build reads them from its data, where the
+    build wrote them: they are the stubs' signatures, which the lessons show, not answers.
+    """
+    if answers() is None:
+        return _public_data()[0]["contract"]
+    from .. import reference
+    from .forbidden import positional_params
+
+    functions = sorted({t.function for t in TASKS.values()})
+    return {f: positional_params(getattr(reference, f)) for f in functions if hasattr(reference, f)}
+
+
 def make_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> list[Case]:
     """All cases of one task. The seed is mixed with the task id, so tasks draw independently.
 
@@ -106,9 +126,16 @@ def _make_cases(task_id: str, seed: int, dtypes: tuple, devices: tuple) -> list[
 
 
 def cases_to_data(
-    cases: dict[str, list[Case]], *, seed: int, dtypes: list[str], devices: list[str], version: str
+    cases: dict[str, list[Case]],
+    *,
+    seed: int,
+    dtypes: list[str],
+    devices: list[str],
+    version: str,
+    contract: dict[str, list[str]] | None = None,
 ) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(manifest, tensors) for the student build: the given cases of each task, with their models."""
+    """(manifest, tensors) for the student build: the given cases of each task, with their models, and the
+    contract's signatures (`contract_params`)."""
     tensors: dict[str, torch.Tensor] = {}
     tasks = {}
     for task_id, task_cases in cases.items():
@@ -153,6 +180,7 @@ def cases_to_data(
         "dtypes": list(dtypes),
         "devices": list(devices),
         "tasks": tasks,
+        "contract": dict(contract or {}),
     }
     return manifest, tensors
 

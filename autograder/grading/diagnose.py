@@ -133,6 +133,39 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "plot_wrong_data": ("plot_attention", "{detail}"),
     "plot_missing_labels": ("plot_attention", "{detail}"),
     "plot_missing_colorbar": ("plot_attention", "{detail}"),
+    # positional_encoding
+    "pe_sin_cos_swapped": (
+        "positional_encoding",
+        "your encoding has cos in the even columns and sin in the odd ones: column 2i holds sin(pos / "
+        "10000^(2i / d_model)) and column 2i + 1 the cos of the same angle, so position 0 reads 0, 1, 0, 1, ...",
+    ),
+    "pe_wrong_base": (
+        "positional_encoding",
+        "your frequencies fall off as if their base were {base:g}, not 10000{why}: the angle in columns 2i and 2i + 1 "
+        "is pos / 10000^(2i / d_model).",
+    ),
+    "pe_transposed": (
+        "positional_encoding",
+        "your encoding has shape {got}, one column per position: return one row per position, shape (seq_len, "
+        "d_model) = {want}, so that it can be added to the token vectors x (seq_len, d_model).",
+    ),
+    # kv_cache_attention
+    "cache_attend_before_append": (
+        "kv_cache_attention",
+        "after the first call, each new token sees only the tokens of earlier calls, not itself: append the new "
+        "keys and values to the cache first, then attend over all of it.",
+    ),
+    "cache_sees_future": (
+        "kv_cache_attention",
+        "when a call brings several tokens (a prompt), each of them also sees the ones after it: mask the new "
+        "queries with the last n rows of causal_mask(t), for t tokens seen and n new ones.",
+    ),
+    "cache_recomputes": (
+        "kv_cache_attention",
+        "on {case}, your {layers} projected {rows} tokens for a sequence of {tokens}: the keys and values of earlier "
+        "tokens were computed again at every call. Keep them in self.k_cache and self.v_cache, and project only "
+        "x_new.",
+    ),
     # any task
     "wrong_shape": ("*", "on {case}, output {which} has shape {got}, expected {want}."),
     "wrong_dtype": (
@@ -193,6 +226,7 @@ SUBSUMES = {
     "fully_masked_row_nan": {"nan_output"},
     "wrong_transpose": {"wrong_shape"},
     "weights_averaged": {"wrong_shape"},
+    "pe_transposed": {"wrong_shape", "wrong_values"},
     "mutates_input": {"exception"},
     "constant_output": {"wrong_values"},
 }
@@ -562,6 +596,55 @@ def mha_rules(results) -> list[Diagnosis]:
     return list(out.values())
 
 
+def _models(case, prefix: str) -> list[str]:
+    """The mistake models for `case` whose names start with `prefix` ("pe_wrong_base:")."""
+    models = answers()
+    names = case.models if models is None else models.applicable(case)
+    return [n for n in names if n.startswith(prefix)]
+
+
+def pe_rules(results) -> list[Diagnosis]:
+    out: dict[str, Diagnosis] = {}
+    for r in results:
+        case = r.case
+        if case.kind != "call" or r.passed or not r.got or r.got[0] is None:
+            continue
+        got, exp = r.got[0], case.expected[0]
+        if got.shape == exp.T.shape and close(got.T, exp, *_loose(r)) and not close(got, exp, *_loose(r)):
+            out["pe_transposed"] = Diagnosis.make("pe_transposed", got=tuple(got.shape), want=tuple(exp.shape))
+            continue
+        if got.shape != exp.shape:
+            continue
+        if _models(case, "pe_sin_cos_swapped") and _matches(got, "pe_sin_cos_swapped", r):
+            out["pe_sin_cos_swapped"] = Diagnosis.make("pe_sin_cos_swapped")
+            continue
+        for name in _models(case, "pe_wrong_base:"):
+            if _matches(got, name, r):
+                base = float(name.split(":")[1])
+                why = " (10000^(i / d_model) is 100^(2i / d_model): did you drop the 2 of 2i?)" if base == 100 else ""
+                out["pe_wrong_base"] = Diagnosis.make("pe_wrong_base", base=base, why=why)
+                break
+    return list(out.values())
+
+
+def kv_rules(results) -> list[Diagnosis]:
+    out: dict[str, Diagnosis] = {}
+    for r in results:
+        case = r.case
+        if case.kind != "module" or r.passed or len(r.got) < 2 or r.got[1] is None:
+            continue
+        got_w, first = r.got[1], case.extra["steps"][0]
+        if got_w.shape != case.expected[1].shape:
+            continue
+        for did in _models(case, "cache_"):
+            w = model_output(did, case)
+            rows = slice(first, None) if did == "cache_attend_before_append" else slice(None)  # the first call may
+            if close(got_w[:, rows], w[:, rows], *_loose(r)):  # have had its empty cache handled either way
+                out[did] = Diagnosis.make(did)
+                break
+    return list(out.values())
+
+
 #: Rules for a case that raised: they name a mistake that shows only as an exception.
 ERROR_RULES = {"qk_scores": qk_error}
 
@@ -571,4 +654,6 @@ RULES = {
     "causal_mask": mask_rules,
     "attention": attention_rules,
     "multi_head_attention": mha_rules,
+    "positional_encoding": pe_rules,
+    "kv_cache_attention": kv_rules,
 }

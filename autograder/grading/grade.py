@@ -24,7 +24,7 @@ from ..child import wire
 from ..child.replies import Op, Status
 from ..course import Course
 from ..tasks import TASKS
-from .cases import make_cases
+from .cases import contract_params, make_cases
 from .forbidden import runtime_patterns, scan_source
 from .judge import TaskResult, judge_task
 from .processes import WorkerProcess, Zygote
@@ -93,15 +93,11 @@ class SubmissionGrader:
     def _contracted(self) -> set[str]:
         """The callee tasks that this submission defines with the contract's signature; read once."""
         if self._contract is None:
-            from .. import reference  # the contract's signatures
-            from .forbidden import defined_as, positional_params
+            from .forbidden import defined_as
 
+            signatures = contract_params()  # the reference's, or in the student build its data's
             callees = sorted({c for t in TASKS.values() for c in t.callees})
-            self._contract = {
-                c
-                for c in callees
-                if hasattr(reference, c) and defined_as(self.sub.cells, c, positional_params(getattr(reference, c)))
-            }
+            self._contract = {c for c in callees if c in signatures and defined_as(self.sub.cells, c, signatures[c])}
         return self._contract
 
     # -- the worker

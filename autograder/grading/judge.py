@@ -233,19 +233,37 @@ def _judge_meta_device(r: CaseResult, tolerance: tuple[float, float]) -> CaseRes
         if run["error"].get("type") == "NotImplementedError" and "meta" not in msg.lower():
             r.meta["status"] = Status.MISSING
         elif "device" in msg.lower():
-            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=f"mixing devices raised: {msg}"))
+            r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=_mixed_devices(case, msg)))
         else:
             r.skipped = True  # this code cannot run on the meta device (.item(), ...); the real-device cases judge it
             r.detail = "not checkable on the meta device: " + msg[:120]
         return r
-    devices = run.get("devices", [])
+    devices = [str(d) for d in run.get("devices", [])]
     if any(d != "meta" for d in devices):
-        on = _theirs(", ".join(map(str, devices)))
-        detail = f"your output is on {on}, not on the inputs' device"
+        spec = TASKS[case.task]
+        names = [spec.output_name(i) for i, d in enumerate(devices) if d != "meta"]
+        on = "the CPU" if all(d == "cpu" for d in devices if d != "meta") else _theirs(", ".join(devices))
+        verb = "was" if len(names) == 1 else "were"
+        detail = f"your {' and '.join(names)} {verb} made on {on} while {_elsewhere(case)}"
         r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=detail))
         return r
     r.passed = not r.problems
     return r
+
+
+def _elsewhere(case: Case) -> str:
+    """Where the meta-device case put its inputs, in a student's words: the meta device stands in for a GPU."""
+    if "device" in case.spec.get("kwargs", {}):
+        return "device= asked for another device"
+    return "the inputs were on another device"
+
+
+def _mixed_devices(case: Case, msg: str) -> str:
+    """The device-mixing error of a meta-device case, in a student's words."""
+    op, sep, _ = msg.partition(" mixes tensors on different devices")
+    if sep and op.isidentifier():
+        return f"`{op}` mixed a tensor made on the CPU with one elsewhere, since {_elsewhere(case)}"
+    return f"mixing devices raised: {msg}"
 
 
 def _judge_values(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
@@ -262,6 +280,7 @@ def _judge_values(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
     for i in meta.get("mutated", []):
         r.problems.append(Diagnosis.make("mutates_input", case=case.label, which=TASKS[case.task].arg_name(i)))
     _watched(r, values_ok)
+    _recomputed(r)
     grads_ok = _judge_grads(r, meta, r.tensors, *tolerance) if values_ok else True
     r.passed = values_ok and grads_ok and not r.problems
     return r
@@ -333,6 +352,24 @@ def _watched(r: CaseResult, right: bool) -> None:
     gap = trace_gap(r.case.task, r.meta.get("trace")) if right else ""
     if gap:
         r.problems.append(Diagnosis.make("detector_tampered", case=r.case.label, what=gap))
+
+
+def _recomputed(r: CaseResult) -> None:
+    """A KV cache projects each token once: a stepped case whose W_k or W_v saw more tokens than the sequence has
+    computed the earlier tokens' keys and values again (``cache_recomputes``), whatever its values."""
+    tokens, seen = r.case.extra.get("tokens"), r.meta.get("projected")
+    if not tokens or not isinstance(seen, dict):
+        return
+    over = {
+        name: n
+        for name, n in seen.items()
+        if name in ("W_k", "W_v") and type(n) is int and n > tokens  # the worker's numbers: ints, or nothing
+    }
+    if over:
+        layers = " and ".join(sorted(over))
+        r.problems.append(
+            Diagnosis.make("cache_recomputes", case=r.case.label, layers=layers, rows=max(over.values()), tokens=tokens)
+        )
 
 
 def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: float) -> bool:
@@ -650,11 +687,15 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
                 r.blocked_by, r.blocked_what = culprit
                 r.problems = [p for p in r.problems if p.id not in ("exception",)]
             continue
-        if r.passed or r.case.recompute is None or not r.meta.get("callee_calls"):
+        if r.passed or not r.meta.get("callee_calls"):
             continue
         names = {c["name"] for c in r.meta["callee_calls"]}
         called = [c for c in failing if c in names]
         if not called:
+            continue
+        if r.case.recompute is None:  # the student build: no reference to replay the callees through
+            r.blocked_by, r.blocked_what = called[0], "is wrong"
+            r.problems = [p for p in r.problems if p.id not in ("wrong_shape", "nan_output", "gradient_mismatch")]
             continue
         replay = answers().Replay(r.meta["callee_calls"], r.tensors)  # recompute is set: the full install
         try:

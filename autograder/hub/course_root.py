@@ -1,6 +1,6 @@
 """The course root of `attnlab hub`, on disk: made once, reused at every later start.
 
-    <root>/course/          nbgrader's course root: source/ (the four lessons), release/, submitted/,
+    <root>/course/          nbgrader's course root: source/ (the five lessons), release/, submitted/,
                             autograded/, feedback/, gradebook.db, nbgrader_config.py (the trusted grader's)
     <root>/exchange/        nbgrader's exchange: <course_id>/outbound, inbound, feedback
     <root>/student-env/     the students' Python: the student build, JupyterLab, nbgrader's student side

@@ -48,6 +48,14 @@ PRODUCED_BY: dict[str, str] = {
     "plot_wrong_data": f"{RULES}::test_a_heatmap_of_other_numbers_is_plot_wrong_data",
     "plot_missing_labels": f"{RULES}::test_a_heatmap_without_tick_labels_is_plot_missing_labels",
     "plot_missing_colorbar": f"{RULES}::test_a_heatmap_without_a_colorbar_is_plot_missing_colorbar",
+    # positional_encoding
+    "pe_sin_cos_swapped": f"{RULES}::test_cos_in_the_even_columns_is_pe_sin_cos_swapped",
+    "pe_wrong_base": f"{RULES}::test_the_pair_index_without_its_2_is_pe_wrong_base_100",
+    "pe_transposed": f"{RULES}::test_features_by_positions_is_pe_transposed_not_wrong_shape",
+    # kv_cache_attention
+    "cache_attend_before_append": f"{RULES}::test_attending_before_appending_is_cache_attend_before_append",
+    "cache_sees_future": f"{RULES}::test_a_prompt_without_its_mask_is_cache_sees_future",
+    "cache_recomputes": f"{RULES}::test_keys_projected_again_at_every_call_are_cache_recomputes",
     # any task
     "wrong_shape": f"{RULES}::test_an_extra_dimension_is_wrong_shape",
     "wrong_dtype": f"{RULES}::test_float64_outputs_for_float32_inputs_are_wrong_dtype",

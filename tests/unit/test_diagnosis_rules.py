@@ -362,7 +362,22 @@ def test_an_output_made_on_the_cpu_from_meta_inputs_is_wrong_device():
         "causal_mask", lambda c: (made_on_cpu, {}) if c.kind == "meta_device" else checks_right(c, right)
     )
     assert _ids(result) == ["wrong_device"]
-    assert "your output is on cpu, not on the inputs' device" in result.feedback
+    assert "your mask was made on the CPU while device= asked for another device: make new tensors with device=" in (
+        result.feedback
+    )
+    assert "meta" not in result.feedback  # a student does not know the grader's stand-in for a GPU
+
+
+def test_a_cpu_tensor_mixed_with_the_inputs_says_which_op_in_a_students_words():
+    mixing = {
+        "status": "ok",
+        "meta_run": {"error": {"type": "RuntimeError", "msg": "matmul mixes tensors on different devices: cpu, meta"}},
+    }
+    result = judge_run("qk_scores", lambda c: (mixing, {}) if c.kind == "meta_device" else checks_right(c, right))
+    assert _ids(result) == ["wrong_device"]
+    assert "`matmul` mixed a tensor made on the CPU with one elsewhere, since the inputs were on another device" in (
+        result.feedback
+    )
 
 
 def test_an_input_changed_in_place_is_mutates_input():
@@ -478,6 +493,22 @@ def test_a_caller_right_but_for_its_wrong_callee_is_callee_failed():
     )
 
 
+def test_without_the_reference_a_caller_fed_by_a_wrong_callee_is_blocked_not_wrong_values():
+    """The student build cannot replay the callee through the reference (its cases have no `recompute`): a caller
+    case that called a failing callee is not called wrong there, it waits for the callee to be fixed."""
+    import dataclasses
+
+    public = [dataclasses.replace(c, recompute=None) for c in cases("attention")]
+
+    def answer(c):
+        q, k = f64(c.tensors["q"]), f64(c.tensors["k"])
+        return _attention_with_scores(c, q @ k.transpose(-2, -1))  # qk_scores without the scale
+
+    result = judge_run("attention", lambda c: checks_right(c, answer), public, callee_status={"qk_scores": "partial"})
+    assert "wrong_values" not in _ids(result) and "blocked_by_callee" in _ids(result)
+    assert "because your qk_scores is wrong there: fix qk_scores first." in _message(result, "blocked_by_callee")
+
+
 def test_a_callee_that_raised_inside_the_caller_is_blocked_by_callee():
     inner = raised("RuntimeError", "shapes cannot be multiplied", frames=("attention", "qk_scores"))
     result = judge_run(
@@ -499,3 +530,120 @@ def test_the_reference_itself_gets_no_diagnosis(task_id):
     result = judge_run(task_id, lambda c: checks_right(c, right))
     assert result.status == TaskStatus.PASSED and _ids(result) == []
     assert result.score == COURSE.task(task_id).points
+
+
+# ------------------------------------------------------------------------------------- positional_encoding
+# A student's encodings, written out: the angle of column pair i is pos / base^(2i / d_model).
+
+
+def _pe(case, base=10000.0, swapped=False, transposed=False, pair_index=False):
+    L, d = case.extra["seq_len"], case.extra["d_model"]
+    pos = torch.arange(L, dtype=torch.float64).unsqueeze(1)  # (L, 1)
+    i = torch.arange(d // 2, dtype=torch.float64)  # the pair index
+    angle = pos / base ** ((i if pair_index else 2 * i) / d)  # (L, d / 2)
+    first, second = (torch.cos, torch.sin) if swapped else (torch.sin, torch.cos)
+    pe = torch.zeros(L, d, dtype=torch.float64)
+    pe[:, 0::2], pe[:, 1::2] = first(angle), second(angle)
+    return (pe.T.contiguous() if transposed else pe,)
+
+
+def test_the_students_encoding_without_slips_passes():
+    result = _student("positional_encoding", _pe)
+    assert result.status == TaskStatus.PASSED and _ids(result) == [], result.feedback
+
+
+def test_cos_in_the_even_columns_is_pe_sin_cos_swapped():
+    result = _student("positional_encoding", lambda c: _pe(c, swapped=True))
+    assert _ids(result) == ["pe_sin_cos_swapped"]
+    assert "position 0 reads 0, 1, 0, 1" in result.feedback
+
+
+def test_the_pair_index_without_its_2_is_pe_wrong_base_100():
+    result = _student("positional_encoding", lambda c: _pe(c, pair_index=True))
+    assert _ids(result) == ["pe_wrong_base"]
+    assert _message(result, "pe_wrong_base").startswith("your frequencies fall off as if their base were 100, not")
+    assert "did you drop the 2 of 2i?" in result.feedback
+
+
+def test_a_base_of_1000_is_pe_wrong_base_without_the_hint_about_the_2():
+    result = _student("positional_encoding", lambda c: _pe(c, base=1000.0))
+    assert _ids(result) == ["pe_wrong_base"] and "base were 1000," in result.feedback
+    assert "drop the 2" not in result.feedback
+
+
+def test_features_by_positions_is_pe_transposed_not_wrong_shape():
+    result = _student("positional_encoding", lambda c: _pe(c, transposed=True))
+    assert _ids(result) == ["pe_transposed"]
+    (square,) = [r for r in result.cases if r.case.id == "v4"]
+    assert not square.passed  # 16 x 16: the shape is right, the values are not
+    assert "one column per position" in result.feedback
+
+
+# -------------------------------------------------------------------------------------- kv_cache_attention
+# A student's cache, written out: which keys each new token sees, call by call.
+
+
+def _kv(case, sees=lambda key, first, last, pos: key <= pos):
+    """(output (B, T, d), weights (B, T, T)) of a cache whose token at `pos`, in a call over [first, last), sees
+    the keys where `sees(key, first, last, pos)`."""
+    st = {k: f64(v) for k, v in case.extra["state"].items()}
+    x = f64(case.extra["x"])
+
+    def lin(name, t):
+        return torch.nn.functional.linear(t, st[f"{name}.weight"], st.get(f"{name}.bias"))
+
+    q, k, v = lin("W_q", x), lin("W_k", x), lin("W_v", x)  # (B, T, d)
+    T, visible, start = x.shape[1], [], 0
+    for n in case.extra["steps"]:
+        key = torch.arange(T)
+        visible += [sees(key, start, start + n, pos) for pos in range(start, start + n)]
+        start += n
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(~torch.stack(visible), float("-inf"))
+    w = student_softmax(scores)
+    return w @ v, w
+
+
+def test_the_students_cache_without_slips_passes():
+    result = _student("kv_cache_attention", _kv)
+    assert result.status == TaskStatus.PASSED and _ids(result) == [], result.feedback
+
+
+def test_attending_before_appending_is_cache_attend_before_append():
+    def before(key, first, last, pos):
+        return key <= pos if first == 0 else key < first  # the prompt is right; later calls miss themselves
+
+    result = _student("kv_cache_attention", lambda c: _kv(c, before))
+    assert _ids(result) == ["cache_attend_before_append"]
+    (whole,) = [r for r in result.cases if r.case.extra.get("steps") == [5]]
+    assert whole.passed  # one call: nothing was cached before it
+
+
+def test_a_prompt_without_its_mask_is_cache_sees_future():
+    result = _student("kv_cache_attention", lambda c: _kv(c, lambda key, first, last, pos: key < last))
+    assert _ids(result) == ["cache_sees_future"]
+    ones = [r for r in result.cases if r.case.kind == "module" and max(r.case.extra["steps"]) == 1]
+    assert ones and all(r.passed for r in ones)  # one token per call has no future to see
+
+
+def test_keys_projected_again_at_every_call_are_cache_recomputes():
+    def recomputing(case):
+        meta, tensors = computed(case, *_kv(case))
+        starts = [sum(case.extra["steps"][: i + 1]) for i in range(len(case.extra["steps"]))]
+        meta["projected"] = {"W_q": case.extra["tokens"], "W_k": sum(starts), "W_v": sum(starts)}
+        return meta, tensors
+
+    result = judge_run("kv_cache_attention", lambda c: checks_right(c, recomputing))
+    assert _ids(result) == ["cache_recomputes"]
+    assert "your W_k and W_v projected 18 tokens for a sequence of 6" in result.feedback
+    (whole,) = [r for r in result.cases if r.case.extra.get("steps") == [5]]
+    assert whole.passed  # one call projects each token once either way
+
+
+def test_projection_counts_that_are_not_numbers_say_nothing():
+    def odd(case):
+        meta, tensors = computed(case, *_kv(case))
+        meta["projected"] = {"W_k": "many", "W_v": True, "W_q": 10**9}
+        return meta, tensors
+
+    result = judge_run("kv_cache_attention", lambda c: checks_right(c, odd))
+    assert result.status == TaskStatus.PASSED, result.feedback
