@@ -43,6 +43,17 @@ class _Maker:
     def randn(self, *shape, dtype: str = "float32", scale: float = 1.0) -> torch.Tensor:
         return (torch.randn(*shape, generator=self.g, dtype=torch.float64) * scale).to(DT[dtype])
 
+    def linears(self, params: list[str], dm: int, dtype: str, bias: bool) -> dict[str, torch.Tensor]:
+        """The state of nn.Linear(dm, dm) layers by parameter name ("W_q.weight"): weights of scale 1/sqrt(dm),
+        small biases (none without `bias`)."""
+        state = {}
+        for p in params:
+            if p.endswith("bias") and not bias:
+                continue
+            shape = (dm, dm) if p.endswith("weight") else (dm,)
+            state[p] = self.randn(*shape, dtype=dtype, scale=1 / math.sqrt(dm) if p.endswith("weight") else 0.1)
+        return state
+
     def mask(self, L: int, S: int, full_row: int | None = None) -> torch.Tensor:
         m = torch.rand(L, S, generator=self.g) < 0.6
         m[torch.arange(L), torch.randint(0, S, (L,), generator=self.g)] = True  # every row sees something
@@ -396,12 +407,7 @@ def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
 
 
 def _mha_case(m, cid, B, L, dm, H, bias, causal, dt, grad, probe, note, device="cpu") -> Case:
-    state = {}
-    for p in PARAMS:
-        if p.endswith("bias") and not bias:
-            continue
-        shape = (dm, dm) if p.endswith("weight") else (dm,)
-        state[p] = m.randn(*shape, dtype=dt, scale=1 / math.sqrt(dm) if p.endswith("weight") else 0.1)
+    state = m.linears(PARAMS, dm, dt, bias)
     if probe == "W_o=I":
         state["W_o.weight"] = torch.eye(dm, dtype=DT[dt])
         state["W_o.bias"] = torch.zeros(dm, dtype=DT[dt])
@@ -563,12 +569,7 @@ def kv_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
 
 
 def _kv_case(m, cid, B, dm, bias, steps, dt, grad, note, device="cpu") -> Case:
-    state = {}
-    for p in KV_PARAMS:
-        if p.endswith("bias") and not bias:
-            continue
-        shape = (dm, dm) if p.endswith("weight") else (dm,)
-        state[p] = m.randn(*shape, dtype=dt, scale=1 / math.sqrt(dm) if p.endswith("weight") else 0.1)
+    state = m.linears(KV_PARAMS, dm, dt, bias)
     T = sum(steps)
     x = m.randn(B, T, dm, dtype=dt)
     tensors = {"x": x, **{f"p.{k}": v for k, v in state.items()}}
