@@ -101,3 +101,22 @@ def test_figure_has_its_own_agg_canvas_and_makes_a_png():
     result = run_in_process(qk_scores, course.task("qk_scores"), course, seed=1)
     assert type(task_figure(result).canvas) is FigureCanvasAgg
     assert task_png(result).startswith(PNG)
+
+
+def test_an_encoding_is_drawn_as_positions_by_features():
+    from attnlab.course import load_course
+    from attnlab.grading.pictures import task_figure
+    from attnlab.notebook_check import run_in_process
+
+    def positional_encoding(seq_len, d_model, device=None):  # cos in the even columns: pe_sin_cos_swapped
+        import torch
+
+        angle = torch.arange(seq_len).unsqueeze(1) / 10000 ** (torch.arange(0, d_model, 2) / d_model)
+        return torch.stack([angle.cos(), angle.sin()], dim=-1).reshape(seq_len, d_model).float()
+
+    course = load_course(REPO / "course.yml")
+    fig = task_figure(run_in_process(positional_encoding, course.task("positional_encoding"), course, seed=1))
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in drawn] == ["your pe", "expected pe", "|yours - expected|"]
+    assert {(ax.get_ylabel(), ax.get_xlabel()) for ax in drawn} == {("position", "feature")}
+    assert "pe_sin_cos_swapped" in fig._suptitle.get_text()

@@ -38,8 +38,10 @@ def _slice2d(t: torch.Tensor) -> torch.Tensor:
 
 def _axes_words(which: str) -> tuple[str, str]:
     """(row, column) words for an output: weights and scores are queries by keys."""
-    if which in ("output",):
+    if which == "output":
         return "query", "feature"
+    if which == "pe":
+        return "position", "feature"
     return "query", "key"
 
 
