@@ -544,7 +544,7 @@ def attention_rules(results) -> list[Diagnosis]:
                 what = (
                     "q, k and v"
                     if grads.get("status") == "no_graph"
-                    else ", ".join(_contract_name(case, n) for n in missing)
+                    else ", ".join(contract_name(case, n) for n in missing)
                 )
                 out["no_gradient"] = Diagnosis.make("no_gradient", what=what)
         mask = case.extra.get("mask")
@@ -568,7 +568,7 @@ def attention_rules(results) -> list[Diagnosis]:
     return list(out.values())
 
 
-def _contract_name(case, n: str) -> str:
+def contract_name(case, n: str) -> str:
     """The contract's name of what a gradient is taken with respect to: "arg.1" -> "k", "param.W_q.weight"."""
     if n.startswith("arg.") and n[4:].isdigit():
         return TASKS[case.task].arg_name(int(n[4:]))

@@ -36,7 +36,7 @@ import torch
 from ..child.replies import CaseReply, Status, StrEnum
 from ..tasks import TASKS
 from .cases import Case, answers
-from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs, within
+from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs, contract_name, within
 from .forbidden import excused, trace_gap
 
 
@@ -391,7 +391,7 @@ def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: fl
         got = tensors.get(f"grad.{name}")
         if got is None:
             if e is not None and e.abs().max() > 0:
-                r.detail = f"no gradient reaches {name}"
+                r.detail = f"no gradient reaches {contract_name(case, name)}"
                 ok = False
             continue
         scale = max(1.0, float(e.abs().max()))
@@ -400,7 +400,7 @@ def _judge_grads(r: CaseResult, meta: dict, tensors: dict, atol: float, rtol: fl
                 Diagnosis.make(
                     "gradient_mismatch",
                     case=case.label,
-                    what=_gradname(name),
+                    what=contract_name(case, name),
                     err=float((got.double() - e).abs().max()),
                     hint="",
                 )
@@ -460,10 +460,6 @@ def _constant_grid(grid, w) -> str:
         return ""
     v = float(grid.flat[0])
     return "zeros" if v == 0 else f"the same value ({v:.4g})"
-
-
-def _gradname(name: str) -> str:
-    return name.replace("arg.", "argument ").replace("param.", "")
 
 
 def _where(tb: str) -> str:
