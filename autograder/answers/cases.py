@@ -449,17 +449,22 @@ def _mha_case(m, cid, B, L, dm, H, bias, causal, dt, grad, probe, note, device="
         extra={"H": H, "d_model": dm, "causal": causal, "state": state, "x": x},
     )
     if grad:
-        ups = [m.randn(*e.shape, dtype="float64") for e in exp]
-        case.tensors.update(up0=ups[0], up1=ups[1])
-        spec["grad"] = {"upstream": ["up0", "up1"], "args": [0]}
-        names = list(state)
-        params = [ref_mod.get_parameter(n) for n in names]
-        leaf = x64.clone().requires_grad_(True)
-        out = ref_mod(leaf, causal)
-        total = sum((o * u).sum() for o, u in zip(out, ups))
-        got = torch.autograd.grad(total, [leaf, *params])
-        case.expected_grads = {"arg.0": got[0], **{f"param.{n}": g for n, g in zip(names, got[1:])}}
+        _module_grads(m, case, ref_mod, lambda leaf: ref_mod(leaf, causal))
     return case
+
+
+def _module_grads(m: _Maker, case: Case, module, run: Callable) -> None:
+    """Ask a module case for gradients: upstream gradients for its outputs, and the reference's gradients of
+    sum(upstream * outputs) w.r.t. x ("arg.0") and every parameter of its state ("param.W_q.weight"), where
+    `run(x)` gives `module`'s outputs."""
+    ups = [m.randn(*e.shape, dtype="float64") for e in case.expected]
+    case.tensors.update(up0=ups[0], up1=ups[1])
+    case.spec["grad"] = {"upstream": ["up0", "up1"], "args": [0]}
+    names = list(case.spec["state"])
+    leaf = _f64(case.tensors["x"]).clone().requires_grad_(True)
+    total = sum((o * u).sum() for o, u in zip(run(leaf), ups))
+    got = torch.autograd.grad(total, [leaf, *[module.get_parameter(n) for n in names]])
+    case.expected_grads = {"arg.0": got[0], **{f"param.{n}": g for n, g in zip(names, got[1:])}}
 
 
 # ------------------------------------------------------------------------------------------ plot_attention
@@ -598,19 +603,12 @@ def _kv_case(m, cid, B, dm, bias, steps, dt, grad, note, device="cpu") -> Case:
     exp = recompute()
     label = f"B={B}, {T} tokens, d_model={dm} {dt} ({note})"
     extra = {"d_model": dm, "steps": steps, "tokens": T, "state": state, "x": x}
-    case = Case("kv_cache_attention", cid, label, "module", spec, tensors, dt, device, exp, recompute=recompute)
-    case.extra = extra
+    case = Case(
+        "kv_cache_attention", cid, label, "module", spec, tensors, dt, device, exp, recompute=recompute, extra=extra
+    )
     if grad:
-        ups = [m.randn(*e.shape, dtype="float64") for e in exp]
-        case.tensors.update(up0=ups[0], up1=ups[1])
-        spec["grad"] = {"upstream": ["up0", "up1"], "args": [0]}
         mod = fresh()
-        names = list(state)
-        leaf = x64.clone().requires_grad_(True)
-        out = stepped(mod, ref.KVCacheAttention.forward, leaf, steps)
-        total = sum((o * u).sum() for o, u in zip(out, ups))
-        got = torch.autograd.grad(total, [leaf, *[mod.get_parameter(n) for n in names]])
-        case.expected_grads = {"arg.0": got[0], **{f"param.{n}": g for n, g in zip(names, got[1:])}}
+        _module_grads(m, case, mod, lambda leaf: stepped(mod, ref.KVCacheAttention.forward, leaf, steps))
     return case
 
 
