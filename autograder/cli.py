@@ -27,6 +27,8 @@ FULL_INSTALL_ONLY = {
     "grade": "a secret seed's cases are drawn and answered by the reference, which the student build leaves out",
     "nbgrader-config": "it configures an instructor's nbgrader",
     "hub": "it runs an instructor's JupyterHub",
+    "autograde": "it grades a class into an instructor's nbgrader gradebook",
+    "report": "it reports on a class's results file",
 }
 NEEDS_FULL_INSTALL = (
     "`attnlab {command}` needs the full install ({why}); this is attnlab's student build, where `attnlab check FILE` "
@@ -51,12 +53,22 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
         commands.insert(0, ("grade", "grade submissions with a secret seed"))
     for name, text in commands:
         g = sub.add_parser(name, help=text, description=text)
-        g.add_argument("paths", nargs="+", metavar="PATH", help="a .py module or a .ipynb notebook")
+        g.add_argument(
+            "paths",
+            nargs="+",
+            metavar="PATH",
+            help="a .py module, a .ipynb notebook, or a folder: every .py and .ipynb under it "
+            "(nbgrader's submitted/<student>/<assignment>/ layout names the student)",
+        )
         g.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, one per line")
         if name == "grade":
             g.add_argument(
-                "--seed", type=int, default=None, help="the secret seed (else $ATTNLAB_SECRET_SEED, else random)"
+                "--seed",
+                type=int,
+                default=None,
+                help="the secret seed (else $ATTNLAB_SECRET_SEED, else the --results file's, else random)",
             )
+            _class_options(g)
         g.add_argument("--tasks", default=None, help=f"comma-separated task ids, from: {', '.join(TASK_IDS)}")
         if student:
             g.set_defaults(device="auto", course=None)
@@ -91,7 +103,78 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
     n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
     n.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange folder (c.Exchange.root)")
     _hub_parser(sub)
+    _autograde_parser(sub)
+    r = sub.add_parser(
+        "report",
+        help="write a class report (one HTML page with pictures, and CSV files) from a results file",
+        description="write DIR/index.html (score distributions, the class's diagnoses, which tasks blocked "
+        "others, the students to look at first) and DIR/students.csv, DIR/diagnoses.csv from a --results file",
+    )
+    r.add_argument(
+        "results", metavar="RESULTS.jsonl", help="the file `attnlab grade --results` or `attnlab autograde` wrote"
+    )
+    r.add_argument("--out", required=True, metavar="DIR", help="the folder to write the page and the CSV files to")
+    r.add_argument("--title", default=None, help="the page's title (default: the results file's name)")
     return p
+
+
+def _autograde_parser(sub) -> None:
+    a = sub.add_parser(
+        "autograde",
+        help="nbgrader autograde at class speed: grade every submitted notebook in parallel, then fill nbgrader's "
+        "gradebook",
+        description="run in the nbgrader course root: grade every submitted notebook of ASSIGNMENT in parallel into "
+        "the results file, then run nbgrader's own autograde, which takes each grade from that file",
+    )
+    a.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment id, as in submitted/<student>/ASSIGNMENT/")
+    a.add_argument("--student", default=None, metavar="ID", help="only this student, graded again (nbgrader's --force)")
+    a.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the secret seed (else c.TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else the results file's, "
+        "else random)",
+    )
+    _class_options(a)
+    a.set_defaults(results="attnlab_results.jsonl")
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers; give a whole number, 1 or more")
+    return jobs
+
+
+def _class_options(g) -> None:
+    """--jobs, --results and --dask: how `attnlab grade` and `attnlab autograde` grade a class."""
+    from .grading.classrun import default_jobs
+
+    g.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=default_jobs(),
+        metavar="N",
+        help="submissions graded side by side, each in its own fresh worker (default: the cores here, "
+        f"{default_jobs()})",
+    )
+    g.add_argument(
+        "--results",
+        default=None,
+        metavar="FILE.jsonl",
+        help="append each result to FILE as one JSON line; a rerun with the same FILE grades only what is "
+        "missing or changed (safe to kill and start again)",
+    )
+    g.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="grade on a Dask distributed cluster (its scheduler's address, tcp://host:8786); "
+        "needs pip install 'attnlab[dask]' here and on every worker",
+    )
 
 
 def _hub_parser(sub) -> None:
@@ -221,7 +304,64 @@ def main(argv: list[str] | None = None) -> int:
         return write_nbgrader_config(args.course, args.exchange)
     if args.command == "hub":
         return hub(args)
+    if args.command == "autograde":
+        return autograde(args)
+    if args.command == "report":
+        return report(args)
     return grade(args)
+
+
+def autograde(args: argparse.Namespace) -> int:
+    """`attnlab autograde`: attnlab.nbgrader_autograde does the work, under a progress bar."""
+    from rich.console import Console
+
+    try:
+        from .nbgrader_autograde import AutogradeError
+        from .nbgrader_autograde import autograde as run_autograde
+    except ImportError as e:
+        return fail(f"nbgrader is not installed ({e.name}); pip install 'attnlab[nbgrader]'")
+    from .course import CourseError
+    from .grading.selfcheck import SelfCheckFailed
+
+    progress = _progress(Console(stderr=True))
+    with progress:
+        bar = progress.add_task("", total=None, rate="")
+
+        def advance(item, result: dict, stored: bool) -> None:
+            what = "from the results file" if stored else "graded"
+            progress.update(bar, advance=1, description=f"{what}: {item.where.student}", rate="")
+
+        try:
+            return run_autograde(
+                args.assignment,
+                student=args.student,
+                jobs=args.jobs,
+                results=args.results,
+                dask=args.dask,
+                seed=args.seed,
+                progress=advance,
+            )
+        except SelfCheckFailed as e:
+            print(f"attnlab: {e}", file=sys.stderr)
+            return 3
+        except (AutogradeError, CourseError, RuntimeError, OSError) as e:
+            return fail(str(e))
+
+
+def report(args: argparse.Namespace) -> int:
+    """`attnlab report RESULTS --out DIR`: the class report (attnlab.grading.class_report)."""
+    from .grading.class_report import write_class_report
+    from .grading.results import latest, read_records
+
+    try:
+        records = latest(read_records(args.results))
+    except OSError as e:
+        return fail(f"{args.results}: cannot be read ({e.strerror})")
+    if not records:
+        return fail(f"{args.results}: no attnlab results in it; give the file `attnlab grade --results` wrote")
+    page = write_class_report(records, Path(args.out), title=args.title or Path(args.results).name)
+    print(page)
+    return 0
 
 
 def hub(args: argparse.Namespace) -> int:
@@ -241,107 +381,170 @@ def hub(args: argparse.Namespace) -> int:
 
 
 def grade(args: argparse.Namespace) -> int:
-    """`attnlab grade` and `attnlab check`: start the zygote, read the submissions, then `_grade_read`."""
+    """`attnlab grade` and `attnlab check`: start the zygote, find and read the submissions, then `_grade_read`."""
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
         unknown = [t for t in tasks if t not in TASK_IDS]
         if unknown:
             return fail(f"unknown task id {unknown[0]!r}; choose from {', '.join(TASK_IDS)}")
-
     from .grading.processes import Zygote
-    from .grading.submission import Unreadable, read_submission
+    from .grading.results import expand
 
-    zygote = Zygote()  # starts importing torch in the child now, while we read the submissions
-    # An unreadable path gets its own result line and the others are graded; only when nothing at all
-    # can be read is it an error (exit 2), one line per path.
-    subs = [read_submission(p) for p in args.paths]
-    if all(isinstance(s, Unreadable) for s in subs):
-        zygote.close()
-        for s in subs[:-1]:
-            print(f"attnlab: {s.path}: {s.reason}", file=sys.stderr)
-        return fail(f"{subs[-1].path}: {subs[-1].reason}")
-    return _grade_read(args, zygote, subs, tasks)
+    found = expand(args.paths)
+    empty = [p for p in args.paths if Path(p).is_dir() and not expand([p])]
+    if empty:
+        return fail(f"{empty[0]}: no .py or .ipynb file under this folder; give a folder of submissions")
+    # Started now, so that its torch import runs while we read the submissions; on Dask, the workers grade.
+    zygote = None if getattr(args, "dask", None) else Zygote()
+    try:
+        return _grade_found(args, zygote, found, tasks)
+    finally:
+        if zygote is not None:
+            zygote.close()
 
 
-def _grade_read(args: argparse.Namespace, zygote, subs: list, tasks: list[str] | None) -> int:
-    """Load the course, check this environment once (the self-check, which the student build cannot run), then
-    grade `subs`; the zygote is closed on every way out."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str] | None) -> int:
+    """Load the course and the results file, read the submissions, check this environment once (the self-check,
+    which the student build cannot run), then grade what is not graded yet."""
     from .course import CourseError, load_course
-    from .grading.grade import secret_seed
-    from .grading.report import summary
+    from .grading.classrun import ClassRun
+    from .grading.results import ResultsFile
+    from .grading.selfcheck import SelfCheckFailed, ensure
+    from .grading.submission import Unreadable
 
     try:
         course = load_course(args.course)
     except CourseError as e:
-        zygote.close()
         return fail(str(e))
     if tasks:
         missing = [t for t in tasks if t not in [x.id for x in course.tasks]]
         if missing:
-            zygote.close()
             return fail(f"task {missing[0]!r} is not in {args.course or 'course.yml'}")
-    seed = course.public_seed if args.command == "check" else secret_seed(args.seed)
-    console = Console(stderr=False, soft_wrap=False)
-    err = Console(stderr=True)
-    from .grading.selfcheck import SelfCheckFailed, ensure
-
     try:
-        if not is_student_build():
-            with err.status("checking this environment once: grading a known-correct submission"):
+        results = ResultsFile(args.results) if getattr(args, "results", None) else None
+    except (OSError, ValueError) as e:
+        return fail(str(e) if isinstance(e, ValueError) else f"{args.results}: cannot be opened ({e.strerror})")
+    try:
+        seed = _seed(args, course, results)
+        run = ClassRun(
+            found,
+            course=course,
+            seed=seed,
+            task_ids=tasks,
+            device=args.device,
+            jobs=getattr(args, "jobs", None) or 1,
+            results=results,
+            pictures=bool(args.report),
+        )
+        subs = [i.sub for i in run.items]
+        if all(isinstance(s, Unreadable) for s in subs):
+            for s in subs[:-1]:
+                print(f"attnlab: {s.path}: {s.reason}", file=sys.stderr)
+            return fail(f"{subs[-1].path}: {subs[-1].reason}")
+        if zygote is not None and not is_student_build() and run.todo:
+            from rich.console import Console
+
+            with Console(stderr=True).status("checking this environment once: grading a known-correct submission"):
                 ensure(zygote, course, device=args.device)
+        return _grade_all(args, zygote, run)
     except SelfCheckFailed as e:
-        zygote.close()
         print(f"attnlab: {e}", file=sys.stderr)
         return 3
-    progress = Progress(
+    finally:
+        if results is not None:
+            results.close()
+
+
+def _seed(args: argparse.Namespace, course, results) -> int:
+    """check: the public seed. grade: --seed, else $ATTNLAB_SECRET_SEED, else the seed the results file was
+    graded with (so that a rerun resumes it), else a fresh secret one."""
+    from .grading.grade import secret_seed
+
+    if args.command == "check":
+        return course.public_seed
+    if args.seed is None and not os.environ.get("ATTNLAB_SECRET_SEED") and results is not None and results.seeds():
+        seed = results.seeds()[-1]
+        print(f"attnlab: {results.path}: resuming with the seed its lines were graded with", file=sys.stderr)
+        return seed
+    return secret_seed(args.seed)
+
+
+def _progress(err):
+    """The progress bar on stderr: done/total, rate and time left; shown only on a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
         TextColumn("grading"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.description}"),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}", style="dim"),
         console=err,
         transient=True,
         disable=not err.is_terminal,
+        # What goes to stdout stays there (a pipe or a file gets every line); see _grade_all.
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
-    results = _grade_all(args, zygote, subs, tasks, course, seed, progress, console)
-    if not args.json and len(results) > 1:
-        summary(results, console)
-    return 0
 
 
-def _grade_all(args: argparse.Namespace, zygote, subs: list, tasks, course, seed: int, progress, console) -> list:
-    """Grade `subs` under the progress bar, writing each result as it comes (a table, a JSON line, a report);
-    then close the zygote."""
-    from .grading.grade import grade_submissions
-    from .grading.report import json_line, table, write_report
+def _grade_all(args: argparse.Namespace, zygote, run) -> int:
+    """Grade `run` under the progress bar, writing each result in input order (a table, a JSON line, a report)."""
+    import time
 
-    def done(result: dict) -> None:
-        progress.update(bar, advance=1, description=f"done: {result['submission']}")
+    from rich.console import Console
+
+    from .grading.report import json_line, summary, table, write_report
+
+    progress = _progress(Console(stderr=True))
+    # Where stdout is the terminal that shows the bar, results are printed above the bar, not through it.
+    shared = sys.stdout.isatty() and progress.console.is_terminal
+    console = progress.console if shared else Console(stderr=False, soft_wrap=False)
+    started, graded = time.monotonic(), [0]
+
+    def emit(item, result: dict) -> None:
         if args.report:
             write_report(result, Path(args.report))
-        if args.json:
+        if args.json and shared:
+            console.print(json_line(result), markup=False, highlight=False, soft_wrap=True)
+        elif args.json:
             print(json_line(result), flush=True)
         else:
             table(result, console)
 
-    try:
-        with progress:
-            bar = progress.add_task("", total=len(subs))
-            return grade_submissions(
-                subs,
-                course=course,
-                seed=seed,
-                task_ids=tasks,
-                device=args.device,
-                zygote=zygote,
-                on_done=done,
-                pictures=bool(args.report),
-            )
-    finally:
-        zygote.close()
+    def advance(item, result: dict, stored: bool) -> None:
+        graded[0] += 0 if stored else 1
+        rate = graded[0] / max(time.monotonic() - started, 1e-9)
+        what = "from the results file" if stored else "graded"
+        progress.update(bar, advance=1, description=f"{what}: {item.sub.name}", rate=f"{rate:.2f}/s")
+
+    backend = None
+    if getattr(args, "dask", None):
+        from .grading.dask_grading import dask_backend
+
+        try:
+            backend = dask_backend(args.dask)
+        except (ImportError, RuntimeError, ValueError, OSError) as e:
+            return fail(str(e))
+    with progress:
+        bar = progress.add_task("", total=len(run.items), rate="")
+        results = run.grade(zygote, emit=emit, progress=advance, backend=backend)
+    if not args.json and len(results) > 1:
+        summary(results, console)
+    return 0
 
 
 def run() -> None:

@@ -166,10 +166,14 @@ def load_submission(path: str | Path) -> Submission:
         raise InputError(p, f"cannot be read ({e.strerror or type(e).__name__})") from None
     if p.suffix == ".py":
         return Submission(p, [text], notebook=False)
-    nb = read_notebook(text, p)
-    code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    return notebook_submission(read_notebook(text, p), p)
+
+
+def notebook_submission(nb: dict, path: str | Path) -> Submission:
+    """The submission in notebook `nb` (read already), graded as if it were the file at `path`."""
+    code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     cells = ["" if is_test_cell(c) else _strip_magics(_source(c)) for c in code]
-    return Submission(p, cells, notebook=True, shown=worker_view(nb))
+    return Submission(Path(path), cells, notebook=True, shown=worker_view(nb))
 
 
 def read_submission(path: str | Path) -> Submission | Unreadable:
