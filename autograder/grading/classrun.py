@@ -95,14 +95,24 @@ class ClassRun:
         return Item(index, where, sub, sha, record_key(sha, self._course_hash, self.seed, self.task_ids, __version__))
 
     def stored(self, item: Item) -> dict | None:
-        """The stored result for `item` (its current path in "submission"), or None if it must be graded."""
-        record = self.results.get(item.key) if self.results is not None else None
+        """The stored result for `item` (its current path in "submission"), or None if it must be graded. It may
+        be the grade of the same code handed in at another path: see `copied`."""
+        record = self._stored(item)[0]
         if record is None or (self.pictures and "pictures" not in record and _lost_points(record["result"])):
             return None
         result = {**record["result"], "submission": item.sub.name, **_owner(item)}
         if self.pictures:
             result["pictures"] = decode_pictures(record)
         return result
+
+    def _stored(self, item: Item) -> tuple[dict | None, bool]:
+        if self.results is None:
+            return None, False
+        return self.results.get(item.key, str(item.where.path))
+
+    def copied(self, item: Item) -> bool:
+        """Whether `item`'s stored grade is another path's (the same code): its own line is still to write."""
+        return not self._stored(item)[1]
 
     @property
     def todo(self) -> list[Item]:
@@ -145,6 +155,8 @@ class ClassRun:
             if result is None:
                 todo.append(item)
                 continue
+            if self.copied(item):
+                self.keep(item, result)
             out[item.index] = result
             if progress:
                 progress(item, result, True)
@@ -203,7 +215,7 @@ def grade_or_reuse(
         [where], course=course, seed=seed, task_ids=task_ids, results=results, pictures=pictures, read=lambda _: sub
     )
     (item,) = run.items
-    stored = run.stored(item)
+    stored = run.stored(item)  # wherever it was graded from: the line is not copied to this path
     if stored is not None:
         return stored, True
     result = {**run.grade_one(item, zygote()), **_owner(item)}

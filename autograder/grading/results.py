@@ -124,16 +124,17 @@ def make_record(key: str, sha256: str, course: str, seed: int, tasks: list[str],
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """Every whole line of a results file, in file order, the last one for each key; a torn or foreign
-    line is left out. For readers (`attnlab report`); `ResultsFile` is the writer."""
-    by_key: dict[str, dict] = {}
+    """Every whole line of a results file, in file order, the last one for each key and path; a torn or
+    foreign line is left out. For readers (`attnlab report`); `ResultsFile` is the writer."""
+    lines: dict[tuple[str, str], dict] = {}
     with open(path, "rb") as f:
         for line in f:
             record = _parse(line)
             if record is not None:
-                by_key.pop(record["key"], None)
-                by_key[record["key"]] = record
-    return list(by_key.values())
+                which = (record["key"], record.get("path", ""))
+                lines.pop(which, None)
+                lines[which] = record
+    return list(lines.values())
 
 
 def _parse(line: bytes) -> dict | None:
@@ -149,7 +150,9 @@ def _parse(line: bytes) -> dict | None:
 
 
 class ResultsFile:
-    """The results file of one run, opened for appending; ``records`` maps each key to its line.
+    """The results file of one run, opened for appending; ``records`` maps each (key, path) to its line.
+
+    Two students who hand in the same code share a key: the grade is made once, and each path gets a line.
 
     Opening it cuts off a torn last line (a crash mid-write). A line that is whole but not a record
     (another file given by mistake) stops here with a one-line ValueError, before anything is written.
@@ -157,7 +160,8 @@ class ResultsFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.records: dict[str, dict] = {}
+        self.records: dict[tuple[str, str], dict] = {}
+        self._by_key: dict[str, dict] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -185,7 +189,7 @@ class ResultsFile:
                 raise ValueError(
                     f"{self.path}: line {number} is not an attnlab results line; give another --results file"
                 )
-            self.records[record["key"]] = record
+            self._index(record)
             good += len(line)
         if good < len(data):
             os.ftruncate(self._fd, good)
@@ -194,8 +198,17 @@ class ResultsFile:
         """The seeds its lines were graded with, most recent last, each once."""
         return list(dict.fromkeys(int(r["seed"]) for r in self.records.values()))
 
-    def get(self, key: str) -> dict | None:
-        return self.records.get(key)
+    def _index(self, record: dict) -> None:
+        self.records[record["key"], str(record.get("path", ""))] = record
+        self._by_key[record["key"]] = record
+
+    def get(self, key: str, path: str | None = None) -> tuple[dict | None, bool]:
+        """(the line for `key` at `path`, True); else (a line for `key` at another path, False); else
+        (None, False). Without `path`, any line for `key`."""
+        if path is not None and (key, path) in self.records:
+            return self.records[key, path], True
+        record = self._by_key.get(key)
+        return record, record is not None and path is None
 
     def append(self, record: dict) -> None:
         """Write one whole line and flush it to disk before returning."""
@@ -203,7 +216,7 @@ class ResultsFile:
         while line:
             line = line[os.write(self._fd, line) :]
         os.fsync(self._fd)
-        self.records[record["key"]] = record
+        self._index(record)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -71,7 +71,7 @@ def test_lines_survive_a_reopen_and_a_torn_last_line_is_cut_off(tmp_path, capsys
     whole = path.read_bytes()
     path.write_bytes(whole + b'{"schema": "attnlab.results/1", "key": "k3", "res')  # killed mid-write
     with ResultsFile(path) as f:
-        assert set(f.records) == {"k1", "k2"}
+        assert set(f.records) == {("k1", "a.py"), ("k2", "b.py")}
         f.append(_record("k3", "c.py"))
     assert "cut off" in capsys.readouterr().err
     lines = path.read_bytes().splitlines(keepends=True)
@@ -197,3 +197,37 @@ def test_a_stored_line_without_pictures_is_graded_again_when_pictures_are_wanted
 
 def test_default_jobs_is_the_cores_this_process_may_use():
     assert classrun.default_jobs() >= 1
+
+
+def test_two_students_with_the_same_code_get_a_line_each_from_one_grade(tmp_path, course, monkeypatch):
+    found = [Found(tmp_path / "ann.py", "ann"), Found(tmp_path / "ben.py", "ben"), Found(tmp_path / "cy.py", "cy")]
+    code = {"ann": "x = 1", "ben": "x = 1", "cy": "x = 2"}
+    calls = []
+
+    def run(results):
+        r = ClassRun(
+            found,
+            course=course,
+            seed=3,
+            jobs=1,
+            results=results,
+            read=lambda f: Submission(f.path, [code[f.student]], notebook=False),
+        )
+        monkeypatch.setattr(
+            r, "grade_one", lambda item, z: calls.append(item.where.student) or {"status": "graded", "tasks": []}
+        )
+        return r
+
+    path = tmp_path / "r.jsonl"
+    with ResultsFile(path) as f:
+        first = run(f)
+        first.items = first.items[:1]  # ann is graded, then the run stops
+        first.grade(_FakeZygote())
+    with ResultsFile(path) as f:
+        out = run(f).grade(_FakeZygote())
+    assert calls == ["ann", "cy"]  # ben's code is ann's: not graded again
+    assert [r["student"] for r in out] == ["ann", "ben", "cy"]
+    assert sorted(r["student"] for r in read_records(path)) == ["ann", "ben", "cy"]
+    with ResultsFile(path) as f:
+        run(f).grade(_FakeZygote())
+    assert len(path.read_text().splitlines()) == 3 and calls == ["ann", "cy"]
