@@ -37,7 +37,6 @@ import html
 import json
 import math
 import pprint
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -57,11 +56,11 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     SaveAutoGrades,
 )
-from traitlets import Bool, Dict, Enum, Integer
+from traitlets import Bool, Dict, Enum, Integer, Unicode
 
 from .course import Course, load_course
 from .grading import selfcheck
-from .grading.submission import repair_notebook_json, worker_view
+from .grading.submission import notebook_submission, repair_notebook_json, worker_view
 
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
@@ -78,6 +77,7 @@ KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, CellControlSignal, CellExe
 
 _zygote = None
 _seed: int | None = None
+_results: dict = {}  # path -> the ResultsFile open for this process (TrustedGrades.results)
 
 
 def _shared_zygote():
@@ -92,6 +92,19 @@ def _shared_zygote():
         _zygote = Zygote()
         atexit.register(_zygote.close)
     return _zygote
+
+
+def _results_file(path: str | None):
+    """The results file at `path`, opened once per process (closed at exit); None without a path."""
+    if not path:
+        return None
+    from .grading.results import ResultsFile
+
+    key = str(Path(path).resolve())
+    if key not in _results:
+        _results[key] = ResultsFile(key)
+        atexit.register(_results[key].close)
+    return _results[key]
 
 
 def _run_seed(configured: int | None) -> int:
@@ -157,6 +170,13 @@ class TrustedGrades(Execute):
         help="Secret seed for the grader's cases; unset: $ATTNLAB_SECRET_SEED, else a fresh one per run.",
     ).tag(config=True)
 
+    results = Unicode(
+        None,
+        allow_none=True,
+        help="attnlab's results file (attnlab.grading.results; `attnlab autograde` sets it): a notebook whose "
+        "grade it holds for this course, seed and tasks is not graded again, and every new grade is added.",
+    ).tag(config=True)
+
     run_kernel = Enum(
         ["auto", "always", "never"],
         "auto",
@@ -184,7 +204,8 @@ class TrustedGrades(Execute):
         # from the gradebook), not yet run. Not the file on disk, which the kernel could rewrite, and not
         # anything the kernel printed.
         submitted = copy.deepcopy(nb)
-        zygote = _shared_zygote() if graded else None  # starts importing torch while the kernel runs
+        # Started now, to import torch while the kernel runs; with a results file, only if a grade is missing.
+        zygote = _shared_zygote() if graded and not self.results else None
 
         self._replied: set[int] = set()
         others = [
@@ -231,25 +252,33 @@ class TrustedGrades(Execute):
                 )
 
     def _write_trusted_grades(self, submitted, graded: list, course: Course, zygote, resources) -> None:
-        from .grading.grade import grade_paths
+        from .grading.classrun import grade_or_reuse
+        from .grading.results import Found
 
         ids = [c.metadata.nbgrader["grade_id"] for c in graded]
         wanted = [t.id for t in course.tasks if t.id in ids]
         name = resources.get("unique_key") or "submission"
         # What the grader loads: no outputs, and no test cell's source, where autograde has just put the
-        # hidden tests back. The loader leaves those out too; they need not touch the disk at all.
-        submitted = nbformat.from_dict(worker_view(submitted))
-        # Refuse to grade (this notebook, and so every other one) where correct work would lose points.
-        selfcheck.ensure(zygote, course)
-        with tempfile.TemporaryDirectory(prefix="attnlab-nbgrader-") as tmp:
-            path = Path(tmp) / f"{name}.ipynb"
-            nbformat.write(submitted, str(path))
-            seed = _run_seed(self.seed)
-            (result,) = grade_paths([path], course=course, seed=seed, task_ids=wanted, zygote=zygote, pictures=True)
+        # hidden tests back. The loader leaves those out too; they never touch the disk.
+        sub = notebook_submission(worker_view(submitted), f"{name}.ipynb")
+        owner = resources.get("nbgrader", {})
+        where = Found(Path(_notebook_name(resources)), owner.get("student"), owner.get("assignment"))
+
+        def warm():
+            # Refuse to grade (this notebook, and so every other one) where correct work would lose points.
+            ready = zygote or _shared_zygote()
+            selfcheck.ensure(ready, course)
+            return ready
+
+        seed = _run_seed(self.seed)
+        result, stored = grade_or_reuse(
+            sub, where, course=course, seed=seed, task_ids=wanted, results=_results_file(self.results), zygote=warm
+        )
         self.log.info(
-            "attnlab trusted grades for %s (seed %d): %s",
+            "attnlab trusted grades for %s (seed %d%s): %s",
             _notebook_name(resources) if "nbgrader" in resources else name,
             seed,
+            ", from the results file" if stored else "",
             ", ".join(f"{t['id']} {t['score']:g}/{t['max_score']:g}" for t in result["tasks"]),
         )
         by_id = {t["id"]: t for t in result["tasks"]}

@@ -17,7 +17,7 @@ RUN pip install --no-cache-dir --index-url "${TORCH_INDEX}" "${TORCH_SPEC}"
 # The repository, less what deploy/grader.Dockerfile.dockerignore leaves out (git, builds, local venvs).
 # Owned by jovyan, who runs pip: pip builds the project in its own folder.
 COPY --chown=${NB_UID}:${NB_GID} . /tmp/attnlab-src
-RUN pip install --no-cache-dir "/tmp/attnlab-src[nbgrader]" "jupyterlab>=4,<5"
+RUN pip install --no-cache-dir "/tmp/attnlab-src[nbgrader,dask]" "jupyterlab>=4,<5"
 
 USER root
 # The lessons' sources (solutions and hidden tests), which before-notebook.sh copies into the course volume
