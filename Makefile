@@ -37,7 +37,11 @@ test: install
 screenshots: install
 	$(PYTHON) docs/screenshots.py
 
+# Each script prints its numbers beside `python -c "import torch"`, measured in the same run; see README.
 bench: install
+	$(PYTHON) benchmarks/cold_start.py
+	$(PYTHON) benchmarks/class_throughput.py
+	$(PYTHON) benchmarks/nbgrader_class.py
 	$(PYTHON) benchmarks/grade_one.py
 
 # The wheel for the students' image: check() and the public cases, without the answers.

@@ -151,7 +151,7 @@ def _jobs(text: str) -> int:
 
 def _class_options(g) -> None:
     """--jobs, --results and --dask: how `attnlab grade` and `attnlab autograde` grade a class."""
-    from .grading.classrun import default_jobs
+    from .grading.processes import default_jobs  # light: the zygote must start before torch is imported here
 
     g.add_argument(
         "--jobs",

@@ -80,7 +80,15 @@ def pytest_configure(config):
 
 #: The longest test files, started first: under `--dist loadfile` a file runs whole on one worker, and a long
 #: one scheduled last would run alone at the end while the other workers wait.
-LONGEST_FIRST = ("test_hub.py", "test_hostile_nbgrader.py", "test_nbgrader.py", "test_environments.py")
+LONGEST_FIRST = (
+    "test_hub.py",
+    "test_hostile_nbgrader.py",
+    "test_nbgrader.py",
+    "test_autograde.py",
+    "test_environments.py",
+    "test_class_grading.py",
+    "test_dask.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -78,7 +78,8 @@ def test_an_unreadable_path_among_many_gets_its_own_line_and_the_others_are_grad
     assert [r["status"] for r in results] == ["unreadable", "graded", "unreadable"]
     assert results[1]["total"] == results[1]["max_total"]
     for r in (results[0], results[2]):
-        assert set(r) == {"schema", "submission", "status", "reason"} and r["schema"] == "attnlab.grade/1"
+        assert set(r) == {"schema", "submission", "status", "reason", "student", "assignment"}
+        assert r["schema"] == "attnlab.grade/1" and r["assignment"] is None
         assert r["reason"] and "\n" not in r["reason"]
     assert "not valid notebook JSON" in results[0]["reason"] and results[2]["reason"] == "no such file"
     # The tables say it too: a line for the file, and a row in the summary.

@@ -2,7 +2,8 @@
 
 - `Detectors` watches for forbidden calls and keeps a trace of the aten ops a case ran (the canary);
 - `CalleeRecorder` records what the student's own callee functions returned, for the callee replay;
-- `DeviceDiscipline` raises on the first op that mixes devices (the meta-device case).
+- `DeviceDiscipline` raises on the first op that mixes devices (the meta-device case), and runs the ops
+  meant for the meta device on CPU stand-ins (`StandIns`), without torch's slow first use of meta kernels.
 
 Each is bound before any student code loads (`_torch_kit`), so that a submission that later swaps
 torch's mode classes or stack getters changes nothing here.
@@ -31,7 +32,7 @@ def _torch_kit(torch) -> dict:
     if not _KIT:
         from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
         from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode_stack
-        from torch.utils._pytree import tree_leaves
+        from torch.utils._pytree import tree_leaves, tree_map
 
         _KIT.update(
             Tensor=torch.Tensor,
@@ -40,6 +41,10 @@ def _torch_kit(torch) -> dict:
             function_stack=_get_current_function_mode_stack,
             dispatch_stack=_get_current_dispatch_mode_stack,
             tree_leaves=tree_leaves,
+            tree_map=tree_map,
+            zeros=torch.zeros,
+            empty_strided=torch.empty_strided,
+            Tag=torch.Tag,
         )
     return _KIT
 
@@ -48,9 +53,14 @@ def DeviceDiscipline(torch):
     """A dispatch mode that raises on the first aten op whose tensor arguments sit on different devices.
 
     CPU scalars (0-dim tensors) may mix with any device, as in torch itself.
+
+    An op on the meta device runs on CPU stand-ins (`StandIns`) where they can tell what the meta kernel would
+    say, and on the meta device otherwise: torch's meta kernels import sympy and torch._dynamo on first use,
+    a second or two per worker, while the CPU kernels answer at once.
     """
     kit = _torch_kit(torch)
     tree_leaves, Tensor = kit["tree_leaves"], kit["Tensor"]
+    stand_ins = StandIns(kit)
 
     class _DeviceDiscipline(kit["TorchDispatchMode"]):
         _should_skip_dynamo = _NO_DYNAMO
@@ -66,9 +76,134 @@ def DeviceDiscipline(torch):
                 raise RuntimeError(
                     f"{func.overloadpacket.__name__} mixes tensors on different devices: {', '.join(sorted(devices))}"
                 )
-            return func(*args, **kwargs)
+            out = stand_ins.run(func, args, kwargs, devices)
+            return func(*args, **kwargs) if out is NotImplemented else out
 
     return _DeviceDiscipline
+
+
+class StandIns:
+    """Runs an op meant for the meta device on zero-filled CPU tensors of the same sizes, strides and dtypes, and
+    gives back meta tensors with the metadata of the CPU results: what the meta kernel would have returned.
+
+    Each meta storage gets one CPU buffer, and each meta tensor the same view of it, so that overlapping arguments
+    overlap here too; an in-place op returns its meta argument itself. A factory whose device= is meta runs with
+    device= the CPU. `run` answers NotImplemented, and the op runs on the meta device, where stand-ins could not
+    tell (`_signature`), where a tensor is big (`MAX_ELEMENTS`: its stand-in would cost memory), and where the
+    CPU kernel refuses the stand-ins (then the meta kernel decides, and raises what the student should see).
+    """
+
+    MAX_ELEMENTS = 1 << 20
+    # Tags of ops whose stand-in run could differ from their meta run (those this torch has).
+    UNSURE_TAGS = ("data_dependent_output", "dynamic_output_shape", "nondeterministic_seeded", "inplace_view")
+
+    def __init__(self, kit: dict):
+        self.kit = kit
+        self._signatures: dict = {}  # OpOverload -> `_signature`
+
+    def run(self, func, args: tuple, kwargs: dict, devices: set[str]):
+        """The op's results on the meta device, or NotImplemented. `devices`: where its tensors are (CPU scalars
+        left out); {"meta"}, or none at all for a factory."""
+        signature = self._signature(func)
+        if signature is None or not devices <= {"meta"}:
+            return NotImplemented
+        device_args, size_args = signature
+        args, kwargs = list(args), dict(kwargs)
+        asked = []  # the values of its device= arguments
+        for position, name in device_args:
+            value = _argument(args, kwargs, position, name)
+            if value is not None and getattr(value, "type", value) != "meta":
+                return NotImplemented  # its results would leave the meta device
+            asked.append(value)
+            if value is not None:
+                _set_argument(args, kwargs, position, name, "cpu")
+        if not devices and not any(v is not None for v in asked):
+            return NotImplemented  # a factory on the default device: no meta in it
+        for position, name in size_args:
+            numel = 1
+            for n in _argument(args, kwargs, position, name) or ():
+                numel *= int(n)
+            if numel > self.MAX_ELEMENTS:
+                return NotImplemented
+        try:
+            return self._run(func, args, kwargs)
+        except Exception:  # noqa: BLE001 - the CPU kernel refused the stand-ins: the meta kernel decides
+            return NotImplemented
+
+    def _signature(self, func) -> tuple[list, list] | None:
+        """([(position, name)] of its Device arguments, and of its sizes) where the CPU kernel of `func`, run on
+        stand-ins, says what its meta kernel would: new tensors of the same sizes, strides and dtypes, and nothing
+        else; None where it could not.
+
+        Not for views (their results must alias the meta inputs), ops that write to an ``out=`` argument, ops that
+        return anything but tensors (``.item()``, ``equal``), ops whose result shape depends on the data
+        (``nonzero``, boolean indexing) and ops that draw random numbers (they would move the CPU generator). An
+        in-place op on its first argument is fine: its result is that argument (`_run` checks that it kept its
+        shape).
+        """
+        if func in self._signatures:
+            return self._signatures[func]
+        Tag = self.kit["Tag"]
+        unsure = {getattr(Tag, t, None) for t in self.UNSURE_TAGS} - {None}
+        schema = func._schema
+        written = [a for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write]
+        aliased = [r.alias_info for r in schema.returns]
+        in_place = written == schema.arguments[:1] and len(aliased) == 1 and aliased[0] is not None
+        signature = None
+        if (
+            not unsure & set(func.tags)
+            and all(str(r.type) == "Tensor" for r in schema.returns)
+            and ((in_place and aliased[0].is_write) or (not written and aliased == [None] * len(aliased)))
+        ):
+            signature = (
+                [(i, a.name) for i, a in enumerate(schema.arguments) if "Device" in str(a.type)],
+                [(i, a.name) for i, a in enumerate(schema.arguments) if a.name == "size" and "[]" in str(a.type)],
+            )
+        self._signatures[func] = signature
+        return signature
+
+    def _run(self, func, args: list, kwargs: dict):
+        Tensor, tree_map, zeros, empty_strided = (self.kit[k] for k in ("Tensor", "tree_map", "zeros", "empty_strided"))
+        buffers: dict = {}  # (meta storage, dtype) -> its CPU buffer
+        originals: dict = {}  # id(stand-in) -> (stand-in, the meta tensor it stands for)
+
+        def down(t):
+            if not isinstance(t, Tensor) or t.device.type != "meta":
+                return t
+            storage = t.untyped_storage()
+            key = (storage._cdata, t.dtype)
+            if key not in buffers:
+                n = storage.nbytes() // t.element_size()
+                if max(n, t.numel()) + sum(b.numel() for b in buffers.values()) > self.MAX_ELEMENTS:
+                    raise MemoryError("too big for stand-ins")
+                buffers[key] = zeros(n, dtype=t.dtype)
+            s = buffers[key].as_strided(t.size(), t.stride(), t.storage_offset())
+            originals[id(s)] = (s, t)
+            return s
+
+        def up(r):
+            if not isinstance(r, Tensor):
+                return r
+            if id(r) in originals:  # an in-place op returns its argument, which must have kept its shape
+                s, t = originals[id(r)]
+                if (s.size(), s.stride(), s.storage_offset()) != (t.size(), t.stride(), t.storage_offset()):
+                    raise ValueError(f"{func} changed its argument's shape: the meta kernel must")
+                return t
+            return empty_strided(r.size(), r.stride(), dtype=r.dtype, device="meta")
+
+        return tree_map(up, func(*tree_map(down, args), **tree_map(down, kwargs)))
+
+
+def _argument(args: list, kwargs: dict, position: int, name: str):
+    """An aten op's argument as the dispatcher passed it: by name where it is keyword-only, else by position."""
+    return args[position] if position < len(args) else kwargs.get(name)
+
+
+def _set_argument(args: list, kwargs: dict, position: int, name: str, value) -> None:
+    if position < len(args):
+        args[position] = value
+    else:
+        kwargs[name] = value
 
 
 class CalleeRecorder:

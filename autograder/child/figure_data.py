@@ -2,7 +2,8 @@
 
 This file runs next to student code. It imports only the standard library, numpy and matplotlib,
 never torch and nothing from attnlab (it is part of the child zone), and it judges nothing: it
-only describes what is on the Axes.
+only describes what is on the Axes. matplotlib's drawing modules are imported on first use (`_mpl`),
+so that the zygote can load this file before them (it loads them later: `warm_drawing`).
 
 ``describe_axes(ax) -> (meta, arrays)``:
 
@@ -17,18 +18,58 @@ only describes what is on the Axes.
 
 from __future__ import annotations
 
-import matplotlib.axes
-import matplotlib.collections as mcoll
-import matplotlib.figure
-import matplotlib.image as mimage
+import functools
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import matplotlib.axes
 
 MAX_CELLS = 1_000_000  # a bigger grid is not sent; its shape is enough to tell it is wrong
 MAX_TICKS = 1_000
 MAX_TEXT = 200
 
-# Mesh artists made by pcolormesh (QuadMesh) and by pcolor (PolyQuadMesh, matplotlib >= 3.8).
-_MESHES = tuple(c for c in (mcoll.QuadMesh, getattr(mcoll, "PolyQuadMesh", None)) if c is not None)
+
+@functools.cache
+def _mpl():
+    """The matplotlib package, with the drawing modules this file reads (axes, collections, figure, image)."""
+    import matplotlib.axes
+    import matplotlib.collections
+    import matplotlib.figure
+    import matplotlib.image
+
+    return matplotlib
+
+
+@functools.cache
+def _meshes() -> tuple:
+    """Mesh artists made by pcolormesh (QuadMesh) and by pcolor (PolyQuadMesh, matplotlib >= 3.8)."""
+    mcoll = _mpl().collections
+    return tuple(c for c in (mcoll.QuadMesh, getattr(mcoll, "PolyQuadMesh", None)) if c is not None)
+
+
+def load_drawing() -> None:
+    """Import what a plot task needs first: pyplot, the drawing modules this file reads and the Agg canvas."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401  (student code imports it)
+
+    _mpl()
+
+
+def warm_drawing() -> None:
+    """`load_drawing`, then draw one throwaway heatmap off-screen, outside pyplot's figures, and read it, so
+    that the font and the renderer are loaded too."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    load_drawing()
+    fig = _mpl().figure.Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    fig.colorbar(ax.imshow(np.eye(2)), ax=ax)
+    ax.set_xticks([0, 1], ["a", "b"])
+    ax.set_xlabel("key")
+    describe_axes(ax)
 
 
 def axes_from_return(value) -> matplotlib.axes.Axes:
@@ -37,9 +78,10 @@ def axes_from_return(value) -> matplotlib.axes.Axes:
         import matplotlib.pyplot as plt
 
         return plt.gca()
-    if isinstance(value, matplotlib.axes.Axes):
+    mpl = _mpl()
+    if isinstance(value, mpl.axes.Axes):
         return value
-    if isinstance(value, matplotlib.figure.FigureBase):
+    if isinstance(value, mpl.figure.FigureBase):
         plain = [a for a in value.axes if not _is_colorbar_axes(a)]
         if not plain:
             raise TypeError("plot_attention returned a Figure with no Axes: draw the heatmap and return its Axes")
@@ -57,7 +99,8 @@ def describe_axes(ax) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _describe(ax) -> tuple[dict, dict[str, np.ndarray]]:
-    if not isinstance(ax, matplotlib.axes.Axes):
+    mpl = _mpl()
+    if not isinstance(ax, mpl.axes.Axes):
         return {"kind": "none", "error": f"not an Axes: {type(ax).__name__}"}, {}
     ax.figure.canvas.draw()  # formatters fill in the tick label texts only when the figure is drawn
     meta: dict = {"kind": "none", "xlabel": _text(ax.get_xlabel()), "ylabel": _text(ax.get_ylabel())}
@@ -68,7 +111,7 @@ def _describe(ax) -> tuple[dict, dict[str, np.ndarray]]:
     if artist is None:
         meta["error"] = "no image, matshow or pcolormesh artist on the Axes"
         return meta, {}
-    if isinstance(artist, mimage.AxesImage):
+    if isinstance(artist, mpl.image.AxesImage):
         values = artist.get_array()
         if values is not None and values.ndim == 3:
             meta.update(rgb=True, error="the image holds RGB(A) colours, not values")
@@ -89,8 +132,9 @@ def _describe(ax) -> tuple[dict, dict[str, np.ndarray]]:
 def _image_artist(ax):
     """The last image-like artist added to `ax`, or None."""
     found = None
+    kinds = (_mpl().image.AxesImage, *_meshes())
     for child in ax.get_children():  # in the order they were added
-        if isinstance(child, mimage.AxesImage) or isinstance(child, _MESHES):
+        if isinstance(child, kinds):
             found = child
     return found
 

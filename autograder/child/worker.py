@@ -27,7 +27,12 @@ from .replies import CaseReply, Op, Status, error_info, first_line, student_trac
 
 class Worker:
     """Serves one submission: a `load` request, then `run` requests, each in a child forked from the loaded
-    submission (`run_forked`), one reply frame per case."""
+    submission (`run_forked`), one reply frame per case.
+
+    A worker forked before the zygote had loaded matplotlib's drawing modules (the first one) forks the child
+    for its first plot task as soon as the submission is loaded: that spare loads them while the other tasks
+    run (`fork_spare`).
+    """
 
     def __init__(self, chan: socket.socket | None, private_copy: str | None = None, gpu_memory_mb: int | None = None):
         import torch
@@ -41,20 +46,27 @@ class Worker:
         # never from module names looked up when the task runs, which a submission could have rebound.
         _torch_kit(torch)
         self.detectors, self.recorder, self.device_discipline = Detectors, CalleeRecorder, DeviceDiscipline(torch)
+        self.spare: tuple[int, socket.socket] | None = None  # (pid, socket) of the first plot task's child
 
     def serve(self) -> None:
-        while True:
-            try:
-                header, payload = wire.recv(self.chan)
-            except wire.ChannelClosed:
-                return
-            op = header.get("op")
-            if op == Op.LOAD:
-                self.load(header)
-            elif op == Op.RUN:
-                self.run_forked(header, payload)
-            elif op == Op.BYE:
-                return
+        try:
+            while True:
+                try:
+                    header, payload = wire.recv(self.chan)
+                except wire.ChannelClosed:
+                    return
+                op = header.get("op")
+                if op == Op.LOAD:
+                    self.load(header)
+                    if self.spare is None and "matplotlib.pyplot" not in sys.modules:
+                        self.fork_spare()
+                elif op == Op.RUN:
+                    self.run_forked(header, payload)
+                elif op == Op.BYE:
+                    return
+        finally:
+            if self.spare is not None:
+                _end_children(self.spare[0])
 
     # -- a task in a child of its own
 
@@ -71,20 +83,9 @@ class Worker:
         if self.torch.cuda.is_initialized():
             self.run(header, payload)
             return
-        mine, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                mine.close()
-                self.chan.close()
-                self.chan = theirs
-                os.setpgid(0, 0)  # its own group: what it starts dies with it, where there is no PID namespace
-                self.run(header, payload)
-            finally:
-                os._exit(0)
-        theirs.close()
         seconds = header.get("seconds")
         deadline = time.monotonic() + float(seconds) if seconds else None
+        pid, mine = self.take_spare(header, payload, seconds) or self.fork_child(header, payload)
         try:
             while True:
                 try:
@@ -100,7 +101,68 @@ class Worker:
                     return
         finally:
             mine.close()
+            _end_children(pid, keep=self.spare[0] if self.spare else None)
+
+    def fork_child(self, header: dict, payload: bytes) -> tuple[int, socket.socket]:
+        """(pid, socket) of a fresh child that runs this task."""
+        mine, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                self.chan.close()
+                if self.spare is not None:
+                    self.spare[1].close()  # the spare hears from this worker only
+                self.chan = theirs
+                os.setpgid(0, 0)  # its own group: what it starts dies with it, where there is no PID namespace
+                self.run(header, payload)
+            finally:
+                os._exit(0)
+        theirs.close()
+        return pid, mine
+
+    def fork_spare(self) -> None:
+        """Fork the child for the first plot task now, from the loaded submission as every task's child is: it
+        imports matplotlib's drawing modules (``figure_data.load_drawing``) while the tasks before it run, then
+        waits for its task. It stays in this worker's process group until then, so that it dies with it. Where
+        CUDA was started while loading, tasks run in this process (`run_forked`): no spare then."""
+        if self.torch.cuda.is_initialized():
+            return
+        mine, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                self.chan.close()
+                self.chan = theirs
+                try:
+                    figure_data.load_drawing()
+                except Exception:  # noqa: BLE001 - the plot task then imports what it needs itself
+                    pass
+                try:
+                    header, payload = wire.recv(theirs)
+                except (wire.ChannelClosed, wire.ChannelCorrupt):
+                    return  # no plot task came
+                os.setpgid(0, 0)
+                self.run(header, payload)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.spare = (pid, mine)
+
+    def take_spare(self, header: dict, payload: bytes, seconds) -> tuple[int, socket.socket] | None:
+        """The spare child, handed this task, where it is a plot task; None otherwise, or where the spare is gone."""
+        if self.spare is None or not any(c.get("kind") == "plot" for c in header["cases"]):
+            return None
+        (pid, mine), self.spare = self.spare, None
+        try:
+            mine.settimeout(float(seconds) if seconds else None)
+            wire.send(mine, header, payload)
+        except OSError:  # it died, or hangs while loading: a fresh child takes the task
+            mine.close()
             _end_children(pid)
+            return None
+        return pid, mine
 
     # -- loading
 
@@ -392,15 +454,15 @@ class Worker:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _end_children(pid: int) -> None:
+def _end_children(pid: int, keep: int | None = None) -> None:
     """Kill a task's child and everything it started, and reap them.
 
     As PID 1 of the worker's own PID namespace, every other process in it is the task's (daemons that
-    left the child's group included); without one, the child's process group.
+    left the child's group included) but `keep`, the spare; without one, the child's process group.
     """
     targets = [pid]
     if os.getpid() == 1:
-        targets += [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != 1]
+        targets += [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, keep)]
     for target in targets:
         try:
             os.kill(target, signal.SIGKILL)

@@ -5,10 +5,11 @@ this folder, ``child/``, as a package of its own that holds nothing of the trust
 attnlab package, the reference answers or the judge. Once all of it is loaded, `zygote` drops the child
 package from ``sys.modules``, so that no name of the grader's is reachable that way from student code.
 
-The zygote imports torch, numpy and matplotlib once, then waits. For every submission (and after a
+The zygote imports torch, numpy and matplotlib's core once, then waits. For every submission (and after a
 crash) the parent asks it for a fresh worker (``worker.Worker``), which it forks. While torch loads, a
 throwaway child tries each layer of the sandbox (``confine.probe``); the ready message says which
-layers are active.
+layers are active. What only some tasks need comes later: matplotlib's drawing modules once a second
+worker is asked for, so that the first one starts sooner.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import ctypes
 import io
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -101,15 +103,18 @@ def zygote(fd: int, config: dict) -> None:
     from safetensors.torch import load as _st_load  # noqa: F401
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    # matplotlib finds its configuration and font cache in the user's folders, which no worker sees: so here.
+    import matplotlib.font_manager  # noqa: F401
 
-    from .worker import Worker  # only now: it loads figure_data, which imports matplotlib
+    from .figure_data import warm_drawing
+    from .worker import Worker
 
-    # Warm what every worker needs, so that each fork starts ready: both detector layers, once.
+    # Warm what every worker needs, so that each fork starts ready: both detector layers, once. No backward pass:
+    # where CUDA is built, autograd would start its device threads here, and no forked worker could run one.
     with Detectors(torch, {"function": "^$", "aten": "^$"}), DeviceDiscipline(torch)():
         leaf = torch.ones(2, 2, requires_grad=True)
-        torch.autograd.grad((leaf @ leaf).sum(), [leaf])
-        meta = torch.empty(2, 3, 4, device="meta")  # meta kernels import sympy on first use
+        (leaf @ leaf).sum()
+        meta = torch.empty(2, 3, 4, device="meta")  # on the CPU stand-ins (detectors.StandIns)
         (meta @ meta.transpose(-2, -1)).masked_fill(torch.ones(3, 3, dtype=torch.bool, device="meta"), 0).amax(-1)
 
     torch.set_num_threads(1)  # forked children of a multi-threaded torch deadlock otherwise
@@ -120,6 +125,11 @@ def zygote(fd: int, config: dict) -> None:
         ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(gpu.get("count")), "gpu": gpu, "sandbox": sandbox.wait()}
     )
     _forget_child_package()
+    # What only some tasks need (matplotlib's drawing modules) is not loaded before the first worker: that one
+    # starts sooner and loads them beside its first tasks (``worker.Worker.fork_spare``). Once a second worker
+    # is asked for (a class, or a restart), they are loaded here, whenever no request waits, for the next ones.
+    later = [warm_drawing]
+    forked = 0
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 3)
@@ -140,6 +150,12 @@ def zygote(fd: int, config: dict) -> None:
         for f in fds:
             os.close(f)
         ctl.sendall(json.dumps({"pid": pid}).encode())
+        forked += 1
+        while forked > 1 and later and not select.select([ctl], [], [], 0)[0]:
+            try:
+                later.pop(0)()
+            except Exception:  # noqa: BLE001 - then each worker loads it when a task needs it
+                pass
 
 
 def gpu_info(torch) -> dict:

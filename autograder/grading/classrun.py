@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from .. import __version__
 from ..course import Course
 from .grade import SubmissionGrader, unreadable_result
-from .processes import Zygote
+from .processes import Zygote, default_jobs  # noqa: F401  (default_jobs: part of this module's API)
 from .results import Found, ResultsFile, course_hash, decode_pictures, make_record, record_key
 from .submission import Submission, Unreadable, read_submission
 
@@ -50,14 +49,6 @@ class Item:
     sub: Submission | Unreadable
     sha256: str
     key: str
-
-
-def default_jobs() -> int:
-    """The cores this process may use."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not Linux
-        return max(os.cpu_count() or 1, 1)
 
 
 class ClassRun:

@@ -75,6 +75,14 @@ def hidden_paths() -> list[str]:
     return sorted(set(paths))
 
 
+def default_jobs() -> int:
+    """The cores this process may use: how many workers `attnlab grade --jobs` runs side by side by default."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
+
+
 def sandbox_mode(mode: str | None = None) -> str:
     mode = mode or os.environ.get("ATTNLAB_SANDBOX", "") or "auto"
     if mode not in MODES:
