@@ -22,6 +22,8 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from functools import partial
 
 from . import confine, wire
 from .detectors import Detectors, DeviceDiscipline
@@ -68,12 +70,23 @@ class Probes:
             "skip": self.skip,
         }
 
-    def wait(self) -> dict:
+    def wait(self, cuda_inside: Callable[[dict], str] | None = None) -> dict:
+        """The layers workers get. `cuda_inside(spec)`, where this machine has a GPU: '' where CUDA starts in a
+        child confined by `spec`, else why not; where it cannot start inside the namespaces (gVisor's GPU proxy,
+        say) but the fallback without them exists, workers get the fallback, and correct cuda work its marks."""
         if self._probes:
             results = {mode: probe.result() for mode, probe in self._probes.items()}
             if self.mode == "auto" and not results["auto"]["userns"][0]:
                 self.mode = "landlock"
                 results["landlock"]["userns"] = results["auto"]["userns"]  # why there are no namespaces
+            elif self.mode == "auto" and cuda_inside is not None:
+                why = cuda_inside(self.spec(self._scratch["auto"], None, "probe.py"))
+                if why:
+                    self.mode = "landlock"
+                    results["landlock"]["userns"] = [
+                        False,
+                        f"CUDA cannot start inside the namespaces here ({why[:160]}); the fallback without them runs",
+                    ]
             self.layers = results[self.mode]
             # What the probe saw fail is not tried in a worker at all, so that no worker runs in a
             # half-built sandbox. Without it the rest is set up differently (no new root: the runtime is
@@ -105,6 +118,7 @@ def zygote(fd: int, config: dict) -> None:
     matplotlib.use("Agg")
     # matplotlib finds its configuration and font cache in the user's folders, which no worker sees: so here.
     import matplotlib.font_manager  # noqa: F401
+    import matplotlib.style  # noqa: F401  (and its style library: where no namespace hides $HOME, nobody cannot)
 
     from .figure_data import warm_drawing
     from .worker import Worker
@@ -121,9 +135,8 @@ def zygote(fd: int, config: dict) -> None:
     gpu = gpu_info(torch)
     ctl = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
-    wire.send(
-        ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(gpu.get("count")), "gpu": gpu, "sandbox": sandbox.wait()}
-    )
+    layers = sandbox.wait(partial(cuda_inside, torch) if gpu.get("count") else None)
+    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(gpu.get("count")), "gpu": gpu, "sandbox": layers})
     _forget_child_package()
     # What only some tasks need (matplotlib's drawing modules) is not loaded before the first worker: that one
     # starts sooner and loads them beside its first tasks (``worker.Worker.fork_spare``). Once a second worker
@@ -179,6 +192,21 @@ def gpu_info(torch) -> dict:
     if answer is None:
         return {"count": 0, "error": "the GPU probe died"}
     return {"count": 0, **answer} if "error" in answer else answer
+
+
+def cuda_inside(torch, spec: dict) -> str:
+    """'' where a child confined by `spec` can start CUDA and run one op on the GPU; else why not, in one line.
+    Asked in a throwaway child, like `gpu_info`: the zygote itself never starts CUDA."""
+
+    def ask() -> dict:
+        confine.enter(spec)
+        torch.ones(1, device="cuda").add_(1).item()
+        return {}
+
+    answer = confine.Forked(ask).answer()
+    if answer is None:
+        return "the probe process died"
+    return str(answer.get("error", "")).splitlines()[0] if answer.get("error") else ""
 
 
 def _become_worker(worker_class, request: dict, fds: list[int], sandbox: Probes) -> None:
