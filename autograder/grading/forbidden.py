@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from ..tasks import TASKS
+from .submission import parse
 
 # What a course name also goes by in torch's function layer and in aten. Names not listed here match
 # themselves in both layers.
@@ -226,7 +227,7 @@ class _Scan:
         self.unread: list[int] = []  # cells too deeply nested to parse here, which the worker may still run
         for index, source in enumerate(cells):
             try:
-                self.trees.append((ast.parse(source), source.splitlines()))
+                self.trees.append((parse(source), source.splitlines()))
             except SyntaxError:
                 continue  # it cannot run in the worker either
             except (RecursionError, MemoryError, ValueError):
@@ -728,7 +729,7 @@ def defined_as(cells: list[str], function: str, params: list[str]) -> bool:
     last = None
     for source in cells:
         try:
-            tree = ast.parse(source)
+            tree = parse(source)
         except SyntaxError:
             continue
         for top in tree.body:

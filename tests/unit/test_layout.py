@@ -89,3 +89,14 @@ def test_the_student_build_ships_the_child_and_grading_zones_and_never_the_answe
         z.writestr("attnlab/grading/judge.py", "")
     found = unexpected_members(wheel)
     assert len(found) == len(banned) and not any("grading/judge.py" in f for f in found), found
+
+
+def test_the_trusted_side_parses_source_through_one_locked_door():
+    """A class run judges on threads, and CPython 3.11's parser can fail ("AST constructor recursion depth
+    mismatch") when two threads parse at once: `grading.submission.parse` holds a lock, and is the only caller."""
+    callers = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in sorted((PACKAGE / "grading").rglob("*.py"))
+        if "ast.parse(" in path.read_text(encoding="utf-8")
+    ]
+    assert callers == ["grading/submission.py"]
