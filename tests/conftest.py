@@ -17,6 +17,18 @@ SUBMISSIONS = HERE / "submissions"
 BASE = SUBMISSIONS / "base.py"
 REPO = HERE.parent
 
+# The flags every browser test gives Debian's chromium (Playwright's executable_path): no sandbox as root, no GPU,
+# nothing fetched in the background.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 # Hostile and timeout tests use short limits; raise them on a slow machine with ATTNLAB_TEST_TASK_SECONDS.
 TASK_SECONDS = float(os.environ.get("ATTNLAB_TEST_TASK_SECONDS", "3"))
 

@@ -23,7 +23,7 @@ import yaml
 from attnlab.course import load_course
 from attnlab.nbgrader_plugin import nbgrader_config
 from nbformat.v4 import new_code_cell
-from test_nbgrader import REPO, SOURCE, edit_solution, index_of, nbgrader
+from test_nbgrader import REPO, SOURCE, edit_solution, fill_solutions, index_of, nbgrader
 
 L1, L3 = "lesson1_qk_scores", "lesson3_masking"
 TIMESTAMP = "2026-11-02 10:00:00.000000 UTC"  # as nbgrader's exchange writes timestamp.txt
@@ -118,15 +118,7 @@ def student_notebook(root: Path, lesson: str, work: str, student: str) -> str:
     assert lesson in lessons, (work, lesson)
     nb = nbformat.read(str(root / "release" / lesson / f"{lesson}.ipynb"), as_version=4)
     source = nbformat.read(str(root / "source" / lesson / f"{lesson}.ipynb"), as_version=4)
-    solutions = {
-        c.metadata.nbgrader["grade_id"]: c.source
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solutions:
-            cell.source = solutions[grade_id]
+    fill_solutions(nb, source)
     if edit is not None:
         edit(nb, lesson)
     nb.cells.append(new_code_cell(f"# {student}'s scratch cell\nnotes = {student!r}"))

@@ -14,21 +14,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assignments" / "examples"
 TASK_IDS = ["qk_scores", "softmax_with_temperature", "causal_mask", "attention"]  # what the examples get wrong
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 try:
     from playwright.sync_api import sync_playwright

@@ -34,20 +34,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "build" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LESSON = "lesson1_qk_scores"
 # Browser steps wait this long at most (ms): a server's first start and a kernel's torch import on a small machine.
 SLOW_MS = 120_000

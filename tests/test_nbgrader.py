@@ -111,10 +111,8 @@ def index_of(nb, grade_id: str) -> int:
     return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def answer(student: str, lesson: str, fetched, source, markers: Path) -> nbformat.NotebookNode:
-    """The fetched release notebook with this student's work in it."""
-    nb = nbformat.from_dict(fetched)
-    nb.cells.insert(0, new_code_cell(MARKER.format(folder=str(markers), name=f"{lesson}-{student}")))
+def fill_solutions(nb, source) -> None:
+    """Put the source notebook's solution cells into release notebook `nb`, by grade_id: the right work."""
     solutions = {
         c.metadata.nbgrader["grade_id"]: c.source
         for c in source.cells
@@ -124,6 +122,13 @@ def answer(student: str, lesson: str, fetched, source, markers: Path) -> nbforma
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in solutions:
             cell.source = solutions[grade_id]
+
+
+def answer(student: str, lesson: str, fetched, source, markers: Path) -> nbformat.NotebookNode:
+    """The fetched release notebook with this student's work in it."""
+    nb = nbformat.from_dict(fetched)
+    nb.cells.insert(0, new_code_cell(MARKER.format(folder=str(markers), name=f"{lesson}-{student}")))
+    fill_solutions(nb, source)
     if lesson == "lesson1_qk_scores" and student in ("noscale", "cheater"):
         edit_solution(nb, "qk_scores_solution", " / math.sqrt(d)", "")
     if lesson == "lesson1_qk_scores" and student == "cheater":
