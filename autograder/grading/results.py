@@ -2,17 +2,19 @@
 
     attnlab grade submissions/ --jobs 2 --results r.jsonl
 
-Each line is a `Record` (``"schema": "attnlab.results/1"``) keyed by what its grade depends on: the
-sha256 of the submission's bytes, the hash of the course (course.yml as validated), the seed, the task
-ids and attnlab's version. A rerun with the same file grades only the submissions whose key has no
-line yet, so a run killed with ``kill -9`` and started again grades each submission once in the end.
+Each line is a record (``"schema": "attnlab.results/1"``) keyed by what its grade depends on: the
+sha256 of the code graded (``classrun.digest``: a notebook's code cells in order, a .py file's text), the
+hash of the course (course.yml as validated), the seed, the task ids and attnlab's version. A rerun with
+the same file grades only the submissions that have no line yet, so a run killed with ``kill -9`` and
+started again grades each submission once in the end. Two paths with the same code share a grade, and
+each gets its own line.
 
 A line is written with one ``write`` on a file opened for appending, then flushed to disk, so a crash
 leaves at most one torn last line; `ResultsFile` cuts it off when it opens the file (one warning
 line), and that submission is graded again. Only one process writes a results file: the one that
 runs the class (on Dask, the client). A line:
 
-    {"schema": "attnlab.results/1", "key": "<sha256>", "sha256": "<of the submission's bytes>",
+    {"schema": "attnlab.results/1", "key": "<sha256>", "sha256": "<of the code graded>",
      "course": "<sha256 of the course>", "seed": 7, "tasks": ["qk_scores", ...], "version": "0.1.0",
      "path": "submitted/alice/lesson3/lesson3.ipynb", "student": "alice", "assignment": "lesson3",
      "result": {... the object `attnlab grade --json` prints ...},
