@@ -61,7 +61,9 @@ def grade(root: Path, course: Path, *extra, env=None) -> list[str]:
 
 
 def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The file's whole lines: one the run is writing at this moment has no newline yet."""
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
 
 def grades(result: dict) -> dict:
