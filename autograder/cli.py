@@ -381,7 +381,7 @@ def hub(args: argparse.Namespace) -> int:
 
 
 def grade(args: argparse.Namespace) -> int:
-    """`attnlab grade` and `attnlab check`: start the zygote, find and read the submissions, then `_grade_read`."""
+    """`attnlab grade` and `attnlab check`: find the submissions, start the zygote, then `_grade_found`."""
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -391,8 +391,9 @@ def grade(args: argparse.Namespace) -> int:
     from .grading.processes import Zygote
     from .grading.results import expand
 
-    found = expand(args.paths)
-    empty = [p for p in args.paths if Path(p).is_dir() and not expand([p])]
+    found_in = {p: expand([p]) for p in args.paths}
+    found = [f for p in args.paths for f in found_in[p]]
+    empty = [p for p in args.paths if Path(p).is_dir() and not found_in[p]]
     if empty:
         return fail(f"{empty[0]}: no .py or .ipynb file under this folder; give a folder of submissions")
     # Started now, so that its torch import runs while we read the submissions; on Dask, the workers grade.
@@ -459,15 +460,14 @@ def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str]
 def _seed(args: argparse.Namespace, course, results) -> int:
     """check: the public seed. grade: --seed, else $ATTNLAB_SECRET_SEED, else the seed the results file was
     graded with (so that a rerun resumes it), else a fresh secret one."""
-    from .grading.grade import secret_seed
+    from .grading.classrun import run_seed
 
     if args.command == "check":
         return course.public_seed
-    if args.seed is None and not os.environ.get("ATTNLAB_SECRET_SEED") and results is not None and results.seeds():
-        seed = results.seeds()[-1]
+    seed, resumed = run_seed(args.seed, results)
+    if resumed:
         print(f"attnlab: {results.path}: resuming with the seed its lines were graded with", file=sys.stderr)
-        return seed
-    return secret_seed(args.seed)
+    return seed
 
 
 def _progress(err):

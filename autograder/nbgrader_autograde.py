@@ -160,15 +160,10 @@ def log(message: str) -> None:
 def pick_seed(given: int | None, config, results) -> int:
     """--seed, else ``c.TrustedGrades.seed``, else $ATTNLAB_SECRET_SEED, else the results file's last, else a
     fresh secret one: the seed of both steps."""
-    from .grading.grade import secret_seed
+    from .grading.classrun import run_seed
 
     configured = config.TrustedGrades.get("seed") if "TrustedGrades" in config else None
-    for seed in (given, configured):
-        if seed is not None:
-            return int(seed)
-    if not os.environ.get("ATTNLAB_SECRET_SEED") and results.seeds():
-        return results.seeds()[-1]
-    return secret_seed(None)
+    return run_seed(given if given is not None else configured, results)[0]
 
 
 def grade_class(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..course import Course
-from .grade import SubmissionGrader, unreadable_result
+from .grade import SubmissionGrader, secret_seed, unreadable_result
 from .processes import Zygote, default_jobs  # noqa: F401  (default_jobs: part of this module's API)
 from .results import Found, ResultsFile, course_hash, decode_pictures, make_record, record_key
 from .submission import Submission, Unreadable, read_submission
@@ -85,11 +86,18 @@ class ClassRun:
         sha = digest(sub)
         return Item(index, where, sub, sha, record_key(sha, self._course_hash, self.seed, self.task_ids, __version__))
 
-    def stored(self, item: Item) -> dict | None:
-        """The stored result for `item` (its current path in "submission"), or None if it must be graded. It may
-        be the grade of the same code handed in at another path: see `copied`."""
+    def usable(self, item: Item) -> dict | None:
+        """The stored line that serves `item`, or None if it must be graded. It may be the line of the same code
+        handed in at another path: see `copied`."""
         record = self._stored(item)[0]
         if record is None or (self.pictures and "pictures" not in record and _lost_points(record["result"])):
+            return None
+        return record
+
+    def stored(self, item: Item) -> dict | None:
+        """The stored result for `item` (its current path in "submission"), or None if it must be graded."""
+        record = self.usable(item)
+        if record is None:
             return None
         result = {**record["result"], "submission": item.sub.name, **_owner(item)}
         if self.pictures:
@@ -108,7 +116,7 @@ class ClassRun:
     @property
     def todo(self) -> list[Item]:
         """The items this run must grade: those without a usable stored line."""
-        return [i for i in self.items if self.stored(i) is None]
+        return [i for i in self.items if self.usable(i) is None]
 
     def grade_one(self, item: Item, zygote: Zygote) -> dict:
         if isinstance(item.sub, Unreadable):
@@ -187,6 +195,14 @@ class ClassRun:
         finally:
             if own:
                 zygote.close()
+
+
+def run_seed(given: int | None, results: ResultsFile | None) -> tuple[int, bool]:
+    """(the seed of a class run, whether it came from the results file): `given`, else $ATTNLAB_SECRET_SEED, else
+    the seed the file's lines were graded with, so that a rerun resumes it, else a fresh secret one."""
+    if given is None and not os.environ.get("ATTNLAB_SECRET_SEED") and results is not None and results.seeds():
+        return results.seeds()[-1], True
+    return secret_seed(given), False
 
 
 def grade_or_reuse(
