@@ -19,6 +19,7 @@ import socket
 import sys
 import time
 import types
+from collections.abc import Callable
 
 from . import figure_data, wire
 from .detectors import CalleeRecorder, Detectors, DeviceDiscipline, _torch_kit
@@ -103,8 +104,9 @@ class Worker:
             mine.close()
             _end_children(pid, keep=self.spare[0] if self.spare else None)
 
-    def fork_child(self, header: dict, payload: bytes) -> tuple[int, socket.socket]:
-        """(pid, socket) of a fresh child that runs this task."""
+    def _fork(self, body: Callable[[], None]) -> tuple[int, socket.socket]:
+        """(pid, socket) of a child forked from the loaded submission, which runs `body` with its end of that
+        socket as its channel, then exits."""
         mine, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
@@ -114,12 +116,20 @@ class Worker:
                 if self.spare is not None:
                     self.spare[1].close()  # the spare hears from this worker only
                 self.chan = theirs
-                os.setpgid(0, 0)  # its own group: what it starts dies with it, where there is no PID namespace
-                self.run(header, payload)
+                body()
             finally:
                 os._exit(0)
         theirs.close()
         return pid, mine
+
+    def fork_child(self, header: dict, payload: bytes) -> tuple[int, socket.socket]:
+        """(pid, socket) of a fresh child that runs this task."""
+
+        def body() -> None:
+            os.setpgid(0, 0)  # its own group: what it starts dies with it, where there is no PID namespace
+            self.run(header, payload)
+
+        return self._fork(body)
 
     def fork_spare(self) -> None:
         """Fork the child for the first plot task now, from the loaded submission as every task's child is: it
@@ -128,27 +138,20 @@ class Worker:
         CUDA was started while loading, tasks run in this process (`run_forked`): no spare then."""
         if self.torch.cuda.is_initialized():
             return
-        mine, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:
+
+        def body() -> None:
             try:
-                mine.close()
-                self.chan.close()
-                self.chan = theirs
-                try:
-                    figure_data.load_drawing()
-                except Exception:  # noqa: BLE001 - the plot task then imports what it needs itself
-                    pass
-                try:
-                    header, payload = wire.recv(theirs)
-                except (wire.ChannelClosed, wire.ChannelCorrupt):
-                    return  # no plot task came
-                os.setpgid(0, 0)
-                self.run(header, payload)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self.spare = (pid, mine)
+                figure_data.load_drawing()
+            except Exception:  # noqa: BLE001 - the plot task then imports what it needs itself
+                pass
+            try:
+                header, payload = wire.recv(self.chan)
+            except (wire.ChannelClosed, wire.ChannelCorrupt):
+                return  # no plot task came
+            os.setpgid(0, 0)
+            self.run(header, payload)
+
+        self.spare = self._fork(body)
 
     def take_spare(self, header: dict, payload: bytes, seconds) -> tuple[int, socket.socket] | None:
         """The spare child, handed this task, where it is a plot task; None otherwise, or where the spare is gone."""
