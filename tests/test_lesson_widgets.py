@@ -9,13 +9,12 @@ the test with the kernel's traceback. ipywidgets is installed here, so the lesso
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
+from test_notebooks import KERNEL_ENV, lesson_client
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "assignments" / "source"
@@ -27,16 +26,9 @@ def run_lesson_then(lesson: str, *extra: str) -> list[str]:
     Raises nbclient's CellExecutionError at the first cell that fails, the extra ones included.
     """
     nb = nbformat.read(SOURCE / lesson / f"{lesson}.ipynb", as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        allow_errors=False,
-        resources={"metadata": {"path": str(SOURCE / lesson)}},
-        shutdown_kernel="immediate",
-    )
+    client = lesson_client(nb, lesson)
     added = [new_code_cell(code) for code in extra]
-    with client.setup_kernel(env={**os.environ, "MPLBACKEND": "Agg"}):
+    with client.setup_kernel(env=KERNEL_ENV):
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
         for cell in added:

@@ -55,9 +55,13 @@ def solution_cells(nb) -> list:
     return [c for c in nb.cells if nbgrader(c).get("solution")]
 
 
-def execute(nb, lesson: str) -> None:
-    """Run every cell like `Run All`, headless, from the lesson's folder; raises at the first error."""
-    client = NotebookClient(
+#: The lesson kernel's environment: headless matplotlib.
+KERNEL_ENV = {**os.environ, "MPLBACKEND": "Agg"}
+
+
+def lesson_client(nb, lesson: str) -> NotebookClient:
+    """A client that runs `nb` like `Run All`, from the lesson's folder, stopping at the first error."""
+    return NotebookClient(
         nb,
         timeout=120,
         kernel_name="python3",
@@ -65,7 +69,11 @@ def execute(nb, lesson: str) -> None:
         resources={"metadata": {"path": str(SOURCE / lesson)}},
         shutdown_kernel="immediate",  # once every cell has run; a kernel with torch loaded takes seconds to exit
     )
-    client.execute(env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+def execute(nb, lesson: str) -> None:
+    """Run every cell like `Run All`, headless, from the lesson's folder; raises at the first error."""
+    lesson_client(nb, lesson).execute(env=KERNEL_ENV)
 
 
 def release(nb):
