@@ -20,6 +20,10 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
   left of a notebook's JSON and names a file that is not JSON, and the trusted grader grades the code
   whatever the metadata said. The worker that runs that code never sees the hidden tests that autograde
   restores (``attnlab.grading.submission.worker_view``).
+- Nothing a student wrote runs in a page that shows their notebook. ``InertNotebook`` (``attnlab.inert``)
+  is autograde's last step, and a preprocessor of every HTML page nbconvert makes with this configuration
+  (the formgrader's view, the feedback): outputs keep text and verified images, markdown is sanitized.
+  The grade cells' own feedback is plain text and a PNG.
 - ``nbgrader_config(course)`` writes an ``nbgrader_config.py`` that installs all this, sets the kernel
   timeout from course.yml, puts deleted grade cells back, and hides hidden tests in feedback.
 
@@ -61,9 +65,11 @@ from traitlets import Bool, Dict, Enum, Integer, Unicode
 from .course import Course, load_course
 from .grading import selfcheck
 from .grading.submission import notebook_submission, repair_notebook_json, worker_view
+from .inert import describe, inert_notebook, is_plain_id
 
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
+PICTURE_ALT = "your output, the expected one and their difference"
 NOT_RUN = (
     "The kernel stopped ({reason}) before this cell ran, so its tests did not run. "
     "Look for os._exit or a crash in an earlier cell."
@@ -122,10 +128,11 @@ def _run_seed(configured: int | None) -> int:
 def task_outputs(task: dict, execution_count: int | None, png: bytes | None = None) -> list:
     """A grade cell's outputs for one trusted task result: the student's feedback, then the score.
 
-    The feedback is display data (never a stream: nbgrader zeroes a cell with stderr): the words, and
-    the picture of the mistake (student, expected, difference) when there is one. The score is an
-    ``execute_result`` whose text is the number, which ``nbgrader.utils.determine_grade`` stores as
-    partial credit, 0 included.
+    The feedback is plain text (never a stream: nbgrader zeroes a cell with stderr), then, when there is
+    one, the picture of the mistake (student, expected, difference) as a PNG of its own: text and an image,
+    which every page shows and none runs, however the student's own words (an exception's message) read.
+    The score is an ``execute_result`` whose text is the number, which ``nbgrader.utils.determine_grade``
+    stores as partial credit, 0 included.
     """
     text = FEEDBACK.format(
         task=task["id"],
@@ -134,23 +141,15 @@ def task_outputs(task: dict, execution_count: int | None, png: bytes | None = No
         status=task["status"],
         feedback=task["feedback"],
     )
-    page = f'<pre class="attnlab-feedback">{html.escape(text)}</pre>'
+    shown = [new_output("display_data", data={"text/plain": f"{text}\n{GRADED_OUTSIDE}"})]
     if png:
-        page += (
-            f'<img class="attnlab-picture" alt="{html.escape(task["id"])}: your output, the expected one and '
-            f'their difference" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-        )
-    shown = new_output(
-        "display_data",
-        data={
-            "text/plain": f"{text}\n{GRADED_OUTSIDE}",
-            "text/html": f"{page}<p><em>{html.escape(GRADED_OUTSIDE)}</em></p>",
-        },
-    )
+        alt = f"{task['id']}: {PICTURE_ALT}"
+        data = {"image/png": base64.b64encode(png).decode(), "text/plain": alt}
+        shown.append(new_output("display_data", data=data, metadata={"image/png": {"alt": alt}}))
     score = new_output(
         "execute_result", data={"text/plain": repr(float(task["score"]))}, execution_count=execution_count
     )
-    return [shown, score]
+    return [*shown, score]
 
 
 class TrustedGrades(Execute):
@@ -195,6 +194,14 @@ class TrustedGrades(Execute):
     def preprocess(self, nb, resources):
         course = self._course()
         tasks = {t.id: t for t in course.tasks}
+        student = resources.get("nbgrader", {}).get("student")
+        if isinstance(student, str) and not is_plain_id(student):
+            self.log.warning(
+                "student id %r is not a plain id (letters, digits, '.', '@', '_', '-'): nbgrader's formgrader prints "
+                "ids as HTML unless attnlab.formgrader_guard is enabled (`jupyter server extension list`); attnlab's "
+                "collect never takes one in. Rename that student's folder",
+                student,
+            )
         graded = [
             c
             for c in nb.cells
@@ -295,10 +302,12 @@ class TrustedGrades(Execute):
 
 
 def autograde_preprocessors() -> list:
-    """nbgrader's autograde pipeline with TrustedGrades in Execute's place, checked rather than assumed.
+    """nbgrader's autograde pipeline with TrustedGrades in Execute's place, checked rather than assumed, and
+    InertNotebook last, so that the notebook autograde writes holds nothing of the student's that can run.
 
     TrustedGrades must run the kernel itself (it is Execute) and must come before SaveAutoGrades, which
-    reads the scores it writes.
+    reads the scores it writes. InertNotebook changes no grade (it keeps every output's kind, stream
+    names and plain text), so it could go anywhere; last, no later step can add to what it cleaned.
     """
     default = list(Autograde.class_traits()["autograde_preprocessors"].default())
     if default.count(Execute) != 1 or SaveAutoGrades not in default:
@@ -311,7 +320,7 @@ def autograde_preprocessors() -> list:
         raise RuntimeError(
             "nbgrader saves grades before it executes the notebook; attnlab cannot install TrustedGrades"
         )
-    return pipeline
+    return [*pipeline, InertNotebook]
 
 
 def sanitize_preprocessors() -> list:
@@ -330,6 +339,30 @@ def _notebook_name(resources) -> str:
     """'student/assignment/notebook.ipynb', as a log line names a submitted notebook."""
     ids = resources.get("nbgrader", {})
     return f"{ids.get('student', '?')}/{ids.get('assignment', '?')}/{ids.get('notebook', '?')}.ipynb"
+
+
+class InertNotebook(NbGraderPreprocessor):
+    """Nothing a student wrote can run in a page that shows this notebook (`attnlab.inert.inert_notebook`):
+    outputs become text and verified images, markdown is sanitized, metadata is typed.
+
+    It works in two places. It is the last step of autograde, so the autograded notebook (what the
+    formgrader shows and feedback is made from) is inert when written. And `nbgrader_config` adds it to
+    every HTMLExporter (the formgrader's view of a submission, generate_feedback), so that a notebook
+    autograded elsewhere is shown inert too. There it also escapes the student's id and names, which
+    nbgrader's formgrade template prints into the page as they are (`SHOWN_AS_IS`).
+    """
+
+    SHOWN_AS_IS = ("student", "first_name", "last_name", "notebook_path")
+
+    def preprocess(self, nb, resources):
+        changes = inert_notebook(nb)
+        if changes:
+            where = _notebook_name(resources) if "nbgrader" in resources else resources.get("notebook_id", "a notebook")
+            self.log.info("attnlab showed only inert content of %s: dropped or rewrote %s", where, describe(changes))
+        for key in self.SHOWN_AS_IS:
+            if isinstance(resources.get(key), str):
+                resources[key] = html.escape(resources[key])
+        return nb, resources
 
 
 class RepairNbgraderMetadata(NbGraderPreprocessor):
@@ -552,6 +585,15 @@ class ClearLockedHiddenTests(ClearHiddenTests):
         return cell, resources
 
 
+#: The lines of an nbgrader_config.py that show a student's notebook inert in every HTML page nbconvert makes
+#: of it (the formgrader's view, generate_feedback): in `nbgrader_config`, and in attnlab hub's instructor config.
+INERT_VIEWS = """\
+# Nothing a student wrote runs in a page that shows their notebook (the formgrader's view, the feedback):
+# InertNotebook keeps text, verified images and sanitized markdown, and nbconvert drops scripts and widgets.
+c.HTMLExporter.preprocessors = ["attnlab.nbgrader_plugin.InertNotebook"]
+c.HTMLExporter.sanitize_html = True
+"""
+
 CONFIG = """\
 # nbgrader configuration for the course {course_id!r}, written by attnlab.nbgrader_plugin.nbgrader_config().
 # Scores come from attnlab's trusted grader, not from the student's kernel. Regenerate it from course.yml
@@ -587,7 +629,7 @@ c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.Autograde.exporter_class = ReadableNotebooks
 # GetGrades -> ClearLockedHiddenTests -> ...: feedback never shows hidden tests.
 c.GenerateFeedback.preprocessors = feedback_preprocessors()
-"""
+{inert_views}"""
 
 
 def nbgrader_config(course: Course, exchange_root: str | None = None) -> str:
@@ -598,4 +640,5 @@ def nbgrader_config(course: Course, exchange_root: str | None = None) -> str:
         exchange=exchange,
         timeout=int(math.ceil(course.limits.load_seconds)),
         course=pprint.pformat(course.model_dump(mode="json"), indent=4, width=110, sort_dicts=False),
+        inert_views=INERT_VIEWS,
     )
