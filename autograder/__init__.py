@@ -2,9 +2,10 @@
 
 The layout is the architecture. The doors users come in by sit here: ``cli`` (``attnlab grade``,
 ``attnlab check``, ``attnlab doctor``), ``notebook_check`` (``from attnlab import check``: instant
-feedback in a notebook, never used for grades), ``pytest_plugin``, ``nbgrader_plugin`` and
-``student_build``; with them ``course`` (course.yml's model) and ``tasks`` (one spec per task). Below
-them, one folder per trust zone:
+feedback in a notebook, never used for grades), ``pytest_plugin``, ``nbgrader_plugin``,
+``formgrader_guard`` (a Jupyter server extension) and ``student_build``; with them ``course``
+(course.yml's model), ``tasks`` (one spec per task) and ``inert`` (what a student wrote, made inert for
+the pages staff open). Below them, one folder per trust zone:
 
 - ``child/``: runs beside student code, in a sandboxed child process; imports nothing outside itself;
 - ``grading/``: the trusted parent, which starts those processes and judges what they send back;

@@ -17,6 +17,8 @@ RUN pip install --no-cache-dir --index-url "${TORCH_INDEX}" "${TORCH_SPEC}"
 # The repository, less what deploy/grader.Dockerfile.dockerignore leaves out (git, builds, local venvs).
 # Owned by jovyan, who runs pip: pip builds the project in its own folder.
 COPY --chown=${NB_UID}:${NB_GID} . /tmp/attnlab-src
+# The install also enables attnlab's Jupyter server extension (nbgrader's formgrader pages escape what they
+# print); the build checks it below.
 RUN pip install --no-cache-dir "/tmp/attnlab-src[nbgrader,dask]" "jupyterlab>=4,<5"
 
 USER root
@@ -30,6 +32,7 @@ RUN mkdir -p /opt/attnlab \
     && chmod -R a+rX /opt/attnlab \
     && attnlab nbgrader-config --exchange /srv/nbgrader/exchange > /etc/jupyter/nbgrader_config.py \
     && cat /tmp/instructor_config.py >> /etc/jupyter/nbgrader_config.py \
+    && jupyter server extension list 2>&1 | grep -q "attnlab.formgrader_guard" \
     && rm -rf /tmp/attnlab-src /tmp/instructor_config.py
 USER ${NB_UID}
 # As in student.Dockerfile: /etc/jupyter first, over the conda prefix's and the home's configuration.

@@ -6,7 +6,8 @@
     <root>/student-env/     the students' Python: the student build, JupyterLab, nbgrader's student side
     <root>/config/student/  JUPYTER_CONFIG_PATH of students' servers: student id = hub user, no formgrader,
                             no Create Assignment
-    <root>/config/instructor/  JUPYTER_CONFIG_PATH of the instructor's server: the course root, the collect
+    <root>/config/instructor/  JUPYTER_CONFIG_PATH of the instructor's server: the course root, the collect,
+                            inert views of students' notebooks, the formgrader guard
     <root>/hub/             JupyterHub's own state, the log-ins (0600) and the logs
     <root>/homes/<user>/    each person's home when everyone is the hub's OS user (no --system-users)
 
@@ -44,6 +45,9 @@ STUDENT_DISABLED_LAB = (
     "@jupyter/nbgrader:course-list",
 )
 STUDENT_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+#: What the instructor's server adds: nbgrader's formgrader pages escape the ids they print (an editable install
+#: of attnlab does not install the data file that enables it elsewhere).
+INSTRUCTOR_SERVER = ("attnlab.formgrader_guard",)
 
 #: What the students' environment installs beside the student build, at the grader's own versions where it
 #: has them: the hub and its single-user servers speak the same JupyterHub, and check() computes with the
@@ -101,6 +105,8 @@ def write_configs(plan: HubPlan, course: Course) -> None:
     _disable_lab(plan.config_dir("instructor"), DISABLED_LAB)
     server = {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_DISABLED_SERVER}}}
     (student / "jupyter_server_config.json").write_text(json.dumps(server, indent=1) + "\n")
+    guard = {"ServerApp": {"jpserver_extensions": {name: True for name in INSTRUCTOR_SERVER}}}
+    (plan.config_dir("instructor") / "jupyter_server_config.json").write_text(json.dumps(guard, indent=1) + "\n")
     for path in [*student.rglob("*"), *plan.config_dir("instructor").rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
@@ -127,15 +133,16 @@ if os.environ.get("JUPYTERHUB_USER"):
 
 
 def instructor_config(plan: HubPlan) -> str:
-    """The instructor's nbgrader_config.py: the course root, and how submissions are collected."""
+    """The instructor's nbgrader_config.py: the course root, how submissions are collected, and inert views."""
+    from ..nbgrader_plugin import INERT_VIEWS
+
     if plan.system_users:
-        collect = (
+        owners = (
             "# A submission counts only where its student's own account made it: another student's forgery\n"
             "# (a folder named 'bob+lesson+<later time>') is skipped and logged (nbgrader #978, #1097).\n"
-            'c.ExchangeFactory.collect = "attnlab.hub.collect.OwnedSubmissionsCollect"\n'
         )
     else:
-        collect = (
+        owners = (
             "# Every server runs as the hub's OS user here, so no submission's owner is its student.\n"
             "c.ExchangeCollect.check_owner = False\n"
         )
@@ -145,7 +152,9 @@ c = get_config()  # noqa: F821
 c.CourseDirectory.root = {str(plan.course_dir)!r}
 c.CourseDirectory.course_id = {plan.course_id!r}
 c.Exchange.root = {str(plan.exchange)!r}
-{collect}"""
+# A submission whose student id is not plain (HTML in a folder's name) is skipped and logged.
+c.ExchangeFactory.collect = "attnlab.hub.collect.CourseCollect"
+{owners}{INERT_VIEWS}"""
 
 
 def server_env(plan: HubPlan, user: str) -> dict[str, str]:

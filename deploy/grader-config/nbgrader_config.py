@@ -12,3 +12,6 @@ c.Exchange.root = "/srv/nbgrader/exchange"
 # owner check would warn about each one and stop none (it only logs). Ownership proves nothing here; see the
 # isolation note in deploy/values.yaml.
 c.ExchangeCollect.check_owner = False
+# A submission whose student id is not plain (HTML in the name of a folder in the exchange) is skipped and
+# logged: nbgrader's pages print student ids as they are (attnlab.hub.collect).
+c.ExchangeFactory.collect = "attnlab.hub.collect.CourseCollect"

@@ -77,6 +77,15 @@ def test_the_values_name_the_student_image_and_open_jupyterlab(values):
     assert singleuser["memory"]["limit"] and singleuser["cpu"]["limit"]
 
 
+def test_every_server_gets_an_origin_of_its_own_under_the_hubs_domain(values):
+    from urllib.parse import urlsplit
+
+    config = values["hub"]["config"]
+    host = urlsplit(config["JupyterHub"]["subdomain_host"])
+    assert host.scheme == "https" and not host.path.strip("/")
+    assert host.hostname == urlsplit(config["GenericOAuthenticator"]["oauth_callback_url"]).hostname
+
+
 def test_every_pod_mounts_the_exchange_from_a_read_write_many_claim(values):
     storage = values["singleuser"]["storage"]
     (mount,) = [m for m in storage["extraVolumeMounts"] if m["mountPath"] == EXCHANGE]
@@ -186,7 +195,20 @@ def test_the_instructors_course_root_lies_inside_the_server_root_as_the_formgrad
     assert config.Exchange.root == EXCHANGE
 
 
+def test_the_instructors_collect_skips_student_ids_that_are_not_plain():
+    from attnlab.hub.collect import CourseCollect
+
+    config = run_config(DEPLOY / "grader-config" / "nbgrader_config.py")
+    assert config.ExchangeFactory.collect == "attnlab.hub.collect.CourseCollect" and CourseCollect
+    assert config.ExchangeCollect.check_owner is False  # every pod is jovyan: ownership proves nothing
+
+
 # ------------------------------------------------------------------------------------------------ the images
+
+
+def test_the_grader_image_checks_that_the_formgrader_guard_is_enabled():
+    runs = instructions((DEPLOY / "grader.Dockerfile").read_text(encoding="utf-8"), "RUN")
+    assert any('jupyter server extension list 2>&1 | grep -q "attnlab.formgrader_guard"' in run for run in runs)
 
 
 def test_the_student_image_installs_the_student_wheel_and_never_the_repository():

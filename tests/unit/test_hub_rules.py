@@ -3,6 +3,7 @@ the owner check of collect and the refusals. Milliseconds each; tests/test_hub.p
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from attnlab.course import load_course
 from attnlab.hub import accounts, course_root
 from attnlab.hub.hubconfig import configure
 from attnlab.hub.plan import HubError, HubPlan, ensure_passwords, make_plan, read_passwords
@@ -28,6 +30,7 @@ def plan(tmp_path: Path, system_users: bool = False, **kw) -> HubPlan:
         ("", "teacher", "--students is empty"),
         ("alice,Bob", "teacher", "'Bob' cannot be a log-in name"),
         ("alice,bo+b", "teacher", "'bo+b' cannot be a log-in name"),
+        ("alice,<svg onload=alert(1)>", "teacher", "'<svg onload=alert(1)>' cannot be a log-in name"),  # shown by pages
         ("alice,alice", "teacher", "names 'alice' twice"),
         ("alice,teacher", "teacher", "both the instructor and a student"),
     ],
@@ -159,11 +162,24 @@ def test_students_servers_leave_out_the_formgrader_and_create_assignment(tmp_pat
 @pytest.mark.parametrize("system_users", [False, True])
 def test_collect_checks_owners_only_where_students_have_accounts(tmp_path, system_users):
     c = run_config(course_root.instructor_config(plan(tmp_path, system_users=system_users)), {})
+    assert c.ExchangeFactory.collect == "attnlab.hub.collect.CourseCollect"  # plain ids only, in both modes
     if system_users:
-        assert c.ExchangeFactory.collect == "attnlab.hub.collect.OwnedSubmissionsCollect"
+        assert "check_owner" not in c.ExchangeCollect  # nbgrader's default, on: CourseCollect skips forgeries
     else:
         assert c.ExchangeCollect.check_owner is False
     assert c.CourseDirectory.root == str(tmp_path / "root" / "course")
+
+
+@pytest.mark.parametrize("system_users", [False, True])
+def test_the_instructors_server_shows_students_notebooks_inert_and_guards_the_formgrader(tmp_path, system_users):
+    p = plan(tmp_path, system_users=system_users)
+    c = run_config(course_root.instructor_config(p), {})
+    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertNotebook"]
+    assert c.HTMLExporter.sanitize_html is True
+    course_root.make_folders(p)
+    course_root.write_configs(p, load_course())
+    server = json.loads((p.config_dir("instructor") / "jupyter_server_config.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"] == {"attnlab.formgrader_guard": True}
 
 
 def test_each_server_runs_its_own_python_first_on_path(tmp_path):
@@ -179,18 +195,17 @@ def test_each_server_runs_its_own_python_first_on_path(tmp_path):
 
 
 class FakeCollect:
-    """What OwnedSubmissionsCollect._own reads of nbgrader's ExchangeCollect."""
+    """What CourseCollect's rules read of nbgrader's ExchangeCollect."""
 
     def __init__(self, inbound: Path):
-        from attnlab.hub.collect import OwnedSubmissionsCollect
+        from attnlab.hub.collect import CourseCollect
 
         self.inbound_path = str(inbound)
         self.coursedir = type("CD", (), {"assignment_id": "lesson1"})()
         self.warnings: list[str] = []
         self.log = type("Log", (), {"warning": lambda _, msg, *a: self.warnings.append(msg % a)})()
-        self._own = OwnedSubmissionsCollect._own.__get__(self)
-        self._path_to_record = OwnedSubmissionsCollect._path_to_record.__get__(self)
-        self._sort_by_timestamp = OwnedSubmissionsCollect._sort_by_timestamp.__get__(self)
+        for name in ("_own", "_plain", "_path_to_record", "_sort_by_timestamp"):
+            setattr(self, name, getattr(CourseCollect, name).__get__(self))
 
 
 def test_a_forged_later_submission_is_skipped_and_the_students_own_is_collected(tmp_path, monkeypatch):
@@ -208,6 +223,18 @@ def test_a_forged_later_submission_is_skipped_and_the_students_own_is_collected(
     assert fake.warnings == [f"Skipping {tmp_path / forged}: it claims to be bob's but alice made it"]
     owners[own] = "alice"
     assert fake._own(fake._path_to_record(str(tmp_path / forged))) is None
+
+
+def test_a_submission_whose_student_id_is_not_plain_is_skipped_and_named(tmp_path):
+    hostile = "<svg onload=alert(1)>+lesson1+2026-11-27 10:00:00.000000 UTC+abc"
+    plain = "bob+lesson1+2026-11-27 10:00:00.000000 UTC+abc"
+    fake = FakeCollect(tmp_path)
+    assert fake._plain(fake._path_to_record(str(tmp_path / plain)))
+    assert not fake._plain(fake._path_to_record(str(tmp_path / hostile)))
+    assert fake.warnings == [
+        f"Skipping {tmp_path / hostile}: its student id '<svg onload=alert(1)>' is not a plain id "
+        "(letters, digits, '.', '@', '_', '-')"
+    ]
 
 
 # -------------------------------------------------------------------------------------------------- refusals
