@@ -15,7 +15,8 @@ writes into its folder:
 
 Nothing here judges or runs student code: it counts what the grader already wrote. Every text that came
 from a submission (its path, the student's name, feedback quoting their code) is HTML-escaped on the page,
-and a CSV cell that a spreadsheet would read as a formula is quoted.
+whose Content-Security-Policy (`CSP`) lets no script run and nothing load but its own pictures; a CSV
+cell that a spreadsheet would read as a formula is quoted.
 """
 
 from __future__ import annotations
@@ -498,12 +499,18 @@ figure { margin: 0; }
 """
 
 
+#: The page runs no script and loads only its own pictures and inline style: should a student's text ever escape
+#: the escaping, the browser still refuses to run it or fetch anything for it.
+CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
 def _page(title: str, sections: list[tuple[str, str, _Html]], lead: str) -> str:
     """The whole page: the title, a lead line, then each (anchor, heading, body) section."""
     nav = " · ".join(f'<a href="#{a}">{_esc(h)}</a>' for a, h, _ in sections)
     body = "".join(f'<section id="{a}"><h2>{_esc(h)}</h2>{b}</section>' for a, h, b in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(title)}</title><style>{CSS}</style></head>\n"
         f'<body><main><h1>{_esc(title)}</h1><p class="lead">{_esc(lead)}</p><nav>{nav}</nav>{body}</main></body>'

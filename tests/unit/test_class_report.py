@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from attnlab.grading.class_report import (
+    CSP,
     NBGRADER_COLUMNS,
     blocked_tasks,
     diagnosis_counts,
@@ -243,7 +244,17 @@ def test_the_page_shows_its_pictures_from_beside_it_and_fetches_nothing(records,
     assert len(sources) == 1 + 1 + len(POINTS)  # the diagnoses, the total, each task
     for name in sources:
         assert "/" not in name and (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "http" not in text and "<script" not in text
+    assert "://" not in text and '="//' not in text and "<script" not in text
+
+
+def test_the_page_tells_the_browser_to_run_no_script_and_fetch_nothing_else(records, tmp_path):
+    """Defence in depth behind the escaping: the page's own Content-Security-Policy."""
+    text = write_class_report(records, tmp_path).read_text(encoding="utf-8")
+    head = text.split("</head>", 1)[0]
+    assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in head
+    rules = dict(rule.strip().split(" ", 1) for rule in CSP.split(";"))
+    assert rules["default-src"] == "'none'"  # so no script-src: no script of any kind runs
+    assert "script-src" not in rules and rules["img-src"] == "'self' data:"
 
 
 def test_an_empty_results_file_still_makes_a_page(tmp_path):
