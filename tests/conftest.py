@@ -8,6 +8,7 @@ before anything else says so with `# position: start`.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,32 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def skip_without_browser(*also: str) -> None:
+    """Skip the calling module, with one line that names the missing piece, where Playwright or Chromium (or
+    any of the programs in `also`) is missing; `make install` installs them. The suite's summary repeats it."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("BROWSER TESTS SKIPPED: missing playwright (pip install -e '.[test]')", allow_module_level=True)
+    for program in ("chromium", *also):
+        if shutil.which(program) is None:
+            pytest.skip(
+                f"BROWSER TESTS SKIPPED: missing {program} (`make install` installs it)", allow_module_level=True
+            )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, driven by Playwright (never a downloaded browser), for one test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
 
 # Hostile and timeout tests use short limits; raise them on a slow machine with ATTNLAB_TEST_TASK_SECONDS.
 TASK_SECONDS = float(os.environ.get("ATTNLAB_TEST_TASK_SECONDS", "3"))
@@ -97,6 +124,7 @@ LONGEST_FIRST = (
     "test_hostile_nbgrader.py",
     "test_nbgrader.py",
     "test_autograde.py",
+    "test_staff_views.py",
     "test_environments.py",
     "test_class_grading.py",
     "test_dask.py",

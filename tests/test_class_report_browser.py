@@ -10,11 +10,10 @@ module is skipped with one line naming it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM_FLAGS
+from conftest import skip_without_browser
 
 pytestmark = pytest.mark.slow
 
@@ -22,14 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assignments" / "examples"
 TASK_IDS = ["qk_scores", "softmax_with_temperature", "causal_mask", "attention"]  # what the examples get wrong
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    pytest.skip("BROWSER TEST SKIPPED: missing playwright (pip install -e '.[test]')", allow_module_level=True)
-if shutil.which("chromium") is None:
-    pytest.skip(
-        "BROWSER TEST SKIPPED: missing Chromium (apt-get install -y chromium, as root)", allow_module_level=True
-    )
+skip_without_browser()
 
 from attnlab.course import load_course  # noqa: E402
 from attnlab.grading.class_report import hint, write_class_report  # noqa: E402
@@ -57,22 +49,20 @@ def report(tmp_path_factory) -> Path:
     return write_class_report(records, root / "report")
 
 
-def test_the_report_reads_right_in_chromium_and_shows_every_picture(report):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            asked: list[str] = []
-            page.on("request", lambda r: asked.append(r.url))
-            page.goto(report.as_uri(), wait_until="load")
-            top = page.inner_text("#diagnoses tbody tr:first-child")
-            first = page.inner_text("#look-first tbody")
-            images = page.evaluate(
-                "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
-            )
-            text = page.inner_text("body")
-        finally:
-            browser.close()
+def test_the_report_reads_right_in_chromium_and_shows_every_picture(report, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
+        page.goto(report.as_uri(), wait_until="load")
+        top = page.inner_text("#diagnoses tbody tr:first-child")
+        first = page.inner_text("#look-first tbody")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
+        )
+        text = page.inner_text("body")
+    finally:
+        page.close()
     cells = top.split("\t")
     assert cells[0] == "missing_scale" and cells[2:4] == ["2", "2 (40%)"], top
     assert hint("missing_scale") in top and hint("missing_scale") in text

@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +65,7 @@ from attnlab.hub.launch import free_port  # noqa: E402
 from attnlab.hub.plan import HubPlan, read_passwords  # noqa: E402
 from attnlab.nbgrader_plugin import GRADED_OUTSIDE  # noqa: E402
 from attnlab.nbgrader_steps import run_steps  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 WRONG = "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n    return q @ k.transpose(-2, -1)\n"
 RIGHT = (
@@ -120,14 +119,6 @@ def hub(course_root):
     yield h
     if h.proc.poll() is None:
         h.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 def log_in(browser, hub: Hub, name: str, password: str | None = None) -> Page:
