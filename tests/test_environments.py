@@ -214,3 +214,19 @@ def test_correct_work_scores_full_and_the_mistake_is_named_the_same(envs, env_na
     elif mode == "auto" and user_namespaces_work():
         # Not merely graded: graded in the full sandbox, with no layer given up for this install's paths.
         assert "attnlab: sandbox:" not in stderr, stderr
+
+
+def test_a_wheel_install_enables_the_formgrader_guard_and_an_editable_one_does_not(envs):
+    """The data file in the wheel enables attnlab.formgrader_guard in that Python's Jupyter; an editable install
+    has no data files, which is why `attnlab hub` enables it in the instructor's configuration itself."""
+
+    def listed(name: str) -> list[str]:
+        python, _ = envs[name]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+        cmd = [str(python), "-m", "jupyter_server", "extension", "list"]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        return [line for line in (out.stdout + out.stderr).splitlines() if "attnlab.formgrader_guard" in line]
+
+    wheel = listed("home-wheel")
+    assert any("enabled" in line for line in wheel) and any("OK" in line for line in wheel), wheel
+    assert not any("enabled" in line for line in listed("tmp-editable"))
