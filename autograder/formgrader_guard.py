@@ -9,8 +9,10 @@ with HTML once autograde has put it in the gradebook. The page runs with the ins
 This extension turns that environment's autoescape on, so those pages show such an id as text. It loads
 before nbgrader's own extension (Jupyter loads extensions in alphabetical order), so it waits for the
 server's event loop, which starts once every extension has loaded and before any request is served.
-Installing ``attnlab[nbgrader]`` enables it (``etc/jupyter/jupyter_server_config.d/attnlab.json``);
-``jupyter server extension list`` shows it. The notebook view of a submission is nbconvert's, not this
+Installing attnlab from its wheel enables it (``etc/jupyter/jupyter_server_config.d/attnlab.json``; an
+editable install has no data files, so `attnlab hub` enables it in the instructor's configuration itself);
+``jupyter server extension list`` shows it. In a server without nbgrader's formgrader it says so and does
+nothing. The notebook view of a submission is nbconvert's, not this
 environment: ``attnlab.nbgrader_plugin.InertNotebook`` guards that one.
 
 Imports nothing of attnlab's grading, and nothing of nbgrader's: it reads the environment nbgrader's
