@@ -26,7 +26,6 @@ import base64
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -129,12 +128,6 @@ def submit(root: Path, student: str, nb) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     from attnlab.grading.class_report import write_class_report
@@ -173,6 +166,7 @@ def formgrader(course, tmp_path_factory):
     configures the instructor's server (attnlab's formgrader guard enabled), the course's nbgrader_config.py
     loaded from the root as the formgrader loads it."""
     from attnlab.hub.course_root import INSTRUCTOR_SERVER
+    from attnlab.hub.launch import free_port
 
     home = tmp_path_factory.mktemp("home")
     config = home / "config"
