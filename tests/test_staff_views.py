@@ -157,7 +157,10 @@ def course(tmp_path_factory):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         ids = {s: gb.find_submission_notebook(LESSON, LESSON, s).id for s in ("mallory", HOSTILE_ID, "eve")}
         scores = {s: gb.find_submission_notebook(LESSON, LESSON, s).score for s in ("mallory", HOSTILE_ID)}
-    return {"root": root, "env": env, "raw": raw, "report": report, "ids": ids, "scores": scores}
+        comments = [
+            (c.auto_comment, c.manual_comment) for c in gb.find_submission_notebook(LESSON, LESSON, "mallory").comments
+        ]
+    return {"root": root, "env": env, "raw": raw, "report": report, "ids": ids, "scores": scores, "comments": comments}
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +281,13 @@ def test_the_class_report_runs_nothing_and_names_the_hostile_student_as_text(cou
     seen = visit(browser, course["report"].as_uri())
     assert seen["ran"] == set()
     assert HOSTILE_ID in seen["text"] and "mallory" in seen["text"]
+
+
+def test_the_comments_autograde_leaves_in_the_gradebook_hold_nothing_of_the_students(course):
+    """The formgrader shows the gradebook's comments beside each answer: autograde writes only nbgrader's own."""
+    assert course["comments"] and all(
+        auto in (None, "No response.") and not manual for auto, manual in course["comments"]
+    )
 
 
 def test_the_autograded_notebook_itself_holds_nothing_that_runs(course):
