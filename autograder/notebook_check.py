@@ -4,8 +4,10 @@
     check(qk_scores)
 
 It runs the task's public cases right here, in the student's own kernel, with the same case runner and
-the same judge as the grader, and prints pass or fail and the hint. Because it runs in the student's
-process, the student can fool it; that is fine, since grades come only from ``attnlab grade``.
+the same judge as the grader, and prints pass or fail; where the task lost points, the hint follows. In a
+notebook the hint is displayed as HTML, which wraps between words, with a plain-text twin (`hint_bundle`);
+elsewhere it is printed. Because it runs in the student's process, the student can fool it; that is fine,
+since grades come only from ``attnlab grade``.
 
 It is a guest in that kernel and leaves matplotlib's backend and settings as it found them: its picture
 of a mistake is drawn on a figure with its own Agg canvas and shown as a PNG, so the student's later
@@ -25,7 +27,9 @@ seed (``check(fn, seed=7)`` is an error), and the judge there has no callee repl
 from __future__ import annotations
 
 import contextlib
+import html
 import signal
+import textwrap
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +37,9 @@ from dataclasses import dataclass
 from .tasks import TASKS
 
 RESULT = "{mark} {task}: {score:g}/{max_score:g} {status}"
+#: The hint in a notebook, filled with the escaped hint: a paragraph, wrapped between words.
+HINT_HTML = '<p style="white-space: normal; word-break: normal; overflow-wrap: break-word; margin: 0">{hint}</p>'
+HINT_WIDTH = 88  # characters per line of the hint's plain text
 
 
 class _TimeUp(BaseException):
@@ -160,30 +167,59 @@ def check(fn, *, seed: int | None = None, course=None) -> CheckResult:
     Prints the verdict (``PASS qk_scores: 15/15 passed``), and where the task lost points, the hint and, in a
     notebook, a picture of the mistake. Returns a `CheckResult`, true when the task passed.
     """
+    said, result = _judged(fn, seed=seed, course=course)
+    print(repr(said))
+    if not said:
+        _explain(result)
+    return said
+
+
+def verdict(fn, *, course=None) -> CheckResult:
+    """check()'s verdict on `fn` over the public cases, printing and showing nothing: how a later lesson asks
+    whether a function of an earlier one is done (``attnlab.earlier_lessons``)."""
+    return _judged(fn, seed=None, course=course)[0]
+
+
+def _judged(fn, *, seed: int | None, course) -> tuple[CheckResult, object]:
     from .course import load_course
 
     course = course or load_course()
     task = _task_for(fn, course)
     result = run_in_process(fn, task, course, course.public_seed if seed is None else seed)
-    verdict = CheckResult(task=task.id, score=result.score, max_score=result.max_score, status=result.status)
-    print(repr(verdict))
-    if not verdict:
+    return CheckResult(task=task.id, score=result.score, max_score=result.max_score, status=result.status), result
+
+
+def hint_bundle(feedback: str) -> dict[str, str]:
+    """The hint as an IPython display bundle: ``text/html``, which the notebook wraps between words, and
+    ``text/plain``, broken between words at `HINT_WIDTH` characters, for a front end that shows only text.
+
+    JupyterLab shows printed text in a ``<pre>`` that may break a line mid-word ("temper / ature"); an HTML
+    paragraph breaks between words. The hint holds text from the student's code (an exception's message,
+    a name, a value), so every character of it is escaped in the HTML.
+    """
+    plain = textwrap.fill(feedback, HINT_WIDTH, break_long_words=False, break_on_hyphens=False)
+    return {"text/html": HINT_HTML.format(hint=html.escape(feedback, quote=True)), "text/plain": plain}
+
+
+def _explain(result) -> None:
+    """The hint, and in a notebook the picture of the mistake under it (a PNG); elsewhere the hint alone, printed."""
+    if not _in_notebook():
         print(result.feedback)
-        _show(result)
-    return verdict
-
-
-def _show(result) -> None:
-    """In a notebook, display the picture of the mistake under the words, as a PNG; elsewhere, nothing."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
         return
-    if get_ipython() is None:
-        return
+    from IPython.display import Image, display
+
     from .grading.pictures import task_png
 
+    display(hint_bundle(result.feedback), raw=True)
     png = task_png(result)
     if png is not None:
         display(Image(data=png, format="png"))
+
+
+def _in_notebook() -> bool:
+    """Whether check() runs under IPython (a notebook's kernel, or IPython in a terminal, which shows text/plain)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import re
 import time
@@ -86,7 +87,8 @@ def test_check_shows_the_mistake_as_a_png_and_leaves_matplotlib_alone(capsys):
         assert dict(matplotlib.rcParams) == rc
     finally:
         plt.switch_backend(was)
-    [picture] = shown
+    hint, picture = shown  # the hint's words, then the picture under them
+    assert set(hint) == {"text/html", "text/plain"}
     assert isinstance(picture, Image) and picture.data.startswith(b"\x89PNG\r\n\x1a\n")
     assert "FAIL qk_scores" in capsys.readouterr().out
 
@@ -140,3 +142,68 @@ def test_check_of_a_plot_leaves_the_students_own_figures_open(capsys):
         assert plt.get_fignums() == [mine.number]  # and the figures check() drew are gone
     finally:
         plt.close(mine)
+
+
+def test_check_in_a_notebook_prints_the_verdict_and_shows_the_hint_as_html_with_a_plain_text_twin(capsys):
+    from attnlab.notebook_check import run_in_process
+
+    course = load_course()
+    feedback = run_in_process(forgot_sqrt_d, course.task("qk_scores"), course, course.public_seed).feedback
+    with in_a_notebook() as shown:
+        result = check(forgot_sqrt_d)
+    out = capsys.readouterr().out
+    assert out == repr(result) + "\n"  # the verdict printed as before; the hint is not printed a second time
+    hint = shown[0]
+    assert hint["text/html"].startswith("<p") and hint["text/html"].endswith("</p>")
+    assert html.escape(feedback) in hint["text/html"] and "divide by sqrt(d)" in hint["text/html"]
+    assert hint["text/plain"].replace("\n", " ") == feedback  # the same words, lines broken only between them
+
+
+def test_the_hints_plain_text_breaks_lines_between_words_never_inside_one():
+    from attnlab.notebook_check import HINT_WIDTH, hint_bundle
+
+    feedback = (
+        "with temperature 0.7 your weights equal the T = 1 weights: divide the scores by the temperature before the "
+        "softmax. A row that is entirely -inf gave NaN: softmax_with_temperature_of_a_very_long_made_up_name_that_"
+        "does_not_fit_on_one_line_of_the_hint_at_all must give zeros there (-inf - -inf is NaN)."
+    )
+    plain = hint_bundle(feedback)["text/plain"]
+    lines = plain.split("\n")
+    assert len(lines) > 2
+    assert plain.replace("\n", " ") == feedback  # every break replaced a space: no word cut ("temper / ature")
+    assert all(len(line) <= HINT_WIDTH for line in lines if " " in line)  # only a single word may be longer
+
+
+def test_the_hints_html_escapes_what_the_students_code_said(capsys):
+    attack = "<img src=x onerror=alert(1)> & <script>alert('q')</script>"
+
+    def qk_scores(q, k):
+        raise RuntimeError(attack)
+
+    with in_a_notebook() as shown:
+        assert not check(qk_scores)
+    hint = shown[0]
+    assert "<img" not in hint["text/html"] and "<script" not in hint["text/html"]
+    assert html.escape("<img src=x onerror=alert(1)>") in hint["text/html"]
+    assert "&lt;script&gt;alert(&#x27;q&#x27;)&lt;/script&gt;" in hint["text/html"]
+
+
+def test_control_the_students_words_reach_the_hint_unescaped_in_its_plain_text(capsys):
+    """The control twin of the escape: the attack's text does reach the hint, so the escape is what stops it."""
+    attack = "<img src=x onerror=alert(1)>"
+
+    def qk_scores(q, k):
+        raise RuntimeError(attack)
+
+    with in_a_notebook() as shown:
+        assert not check(qk_scores)
+    assert attack in " ".join(shown[0]["text/plain"].split())
+
+
+def test_check_outside_a_notebook_prints_the_hint_under_the_verdict(capsys):
+    from attnlab.notebook_check import run_in_process
+
+    course = load_course()
+    feedback = run_in_process(forgot_sqrt_d, course.task("qk_scores"), course, course.public_seed).feedback
+    result = check(forgot_sqrt_d)
+    assert capsys.readouterr().out == f"{result!r}\n{feedback}\n"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from attnlab.grading.diagnose import TITLES
 from conftest import REPO, SUBMISSIONS, build
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -85,7 +86,8 @@ def test_figure_shows_yours_expected_and_difference():
     assert mine.shape == expected.shape == diff.shape
     assert torch.allclose(diff, (mine - expected).abs())
     assert float(diff.max()) > 0.1  # the picture shows the mistake, not two equal panels
-    assert "missing_scale" in fig._suptitle.get_text()
+    title = fig._suptitle.get_text()
+    assert TITLES["missing_scale"] in title and "missing_scale" not in title  # the mistake in words, not its id
 
 
 def test_figure_has_its_own_agg_canvas_and_makes_a_png():
@@ -119,4 +121,5 @@ def test_an_encoding_is_drawn_as_positions_by_features():
     drawn = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title() for ax in drawn] == ["your pe", "expected pe", "|yours - expected|"]
     assert {(ax.get_ylabel(), ax.get_xlabel()) for ax in drawn} == {("position", "feature")}
-    assert "pe_sin_cos_swapped" in fig._suptitle.get_text()
+    title = fig._suptitle.get_text()
+    assert TITLES["pe_sin_cos_swapped"] in title and "pe_sin_cos_swapped" not in title

@@ -1,6 +1,7 @@
 """The diagnosis catalogue: every mistake the grader can name, and the rules that name it.
 
-Each id has a message template, written for a student who has read the lesson and nothing more. Rules
+Each id has a message template, written for a student who has read the lesson and nothing more, and a
+few words that name the mistake where the message does not fit (`TITLES`: a picture's title). Rules
 look at what the student's function returned on the cases (``judge.CaseResult``) and test it against
 properties and probes: rows sum to 1, a shift changes nothing, ``scores(e1, e1) = 1/sqrt(d)``, with V = I
 the output shows the weights, with one head a head-split bug vanishes, with W_o = I a missing output
@@ -218,6 +219,67 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}.",
     ),
     "constant_output": ("*", "on {case}, your {function} {what}, but {expected}: {todo}."),
+}
+
+#: id -> a few words that name the mistake, where a whole hint does not fit: a picture's title. Every id in
+#: CATALOGUE has them (tests/unit/test_picture_words.py), in words a student who has read the lesson knows.
+TITLES: dict[str, str] = {
+    # qk_scores
+    "missing_scale": "scores not divided by sqrt(d)",
+    "wrong_scale": "scores scaled by the wrong number",
+    "wrong_transpose": "k transposed the wrong way",
+    # softmax_with_temperature
+    "wrong_dim": "softmax along the wrong dimension",
+    "temperature_inverted": "multiplied by the temperature, not divided",
+    "temperature_ignored": "temperature left out",
+    "unstable_softmax": "exp overflows: row maximum not subtracted",
+    "accepts_invalid_temperature": "a bad temperature was accepted",
+    "fully_masked_row_nan": "NaN on a row that is all -inf",
+    # causal_mask
+    "mask_inverted": "mask shows the future, not the past",
+    "mask_diagonal_excluded": "mask hides each token from itself",
+    "accepts_invalid_length": "a length below 1 was accepted",
+    # attention
+    "mask_after_softmax": "mask applied after the softmax",
+    "mask_fill_zero": "hidden scores set to 0, not -inf",
+    "mask_polarity": "mask read backwards",
+    "no_gradient": "no gradient flows back",
+    # multi_head_attention
+    "heads_split_without_transpose": "heads split without a transpose",
+    "missing_output_projection": "output projection W_o left out",
+    "scale_by_d_model": "scaled by sqrt(d_model), not sqrt(d_head)",
+    "weights_averaged": "weights averaged over the heads",
+    # plot_attention
+    "plot_wrong_data": "heatmap shows other numbers",
+    "plot_missing_labels": "heatmap without its labels",
+    "plot_missing_colorbar": "heatmap without a colour bar",
+    # positional_encoding
+    "pe_sin_cos_swapped": "sin and cos swapped",
+    "pe_wrong_base": "frequencies with the wrong base",
+    "pe_transposed": "one column per position, not one row",
+    # kv_cache_attention
+    "cache_attend_before_append": "attends before appending to the cache",
+    "cache_sees_future": "prompt tokens see the tokens after them",
+    "cache_recomputes": "earlier keys and values computed again",
+    # any task
+    "wrong_shape": "output of the wrong shape",
+    "wrong_dtype": "output of the wrong dtype",
+    "wrong_device": "tensor on the wrong device",
+    "mutates_input": "input changed in place",
+    "non_tensor_output": "returned something other than a tensor",
+    "nan_output": "NaN or inf where numbers were expected",
+    "forbidden_call": "a function this task forbids",
+    "detector_tampered": "the grader could not watch the computation",
+    "not_implemented": "not written yet",
+    "exception": "your code raised an exception",
+    "timeout": "did not finish in time",
+    "wrong_values": "values off",
+    "crashed": "the Python process ended",
+    "missing": "function not found",
+    "callee_failed": "a function it calls is wrong",
+    "blocked_by_callee": "a function it calls failed",
+    "gradient_mismatch": "gradient off, values right",
+    "constant_output": "a placeholder: zeros or one value everywhere",
 }
 
 #: A specific diagnosis makes these generic ones redundant: the student reads one explanation, not two.

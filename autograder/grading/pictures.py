@@ -6,7 +6,10 @@ For a task that loses points, `task_figure` draws the first failing case that ha
 - `causal_mask`: your mask next to the expected one, True cells filled;
 - `plot_attention`: the grid your heatmap drew next to the weights it should show.
 
-A case that raised, hung or returned no tensor has no picture; its words say enough.
+A case that raised, hung or returned no tensor has no picture; its words say enough. The title names the
+task, the case and the likely mistakes in words (`diagnose.TITLES`), never catalogue ids. A panel with no
+finite value (every value NaN or inf) says so in words instead of drawing a colour bar, whose range would
+be made up.
 
 Figures are made off screen: a `matplotlib.figure.Figure` with its own Agg canvas, never through pyplot
 or `matplotlib.use`. check() draws inside the student's kernel, whose backend and plots stay theirs.
@@ -16,13 +19,17 @@ or `matplotlib.use`. check() draws inside the student's kernel, whose backend an
 from __future__ import annotations
 
 import io
+import math
+import textwrap
 
 import torch
 
 from ..tasks import TASKS
+from .diagnose import TITLES
 from .judge import TaskResult
 
 MAX_CELLS = 64  # per side: a bigger slice is cut to its top-left corner, which the title says
+DIFFERENCE = "|yours - expected|"  # the third panel's title: drawn on a scale of its own, from 0
 
 
 def _slice2d(t: torch.Tensor) -> torch.Tensor:
@@ -89,7 +96,7 @@ def _candidates(task: TaskResult):
                 case.label,
                 rows,
                 cols,
-                [(f"your {which}", g), (f"expected {which}", e), ("|yours - expected|", (g - e).abs())],
+                [(f"your {which}", g), (f"expected {which}", e), (DIFFERENCE, (g - e).abs())],
             )
             break
 
@@ -97,7 +104,9 @@ def _candidates(task: TaskResult):
 def task_figure(task: TaskResult):
     """A matplotlib Figure (on its own Agg canvas) for a task that lost points, or None when there is nothing to draw.
 
-    Of the failing cases, the one with the largest slice is drawn: a 1 x 1 mask shows nothing.
+    Of the failing cases, the one with the largest slice is drawn: a 1 x 1 mask shows nothing. The title names
+    the task, the case and the likely mistakes in words (`diagnose.TITLES`). A panel with no finite value says
+    so in words, where a colour bar would show a made-up range.
     """
     if task.status == "passed":
         return None
@@ -109,28 +118,62 @@ def task_figure(task: TaskResult):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(3.2 * len(panels) + 0.6, 3.4), layout="constrained")
+    width = 3.2 * len(panels) + 0.6
+    fig = Figure(figsize=(width, 3.4), layout="constrained")
     FigureCanvasAgg(fig)  # the figure's own canvas: no pyplot, no backend switch in the caller's process
     axes = fig.subplots(1, len(panels))
     finite = [p[1][torch.isfinite(p[1])] for p in panels[:2]]
     lo = min((float(f.min()) for f in finite if f.numel()), default=0.0)
     hi = max((float(f.max()) for f in finite if f.numel()), default=1.0)
     for ax, (title, arr) in zip(axes, panels):
-        shared = not title.startswith("|")
-        image = ax.imshow(
-            arr.numpy(), cmap="viridis" if shared else "magma", vmin=lo if shared else None, vmax=hi if shared else None
-        )
-        if not torch.isfinite(arr).all():
-            title += "\n(white: NaN or inf)"
-        ax.set_title(title, fontsize=10)
+        difference = title == DIFFERENCE
+        empty = nothing_finite(arr, difference=difference)
+        if empty:
+            ax.set_title(title, fontsize=10)
+            ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=9, transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if arr.numel():  # the shape its image would have had, within reason, so that the panels line up
+                ax.set_box_aspect(min(max(arr.shape[0] / arr.shape[1], 0.4), 2.5))
+            continue
+        if difference:  # from 0, so that a difference that is the same everywhere shows no made-up range
+            vmin, vmax, cmap = 0.0, float(arr[torch.isfinite(arr)].max()) or 1.0, "magma"
+        else:
+            vmin, vmax, cmap = lo, hi, "viridis"
+        image = ax.imshow(arr.numpy(), cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_title(title if torch.isfinite(arr).all() else title + "\n(white: NaN or inf)", fontsize=10)
         ax.set_xlabel(cols)
         ax.set_ylabel(rows)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(image, ax=ax, shrink=0.8)
-    ids = ", ".join(d.id for d in task.diagnoses[:3])
-    fig.suptitle(f"{task.id}: {label}" + (f"\n{ids}" if ids else ""), fontsize=10)
+    fig.suptitle(suptitle(task, label, width=int(width * 12)), fontsize=10)
     return fig
+
+
+def suptitle(task: TaskResult, label: str, width: int = 80) -> str:
+    """The picture's title: the task and the case, then its likely mistakes in words, wrapped at `width` characters.
+
+    Words, never catalogue ids: ``qk_scores: (2, 4, 16, 64) float32`` over ``scores not divided by sqrt(d)``.
+    """
+    words = "; ".join(dict.fromkeys(TITLES[d.id] for d in task.diagnoses[:3] if d.id in TITLES))
+    lines = [f"{task.id}: {label}"]
+    if words:
+        lines += textwrap.wrap(words, width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)
+
+
+def nothing_finite(arr: torch.Tensor, *, difference: bool = False) -> str:
+    """Words for a panel with no finite value to draw ("" where it has one): a colour bar would show a range of
+    nothing. For the difference panel, that means yours or the expected value is NaN or inf in every cell."""
+    if bool(torch.isfinite(arr).any()):
+        return ""
+    if difference:
+        return "nothing finite to compare:\nin every cell, yours or the\nexpected value is NaN or inf"
+    if arr.numel() == 0:
+        return "nothing to draw:\nthere are no values"
+    kinds = [w for w, m in (("NaN", arr.isnan()), ("inf", arr == math.inf), ("-inf", arr == -math.inf)) if m.any()]
+    return "nothing finite to draw:\nevery value is " + " or ".join(kinds)
 
 
 def task_png(task: TaskResult) -> bytes | None:
