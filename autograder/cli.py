@@ -1,6 +1,10 @@
-"""`attnlab grade`, `attnlab check`, `attnlab doctor`, `attnlab nbgrader-config` and `attnlab hub`: argument
-parsing only; the work is in `attnlab.grading.grade`, `attnlab.grading.processes`, `attnlab.nbgrader_plugin`
-and `attnlab.hub.launch`.
+"""`attnlab grade`, `check`, `doctor`, `nbgrader-config`, `hub`, `autograde` and `report`: argument parsing
+only; the work is in `attnlab.grading` (`classrun`, `processes`, `selfcheck`, `class_report`),
+`attnlab.nbgrader_plugin`, `attnlab.nbgrader_autograde` and `attnlab.hub.launch`.
+
+What they print suits its reader (`attnlab.grading.report.console_for`): a terminal gets colours and a
+progress bar, a file or a pipe gets plain lines, and no table is ever cut or breaks a name, whatever the width
+(`print_whole`).
 
 The zygote is started before torch is imported here, so that the child's torch import and the
 parent's run side by side.
@@ -73,7 +77,13 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
         if student:
             g.set_defaults(device="auto", course=None)
         else:
-            g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+            g.add_argument(
+                "--device",
+                choices=["auto", "cpu", "cuda"],
+                default="auto",
+                help="where the cases run: auto, the devices course.yml lists (cuda cases are pending on a machine "
+                "without a GPU); or cpu, or cuda, only",
+            )
             g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
         g.add_argument(
             "--report",
@@ -84,7 +94,9 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
     d = sub.add_parser(
         "doctor",
         help="show which layers of the sandbox around student code work here",
-        description="show which layers of the sandbox around student code work on this machine",
+        description="show which layers of the sandbox around student code work on this machine, the GPU the "
+        "grader sees, and whether a known-correct submission scores full marks here (the self-check; exit code "
+        "3 where it does not)",
     )
     d.add_argument(
         "--json",
@@ -94,7 +106,9 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
     if student:
         d.set_defaults(course=None)
         return p
-    d.add_argument("--course", default=None, help="course.yml for the self-check (default: the bundled one)")
+    d.add_argument(
+        "--course", default=None, help="course.yml for the self-check (default: $ATTNLAB_COURSE, else the bundled one)"
+    )
     n = sub.add_parser(
         "nbgrader-config",
         help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
@@ -135,8 +149,8 @@ def _autograde_parser(sub) -> None:
         help="the secret seed (else c.TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else the results file's, "
         "else random)",
     )
-    _class_options(a)
-    a.set_defaults(results="attnlab_results.jsonl")
+    # None: attnlab.nbgrader_autograde picks its RESULTS, named here without importing it (it loads the course).
+    _class_options(a, results_default="attnlab_results.jsonl in the course root, next to gradebook.db")
 
 
 def _jobs(text: str) -> int:
@@ -149,8 +163,9 @@ def _jobs(text: str) -> int:
     return jobs
 
 
-def _class_options(g) -> None:
-    """--jobs, --results and --dask: how `attnlab grade` and `attnlab autograde` grade a class."""
+def _class_options(g, results_default: str | None = None) -> None:
+    """--jobs, --results and --dask: how `attnlab grade` and `attnlab autograde` grade a class. `results_default`:
+    what --results is when not given, in words (none: no results file)."""
     from .grading.processes import default_jobs  # light: the zygote must start before torch is imported here
 
     g.add_argument(
@@ -166,7 +181,8 @@ def _class_options(g) -> None:
         default=None,
         metavar="FILE.jsonl",
         help="append each result to FILE as one JSON line; a rerun with the same FILE grades only what is "
-        "missing or changed (safe to kill and start again)",
+        "missing or changed (safe to kill and start again)"
+        + (f"; default: {results_default}" if results_default else ""),
     )
     g.add_argument(
         "--dask",
@@ -181,9 +197,10 @@ def _hub_parser(sub) -> None:
     h = sub.add_parser(
         "hub",
         help="run the course in a real JupyterHub, in the foreground until Ctrl-C",
-        description="run the course in JupyterHub with configurable-http-proxy: the four lessons released, "
-        "students on the student build, the instructor with the formgrader; in the foreground until Ctrl-C "
-        "or SIGTERM",
+        description="run the course in JupyterHub with configurable-http-proxy: every lesson of the course "
+        "generated and released, students on the student build, the instructor with the formgrader; in the "
+        "foreground until Ctrl-C or SIGTERM; the set-up shows a spinner on a terminal, one line per step in a "
+        "file or a pipe",
     )
     h.add_argument("--port", type=int, default=8000, help="the public port (default 8000)")
     h.add_argument("--ip", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
@@ -199,7 +216,8 @@ def _hub_parser(sub) -> None:
         "--course-root",
         default=None,
         metavar="DIR",
-        help="where the course lives (default: /srv/attnlab with --system-users, else ~/.local/share/attnlab/hub)",
+        help="where the course lives (default: /srv/attnlab with --system-users, else "
+        "$XDG_DATA_HOME/attnlab/hub, ~/.local/share/attnlab/hub where that is unset)",
     )
     h.add_argument(
         "--system-users",
@@ -243,17 +261,19 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
             )
         )
         return 0 if check is None or check["passed"] else 3
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from .grading.report import console_for, print_whole
+
     table = Table(title=f"attnlab sandbox (ATTNLAB_SANDBOX={mode})")
-    table.add_column("layer")
-    table.add_column("active")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("active", no_wrap=True)
     table.add_column("how, or why not")
     for key, (ok, detail) in layers.items():
-        table.add_row(LAYER_NAMES[key], "[green]yes[/]" if ok else "[red]no[/]", detail)
-    console = Console()
-    console.print(table)
+        table.add_row(LAYER_NAMES[key], "[green]yes[/]" if ok else "[red]no[/]", escape(detail))
+    console = console_for(sys.stdout)
+    print_whole(console, table)
     if gpu.get("count"):
         console.print(f"GPU: {gpu['count']} x {gpu['name']}, {gpu['memory_mb']} MB: cuda cases run here.")
     else:
@@ -507,12 +527,12 @@ def _grade_all(args: argparse.Namespace, zygote, run) -> int:
 
     from rich.console import Console
 
-    from .grading.report import json_line, summary, table, write_report
+    from .grading.report import console_for, json_line, summary, table, write_report
 
     progress = _progress(Console(stderr=True))
     # Where stdout is the terminal that shows the bar, results are printed above the bar, not through it.
     shared = sys.stdout.isatty() and progress.console.is_terminal
-    console = progress.console if shared else Console(stderr=False, soft_wrap=False)
+    console = progress.console if shared else console_for(sys.stdout)
     started, graded = time.monotonic(), [0]
 
     def emit(item, result: dict) -> None:

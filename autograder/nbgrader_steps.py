@@ -16,7 +16,7 @@ captured at the file-descriptor level into files of their own and handed back as
 The child is a separate process, not the caller: attnlab's nbgrader plugin keeps a grader child
 and a seed for the whole run, and nbgrader's config file changes ``os.environ``; all of that ends with
 the child, as it does with ``nbgrader`` itself. `attnlab hub` sets its course up this way (generate and
-release the four lessons, as the instructor's account under ``--system-users``), and the tests drive
+release every lesson, as the instructor's account under ``--system-users``), and the tests drive
 nbgrader's cycle with it.
 """
 

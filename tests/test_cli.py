@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -206,3 +209,53 @@ def _short_course(tmp_path):
     course = tmp_path / "course.yml"
     course.write_text((REPO / "course.yml").read_text().replace("load_seconds: 20", "load_seconds: 4"))
     return course
+
+
+@pytest.mark.slow
+def test_tables_in_a_pipe_keep_file_names_whole_whatever_columns_says(tmp_path):
+    folder = tmp_path / "submitted" / "alice_with_a_long_student_id" / "lesson1_qk_scores_and_more"
+    folder.mkdir(parents=True)
+    for name in ("correct.py", "forgot_sqrt_d.py"):
+        folder.joinpath(name).write_text((EXAMPLES / name).read_text())
+    out = subprocess.run(
+        [sys.executable, "-m", "attnlab.cli", "check", str(folder), "--tasks", "qk_scores"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "60"},
+    )
+    assert out.returncode == 0, out.stderr
+    for name in ("correct.py", "forgot_sqrt_d.py"):  # its table's title and its row of the summary
+        shown = str(folder.relative_to(tmp_path) / name)  # 76 characters
+        assert sum(shown in line for line in out.stdout.splitlines()) == 2, out.stdout
+    assert "…" not in out.stdout
+
+
+def _help_texts() -> dict[str, str]:
+    """Each command's --help, as `attnlab COMMAND --help` prints it, its lines joined."""
+    from attnlab.cli import _parser
+
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: " ".join(p.format_help().split()) for name, p in commands.choices.items()}
+
+
+def test_no_help_text_or_docstring_counts_the_lessons_wrong():
+    import attnlab.hub
+    import attnlab.nbgrader_steps
+    from attnlab.hub import course_root
+
+    texts = [*_help_texts().values(), attnlab.hub.__doc__, attnlab.nbgrader_steps.__doc__, course_root.__doc__]
+    numbers = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+    counts = [m.group(1).lower() for text in texts for m in re.finditer(r"\b(\w+) lessons\b", " ".join(text.split()))]
+    counted = [int(c) if c.isdigit() else numbers[c] for c in counts if c.isdigit() or c in numbers]
+    assert set(counted) <= {len(course_root.lessons())}, counts
+
+
+def test_the_help_names_the_defaults_the_code_picks():
+    from attnlab.nbgrader_autograde import RESULTS
+
+    helps = _help_texts()
+    for name in ("grade", "check", "doctor", "nbgrader-config", "hub"):  # load_course reads $ATTNLAB_COURSE
+        assert "--course COURSE" in helps[name] and "$ATTNLAB_COURSE" in helps[name], name
+    assert "$XDG_DATA_HOME/attnlab/hub" in helps["hub"] and "/srv/attnlab with --system-users" in helps["hub"]
+    assert RESULTS in helps["autograde"]

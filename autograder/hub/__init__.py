@@ -5,8 +5,9 @@ the instructor's server, never beside student code. Students' servers run a sepa
 environment that holds only the student build (`attnlab.student_build`).
 
 - `plan`: what a hub is made of (paths, users, mode, ports) and the log-in file; pure data, no processes.
-- `course_root`: the course root on disk: nbgrader's course folder and exchange, the four lessons
-  generated and released, the Jupyter configuration of students and instructor, the student environment.
+- `course_root`: the course root on disk: nbgrader's course folder and exchange, every lesson in
+  `attnlab/lessons/` generated and released, the Jupyter configuration of students and instructor, the student
+  environment.
 - `accounts`: `--system-users`: a Unix account per person, private homes, instructor-only files.
 - `hubconfig`: `configure(c, plan_file)`, which the generated `jupyterhub_config.py` calls.
 - `spawner`: the spawners: students get the student environment, the instructor the grader's.

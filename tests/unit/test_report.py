@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import pytest
-from attnlab.grading.report import json_line, summary, table, write_report
+from attnlab.grading.report import console_for, json_line, summary, table, write_report
 from rich.console import Console
+
+LONG_NAME = "submitted/alice/lesson1_qk_scores/a_rather_long_folder_name/correct.py"
 
 
 def _result(name: str = "alice.py", **over) -> dict:
@@ -49,6 +53,18 @@ def _shown(draw, *args) -> str:
     return console.export_text()
 
 
+def _shown_at(width: int | None, draw, *args) -> str:
+    """As printed to a log file (`width` None: `console_for` a stream that is not a terminal) or a console that
+    wide (a terminal, a narrow one)."""
+    console = console_for(io.StringIO()) if width is None else Console(file=io.StringIO(), width=width)
+    draw(*args, console)
+    return console.file.getvalue()
+
+
+def _on_one_line(text: str, part: str) -> bool:
+    return any(part in line for line in text.splitlines())
+
+
 @pytest.mark.parametrize("name", ["a[/x]b.py", "[bold]loud.py", "[red]x[/red].ipynb"])
 def test_a_file_name_that_looks_like_markup_is_shown_as_it_is(name):
     assert name in _shown(table, _result(name))
@@ -80,3 +96,30 @@ def test_the_report_folder_holds_the_json_and_the_pictures_it_names(tmp_path):
     assert out.name == "alice.json" and saved["tasks"][0]["picture"] == "alice.qk_scores.png"
     assert (tmp_path / "reports" / "alice.qk_scores.png").read_bytes() == b"\x89PNG"
     assert "picture" not in saved["tasks"][1]
+
+
+@pytest.mark.parametrize("width", [None, 80, 60, 40])
+def test_the_summary_shows_each_file_name_whole_in_a_file_a_pipe_or_a_narrow_terminal(width, monkeypatch):
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    text = _shown_at(width, summary, [_result(LONG_NAME), _result("correct.py")])
+    assert _on_one_line(text, LONG_NAME) and _on_one_line(text, "correct.py"), text
+    assert "…" not in text
+
+
+@pytest.mark.parametrize("width", [None, 60, 40])
+def test_the_table_keeps_its_title_whole_and_wraps_a_long_hint_only_between_words(width, monkeypatch):
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    hint = "Your scores are 8.0x the expected ones everywhere. 8.0 = sqrt(64): did you forget to divide by sqrt(d)?"
+    result = _result(LONG_NAME)
+    result["tasks"][0]["feedback"] = hint
+    text = _shown_at(width, table, result)
+    assert _on_one_line(text, LONG_NAME) and _on_one_line(text, "qk_scores"), text
+    assert set(hint.split()) <= set(re.split(r"[\s│┃]+", text)), text
+
+
+def test_a_status_without_a_colour_of_its_own_is_shown_plain():
+    result = _result()
+    result["tasks"][1]["status"] = "a_status_added_later"
+    assert "a_status_added_later" in _shown(table, result)
