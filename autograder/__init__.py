@@ -2,7 +2,8 @@
 
 The layout is the architecture. The doors users come in by sit here: ``cli`` (``attnlab grade``,
 ``attnlab check``, ``attnlab doctor``), ``notebook_check`` (``from attnlab import check``: instant
-feedback in a notebook, never used for grades), ``pytest_plugin``, ``nbgrader_plugin``,
+feedback in a notebook, never used for grades), ``earlier_lessons`` (``from attnlab import earlier``: a
+function of an earlier lesson, from the student's own notebook of it), ``pytest_plugin``, ``nbgrader_plugin``,
 ``formgrader_guard`` (a Jupyter server extension) and ``student_build``; with them ``course``
 (course.yml's model), ``tasks`` (one spec per task) and ``inert`` (what a student wrote, made inert for
 the pages staff open). Below them, one folder per trust zone:
@@ -15,7 +16,7 @@ the pages staff open). Below them, one folder per trust zone:
 
 __version__ = "0.1.0"
 
-__all__ = ["check", "__version__"]
+__all__ = ["check", "earlier", "__version__"]
 
 
 def __getattr__(name):
@@ -24,4 +25,8 @@ def __getattr__(name):
         from .notebook_check import check
 
         return check
+    if name == "earlier":
+        from .earlier_lessons import earlier
+
+        return earlier
     raise AttributeError(f"module 'attnlab' has no attribute {name!r}")

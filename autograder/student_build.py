@@ -74,7 +74,16 @@ from .course import DEFAULT_COURSE, Course, load_course
 HERE = Path(__file__).resolve().parent
 
 #: What the student build ships: these modules of the package's root, and these zones whole.
-SHIPPED_FILES = ("__init__.py", "notebook_check.py", "course.py", "tasks.py", "cli.py", "pytest_plugin.py")
+SHIPPED_FILES = (
+    "__init__.py",
+    "notebook_check.py",
+    "course.py",
+    "tasks.py",
+    "cli.py",
+    "pytest_plugin.py",
+    "exchange.py",  # nbgrader's submit as the hub's students' servers configure it
+    "earlier_lessons.py",  # from attnlab import earlier: a later lesson reads an earlier one's function
+)
 SHIPPED_FOLDERS = ("child", "grading")
 
 #: What it never ships (the answers zone, the reference, the lessons' sources with their solutions and hidden

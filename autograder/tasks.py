@@ -35,6 +35,14 @@ class TaskSpec:
     #: What its computation cannot do without ("matmul", "exp"): right values whose op trace lacks it were not
     #: watched (the canary, ``attnlab.grading.forbidden.trace_gap``). () asks for any op at all; None checks nothing.
     computes: tuple[str, ...] | None = None
+    #: The lesson that teaches it, as its folder and notebook are named: later lessons read it from there
+    #: (``attnlab.earlier_lessons``).
+    lesson: str = ""
+
+    @property
+    def lesson_number(self) -> str:
+        """'1' for lesson1_qk_scores: how a student names the lesson."""
+        return self.lesson.removeprefix("lesson").split("_", 1)[0]
 
     def output_name(self, i: int) -> str:
         return self.outputs[i] if i < len(self.outputs) else f"#{i}"
@@ -53,6 +61,7 @@ TASKS: dict[str, TaskSpec] = {
             outputs=("scores",),
             computes=("matmul",),
             todo="compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
+            lesson="lesson1_qk_scores",
         ),
         TaskSpec(
             "softmax_with_temperature",
@@ -62,6 +71,7 @@ TASKS: dict[str, TaskSpec] = {
             computes=("exp",),
             todo="divide the scores by the temperature, subtract the maximum along dim, take exp and divide by "
             "its sum along dim",
+            lesson="lesson2_softmax",
         ),
         TaskSpec(
             "causal_mask",
@@ -71,6 +81,7 @@ TASKS: dict[str, TaskSpec] = {
             computes=(),
             todo="compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
             "the past",
+            lesson="lesson3_masking",
         ),
         TaskSpec(
             "attention",
@@ -82,6 +93,7 @@ TASKS: dict[str, TaskSpec] = {
             computes=("matmul", "exp"),
             todo="the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the "
             "output is the weights times v",
+            lesson="lesson3_masking",
         ),
         TaskSpec(
             "multi_head_attention",
@@ -93,6 +105,7 @@ TASKS: dict[str, TaskSpec] = {
             computes=("matmul", "exp"),
             todo="project x with W_q, W_k and W_v, split the heads, run attention in each head, join them and "
             "apply W_o",
+            lesson="lesson4_multi_head",
         ),
         TaskSpec(
             "plot_attention",
@@ -100,6 +113,7 @@ TASKS: dict[str, TaskSpec] = {
             args=("weights", "query_tokens", "key_tokens"),
             outputs=("ax",),
             todo="pass weights itself to imshow (or matshow, pcolormesh), unchanged",
+            lesson="lesson3_masking",
         ),
         TaskSpec(
             "positional_encoding",
@@ -108,6 +122,7 @@ TASKS: dict[str, TaskSpec] = {
             outputs=("pe",),
             computes=(),
             todo="fill column 2i with sin(pos / 10000^(2i / d_model)) and column 2i + 1 with cos of the same angle",
+            lesson="lesson5_order_and_memory",
         ),
         TaskSpec(
             "kv_cache_attention",
@@ -119,6 +134,7 @@ TASKS: dict[str, TaskSpec] = {
             computes=("matmul", "exp"),
             todo="project the new tokens, append their keys and values to the cache, and attend the new queries "
             "over every cached key with the causal mask's last n rows",
+            lesson="lesson5_order_and_memory",
         ),
     )
 }

@@ -45,12 +45,33 @@ LOCKED_EDIT = "qk_scores = lambda q, k: q @ k.transpose(-2, -1)  # the check cel
 LOCKED_CELL = {L1: "qk_scores_check", L3: "attention_check"}
 
 
+# In lesson 3, a student who writes their own earlier functions below the earlier() lines, with a slip in one.
+OWN_QK_NOSCALE = "\n\ndef qk_scores(q, k):\n    return q @ k.transpose(-2, -1)  # no / sqrt(d)\n"
+OWN_SOFTMAX_NOTEMP = """
+
+def softmax_with_temperature(scores, temperature=1.0, dim=-1):
+    top = scores.amax(dim=dim, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    e = torch.exp(scores - top)  # the temperature, forgotten
+    total = e.sum(dim=dim, keepdim=True)
+    return e / torch.where(total > 0, total, torch.ones_like(total))
+"""
+
+
+def _own_earlier(nb, code: str) -> None:
+    (cell,) = [c for c in nb.cells if c.get("id") == "earlier-lessons"]
+    cell.source += code
+
+
 def _noscale(nb, lesson: str) -> None:
-    edit_solution(nb, "qk_scores_solution" if lesson == L1 else "earlier_lessons", " / math.sqrt(d)", "")
+    if lesson == L1:
+        edit_solution(nb, "qk_scores_solution", " / math.sqrt(d)", "")
+    else:
+        _own_earlier(nb, OWN_QK_NOSCALE)
 
 
 def _notemp(nb, lesson: str) -> None:
-    edit_solution(nb, "earlier_lessons", "(scores - top) / t)", "(scores - top))")
+    _own_earlier(nb, OWN_SOFTMAX_NOTEMP)
 
 
 def _mask_after_softmax(nb, lesson: str) -> None:

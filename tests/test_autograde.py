@@ -153,8 +153,10 @@ def test_the_grades_are_the_trusted_ones_not_a_shared_accident(copies):
 
     assert score(L1, "ada", "qk_scores") == 15 and score(L3, "ada", "attention") == 20
     assert 0 < score(L1, "bo", "qk_scores") < 15  # no / sqrt(d)
-    assert score(L3, "cy", "attention") < 20  # a softmax that ignores the temperature
-    assert score(L3, "dee", "attention") < 20  # the mask after the softmax
+    # Lesson 2's softmax, ignoring the temperature in cy's lesson 3 notebook, is lesson 2's slip: lesson 3's
+    # attention, right given it, loses nothing; the mask after the softmax is attention's own, and costs points.
+    assert score(L3, "cy", "attention") == 20
+    assert score(L3, "dee", "attention") < 20
     # A locked cell edited to replace qk_scores: sanitizing put it back, and both steps graded what it left.
     assert score(L1, "eli", "qk_scores") == 15 and score(L3, "eli", "attention") == 20
 

@@ -68,6 +68,9 @@ def effective(w):
     return torch.exp(-(w * w.log()).sum()).item()
 
 
+# An arrow key moves the dial one step: a fiftieth of the range, so that crossing it takes 50 presses.
+assert abs((slider.max - slider.min) / slider.step - 50) < 1e-9, (slider.min, slider.max, slider.step)
+
 heights, choices, text = drawn()
 assert torch.allclose(heights, softmax_at(1.0), atol=1e-6), ("the slider starts at T = 1", heights)
 assert "T = 1.00" in text, text
@@ -126,7 +129,8 @@ slider.value = 3
 after = drawn()
 allowed = torch.ones(5, 5).tril().bool()
 scores = (QUERIES @ KEYS.T / KEYS.shape[-1] ** 0.5).masked_fill(~allowed, float("-inf"))
-print(json.dumps({"before": before, "after": after, "expected": torch.softmax(scores, dim=-1)[3].tolist()}))
+expected = torch.softmax(scores, dim=-1)[3].tolist()
+print(json.dumps({"before": before, "after": after, "expected": expected, "play": play.tooltip}))
 """
 
 # What the static grid drew where ipywidgets is missing: one panel per position, then the whole mask.
@@ -156,6 +160,7 @@ def test_lesson3_position_slider_redraws_the_mask_and_falls_back_to_every_positi
     assert after["bars"] == pytest.approx(moved["expected"], abs=1e-6)
     assert after["bars"][4] == 0.0 and sum(after["bars"]) == pytest.approx(1.0)
     assert before["bars"] == pytest.approx([1.0, 0.0, 0.0, 0.0, 0.0]), "position 0 sees only itself"
+    assert moved["play"] == "Step through the positions, one every 1.5 seconds"  # Play says what it does
 
     said, _, grid = fallback.partition("\n{")
     assert "ipywidgets is not installed" in said

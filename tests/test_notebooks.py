@@ -34,8 +34,8 @@ LESSONS = {
     "lesson4_multi_head": ["multi_head_attention"],
     "lesson5_order_and_memory": ["positional_encoding", "kv_cache_attention"],
 }
-# Lessons 2-4 open with one solution cell where students paste their functions from earlier lessons.
-EARLIER = "earlier_lessons"
+# Lessons 2-5 open with a cell (this id) that reads the student's functions from their earlier lessons' notebooks.
+EARLIER = "earlier-lessons"
 GRADE_COMMENT = "# attnlab: the score of this cell comes from the trusted grader, which runs outside this kernel."
 
 
@@ -125,6 +125,49 @@ def test_release_stops_at_the_first_stub(lesson):
     assert ran and max(ran) == first_stub, "Run All went past the first stub"
 
 
+def released_course(folder: Path) -> Path:
+    """Every lesson as a student fetches it, each in its own folder side by side, none of them done yet."""
+    for lesson in LESSONS:
+        (folder / lesson).mkdir(parents=True)
+        nbformat.write(release(notebook(lesson)), str(folder / lesson / f"{lesson}.ipynb"))
+    return folder
+
+
+def run_until_stopped(folder: Path, lesson: str):
+    """Run All of `lesson` in `folder`: the notebook as run, and the error that stopped it."""
+    nb = nbformat.read(str(folder / lesson / f"{lesson}.ipynb"), as_version=4)
+    client = lesson_client(nb, lesson)
+    client.resources = {"metadata": {"path": str(folder / lesson)}}
+    with pytest.raises(CellExecutionError) as err:
+        client.execute(env=KERNEL_ENV)
+    return nb, err.value
+
+
+@pytest.mark.slow
+def test_with_no_earlier_lesson_done_a_lesson_runs_to_its_own_first_stub(tmp_path):
+    """Lesson 3 before lessons 1 and 2 are done: no NotImplementedError of theirs, one line for each, and Run
+    All reaches lesson 3's own first stub."""
+    nb, stopped = run_until_stopped(released_course(tmp_path), "lesson3_masking")
+    assert stopped.ename == "NotImplementedError"
+    first_stub = nb.cells.index(solution_cells(nb)[0])
+    failed = [i for i, c in enumerate(nb.cells) if any(o.output_type == "error" for o in c.get("outputs", []))]
+    assert failed == [first_stub]
+    said = outputs_text(next(c for c in nb.cells if c.get("id") == EARLIER))
+    assert said.splitlines() == [
+        f"{name}: it does not pass its check yet (0/{points:g}). This lesson goes on; a cell that calls {name} will "
+        "say so."
+        for name, points in [("qk_scores", 15), ("softmax_with_temperature", 20)]
+    ]
+
+
+@pytest.mark.slow
+def test_a_cell_that_needs_an_unfinished_earlier_function_says_which_and_where(tmp_path):
+    nb, stopped = run_until_stopped(released_course(tmp_path), "lesson2_softmax")
+    assert stopped.ename == "EarlierLessonMissing"
+    assert "finish lesson 1's qk_scores first (lesson1_qk_scores/lesson1_qk_scores.ipynb)" in stopped.evalue
+    assert "NotImplementedError" not in "".join(outputs_text(c) for c in nb.cells if c.cell_type == "code")
+
+
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_cells_follow_the_conventions(lesson):
     nb = notebook(lesson)
@@ -137,10 +180,7 @@ def test_cells_follow_the_conventions(lesson):
     MetadataValidator().validate_nb(nb)  # what nbgrader itself checks: grade ids, points, duplicates
 
     stubs = solution_cells(nb)
-    expected = [f"{t}_solution" for t in LESSONS[lesson]]
-    if lesson != "lesson1_qk_scores":
-        expected = [EARLIER, *expected]
-    assert [nbgrader(c)["grade_id"] for c in stubs] == expected
+    assert [nbgrader(c)["grade_id"] for c in stubs] == [f"{t}_solution" for t in LESSONS[lesson]]
 
     for task in LESSONS[lesson]:
         stub = next(c for c in stubs if nbgrader(c)["grade_id"] == f"{task}_solution")
@@ -162,6 +202,27 @@ def test_cells_follow_the_conventions(lesson):
     findings = scan_source([c.source for c in stubs], COURSE.forbidden_default)
     for task in LESSONS[lesson]:
         assert not findings.get(function(task)), findings
+
+
+@pytest.mark.parametrize("lesson", list(LESSONS)[1:])
+def test_a_later_lesson_reads_every_earlier_function_it_uses_and_asks_for_no_paste(lesson):
+    """One `name = earlier("name")` line per function of an earlier lesson, in course order, in a plain cell that
+    nbgrader leaves as it is: nothing to paste, and no solution of an earlier lesson in this one."""
+    from attnlab.tasks import TASKS
+
+    order = list(LESSONS)
+    nb = notebook(lesson)
+    (cell,) = [c for c in nb.cells if c.get("id") == EARLIER]
+    assert nbgrader(cell) == {} and "BEGIN SOLUTION" not in cell.source
+    reads = [
+        node.targets[0].id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign) and getattr(node.value.func, "id", None) == "earlier"
+    ]
+    assert reads == [function(t) for earlier in order[: order.index(lesson)] for t in LESSONS[earlier]], reads
+    for name in reads:  # each is the stub of its lesson, where earlier() looks for it
+        task = next(t for t in TASKS.values() if t.function == name)
+        assert task.lesson in LESSONS and task.id in LESSONS[task.lesson], (name, task.lesson)
 
 
 def test_grade_cells_match_course_yml():

@@ -20,6 +20,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 
 from . import figure_data, wire
 from .detectors import CalleeRecorder, Detectors, DeviceDiscipline, _torch_kit
@@ -171,9 +172,11 @@ class Worker:
 
     def load(self, header: dict) -> None:
         # The lessons call `check(...)` for instant feedback. Here that would run the judge inside the
-        # student's process; a stub makes it a no-op, and `import attnlab.reference` fails.
+        # student's process; a stub makes it a no-op, and `import attnlab.reference` fails. Their `earlier(...)`
+        # reads an earlier lesson's notebook in the student's kernel; here it gives stand-ins (`placeholders`).
         stub = types.ModuleType("attnlab", "attnlab as the trusted grader's child sees it: check() does nothing here.")
         stub.check = lambda *args, **kwargs: None
+        stub.earlier = _earlier
         sys.modules["attnlab"] = stub
         ns = {
             "__name__": "submission",
@@ -563,6 +566,19 @@ class _Run:
         meta["callee_forbidden"], meta["trace"] = self.recorder.export_forbidden(), self.detect.trace()
         meta["callee_calls"] = self.recorder.export(self.out)
         return meta
+
+
+#: `placeholders`' source, read while the zygote loads (the sandbox hides this folder from workers). It becomes
+#: code only where a submission calls earlier(): a worker whose submission does not holds none of it.
+_PLACEHOLDERS = (Path(__file__).parent / "placeholders.py").read_text(encoding="utf-8")
+_stand_ins: dict = {}
+
+
+def _earlier(name, here=None):
+    """A submission's ``earlier(name)``: the grader's stand-in (`placeholders`)."""
+    if not _stand_ins:
+        exec(compile(_PLACEHOLDERS, "placeholders.py", "exec"), _stand_ins)
+    return _stand_ins["earlier"](name, here)
 
 
 #: case kind -> the Worker method that runs it (the judge's table is ``attnlab.grading.judge.KINDS``).

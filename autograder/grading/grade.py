@@ -26,7 +26,7 @@ from ..course import Course
 from ..tasks import TASKS
 from .cases import contract_params, make_cases
 from .forbidden import runtime_patterns, scan_source
-from .judge import TaskResult, judge_task
+from .judge import NOT_GRADED, TaskResult, judge_task
 from .processes import WorkerProcess, Zygote
 from .submission import Submission, Unreadable, load_submission, read_submission, references
 
@@ -316,7 +316,10 @@ class SubmissionGrader:
         every task that lost points and has something to draw. That key is not JSON: drop it first."""
         wanted = list(task_ids) if task_ids else [t.id for t in self.course.tasks]
         results: list[TaskResult] = []
-        status: dict = {}
+        # A callee this run does not grade (lesson 3's attention calls lesson 1's qk_scores) is never taken as
+        # right: a case it touched is replayed through the reference with what it returned, so that no task
+        # loses points for another lesson's function. Those the run grades get their status as they are graded.
+        status: dict = {c: NOT_GRADED for t in wanted for c in TASKS[t].callees}
         try:
             for task in self.course.tasks:
                 if task.id not in wanted:

@@ -50,6 +50,12 @@ class TaskStatus(StrEnum):
     FORBIDDEN = "forbidden"  # a forbidden call, or detectors tampered with: scored 0
 
 
+#: A callee's status (never a task's) where the run does not grade it: an earlier lesson's function, in a lesson's
+#: notebook. Never taken as right: a caller's case it touched is replayed with what it returned, and nothing is
+#: said to fix it (there it is often the grader's stand-in, ``attnlab.child.placeholders``).
+NOT_GRADED = "not_graded"
+
+
 @dataclass
 class CaseResult:
     case: Case
@@ -526,7 +532,7 @@ def judge_task(
     for i, d in constant.items():  # a placeholder: an input unchanged may hold -inf, which is no NaN bug
         results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
     diagnoses = _diagnoses(task, results, constant, findings or [], callee_status, contract)
-    diagnoses += _events(task, results, failure)
+    diagnoses += _events(task, results, failure, callee_status)
     redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
     diagnoses = [d for d in diagnoses if d.id not in redundant]
     counted = [r for r in results if not (r.pending or r.skipped)]
@@ -595,9 +601,10 @@ def _scan_finding(task, f) -> Diagnosis:
     return Diagnosis.make("forbidden_call", name=name, line=line)
 
 
-def _events(task, results: list[CaseResult], failure: dict | None) -> list[Diagnosis]:
+def _events(task, results: list[CaseResult], failure: dict | None, callee_status: dict) -> list[Diagnosis]:
     """What happened to the task rather than in its values: blocked by a callee, a timeout, a crash, a
-    callee's mistake that was not charged."""
+    callee's mistake that was not charged (not said of a callee this run does not grade: there it is an earlier
+    lesson's, often the grader's stand-in, and nothing to fix here)."""
     out = []
     timeouts = [r for r in results if r.meta.get("status") == Status.TIMEOUT]
     crashed = [r for r in results if r.meta.get("status") == Status.CRASHED and not r.blocked_by]
@@ -612,7 +619,8 @@ def _events(task, results: list[CaseResult], failure: dict | None) -> list[Diagn
     if crashed:
         out.append(Diagnosis.make("crashed", where=f" on {crashed[0].case.label}"))
     for callee in sorted({r.inherited for r in results if r.inherited}):
-        out.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
+        if callee_status.get(callee) != NOT_GRADED:
+            out.append(Diagnosis.make("callee_failed", task=task.id, callee=callee))
     return out
 
 

@@ -14,7 +14,7 @@ import attnlab.reference as ref
 import pytest
 import torch
 from attnlab.answers.replay import Replay, rebound
-from attnlab.grading.judge import TaskStatus
+from attnlab.grading.judge import NOT_GRADED, TaskStatus
 
 from .fakes import (
     COURSE,
@@ -105,7 +105,23 @@ def test_with_a_mistake_of_its_own_the_caller_says_callee_failed_and_loses_only_
     assert result.status == TaskStatus.PARTIAL and result.score == pytest.approx(POINTS * (n - 1) / n)
 
 
-@pytest.mark.parametrize("status", [{}, {"qk_scores": "passed"}], ids=["not graded", "passed"])
+def test_a_callee_the_run_does_not_grade_is_replayed_and_nothing_is_said_of_it():
+    """Lesson 3's attention calls lesson 1's qk_scores, which the lesson's run does not grade: the grader's
+    stand-in, or the student's own. Its results are replayed, and attention is graded on its own work."""
+    result = _attention(student_attention, callee_status={"qk_scores": NOT_GRADED})
+    assert all(r.passed and r.inherited == "qk_scores" for r in _value_cases(result))
+    assert result.status == TaskStatus.PASSED and result.score == POINTS
+    assert "callee_failed" not in [d.id for d in result.diagnoses]
+
+    def slipped(c):
+        return student_attention(c, own_slip=(lambda out: 2 * out) if c.id == "v0" else None)
+
+    result = _attention(slipped, callee_status={"qk_scores": NOT_GRADED})
+    assert [d.id for d in result.diagnoses] == ["wrong_values"]  # its own slip, and no word of qk_scores
+    assert result.status == TaskStatus.PARTIAL
+
+
+@pytest.mark.parametrize("status", [{}, {"qk_scores": "passed"}], ids=["absent", "passed"])
 def test_without_a_failing_callee_the_same_values_are_charged(status):
     result = _attention(student_attention, callee_status=status)
     assert not any(r.inherited for r in result.cases)
