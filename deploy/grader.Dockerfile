@@ -27,6 +27,8 @@ USER root
 COPY deploy/grader-config/nbgrader_config.py /tmp/instructor_config.py
 COPY deploy/grader-config/before-notebook.sh /usr/local/bin/before-notebook.d/10-attnlab-course.sh
 COPY deploy/grader-config/page_config.json /etc/jupyter/labconfig/page_config.json
+# Its pages may be framed by their own origin (JupyterLab embeds the formgrader), and there is no course list.
+COPY deploy/grader-config/jupyter_server_config.json /etc/jupyter/jupyter_server_config.json
 RUN mkdir -p /opt/attnlab \
     && cp -r /tmp/attnlab-src/assignments/source /opt/attnlab/source \
     && chmod -R a+rX /opt/attnlab \

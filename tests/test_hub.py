@@ -68,6 +68,8 @@ from attnlab.nbgrader_steps import run_steps  # noqa: E402
 from playwright.sync_api import Page, expect  # noqa: E402
 
 WRONG = "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n    return q @ k.transpose(-2, -1)\n"
+LESSON2 = "lesson2_softmax"
+WELCOMED = "Your lessons are in the Assignments tab"  # the welcome page, as it reads rendered
 RIGHT = (
     "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n"
     "    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
@@ -113,9 +115,15 @@ def course_root():
     shutil.rmtree(root.parent, ignore_errors=True)
 
 
+#: The log-ins file of the trial hub: alice's gives her name, bob's does not (the formgrader then shows his log-in).
+LOG_INS = "alice:students-share-1:Alice Liddell\nbob:students-share-1\nteacher:" + "t" * 44 + "\n"
+
+
 @pytest.fixture(scope="module")
 def hub(course_root):
-    h = Hub(course_root, "--students", "alice,bob", "--instructor", "teacher")
+    log_ins = course_root.parent / "log-ins"
+    log_ins.write_text(LOG_INS)
+    h = Hub(course_root, "--students", "alice,bob", "--instructor", "teacher", "--password-file", str(log_ins))
     yield h
     if h.proc.poll() is None:
         h.stop()
@@ -129,6 +137,8 @@ def log_in(browser, hub: Hub, name: str, password: str | None = None) -> Page:
     page.fill("#password_input", password or hub.logins[name])
     page.click("#login_submit")
     page.wait_for_selector(".jp-LabShell")
+    if name != hub.plan.instructor:  # a student's lab opens the welcome page last: wait, or it covers what opens next
+        page.locator(".jp-RenderedMarkdown", has_text=WELCOMED).first.wait_for()
     return page
 
 
@@ -198,6 +208,8 @@ def shot(locator, name: str) -> None:
 
 def test_student_round_trip(hub, browser):
     page = log_in(browser, hub, "alice")
+    # Her first page: the welcome page in her home, rendered, saying where the lessons are.
+    expect(page.locator(".jp-RenderedMarkdown", has_text=WELCOMED).first).to_be_visible()
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
     items = [t for t in page.locator(".lm-Menu-itemLabel").all_inner_texts() if t.strip()]
     assert items == ["Assignment List"], f"a student's Nbgrader menu shows {items}"  # no Create Assignment
@@ -234,7 +246,22 @@ def test_student_round_trip(hub, browser):
     submitted = page.locator("#submitted_assignments_list .list_item", has_text=LESSON)
     expect(submitted.first).to_be_visible()
     inbound = hub.plan.exchange / hub.plan.course_id / "inbound"
-    assert [p.name for p in inbound.iterdir() if p.name.startswith(f"alice+{LESSON}+")], "alice's submission is filed"
+    (submission,) = [p for p in inbound.iterdir() if p.name.startswith(f"alice+{LESSON}+")]
+    # JupyterLab saved a checkpoint beside her notebook; nbgrader's submit leaves it out, and says nothing of it.
+    assert list((hub.plan.home("alice") / LESSON).glob(".ipynb_checkpoints/*.ipynb")), "no checkpoint was made"
+    assert not list(submission.rglob(".ipynb_checkpoints")), "the checkpoint was submitted"
+    assert "EXTRA" not in (hub.plan.hub_dir / "jupyterhub.log").read_text(errors="replace")
+
+    # Lesson 2 reads her qk_scores from her lesson 1: nothing to paste.
+    assignments(page)
+    page.locator("#released_assignments_list .list_item", has_text=LESSON2).locator("button", has_text="Fetch").click()
+    fetched2 = page.locator("#fetched_assignments_list .list_item", has_text=LESSON2).first
+    fetched2.locator("a.assignment-notebooks-link").click()
+    fetched2.locator(".nested_list_item a", has_text=LESSON2).click()
+    reads = page.locator(".jp-NotebookPanel:visible .jp-CodeCell", has_text='earlier("qk_scores")').first
+    reads.wait_for()
+    kernel_idle(page)
+    run_until(page, reads, f"qk_scores: yours, from ../{LESSON}/{LESSON}.ipynb, which passes its check.")
     page.context.close()
 
 
@@ -243,11 +270,18 @@ def test_instructor_round_trip(hub, browser):
     if not any(inbound.glob(f"alice+{LESSON}+*")):
         pytest.fail("alice has no submission: test_student_round_trip failed before this")
     page = log_in(browser, hub, "teacher")
-    grader = page.context.new_page()  # the formgrader in its own tab (blank when embedded, nbgrader #1870)
+    # Their first page: JupyterLab with the formgrader embedded (it may be framed by its own origin).
+    embedded = page.frame_locator(".jp-MainAreaWidget iframe").first
+    expect(embedded.locator("body")).to_contain_text("Manage Assignments", timeout=SLOW_MS)
+    grader = page.context.new_page()  # and in a tab of its own, where the clicks below are made
     grader.set_default_timeout(SLOW_MS)
     grader.goto(f"{hub.url}/user/teacher/formgrader")
     row = grader.locator("tr", has_text=LESSON)
     formgrader_action(grader, row.locator("td.collect a"))
+    grader.goto(f"{hub.url}/user/teacher/formgrader/manage_students")
+    expect(grader.locator("table").first).to_contain_text("Liddell, Alice")  # her name, from the log-ins file
+    expect(grader.locator("table").first).to_contain_text("bob")  # his log-in, where the file gives no name
+    expect(grader.locator("table").first).not_to_contain_text("None, None")
     grader.goto(f"{hub.url}/user/teacher/formgrader/manage_submissions/{LESSON}")
     student = grader.locator("tr", has_text="alice")
     formgrader_action(grader, student.locator("td.autograde a"))
@@ -262,6 +296,12 @@ def test_instructor_round_trip(hub, browser):
     lesson = alice.locator("#submitted_assignments_list .list_item", has_text=LESSON).first
     lesson.locator("button", has_text="Fetch Feedback").click()
     lesson.locator("a", has_text="view feedback").first.click()  # shows the feedback's folder
+    # In JupyterLab's own HTML viewer, the score summary's links move within the page.
+    alice.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").dblclick()
+    viewer = alice.frame_locator(".jp-HTMLViewer iframe").first
+    expect(viewer.locator("body")).to_contain_text("Score: 15.0 / 15.0")
+    viewer.locator("a", has_text="Test cell").first.click()
+    expect(viewer.locator("body")).to_contain_text("Score: 15.0 / 15.0")  # still the feedback, not a refusal
     alice.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").click(button="right")
     with alice.context.expect_page() as opened:
         alice.locator(".lm-Menu-itemLabel", has_text=re.compile("^Open in New Browser Tab$")).click()
@@ -428,6 +468,7 @@ def test_students_are_isolated_from_each_other(class_hub, browser):
     bob_notebook = hashlib.sha256((bobs / f"{LESSON}.ipynb").read_bytes()).hexdigest()
 
     page = log_in(browser, hub, alice)
+    menu(page, "File", "New Launcher")  # she starts on the welcome page: a launcher, to make a notebook
     page.locator(".jp-LauncherCard", has_text="Python 3").first.click()
     cell = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").first
     from attnlab.hub.accounts import grader_paths

@@ -174,7 +174,7 @@ def formgrader(course, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     config = home / "config"
     config.mkdir()
-    guard = {"ServerApp": {"jpserver_extensions": {name: True for name in INSTRUCTOR_SERVER}}}
+    guard = {"ServerApp": {"jpserver_extensions": INSTRUCTOR_SERVER}}
     (config / "jupyter_server_config.json").write_text(json.dumps(guard))
     port, token = free_port(), uuid.uuid4().hex
     env = {

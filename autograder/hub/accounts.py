@@ -2,7 +2,8 @@
 
 - Each student and the instructor get an account (made where missing, `useradd --create-home`), with a
   private home (0700); an account attnlab made gets the password from the log-ins file (`chpasswd`), one
-  that was there before keeps its own. JupyterHub checks it with PAM.
+  that was there before keeps its own. JupyterHub checks it with PAM. A student's home gets the welcome
+  page where it has none (`course_root.write_welcome`), owned by the student.
 - The course root (`<root>/course`: sources with solutions and hidden tests, submissions, the
   gradebook) belongs to the instructor's account, mode 0700.
 - The grader's install is closed to everyone but root and the instructor's group (mode 0750): for an
@@ -25,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .course_root import write_welcome
 from .plan import HubError, HubPlan
 
 
@@ -86,6 +88,8 @@ def ensure_accounts(plan: HubPlan, logins: dict[str, str]) -> set[str]:
         entry = pwd.getpwnam(name)
         os.chown(home, entry.pw_uid, entry.pw_gid)
         os.chmod(home, 0o700)
+        if name in plan.students:
+            write_welcome(plan, name, owner=(entry.pw_uid, entry.pw_gid))
     managed = [name for name in plan.people if name in ours]
     if managed:
         _run(["chpasswd"], stdin="".join(f"{name}:{logins[name]}\n" for name in managed))

@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..course import Course
+from ..exchange import EDITOR_LEFTOVERS
 from .plan import HubError, HubPlan
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
@@ -45,9 +46,16 @@ STUDENT_DISABLED_LAB = (
     "@jupyter/nbgrader:course-list",
 )
 STUDENT_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
-#: What the instructor's server adds: nbgrader's formgrader pages escape the ids they print (an editable install
-#: of attnlab does not install the data file that enables it elsewhere).
-INSTRUCTOR_SERVER = ("attnlab.formgrader_guard",)
+#: The instructor's course list would list the one course whose formgrader the Nbgrader menu opens already, and
+#: asks JupyterHub for a formgrader service this hub does not run: it is not offered.
+INSTRUCTOR_DISABLED_LAB = (*DISABLED_LAB, "@jupyter/nbgrader:course-list")
+#: The instructor's server extensions: nbgrader's formgrader pages escape the ids they print (an editable install
+#: of attnlab does not install the data file that enables the guard elsewhere), and no course list (above).
+INSTRUCTOR_SERVER = {"attnlab.formgrader_guard": True, "nbgrader.server_extensions.course_list": False}
+#: Who may frame a server's pages: its own origin, and nothing looser. JupyterHub's default, 'none', leaves the
+#: formgrader that JupyterLab embeds (Nbgrader > Formgrader) a "refused to connect" page, and a feedback page's
+#: own links, which JupyterLab's HTML viewer follows inside its frame, the same.
+FRAMES = "frame-ancestors 'self'"
 
 #: What the students' environment installs beside the student build, at the grader's own versions where it
 #: has them: the hub and its single-user servers speak the same JupyterHub, and check() computes with the
@@ -55,6 +63,45 @@ INSTRUCTOR_SERVER = ("attnlab.formgrader_guard",)
 STUDENT_PACKAGES = ("torch", "jupyterlab", "nbgrader", "jupyterhub", "ipykernel", "ipywidgets")
 
 Say = Callable[[str], None]
+
+
+#: What students' JupyterLab does differently from its defaults.
+STUDENT_LAB_SETTINGS = {"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Markdown Preview"}}}
+
+#: In each student's home, where missing: the first page a student sees (the spawner opens it while it is there).
+WELCOME = "WELCOME.md"
+WELCOME_TEXT = """\
+# Welcome to {course_id}
+
+Your lessons are in the **Assignments** tab: the **Nbgrader** menu at the top, then **Assignment List**.
+
+1. Under *Released assignments*, press **Fetch** beside `lesson1_qk_scores`. It moves to *Downloaded
+   assignments*: open its notebook there.
+2. Read from the top and run each cell (Shift+Enter). Where a cell says `raise NotImplementedError`, write your
+   code in its place, then run the `check(...)` cell under it: it says PASS or FAIL, names the mistake, and
+   shows you a picture of it. `check()` is for you; your grade comes from your instructor's grader.
+3. When you are done, press **Submit** beside the lesson in the Assignments tab. You may submit again; the
+   last submission counts.
+4. Once your instructor has graded it, **Fetch Feedback** in the same tab brings your score and notes back.
+
+Each lesson after the first uses the functions you wrote in the lessons before it, read from their notebooks
+where Fetch put them. If one is missing or not finished yet, the lesson says so and goes on without it.
+
+This file is yours: keep notes in it, or delete it.
+"""
+
+
+def write_welcome(plan: HubPlan, student: str, owner: tuple[int, int] | None = None) -> bool:
+    """`WELCOME` in `student`'s home where it is missing (owned by `owner`, a uid and gid, when given);
+    whether it was written. Never over a file the student has."""
+    path = plan.home(student) / WELCOME
+    if path.exists() or not path.parent.is_dir():
+        return False
+    path.write_text(WELCOME_TEXT.format(course_id=plan.course_id), encoding="utf-8")
+    if owner is not None:
+        os.chown(path, *owner)
+    os.chmod(path, 0o644)
+    return True
 
 
 def lessons() -> list[str]:
@@ -85,6 +132,8 @@ def make_folders(plan: HubPlan) -> None:
     if not plan.system_users:
         for user in plan.people:
             plan.home(user).mkdir(parents=True, exist_ok=True)
+        for student in plan.students:
+            write_welcome(plan, student)
     for name in lessons():
         target = plan.course_dir / "source" / name
         if not target.exists():
@@ -102,13 +151,17 @@ def write_configs(plan: HubPlan, course: Course) -> None:
     student = plan.config_dir("student")
     (student / "nbgrader_config.py").write_text(student_config(plan), encoding="utf-8")
     _disable_lab(student, STUDENT_DISABLED_LAB)
-    _disable_lab(plan.config_dir("instructor"), DISABLED_LAB)
-    server = {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_DISABLED_SERVER}}}
-    (student / "jupyter_server_config.json").write_text(json.dumps(server, indent=1) + "\n")
-    guard = {"ServerApp": {"jpserver_extensions": {name: True for name in INSTRUCTOR_SERVER}}}
-    (plan.config_dir("instructor") / "jupyter_server_config.json").write_text(json.dumps(guard, indent=1) + "\n")
+    _disable_lab(plan.config_dir("instructor"), INSTRUCTOR_DISABLED_LAB)
+    _server_config(student, {name: False for name in STUDENT_DISABLED_SERVER})
+    _server_config(plan.config_dir("instructor"), INSTRUCTOR_SERVER)
     for path in [*student.rglob("*"), *plan.config_dir("instructor").rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def _server_config(config_dir: Path, extensions: dict[str, bool]) -> None:
+    """A server's jupyter_server_config.json: its extensions switched on or off, and `FRAMES`."""
+    server = {"jpserver_extensions": extensions, "tornado_settings": {"headers": {"Content-Security-Policy": FRAMES}}}
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": server}, indent=1) + "\n")
 
 
 def _disable_lab(config_dir: Path, names: tuple[str, ...]) -> None:
@@ -117,8 +170,17 @@ def _disable_lab(config_dir: Path, names: tuple[str, ...]) -> None:
     (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(disabled, indent=1) + "\n")
 
 
+#: The lines of the students' and the instructor's nbgrader config that leave editors' leftovers out of every
+#: submission and collect (`attnlab.exchange`).
+LEFTOVERS = f"""\
+# Checkpoints and the other files editors leave beside a notebook are never submitted or collected.
+c.CourseDirectory.ignore = {EDITOR_LEFTOVERS!r}
+"""
+
+
 def student_config(plan: HubPlan) -> str:
-    """Students' nbgrader_config.py: the course and exchange, and the hub user name as the student id."""
+    """Students' nbgrader_config.py: the course and exchange, the hub user name as the student id, and what a
+    submission leaves out."""
     return f"""# attnlab hub: students' nbgrader configuration, written afresh at every start.
 import os
 
@@ -129,6 +191,8 @@ c.Exchange.root = {str(plan.exchange)!r}
 # account when every server runs as it: the student id is the JupyterHub user name instead.
 if os.environ.get("JUPYTERHUB_USER"):
     c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
+{LEFTOVERS}# A submission's log compares the notebooks it submits with the release, not the checkpoints it leaves out.
+c.ExchangeFactory.submit = "attnlab.exchange.CourseSubmit"
 """
 
 
@@ -154,7 +218,7 @@ c.CourseDirectory.course_id = {plan.course_id!r}
 c.Exchange.root = {str(plan.exchange)!r}
 # A submission whose student id is not plain (HTML in a folder's name) is skipped and logged.
 c.ExchangeFactory.collect = "attnlab.hub.collect.CourseCollect"
-{owners}{INERT_VIEWS}"""
+{owners}{LEFTOVERS}{INERT_VIEWS}"""
 
 
 def server_env(plan: HubPlan, user: str) -> dict[str, str]:
@@ -183,7 +247,7 @@ def student_packages() -> list[str]:
 
 def build_student_env(plan: HubPlan, course: Course, say: Say) -> bool:
     """Make the students' environment, or remake it when the student build or the packages changed;
-    whether it was (re)made.
+    whether it was (re)made. Its JupyterLab settings (`STUDENT_LAB_SETTINGS`) are written at every start.
 
     It holds the student build's wheel, never this install: no reference, no mistake models, no grader.
     """
@@ -192,6 +256,7 @@ def build_student_env(plan: HubPlan, course: Course, say: Say) -> bool:
     wanted = {"student_build": source_digest(course), "packages": student_packages(), "python": sys.version.split()[0]}
     marker = plan.student_env / "attnlab-hub.json"
     if marker.exists() and json.loads(marker.read_text()) == wanted:
+        _student_lab_settings(plan)
         return False
     if plan.student_env.exists():
         shutil.rmtree(plan.student_env)
@@ -205,7 +270,18 @@ def build_student_env(plan: HubPlan, course: Course, say: Say) -> bool:
         _run_logged([*pip, str(wheel), *wanted["packages"]], log, say)
     marker.write_text(json.dumps(wanted, indent=1) + "\n")
     os.chmod(plan.student_env, 0o755)
+    _student_lab_settings(plan)
     return True
+
+
+def _student_lab_settings(plan: HubPlan) -> None:
+    """The students' JupyterLab defaults (`overrides.json` of their environment): a markdown file opens as the
+    page it renders to, so that WELCOME.md reads as a page on the first log-in."""
+    folder = plan.student_env / "share" / "jupyter" / "lab" / "settings"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "overrides.json").write_text(json.dumps(STUDENT_LAB_SETTINGS, indent=1) + "\n")
+    for path in (folder, folder / "overrides.json"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
 def _run_logged(cmd: list[str], log: Path, say: Say) -> None:
@@ -223,6 +299,32 @@ def _run_logged(cmd: list[str], log: Path, say: Say) -> None:
 
 
 # ------------------------------------------------------------------------------------------ nbgrader's side
+
+
+def register_students(plan: HubPlan, say: Say) -> bool:
+    """Every student in nbgrader's gradebook with their name (`plan.full_names`), as the instructor, where the
+    gradebook does not have them so yet; whether it was needed. The formgrader then shows "Lovelace, Ada", or the
+    log-in, rather than "None, None"."""
+    from ..nbgrader_steps import run_steps
+    from .plan import full_names
+
+    names = full_names(plan)
+    marker = plan.hub_dir / "students.json"
+    wanted = {name: list(first_last) for name, first_last in names.items()}
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return False
+    say("putting the students' names in nbgrader's gradebook")
+    steps = [
+        (plan.course_dir, ["db", "student", "add", name, f"--first-name={first}", f"--last-name={last}"])
+        for name, (first, last) in names.items()
+    ]
+    env = {**os.environ, **server_env(plan, plan.instructor), "HOME": str(plan.home(plan.instructor))}
+    for result in run_steps(steps, env, timeout=300, user=plan.instructor if plan.system_users else None):
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise HubError(f"`nbgrader {' '.join(result.args[1:4])}` failed: {tail[0][:200]}")
+    marker.write_text(json.dumps(wanted, indent=1) + "\n")
+    return True
 
 
 def release_lessons(plan: HubPlan, say: Say) -> list[str]:

@@ -4,10 +4,15 @@ The first start makes the course root (`attnlab.hub.course_root`): the lessons g
 the students' environment built (about a minute). Later starts reuse it and answer on the log-in page
 within seconds (`benchmarks/hub_start.py`). JupyterHub's own log goes to `<root>/hub/jupyterhub.log`.
 Ctrl-C or SIGTERM stops the hub, its proxy and every server it started.
+
+What it prints suits its reader (`attnlab.grading.report.console_for`): on a terminal a spinner shows the
+set-up's latest step; in a log file or a pipe each step is a line of its own (`steps`), and the log-ins
+table is never cut (`print_whole`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -18,11 +23,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from ..grading.report import console_for, print_whole
 from . import course_root
 from .plan import HubError, HubPlan, ensure_passwords, make_plan
 
@@ -34,6 +42,10 @@ TRIAL_WARNING = (
     "(any student's code can read and change any other's work and the course's files). "
     "For a real class use --system-users."
 )
+
+
+#: How a step of the set-up begins where it is a line of a log rather than a spinner.
+STEP_PREFIX = "attnlab hub: "
 
 
 def prerequisites() -> str:
@@ -65,6 +77,27 @@ def check_port_free(ip: str, port: int) -> None:
             raise HubError(f"port {port} is in use on {ip}: stop what uses it, or pick another with --port") from None
 
 
+@contextlib.contextmanager
+def steps(console: Console, first: str) -> Iterator[Callable[[str], None]]:
+    """`say(text)`, which shows the set-up's progress as its reader can follow it.
+
+    On a terminal, a spinner shows the latest step and is gone when the set-up is done. Elsewhere (a log
+    file, a pipe, a service's journal) a spinner shows nothing at all, so each step (and each line of the
+    student environment's pip, which the set-up reports as it comes) is printed as a line of its own,
+    `STEP_PREFIX` first, and flushed at once: `tail -f` follows the minute of a first set-up."""
+    if console.is_terminal:
+        with console.status(escape(first)) as status:
+            yield lambda text: status.update(escape(text))  # pip's lines hold brackets: "attnlab[hub]"
+        return
+
+    def say(text: str) -> None:
+        console.print(STEP_PREFIX + text, markup=False, highlight=False)
+        console.file.flush()
+
+    say(first)
+    yield say
+
+
 def set_up(plan: HubPlan, course, say) -> dict[str, str]:
     """Everything the hub needs on disk, in order; the log-ins."""
     from . import accounts
@@ -83,6 +116,7 @@ def set_up(plan: HubPlan, course, say) -> dict[str, str]:
         accounts.instructor_only(plan, accounts.grader_paths())
         accounts.protect_exchange(plan)
     course_root.release_lessons(plan, say)
+    course_root.register_students(plan, say)
     if plan.system_users:
         accounts.protect_exchange(plan)  # the inbound folder nbgrader may just have made
     course_root.build_student_env(plan, course, say)
@@ -160,17 +194,17 @@ def describe(plan: HubPlan, logins: dict[str, str], console: Console) -> None:
     else:
         console.print(f"[bold]Mode: trying the course on one machine.[/] [yellow]{TRIAL_WARNING}[/]")
     table = Table(title=f"attnlab hub at {plan.url}")
-    table.add_column("log in as")
-    table.add_column("password", overflow="fold", min_width=44)  # whole, never cut short with "..."
-    table.add_column("role")
+    table.add_column("log in as", no_wrap=True)
+    table.add_column("password", no_wrap=True)  # whole on one line, never cut or folded: print_whole
+    table.add_column("role")  # wraps between words where the console is narrow
     for name in plan.people:
         role = "instructor (admin): formgrader, nbgrader's command line" if name == plan.instructor else "student"
         table.add_row(name, logins[name], role)
-    console.print(table)
+    print_whole(console, table)
     console.print(f"The log-ins are kept in {plan.passwords} (mode 0600).")
     console.print(
-        f"Formgrader: open {plan.url}user/{plan.instructor}/formgrader in its own browser tab "
-        "(embedded in JupyterLab it stays blank behind JupyterHub 4.1 or later)."
+        f"The instructor's JupyterLab opens on the formgrader (Nbgrader > Formgrader); it is also at "
+        f"{plan.url}user/{plan.instructor}/formgrader. Students start on a welcome page in their home."
     )
     console.print(f"JupyterHub's log: {plan.hub_dir / 'jupyterhub.log'}. Ctrl-C stops the hub and every server.")
 
@@ -180,7 +214,7 @@ def run(args) -> int:
     they interrupt the set-up; a problem to fix raises HubError (the command line prints it, exit code 2)."""
     from ..course import load_course
 
-    console = Console(stderr=False, highlight=False)
+    console = console_for(sys.stdout, highlight=False)
     course = load_course(args.course)
     plan = make_plan(
         root=args.course_root,
@@ -198,9 +232,9 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the hub as Ctrl-C does
     hub = None
     try:
-        with console.status("setting up the course") as status:
-            logins = set_up(plan, course, lambda text: status.update(text))
-            status.update("starting JupyterHub and configurable-http-proxy")
+        with steps(console, f"setting up the course in {plan.root}") as say:
+            logins = set_up(plan, course, say)
+            say("starting JupyterHub and configurable-http-proxy")
             hub = start_hub(plan)
             seconds = wait_ready(plan, hub)
         describe(plan, logins, console)

@@ -152,17 +152,39 @@ def make_plan(
 # ----------------------------------------------------------------------------------------------- log-ins
 
 
-def read_passwords(path: Path) -> dict[str, str]:
-    """`name:password` lines (as `chpasswd` reads them); blank lines and `#` comments are skipped."""
-    logins: dict[str, str] = {}
+def read_logins(path: Path) -> dict[str, tuple[str, str | None]]:
+    """`name:password` or `name:password:Full Name` lines: {name: (password, full name or None)}. Blank lines and
+    `#` comments are skipped; a password holds no ':' (the third field is the person's name)."""
+    logins: dict[str, tuple[str, str | None]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        name, sep, password = line.partition(":")
+        name, sep, rest = line.partition(":")
+        password, _, full_name = rest.partition(":")
         if not sep or not name.strip() or not password:
-            raise HubError(f"{path}:{number}: expected 'name:password', got {line.strip()[:40]!r}")
-        logins[name.strip()] = password
+            raise HubError(
+                f"{path}:{number}: expected 'name:password' or 'name:password:Full Name', got {line.strip()[:40]!r}"
+            )
+        logins[name.strip()] = (password, " ".join(full_name.split()) or None)
     return logins
+
+
+def read_passwords(path: Path) -> dict[str, str]:
+    """{name: password} of the log-ins file (`read_logins`)."""
+    return {name: password for name, (password, _) in read_logins(path).items()}
+
+
+def full_names(plan: HubPlan) -> dict[str, tuple[str, str]]:
+    """Each student's (first name, last name) as nbgrader's gradebook keeps them: from the log-ins file's third
+    field where it gives one ('Ada Lovelace' -> ('Ada', 'Lovelace')), else ('', the log-in name), so that the
+    formgrader's "last, first" shows the log-in rather than "None, None"."""
+    given = read_logins(plan.passwords) if plan.passwords.exists() else {}
+    out = {}
+    for name in plan.students:
+        full = given.get(name, ("", None))[1]
+        first, _, last = (full or "").rpartition(" ")
+        out[name] = (first, last) if full else ("", name)
+    return out
 
 
 def ensure_passwords(plan: HubPlan) -> dict[str, str]:
@@ -188,7 +210,8 @@ def ensure_passwords(plan: HubPlan) -> dict[str, str]:
             added[name] = shared
     if added:
         path.parent.mkdir(parents=True, exist_ok=True)
-        old = path.read_text(encoding="utf-8") if path.exists() else "# attnlab hub log-ins: name:password\n"
+        header = "# attnlab hub log-ins: name:password, or name:password:Full Name\n"
+        old = path.read_text(encoding="utf-8") if path.exists() else header
         body = old + ("" if old.endswith("\n") else "\n") + "".join(f"{n}:{p}\n" for n, p in added.items())
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -5,6 +5,8 @@
   is the hub user name, and there is no formgrader or Create Assignment.
 - The instructor's server runs the grader's environment (the full attnlab, nbgrader's formgrader) in
   the nbgrader course root, with the instructor's configuration.
+- Each opens on a first page of its own (`first_page`): the instructor's on the formgrader, a student's on
+  the welcome page in their home.
 
 `TrialSpawner` runs every server as the hub's own OS user (JupyterHub's `SimpleLocalProcessSpawner`;
 homes are folders of the course root; `--allow-root` where that user is root). `ClassSpawner` runs each
@@ -19,8 +21,16 @@ import os
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from traitlets import Unicode, default
 
-from .course_root import server_env
+from .course_root import WELCOME, server_env
 from .plan import HubPlan
+
+
+def first_page(plan: HubPlan, name: str) -> str:
+    """Where a person's server opens: the instructor in JupyterLab with the formgrader open (nbgrader's own
+    `?formgrader=true` route); a student on the welcome page in their home while it is there, else JupyterLab."""
+    if name == plan.instructor:
+        return "/lab?formgrader=true"
+    return f"/lab/tree/{WELCOME}" if (plan.home(name) / WELCOME).is_file() else "/lab"
 
 
 class CourseSpawner(LocalProcessSpawner):
@@ -43,6 +53,7 @@ class CourseSpawner(LocalProcessSpawner):
         plan, name = self.plan, self.user.name
         self.cmd = [str(plan.bin(name) / "jupyterhub-singleuser")]
         self.notebook_dir = str(plan.course_dir if name == plan.instructor else plan.home(name))
+        self.default_url = first_page(plan, name)
         # jupyterhub-singleuser refuses to run as root unless told to; only the trial mode runs as root.
         self.args = ["--allow-root"] if os.geteuid() == 0 and not plan.system_users else []
         return await super().start()

@@ -15,3 +15,7 @@ c.ExchangeCollect.check_owner = False
 # A submission whose student id is not plain (HTML in the name of a folder in the exchange) is skipped and
 # logged: nbgrader's pages print student ids as they are (attnlab.hub.collect).
 c.ExchangeFactory.collect = "attnlab.hub.collect.CourseCollect"
+# Checkpoints and the other files editors leave beside a notebook are never collected (attnlab.exchange).
+from attnlab.exchange import EDITOR_LEFTOVERS  # noqa: E402
+
+c.CourseDirectory.ignore = EDITOR_LEFTOVERS

@@ -13,3 +13,10 @@ c.Exchange.root = "/srv/nbgrader/exchange"
 # without this, every student would submit as "jovyan" and each submission would replace the last.
 if os.environ.get("JUPYTERHUB_USER"):
     c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
+
+# Checkpoints and the other files editors leave beside a notebook are never submitted (attnlab.exchange), and the
+# submission's log compares what it submits with the release.
+from attnlab.exchange import EDITOR_LEFTOVERS  # noqa: E402 - the student build ships it
+
+c.CourseDirectory.ignore = EDITOR_LEFTOVERS
+c.ExchangeFactory.submit = "attnlab.exchange.CourseSubmit"

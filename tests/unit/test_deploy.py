@@ -195,6 +195,15 @@ def test_the_instructors_course_root_lies_inside_the_server_root_as_the_formgrad
     assert config.Exchange.root == EXCHANGE
 
 
+def test_neither_submit_nor_collect_takes_editors_leftovers():
+    from attnlab.exchange import EDITOR_LEFTOVERS
+
+    student = run_config(DEPLOY / "student-config" / "nbgrader_config.py")
+    grader = run_config(DEPLOY / "grader-config" / "nbgrader_config.py")
+    assert student.CourseDirectory.ignore == grader.CourseDirectory.ignore == EDITOR_LEFTOVERS
+    assert student.ExchangeFactory.submit == "attnlab.exchange.CourseSubmit"
+
+
 def test_the_instructors_collect_skips_student_ids_that_are_not_plain():
     from attnlab.hub.collect import CourseCollect
 
@@ -204,6 +213,21 @@ def test_the_instructors_collect_skips_student_ids_that_are_not_plain():
 
 
 # ------------------------------------------------------------------------------------------------ the images
+
+
+def test_both_images_servers_may_be_framed_by_their_own_origin_and_the_instructor_has_no_course_list():
+    """As under `attnlab hub`: JupyterLab embeds the formgrader, and a feedback page's links work in its viewer."""
+    from attnlab.hub.course_root import FRAMES, INSTRUCTOR_DISABLED_LAB
+
+    for role in ("student", "grader"):
+        server = json.loads((DEPLOY / f"{role}-config" / "jupyter_server_config.json").read_text())["ServerApp"]
+        assert server["tornado_settings"]["headers"] == {"Content-Security-Policy": FRAMES}, role
+    grader = json.loads((DEPLOY / "grader-config" / "jupyter_server_config.json").read_text())["ServerApp"]
+    assert grader["jpserver_extensions"] == {"nbgrader.server_extensions.course_list": False}
+    lab = json.loads((DEPLOY / "grader-config" / "page_config.json").read_text())["disabledExtensions"]
+    assert set(lab) == set(INSTRUCTOR_DISABLED_LAB)
+    dockerfile = (DEPLOY / "grader.Dockerfile").read_text(encoding="utf-8")
+    assert "deploy/grader-config/jupyter_server_config.json" in copy_sources(dockerfile)
 
 
 def test_the_grader_image_checks_that_the_formgrader_guard_is_enabled():
@@ -259,8 +283,9 @@ def test_the_student_lab_config_disables_exactly_create_assignment_formgrader_co
 
 
 def test_the_student_server_config_disables_exactly_the_formgrader_and_course_list_extensions():
-    server = json.loads((DEPLOY / "student-config" / "jupyter_server_config.json").read_text())
-    assert server == {"ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER, False)}}
+    server = json.loads((DEPLOY / "student-config" / "jupyter_server_config.json").read_text())["ServerApp"]
+    assert server["jpserver_extensions"] == dict.fromkeys(STUDENT_DISABLED_SERVER, False)
+    assert set(server) == {"jpserver_extensions", "tornado_settings"}  # and frame-ancestors (the test above)
 
 
 def test_students_submit_under_their_hub_user_name_not_as_jovyan(monkeypatch):

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from attnlab.course import load_course
 from attnlab.hub import accounts, course_root
 from attnlab.hub.hubconfig import configure
-from attnlab.hub.plan import HubError, HubPlan, ensure_passwords, make_plan, read_passwords
+from attnlab.hub.plan import HubError, HubPlan, ensure_passwords, full_names, make_plan, read_passwords
 from traitlets.config import Config
 
 
@@ -159,6 +160,94 @@ def test_students_servers_leave_out_the_formgrader_and_create_assignment(tmp_pat
     assert (p.course_dir / "nbgrader_config.py").read_text() == "# the instructor's own\n", "kept, not overwritten"
 
 
+def test_every_server_may_be_framed_by_its_own_origin_and_nothing_looser(tmp_path):
+    """JupyterLab embeds the instructor's formgrader, and follows a feedback page's links in its frame."""
+    p = plan(tmp_path)
+    for folder in (p.config_dir("student"), p.config_dir("instructor"), p.course_dir):
+        folder.mkdir(parents=True)
+    course_root.write_configs(p, load_course())
+    for role in ("student", "instructor"):
+        server = json.loads((p.config_dir(role) / "jupyter_server_config.json").read_text())["ServerApp"]
+        assert server["tornado_settings"]["headers"] == {"Content-Security-Policy": "frame-ancestors 'self'"}
+
+
+def test_the_instructor_is_offered_the_formgrader_and_no_course_list(tmp_path):
+    """The course list would ask JupyterHub for a formgrader service this hub does not run."""
+    p = plan(tmp_path)
+    for folder in (p.config_dir("student"), p.config_dir("instructor"), p.course_dir):
+        folder.mkdir(parents=True)
+    course_root.write_configs(p, load_course())
+    instructor = p.config_dir("instructor")
+    lab = json.loads((instructor / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
+    assert "@jupyter/nbgrader:course-list" in lab and "@jupyter/nbgrader:formgrader" not in lab
+    server = json.loads((instructor / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"]
+    assert server["nbgrader.server_extensions.course_list"] is False
+
+
+# ------------------------------------------------------------------------------------------- the first log-in
+
+
+def test_each_student_finds_a_welcome_page_that_is_never_written_over(tmp_path):
+    p = plan(tmp_path)
+    course_root.make_folders(p)
+    page = p.home("alice") / course_root.WELCOME
+    assert "Assignment List" in page.read_text() and p.course_id in page.read_text()
+    assert not (p.home("teacher") / course_root.WELCOME).exists()
+    page.write_text("my notes")
+    assert course_root.write_welcome(p, "alice") is False and page.read_text() == "my notes"
+
+
+def test_the_instructor_opens_on_the_formgrader_and_a_student_on_the_welcome_page_while_it_is_there(tmp_path):
+    from attnlab.hub.spawner import first_page
+
+    p = plan(tmp_path)
+    course_root.make_folders(p)
+    assert first_page(p, "teacher") == "/lab?formgrader=true"
+    assert first_page(p, "alice") == "/lab/tree/WELCOME.md"
+    (p.home("alice") / course_root.WELCOME).unlink()
+    assert first_page(p, "alice") == "/lab"
+
+
+def test_students_jupyterlab_opens_markdown_as_the_page_it_renders(tmp_path):
+    p = plan(tmp_path)
+    course_root._student_lab_settings(p)
+    settings = json.loads((p.student_env / "share/jupyter/lab/settings/overrides.json").read_text())
+    assert settings["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"] == {"markdown": "Markdown Preview"}
+
+
+def test_the_log_ins_file_may_give_each_persons_name(tmp_path):
+    file = tmp_path / "pw"
+    file.write_text("alice:student-pass-1:Ada   King Lovelace\nbob:student-pass-1\nteacher:" + "t" * 44 + "\n")
+    p = plan(tmp_path, password_file=file)
+    assert ensure_passwords(p)["alice"] == "student-pass-1"  # the name is not part of the password
+    assert read_passwords(file)["alice"] == "student-pass-1"
+    assert full_names(p) == {"alice": ("Ada King", "Lovelace"), "bob": ("", "bob")}
+
+
+def test_the_gradebook_learns_the_names_once_and_again_when_they_change(tmp_path, monkeypatch):
+    from attnlab import nbgrader_steps
+
+    ran = []
+
+    def fake_run_steps(steps, env, timeout=900, user=None):
+        ran.append([args for _, args in steps])
+        return [subprocess.CompletedProcess(["nbgrader", *args], 0, "", "") for _, args in steps]
+
+    monkeypatch.setattr(nbgrader_steps, "run_steps", fake_run_steps)
+    file = tmp_path / "pw"
+    file.write_text("alice:student-pass-1:Ada Lovelace\n")
+    p = plan(tmp_path, password_file=file)
+    p.hub_dir.mkdir(parents=True)
+    assert course_root.register_students(p, say=lambda _: None) is True
+    assert ran[-1] == [
+        ["db", "student", "add", "alice", "--first-name=Ada", "--last-name=Lovelace"],
+        ["db", "student", "add", "bob", "--first-name=", "--last-name=bob"],
+    ]
+    assert course_root.register_students(p, say=lambda _: None) is False and len(ran) == 1
+    file.write_text("alice:student-pass-1:Ada King\n")
+    assert course_root.register_students(p, say=lambda _: None) is True and "--first-name=Ada" in ran[-1][0]
+
+
 @pytest.mark.parametrize("system_users", [False, True])
 def test_collect_checks_owners_only_where_students_have_accounts(tmp_path, system_users):
     c = run_config(course_root.instructor_config(plan(tmp_path, system_users=system_users)), {})
@@ -179,7 +268,7 @@ def test_the_instructors_server_shows_students_notebooks_inert_and_guards_the_fo
     course_root.make_folders(p)
     course_root.write_configs(p, load_course())
     server = json.loads((p.config_dir("instructor") / "jupyter_server_config.json").read_text())
-    assert server["ServerApp"]["jpserver_extensions"] == {"attnlab.formgrader_guard": True}
+    assert server["ServerApp"]["jpserver_extensions"]["attnlab.formgrader_guard"] is True
 
 
 def test_each_server_runs_its_own_python_first_on_path(tmp_path):
@@ -306,3 +395,13 @@ def test_only_accounts_attnlab_made_get_their_password_from_the_log_ins_file(tmp
     ran.clear()
     assert accounts.ensure_accounts(p, logins) == {"alice"}  # a restart: the accounts it made are still its own
     assert [stdin for cmd, stdin in ran if cmd[0] == "chpasswd"] == [f"bob:bob-password\nteacher:{'t' * 44}\n"]
+
+
+def test_no_submission_or_collect_takes_editors_leftovers(tmp_path):
+    from attnlab.exchange import EDITOR_LEFTOVERS
+
+    p = plan(tmp_path)
+    student = run_config(course_root.student_config(p), {"JUPYTERHUB_USER": "alice"})
+    instructor = run_config(course_root.instructor_config(p), {})
+    assert student.CourseDirectory.ignore == instructor.CourseDirectory.ignore == EDITOR_LEFTOVERS
+    assert student.ExchangeFactory.submit == "attnlab.exchange.CourseSubmit"
