@@ -280,8 +280,11 @@ def render_markdown(source: str, attachments: dict | None = None) -> str:
 
 def _renderer_only(rendered: str) -> bool:
     check = _RendererOnly()
-    check.feed(rendered)
-    check.close()
+    try:
+        check.feed(rendered)
+        check.close()
+    except Exception:  # noqa: BLE001 - markup the standard library's parser refuses ("<![x"): no renderer's own
+        return False
     return check.ok
 
 

@@ -94,8 +94,11 @@ class Oracle(HTMLParser):
 
 def dangers(rendered: str) -> list[str]:
     oracle = Oracle()
-    oracle.feed(rendered)
-    oracle.close()
+    try:
+        oracle.feed(rendered)
+        oracle.close()
+    except AssertionError as e:  # markup the standard library cannot parse: suspect, as a danger
+        return [f"unparseable: {e}"]
     return oracle.found
 
 
@@ -217,6 +220,8 @@ PIECES = [
     "*",
     "|",
     "<a href='javascript:alert(1)'>",
+    "<![",  # a marked section, which the standard library's parser refuses
+    "<![CDATA[",
     "</a>",
     '"',
     "'",
