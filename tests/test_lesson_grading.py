@@ -56,7 +56,7 @@ def test_a_lesson_done_right_scores_full_marks_with_its_earlier_functions_read_b
     assert result["load_errors"] == []
 
 
-def test_a_slip_of_the_lessons_own_still_costs_points(grade, tmp_path):
+def test_a_slip_of_the_lessons_own_still_costs_points_and_is_named(grade, tmp_path):
     def mask_after_softmax(code: str) -> str:
         hide = "scores = scores.masked_fill(mask.logical_not(), float('-inf'))"
         late = "out = torch.matmul(weights, v)"
@@ -67,6 +67,8 @@ def test_a_slip_of_the_lessons_own_still_costs_points(grade, tmp_path):
     path = lesson_submission(tmp_path, "lesson3_masking", mask_after_softmax)
     attention = task_of(grade(path, tasks=["attention"]), "attention")
     assert attention["score"] < attention["max_score"], attention["feedback"]
+    # named, though its callees were the grader's stand-ins: the model is rebuilt through the same replay
+    assert attention["diagnoses"] == ["mask_after_softmax"], attention["feedback"]
 
 
 @pytest.mark.parametrize(

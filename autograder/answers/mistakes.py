@@ -13,6 +13,7 @@ Remove a mistake model's slip and you have the answer, so this module is as secr
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable
 
 import torch
@@ -50,15 +51,22 @@ def applicable(case: Case) -> list[str]:
 PE_WRONG_BASES = (10, 100, 1000, 100000)
 
 
-def mistake(name: str, case: Case) -> torch.Tensor:
-    """What the slip `name` gives on `case`: float64 values, or a bool mask for causal_mask."""
+def mistake(name: str, case: Case, callees: dict | None = None) -> torch.Tensor:
+    """What the slip `name` gives on `case`: float64 values, or a bool mask for causal_mask. With `callees`
+    (name -> function), the slip calls those in place of the reference's own (a callee replay's: the grader's
+    stand-ins for an earlier lesson's functions), on a copy: the reference is never patched."""
     if name not in applicable(case):
         raise KeyError(
             f"no mistake model {name!r} for {case.task} case {case.id}: list it in mistakes.applicable, "
             "or the student build will not have it"
         )
     slip, _, arg = name.partition(":")
-    return _SLIPS[slip](case, slip, arg)
+    build = _SLIPS[slip]
+    if callees:
+        reference = types.SimpleNamespace(**{n: getattr(ref, n) for n in dir(ref) if not n.startswith("__")})
+        vars(reference).update(callees)
+        build = types.FunctionType(build.__code__, {**build.__globals__, "ref": reference}, build.__name__)
+    return build(case, slip, arg)
 
 
 def _softmax_slip(case: Case, slip: str, arg: str) -> torch.Tensor:

@@ -321,18 +321,20 @@ def close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
 # student's outputs as float64 tensors, `r.case` the Case with its inputs and expected outputs.
 
 
-def model_output(name: str, case) -> torch.Tensor | None:
+def model_output(name: str, case, callees: dict | None = None) -> torch.Tensor | None:
     """What the mistake model `name` gives on `case` (see ``attnlab.answers``); None if it has none.
 
-    The full install computes it from the reference. The student build reads it from the case's data,
-    where the build stored every model that ``answers.applicable(case)`` lists.
+    The full install computes it from the reference, with `callees` (name -> function) in place of the
+    reference's own where a case's callees were replayed (``CaseResult.replayed``: the student's wrong callee,
+    or the grader's stand-in for an earlier lesson's function). The student build reads it from the case's data,
+    where the build stored every model that ``answers.applicable(case)`` lists; it replays nothing.
     """
     models = answers()
-    return case.models.get(name) if models is None else models.mistake(name, case)
+    return case.models.get(name) if models is None else models.mistake(name, case, callees)
 
 
 def _matches(got: torch.Tensor, name: str, r) -> bool:
-    model = model_output(name, r.case)
+    model = model_output(name, r.case, r.replayed)
     return model is not None and close(got, model, *_loose(r))
 
 
@@ -614,7 +616,7 @@ def attention_rules(results) -> list[Diagnosis]:
             continue
         got_w = r.got[1]
         for did in ("mask_after_softmax", "mask_fill_zero", "mask_polarity"):
-            w = model_output(did, case)
+            w = model_output(did, case, r.replayed)
             if w is not None and close(got_w, w, *_loose(r)):
                 if did == "mask_after_softmax":
                     sums = w.sum(-1)
@@ -699,7 +701,7 @@ def kv_rules(results) -> list[Diagnosis]:
         if got_w.shape != case.expected[1].shape:
             continue
         for did in _models(case, "cache_"):
-            w = model_output(did, case)
+            w = model_output(did, case, r.replayed)
             rows = slice(first, None) if did == "cache_attend_before_append" else slice(None)  # the first call may
             if close(got_w[:, rows], w[:, rows], *_loose(r)):  # have had its empty cache handled either way
                 out[did] = Diagnosis.make(did)

@@ -72,6 +72,9 @@ class CaseResult:
         False  # could not be judged (counted in neither share), e.g. code that cannot run on the meta device
     )
     detail: str = ""  # the largest error, in words
+    #: Where the case's callees were replayed and it still failed: the replay's callee functions, through which
+    #: the diagnosis rules compute their mistake models (``diagnose.model_output``), so a slip of its own is named.
+    replayed: dict | None = None
     tensors: dict = field(default_factory=dict)  # everything the worker sent back for this case
 
     @property
@@ -702,8 +705,9 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
             r.problems = [p for p in r.problems if p.id not in ("wrong_shape", "nan_output", "gradient_mismatch")]
             continue
         replay = answers().Replay(r.meta["callee_calls"], r.tensors)  # recompute is set: the full install
+        functions = replay.functions()
         try:
-            expected = r.case.recompute(**{k: v for k, v in replay.functions().items() if k in TASKS[task_id].replayed})
+            expected = r.case.recompute(**{k: v for k, v in functions.items() if k in TASKS[task_id].replayed})
         except Exception:  # noqa: BLE001 - a replay that does not fit proves nothing either way
             continue
         if len(r.got) == len(expected) and all(
@@ -715,6 +719,21 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
             r.passed = True
             r.inherited = called[0]
             r.problems = [p for p in r.problems if p.id not in ("nan_output", "gradient_mismatch")]
+        else:
+            # Wrong even given what its own callees returned: a slip of its own. Say how far off it is from what
+            # the reference would give with those callees, and let the rules name the slip through them too.
+            r.replayed = {k: f for k, f in functions.items() if k in TASKS[task_id].replayed}
+            _replayed_detail(r, expected)
+
+
+def _replayed_detail(r: CaseResult, expected) -> None:
+    """`r.detail`, the largest error in words, against the replayed `expected` outputs."""
+    tolerance = _replay_tol(r)
+    for i, (g, e) in enumerate(zip(r.got, expected)):
+        e64 = e.to(torch.float64)
+        if g is not None and g.shape == e64.shape and not close(g, e64, *tolerance):
+            r.detail = f"{TASKS[r.case.task].output_name(i)}: " + describe_error(g, e64, *tolerance)
+            return
 
 
 def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None:

@@ -43,26 +43,32 @@ def right_scores(q, k):
     return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
 
 
-def student_attention(case, qk=unscaled, fill=None, own_slip=None, own_softmax=True):
+def student_attention(case, qk=unscaled, fill=None, own_slip=None, own_softmax=True, mask_after=False):
     """The reply of a student's attention that calls their own `qk` and (with `own_softmax`) their own, right,
     softmax_with_temperature, with the calls recorded as the worker records them (without it, the softmax is
-    written inline). `fill(scores, mask)` hides the keys (default: -inf where the mask is False);
-    `own_slip(output)` is a mistake in attention itself."""
+    written inline). `fill(scores, mask)` hides the keys (default: -inf where the mask is False); with
+    `mask_after`, the mask is put on the weights after the softmax instead; `own_slip(output)` is a mistake in
+    attention itself."""
     dt = case.tensors["q"].dtype
     q, k, v = (case.tensors[n] for n in "qkv")
     mask, T = case.extra.get("mask"), case.extra["T"]
     scores = qk(f64(q), f64(k)).to(dt)  # what the student's qk_scores returned, in the inputs' dtype
     s = f64(scores)
-    if mask is not None:
+    if mask is not None and not mask_after:
         s = fill(s, mask) if fill else s.masked_fill(~mask, float("-inf"))
     w = student_softmax(s, T, -1)
+    softmaxed = w
+    if mask is not None and mask_after:
+        w = w * mask
     out = w @ f64(v)
     if own_slip:
         out = own_slip(out)
     meta, tensors = computed(case, out, w)
     meta["callee_calls"] = [callee_call(tensors, 0, "qk_scores", [q, k], scores)]
     if own_softmax:
-        meta["callee_calls"].append(callee_call(tensors, 1, "softmax_with_temperature", [s.to(dt), T, -1], w.to(dt)))
+        meta["callee_calls"].append(
+            callee_call(tensors, 1, "softmax_with_temperature", [s.to(dt), T, -1], softmaxed.to(dt))
+        )
     return meta, tensors
 
 
@@ -145,13 +151,28 @@ def test_a_caller_slip_on_top_of_a_wrong_callee_is_still_charged():
     assert result.status == TaskStatus.PARTIAL
 
 
-def test_a_caller_slip_on_top_of_a_wrong_callee_is_charged_when_it_calls_its_own_softmax_too():
+def test_a_caller_slip_on_top_of_a_wrong_callee_is_charged_and_named_when_it_calls_its_own_softmax_too():
     result = _fill_zero_on_top_of_unscaled_scores(own_softmax=True)
     masked = [r for r in _value_cases(result) if r.case.extra.get("mask") is not None]
     assert masked and not any(r.passed or r.inherited for r in masked)
-    # Its own slip is charged; naming it (mask_fill_zero) would need the mistake model rebuilt on the student's
-    # own scores, which the rules do not do: the student reads "fix qk_scores first" and the values that are off.
-    assert {"callee_failed", "wrong_values"} <= {d.id for d in result.diagnoses}
+    # Its own slip is charged and named: the mistake model is rebuilt through the same replayed callees (the
+    # student's own scores), and how far off it is is measured from what those callees make right.
+    ids = [d.id for d in result.diagnoses]
+    assert "mask_fill_zero" in ids and "callee_failed" in ids and "wrong_values" not in ids, ids
+    assert all(r.replayed and set(r.replayed) == {"qk_scores", "softmax_with_temperature"} for r in masked)
+
+
+@pytest.mark.parametrize("slip, named", [("zero", "mask_fill_zero"), ("after", "mask_after_softmax")])
+def test_with_an_earlier_lessons_callee_a_slip_of_its_own_is_named_through_the_replay(slip, named):
+    """Lesson 3: qk_scores is lesson 1's, never graded here (often the grader's stand-in)."""
+
+    def answer(c):
+        if slip == "zero":
+            return student_attention(c, fill=lambda s, m: s.masked_fill(~m, 0.0))
+        return student_attention(c, mask_after=True)
+
+    result = _attention(answer, callee_status={"qk_scores": NOT_GRADED})
+    assert named in [d.id for d in result.diagnoses] and "callee_failed" not in [d.id for d in result.diagnoses]
 
 
 def test_the_replay_leaves_the_reference_as_it_was():
