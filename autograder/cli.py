@@ -457,6 +457,7 @@ def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str]
             jobs=getattr(args, "jobs", None) or 1,
             results=results,
             pictures=bool(args.report),
+            read=_self_check_read if args.command == "check" else None,
         )
         subs = [i.sub for i in run.items]
         if all(isinstance(s, Unreadable) for s in subs):
@@ -475,6 +476,15 @@ def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str]
     finally:
         if results is not None:
             results.close()
+
+
+def _self_check_read(found):
+    """`attnlab check` reads a lesson as the student's kernel runs it: its earlier() lines become the student's own
+    earlier lessons, from the notebooks beside it (``attnlab.earlier_lessons``). `attnlab grade` never does."""
+    from .earlier_lessons import self_check_submission
+    from .grading.submission import read_submission
+
+    return self_check_submission(read_submission(found.path))
 
 
 def _seed(args: argparse.Namespace, course, results) -> int:

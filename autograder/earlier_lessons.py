@@ -79,6 +79,58 @@ def _reads_earlier(node: ast.stmt) -> bool:
     return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "earlier"
 
 
+def with_earlier_lessons(cells: list[str], here: Path) -> list[str]:
+    """`cells` (a lesson's code, as the grader loads it) with each ``name = earlier("name")`` line replaced by the
+    student's own code for it from the notebook beside (`student_code`, its own earlier() lines replaced in turn),
+    for the self-learner's doors, ``attnlab check`` and the pytest plugin, which grade the lesson as the
+    student's kernel runs it. A line whose notebook is missing stays, and gives the grader's stand-in there.
+    The trusted grader never does this: it grades the submitted notebook alone."""
+    import nbformat
+
+    done: set[Path] = set()  # notebooks already inlined: what runs before defines their functions already
+
+    def expand(source: str, folder: Path, seen: frozenset) -> str:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return source  # the grader reports it as it is
+        out: list[str] = []
+        lines = source.splitlines(keepends=True)
+        last = 0
+        for node in tree.body:
+            if not _reads_earlier(node) or not node.value.args or not isinstance(node.value.args[0], ast.Constant):
+                continue
+            try:
+                task = task_of(node.value.args[0].value)
+            except ValueError:
+                continue
+            path = notebook_for(task, folder)
+            if not path.is_file() or path in seen:
+                continue
+            out.append("".join(lines[last : node.lineno - 1]))
+            out.append(f"# {task.function}: from ../{task.lesson}/{task.lesson}.ipynb\n")
+            if path not in done:  # one notebook's code once: it defines every function of that lesson
+                done.add(path)
+                out.append(expand(student_code(nbformat.read(path, as_version=4)), path.parent, seen | {path}) + "\n")
+            last = node.end_lineno
+        return "".join(out) + "".join(lines[last:])
+
+    return [expand(cell, here, frozenset()) for cell in cells]
+
+
+def self_check_submission(sub):
+    """A submission (``grading.submission``'s) as ``attnlab check`` and the pytest plugin grade it: its
+    ``earlier()`` lines replaced by the student's own earlier lessons (`with_earlier_lessons`), seen from its
+    folder. An unreadable one as it is. Never the trusted grader's: it grades the submitted notebook alone."""
+    import dataclasses
+
+    from .grading.submission import Submission
+
+    if not isinstance(sub, Submission):
+        return sub
+    return dataclasses.replace(sub, cells=with_earlier_lessons(sub.cells, Path(sub.path).resolve().parent), shown=None)
+
+
 def stand_in(task, reason: str):
     """What takes the place of `task`'s function while it is not done: it raises, with `reason`, where it is called."""
     message = (

@@ -117,9 +117,11 @@ class TaskItem(pytest.Item):
         key = str(self.parent.path)
         if key not in cache:
             from .course import load_course
-            from .grading.grade import grade_paths
+            from .earlier_lessons import self_check_submission
+            from .grading.grade import grade_submissions
             from .grading.processes import Zygote
             from .grading.selfcheck import SelfCheckFailed, ensure
+            from .grading.submission import load_submission
 
             course = load_course(self.config.getoption("--attn-course"))
             seed = self.config.getoption("--attn-seed")
@@ -131,8 +133,9 @@ class TaskItem(pytest.Item):
                         ensure(zygote, course)
                 except SelfCheckFailed as e:
                     raise TaskFailed(f"attnlab: {e}") from None
-                (cache[key],) = grade_paths(
-                    [self.parent.path],
+                # The lesson as the student's kernel runs it: its earlier() lines are their own earlier lessons.
+                (cache[key],) = grade_submissions(
+                    [self_check_submission(load_submission(self.parent.path))],
                     course=course,
                     task_ids=selected or None,
                     seed=course.public_seed if seed is None else seed,

@@ -83,3 +83,33 @@ def test_a_stand_in_is_never_the_answer_to_the_lessons_own_task(grade, tmp_path,
     path = lesson_submission(tmp_path, lesson, lambda code: code + f'\n{name} = earlier("{name}")\n')
     graded = task_of(grade(path, tasks=[task]), task)
     assert graded["score"] == 0.0, graded["feedback"]
+
+
+def test_attnlab_check_grades_a_lesson_with_the_students_own_earlier_lessons_and_attnlab_grade_never(tmp_path):
+    """A self-learner's `attnlab check lesson3.ipynb` runs the lesson as their kernel does: earlier() is their own
+    lesson 1 and 2 (the lessons' sources stand in for a student's finished notebooks here). `attnlab grade`, the
+    trusted grader, grades the submitted notebook alone: there qk_scores is the grader's stand-in."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    for lesson in ("lesson1_qk_scores", "lesson2_softmax", "lesson3_masking"):
+        shutil.copytree(REPO / "assignments" / "source" / lesson, tmp_path / lesson)
+    notebook = tmp_path / "lesson3_masking" / "lesson3_masking.ipynb"
+
+    def graded(command: str) -> dict:
+        args = [sys.executable, "-m", "attnlab.cli", command, "--json", "--tasks", "qk_scores,attention", str(notebook)]
+        if command == "grade":
+            args += ["--seed", "3"]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert out.returncode in (0, 1), out.stderr[-2000:]
+        return {t["id"]: t for t in json.loads(out.stdout.splitlines()[-1])["tasks"]}
+
+    checked = graded("check")
+    assert all(t["score"] == t["max_score"] for t in checked.values()), checked  # lesson 1's own qk_scores
+    trusted = graded("grade")
+    assert trusted["attention"]["score"] == trusted["attention"]["max_score"]  # replayed through the stand-in
+    assert trusted["qk_scores"]["score"] == 0.0  # the stand-in, which is never the answer

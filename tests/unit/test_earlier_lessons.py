@@ -134,3 +134,40 @@ def test_only_definitions_and_earlier_lines_are_read_never_a_demonstration():
 def test_a_name_that_is_no_task_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="earlier\\(\\) takes one of qk_scores, softmax_with_temperature"):
         earlier("sorted")
+
+
+def test_the_self_learners_doors_inline_the_students_own_earlier_lessons_once_each(tmp_path):
+    """with_earlier_lessons (attnlab check, the pytest plugin): each earlier() line becomes the student's code from
+    the notebook beside it, recursively, each notebook once; a missing notebook leaves the line (the stand-in)."""
+    from attnlab.earlier_lessons import with_earlier_lessons
+
+    lesson(tmp_path, "lesson1_qk_scores", new_code_cell("import math"), solution(NOSCALE_QK, "qk_scores_solution"))
+    lesson(
+        tmp_path,
+        "lesson2_softmax",
+        new_code_cell('qk_scores = earlier("qk_scores")'),
+        solution(SOFTMAX, "softmax_solution"),
+    )
+    cells = [
+        'qk_scores = earlier("qk_scores")\nsoftmax_with_temperature = earlier("softmax_with_temperature")\nx = 1\n',
+        'mha = earlier("multi_head_attention")\n',
+        ATTENTION,
+    ]
+    out = with_earlier_lessons(cells, tmp_path / "lesson3_masking")
+    first = out[0]
+    assert "earlier(" not in first and first.rstrip().endswith("x = 1")
+    assert first.count("def qk_scores") == 1 and "q @ k.transpose(-2, -1)\n" in first  # the student's own slip
+    assert first.count("def softmax_with_temperature") == 1
+    assert out[1] == cells[1]  # no lesson 5 notebook beside: the line stays, the grader's stand-in answers
+    assert out[2] == ATTENTION
+    namespace: dict = {}
+    exec(first, namespace)  # what it makes runs: the functions are defined, in order
+    assert callable(namespace["qk_scores"]) and callable(namespace["softmax_with_temperature"])
+
+
+def test_a_notebook_that_reads_itself_is_not_inlined_forever(tmp_path):
+    from attnlab.earlier_lessons import with_earlier_lessons
+
+    lesson(tmp_path, "lesson1_qk_scores", new_code_cell('qk_scores = earlier("qk_scores")'))
+    out = with_earlier_lessons(['qk_scores = earlier("qk_scores")\n'], tmp_path / "lesson2_softmax")
+    assert out[0].count("earlier(") == 1  # inlined once; its own line stays as it is
