@@ -25,13 +25,18 @@ attnlab's own outputs (the trusted grade cells) are plain text and PNG already, 
 as they are and can run over every cell. It runs where autograde writes a notebook and again where
 nbgrader renders one (`attnlab.nbgrader_plugin.InertNotebook`).
 
-Nothing here grades or runs student code. It imports nbformat, nbconvert's markdown renderer, nh3 and
-Pillow, and nothing of attnlab's grading.
+- **Maths**, in a page's view (``mathml=True``, `attnlab.nbgrader_plugin.InertPage`): a markdown cell with
+  maths becomes that cleaned block with each formula as MathML (`attnlab.maths`), which browsers draw with
+  no script and no CDN: the feedback shows its maths offline and in JupyterLab's viewer.
+
+Nothing here grades or runs student code. It imports nbformat, nbconvert's markdown renderer, nh3,
+Pillow and `attnlab.maths`, and nothing of attnlab's grading.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import re
@@ -41,6 +46,8 @@ from urllib.parse import urlsplit
 
 import nh3
 from nbformat.v4.nbbase import random_cell_id
+
+from .maths import Maths
 
 #: A student id that nbgrader's pages can print as they are: letters, digits, '.', '@', '_' and '-'.
 PLAIN_ID = re.compile(r"[\w.@-]{1,128}")
@@ -270,12 +277,40 @@ class _RendererOnly(HTMLParser):
         self.ok = False
 
 
-def render_markdown(source: str, attachments: dict | None = None) -> str:
-    """`source` as nbconvert renders a markdown cell in its HTML pages (raw HTML passed through)."""
-    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+def render_markdown(source: str, attachments: dict | None = None, maths: Maths | None = None) -> str:
+    """`source` as nbconvert renders a markdown cell in its HTML pages (raw HTML passed through). With `maths`,
+    each formula that converts to MathML is one of its placeholders instead of ``$...$`` text."""
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
 
-    renderer = IPythonRenderer(escape=False, attachments=attachments or {})
+    renderer = _renderer()(maths, escape=False, attachments=attachments or {})
     return MarkdownWithMath(renderer=renderer).render(source)
+
+
+@functools.cache
+def _renderer():
+    from nbconvert.filters.markdown_mistune import IPythonRenderer
+
+    class Renderer(IPythonRenderer):
+        """nbconvert's renderer; with a `Maths`, its formulas become that one's placeholders."""
+
+        def __init__(self, maths: Maths | None, **kwargs):
+            super().__init__(**kwargs)
+            self.maths = maths
+
+        def _formula(self, latex: str, display: bool, text: str) -> str | None:
+            return None if self.maths is None else self.maths.placeholder(latex, display, text)
+
+        def inline_math(self, body: str) -> str:
+            return self._formula(body, False, f"${body}$") or super().inline_math(body)
+
+        def block_math(self, body: str) -> str:
+            return self._formula(body, True, f"$${body}$$") or super().block_math(body)
+
+        def latex_environment(self, name: str, body: str) -> str:
+            text = f"\\begin{{{name}}}{body}\\end{{{name}}}"
+            return self._formula(text, True, text) or super().latex_environment(name, body)
+
+    return Renderer
 
 
 def _renderer_only(rendered: str) -> bool:
@@ -309,21 +344,23 @@ def _one_block(fragment: str) -> str:
     return fragment.replace("\r", "").replace("\n", "&#10;")
 
 
-def inert_markdown(source, attachments: dict | None = None) -> str:
+def inert_markdown(source, attachments: dict | None = None, mathml: bool = False) -> str:
     """A markdown cell's source, made inert (see the module's docstring): `source` itself where nbconvert's
-    renderer makes only its own plain tags of it, else its rendering cleaned by nh3, as one HTML block."""
-    return _inert_markdown(source, attachments)[0]
+    renderer makes only its own plain tags of it, else its rendering cleaned by nh3, as one HTML block.
+    With `mathml` (a page's view), a cell with maths is that block, its formulas MathML (`attnlab.maths`)."""
+    return _inert_markdown(source, attachments, mathml)[0]
 
 
-def _inert_markdown(source, attachments: dict | None) -> tuple[str, bool]:
+def _inert_markdown(source, attachments: dict | None, mathml: bool = False) -> tuple[str, bool]:
     """(`inert_markdown`, whether the policy took something out of what the renderer made of `source`)."""
     source = "".join(source) if isinstance(source, list) else str(source)
+    maths = Maths() if mathml else None
     try:
-        rendered = render_markdown(source, attachments)
+        rendered = render_markdown(source, attachments, maths)
     except Exception:  # noqa: BLE001 - a missing attachment, or anything else the renderer refuses
         rendered = None
     kept = rendered is not None and _renderer_only(rendered)
-    if kept and not _RAW_HTML.search(source):
+    if kept and not _RAW_HTML.search(source) and not (maths and maths.formulas):
         return source, False
     if rendered is not None:
         block = _one_block(POLICY.clean(rendered))
@@ -332,6 +369,8 @@ def _inert_markdown(source, attachments: dict | None) -> tuple[str, bool]:
             if again == block:
                 break
             block = again
+        if maths is not None:
+            block = maths.put_back(block)
         if _passed_through(block):
             return block, not kept and block != source
     escaped = _one_block(f"<pre>{html.escape(source)}</pre>")
@@ -407,8 +446,9 @@ def _attachments(attachments, changes: Counter) -> dict:
 # ----------------------------------------------------------------------------------------------- notebooks
 
 
-def inert_notebook(nb) -> Counter:
-    """Make `nb` (an nbformat v4 notebook) inert in place; what was dropped or rewritten, counted by kind."""
+def inert_notebook(nb, mathml: bool = False) -> Counter:
+    """Make `nb` (an nbformat v4 notebook) inert in place; what was dropped or rewritten, counted by kind.
+    With `mathml` (for a page that shows it), markdown's maths become MathML (`inert_markdown`)."""
     import nbformat
 
     changes: Counter = Counter()
@@ -428,7 +468,7 @@ def inert_notebook(nb) -> Counter:
             cell.execution_count = _count(cell.get("execution_count"))
         elif cell.cell_type == "markdown":
             attachments = _attachments(cell.get("attachments"), changes)
-            source, dropped = _inert_markdown(cell.get("source", ""), attachments)
+            source, dropped = _inert_markdown(cell.get("source", ""), attachments, mathml)
             if dropped:  # not a cell rewritten as the HTML it renders to, with nothing taken out
                 changes["markdown cell"] += 1
             cell.source = source

@@ -353,9 +353,11 @@ class InertNotebook(NbGraderPreprocessor):
     """
 
     SHOWN_AS_IS = ("student", "first_name", "last_name", "notebook_path")
+    #: Whether markdown's maths become MathML (`InertPage`); the autograded notebook keeps them as LaTeX.
+    MATHML = False
 
     def preprocess(self, nb, resources):
-        changes = inert_notebook(nb)
+        changes = inert_notebook(nb, mathml=self.MATHML)
         if changes:
             where = _notebook_name(resources) if "nbgrader" in resources else resources.get("notebook_id", "a notebook")
             self.log.info("attnlab showed only inert content of %s: dropped or rewrote %s", where, describe(changes))
@@ -363,6 +365,15 @@ class InertNotebook(NbGraderPreprocessor):
             if isinstance(resources.get(key), str):
                 resources[key] = html.escape(resources[key])
         return nb, resources
+
+
+class InertPage(InertNotebook):
+    """`InertNotebook` for a page: what nbgrader's HTMLExporter runs (`INERT_VIEWS`), the formgrader's view of a
+    submission and generate_feedback. There markdown's maths are MathML too (`attnlab.maths`), which the
+    browser draws itself: the feedback needs no MathJax from a CDN, offline or in JupyterLab's viewer, which
+    runs no script."""
+
+    MATHML = True
 
 
 class RepairNbgraderMetadata(NbGraderPreprocessor):
@@ -589,8 +600,9 @@ class ClearLockedHiddenTests(ClearHiddenTests):
 #: of it (the formgrader's view, generate_feedback): in `nbgrader_config`, and in attnlab hub's instructor config.
 INERT_VIEWS = """\
 # Nothing a student wrote runs in a page that shows their notebook (the formgrader's view, the feedback):
-# InertNotebook keeps text, verified images and sanitized markdown, and nbconvert drops scripts and widgets.
-c.HTMLExporter.preprocessors = ["attnlab.nbgrader_plugin.InertNotebook"]
+# InertPage keeps text, verified images and sanitized markdown, and nbconvert drops scripts and widgets.
+# Maths are MathML there, which browsers draw with no MathJax from a CDN.
+c.HTMLExporter.preprocessors = ["attnlab.nbgrader_plugin.InertPage"]
 c.HTMLExporter.sanitize_html = True
 """
 

@@ -296,6 +296,10 @@ def test_instructor_round_trip(hub, browser):
     lesson = alice.locator("#submitted_assignments_list .list_item", has_text=LESSON).first
     lesson.locator("button", has_text="Fetch Feedback").click()
     lesson.locator("a", has_text="view feedback").first.click()  # shows the feedback's folder
+    # ... named without spaces (attnlab.exchange.CourseFetchFeedback), where the Assignment List found it.
+    expect(alice.locator(".jp-BreadCrumbs")).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_UTC"))
+    (fetched,) = (hub.plan.home("alice") / LESSON / "feedback").iterdir()
+    assert " " not in fetched.name and ":" not in fetched.name, fetched.name
     # In JupyterLab's own HTML viewer, the score summary's links move within the page.
     alice.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").dblclick()
     viewer = alice.frame_locator(".jp-HTMLViewer iframe").first

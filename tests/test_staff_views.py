@@ -277,6 +277,43 @@ def test_the_feedback_page_runs_nothing_and_shows_the_trusted_score(course, brow
         assert ANSWER in seen["text"]
 
 
+def maths_drawn(browser, url: str, *, scripts: bool) -> tuple[int, str]:
+    """How many formulas the page draws as MathML, and its text. Without `scripts`, as JupyterLab's HTML viewer
+    shows a feedback page (its sandbox runs none); nothing here reaches a CDN either way."""
+    context = browser.new_context(java_script_enabled=scripts)
+    try:
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        drawn = page.evaluate(
+            "Array.from(document.querySelectorAll('math')).filter(m => m.getBoundingClientRect().width > 0).length"
+        )
+        return drawn, page.inner_text("body")
+    finally:
+        context.close()
+
+
+def test_the_feedback_and_the_formgraders_view_draw_the_lessons_maths_with_no_script_or_cdn(
+    course, formgrader, browser
+):
+    """Lesson 1's formulas (`$Q K^\\top / \\sqrt{d}$`) are MathML in the pages (attnlab.maths), which the browser
+    draws itself: no dollars or backslashes, offline, and where no script runs."""
+    feedback = course["root"] / "feedback" / "mallory" / LESSON / f"{LESSON}.html"
+    for url, scripts in [
+        (feedback.as_uri(), False),
+        (formgrader_url(formgrader, f"submissions/{course['ids']['mallory']}"), True),
+    ]:
+        drawn, text = maths_drawn(browser, url, scripts=scripts)
+        assert drawn >= 10, (url, drawn)
+        assert "\\sqrt" not in text and "$Q$" not in text, text[:2000]
+
+
+def test_control_nbgraders_own_view_leaves_the_maths_to_a_script_from_a_cdn(course, browser, tmp_path):
+    autograded = course["root"] / "autograded" / "mallory" / LESSON / f"{LESSON}.ipynb"
+    page = plain_formgrade_page(autograded, tmp_path / "plain.html")
+    drawn, text = maths_drawn(browser, page.as_uri(), scripts=False)
+    assert drawn == 0 and "\\sqrt{d}" in text
+
+
 def test_the_class_report_runs_nothing_and_names_the_hostile_student_as_text(course, browser):
     seen = visit(browser, course["report"].as_uri())
     assert seen["ran"] == set()

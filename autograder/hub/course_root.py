@@ -193,6 +193,10 @@ if os.environ.get("JUPYTERHUB_USER"):
     c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
 {LEFTOVERS}# A submission's log compares the notebooks it submits with the release, not the checkpoints it leaves out.
 c.ExchangeFactory.submit = "attnlab.exchange.CourseSubmit"
+# Fetched feedback goes to a folder named without spaces (feedback/2026-12-07_11-53-27_UTC/), where the
+# Assignment List finds it.
+c.ExchangeFactory.fetch_feedback = "attnlab.exchange.CourseFetchFeedback"
+c.ExchangeFactory.list = "attnlab.exchange.CourseList"
 """
 
 

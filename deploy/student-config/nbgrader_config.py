@@ -20,3 +20,7 @@ from attnlab.exchange import EDITOR_LEFTOVERS  # noqa: E402 - the student build 
 
 c.CourseDirectory.ignore = EDITOR_LEFTOVERS
 c.ExchangeFactory.submit = "attnlab.exchange.CourseSubmit"
+# Fetched feedback goes to a folder named without spaces (feedback/2026-12-07_11-53-27_UTC/), where the
+# Assignment List finds it.
+c.ExchangeFactory.fetch_feedback = "attnlab.exchange.CourseFetchFeedback"
+c.ExchangeFactory.list = "attnlab.exchange.CourseList"

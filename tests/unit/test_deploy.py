@@ -300,3 +300,13 @@ def test_outside_the_hub_the_student_config_leaves_the_student_id_to_nbgrader(mo
     monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
     config = run_config(DEPLOY / "student-config" / "nbgrader_config.py")
     assert "student_id" not in config.CourseDirectory
+
+
+def test_students_fetch_feedback_into_folders_without_spaces_that_their_assignment_list_finds():
+    from nbgrader.exchange.abc import ExchangeFetchFeedback, ExchangeList
+    from traitlets.utils.importstring import import_item
+
+    student = run_config(DEPLOY / "student-config" / "nbgrader_config.py")
+    assert issubclass(import_item(student.ExchangeFactory.fetch_feedback), ExchangeFetchFeedback)
+    assert student.ExchangeFactory.list == "attnlab.exchange.CourseList"  # the two go together
+    assert issubclass(import_item(student.ExchangeFactory.list), ExchangeList)

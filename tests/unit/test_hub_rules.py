@@ -263,7 +263,7 @@ def test_collect_checks_owners_only_where_students_have_accounts(tmp_path, syste
 def test_the_instructors_server_shows_students_notebooks_inert_and_guards_the_formgrader(tmp_path, system_users):
     p = plan(tmp_path, system_users=system_users)
     c = run_config(course_root.instructor_config(p), {})
-    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertNotebook"]
+    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertPage"]
     assert c.HTMLExporter.sanitize_html is True
     course_root.make_folders(p)
     course_root.write_configs(p, load_course())
@@ -405,3 +405,13 @@ def test_no_submission_or_collect_takes_editors_leftovers(tmp_path):
     instructor = run_config(course_root.instructor_config(p), {})
     assert student.CourseDirectory.ignore == instructor.CourseDirectory.ignore == EDITOR_LEFTOVERS
     assert student.ExchangeFactory.submit == "attnlab.exchange.CourseSubmit"
+
+
+def test_students_fetch_feedback_into_folders_without_spaces_that_their_assignment_list_finds(tmp_path):
+    from nbgrader.exchange.abc import ExchangeFetchFeedback, ExchangeList
+    from traitlets.utils.importstring import import_item
+
+    student = run_config(course_root.student_config(plan(tmp_path)), {"JUPYTERHUB_USER": "alice"})
+    assert issubclass(import_item(student.ExchangeFactory.fetch_feedback), ExchangeFetchFeedback)
+    assert issubclass(import_item(student.ExchangeFactory.list), ExchangeList)
+    assert student.ExchangeFactory.list == "attnlab.exchange.CourseList"  # the two go together

@@ -102,7 +102,7 @@ def test_autograde_ends_with_inert_notebook_after_the_trusted_grades_are_saved()
 
 def test_the_course_config_makes_every_html_view_inert():
     c = config()
-    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertNotebook"]
+    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertPage"]
     assert c.HTMLExporter.sanitize_html is True
     assert INERT_VIEWS in nbgrader_config(load_course())
 
