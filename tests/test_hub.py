@@ -4,11 +4,17 @@ One course root serves every test: the first `attnlab hub` makes it (the lessons
 students' environment built, about a minute), and the later ones reuse it, as an instructor's restart
 would. In file order:
 
-1. the student's round trip: alice logs in, fetches lesson 1 from the Assignments tab, writes a
-   `qk_scores` that forgets √d, sees check()'s hint and the mistake's picture, fixes it, sees PASS, submits;
-2. the instructor's round trip: the formgrader, in its own tab, collects, autogrades (trusted grades)
-   and releases feedback; alice reads her trusted score, with no hidden test in it; `nbgrader export`
-   names alice, not the OS user;
+Tests 1 and 2 walk the first hour of a new course, from a fresh course root:
+
+1. the student's round trip: alice logs in on the welcome page, fetches lesson 1 from the Assignments tab,
+   writes a `qk_scores` that forgets √d, sees check()'s hint and the mistake's picture, fixes it, sees
+   PASS, submits (without JupyterLab's checkpoint, and no EXTRA in the log), then fetches lesson 2, which
+   reads her own `qk_scores` from lesson 1 with nothing to paste;
+2. the instructor's round trip: JupyterLab opens on the embedded formgrader (its own content in the frame,
+   no "refused to connect"); the formgrader, in its own tab, lists the students by name, collects,
+   autogrades (trusted grades) and releases feedback; alice fetches it into a folder without spaces and
+   reads it in JupyterLab's viewer: her trusted score, the maths drawn, no hidden test, a "Test cell" link
+   that stays on the page; `nbgrader export` names alice, not the OS user;
 3. a restart answers on its log-in page without setting anything up again (its time is measured by
    `benchmarks/hub_start.py`, not here);
 4. isolation (`--system-users`, as root): from her own notebook alice cannot read bob's home, his
@@ -304,6 +310,9 @@ def test_instructor_round_trip(hub, browser):
     alice.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").dblclick()
     viewer = alice.frame_locator(".jp-HTMLViewer iframe").first
     expect(viewer.locator("body")).to_contain_text("Score: 15.0 / 15.0")
+    # Its maths are MathML, drawn by the browser: the viewer runs no script, and the hub may be offline.
+    expect(viewer.locator("math").first).to_be_visible()
+    assert "\\sqrt" not in viewer.locator("body").inner_text()
     viewer.locator("a", has_text="Test cell").first.click()
     expect(viewer.locator("body")).to_contain_text("Score: 15.0 / 15.0")  # still the feedback, not a refusal
     alice.locator(".jp-DirListing-item", has_text=f"{LESSON}.html").click(button="right")
