@@ -174,15 +174,19 @@ def test_the_hints_plain_text_breaks_lines_between_words_never_inside_one():
     assert all(len(line) <= HINT_WIDTH for line in lines if " " in line)  # only a single word may be longer
 
 
-def test_the_hints_html_escapes_what_the_students_code_said(capsys):
-    attack = "<img src=x onerror=alert(1)> & <script>alert('q')</script>"
+def hint_for_raising(message: str) -> dict:
+    """The hint bundle check() shows in a notebook for a qk_scores that raises `message`."""
 
     def qk_scores(q, k):
-        raise RuntimeError(attack)
+        raise RuntimeError(message)
 
     with in_a_notebook() as shown:
         assert not check(qk_scores)
-    hint = shown[0]
+    return shown[0]
+
+
+def test_the_hints_html_escapes_what_the_students_code_said(capsys):
+    hint = hint_for_raising("<img src=x onerror=alert(1)> & <script>alert('q')</script>")
     assert "<img" not in hint["text/html"] and "<script" not in hint["text/html"]
     assert html.escape("<img src=x onerror=alert(1)>") in hint["text/html"]
     assert "&lt;script&gt;alert(&#x27;q&#x27;)&lt;/script&gt;" in hint["text/html"]
@@ -191,13 +195,7 @@ def test_the_hints_html_escapes_what_the_students_code_said(capsys):
 def test_control_the_students_words_reach_the_hint_unescaped_in_its_plain_text(capsys):
     """The control twin of the escape: the attack's text does reach the hint, so the escape is what stops it."""
     attack = "<img src=x onerror=alert(1)>"
-
-    def qk_scores(q, k):
-        raise RuntimeError(attack)
-
-    with in_a_notebook() as shown:
-        assert not check(qk_scores)
-    assert attack in " ".join(shown[0]["text/plain"].split())
+    assert attack in " ".join(hint_for_raising(attack)["text/plain"].split())
 
 
 def test_check_outside_a_notebook_prints_the_hint_under_the_verdict(capsys):

@@ -309,7 +309,6 @@ def register_students(plan: HubPlan, say: Say) -> bool:
     """Every student in nbgrader's gradebook with their name (`plan.full_names`), as the instructor, where the
     gradebook does not have them so yet; whether it was needed. The formgrader then shows "Lovelace, Ada", or the
     log-in, rather than "None, None"."""
-    from ..nbgrader_steps import run_steps
     from .plan import full_names
 
     names = full_names(plan)
@@ -319,22 +318,16 @@ def register_students(plan: HubPlan, say: Say) -> bool:
         return False
     say("putting the students' names in nbgrader's gradebook")
     steps = [
-        (plan.course_dir, ["db", "student", "add", name, f"--first-name={first}", f"--last-name={last}"])
+        ["db", "student", "add", name, f"--first-name={first}", f"--last-name={last}"]
         for name, (first, last) in names.items()
     ]
-    env = {**os.environ, **server_env(plan, plan.instructor), "HOME": str(plan.home(plan.instructor))}
-    for result in run_steps(steps, env, timeout=300, user=plan.instructor if plan.system_users else None):
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise HubError(f"`nbgrader {' '.join(result.args[1:4])}` failed: {tail[0][:200]}")
+    _nbgrader_as_instructor(plan, steps, timeout=300)
     marker.write_text(json.dumps(wanted, indent=1) + "\n")
     return True
 
 
 def release_lessons(plan: HubPlan, say: Say) -> list[str]:
     """Generate and release every lesson not yet in the exchange, as the instructor; the lessons released."""
-    from ..nbgrader_steps import run_steps
-
     outbound = plan.exchange / plan.course_id / "outbound"
     todo = [name for name in lessons() if not (outbound / name).exists()]
     if not todo:
@@ -342,14 +335,19 @@ def release_lessons(plan: HubPlan, say: Say) -> list[str]:
     say(f"generating and releasing {', '.join(todo)} with nbgrader")
     steps = []
     for name in todo:
-        steps += [
-            (plan.course_dir, ["generate_assignment", name, "--force"]),
-            (plan.course_dir, ["release_assignment", name, "--force"]),
-        ]
+        steps += [["generate_assignment", name, "--force"], ["release_assignment", name, "--force"]]
+    _nbgrader_as_instructor(plan, steps, timeout=600)
+    return todo
+
+
+def _nbgrader_as_instructor(plan: HubPlan, steps: list[list[str]], timeout: int) -> None:
+    """Run each `nbgrader *args` of `steps` in the course root, as the instructor (their account with
+    --system-users) in the instructor's environment; HubError naming the first that fails and its last line."""
+    from ..nbgrader_steps import run_steps
+
     env = {**os.environ, **server_env(plan, plan.instructor), "HOME": str(plan.home(plan.instructor))}
     user = plan.instructor if plan.system_users else None
-    for result in run_steps(steps, env, timeout=600, user=user):
+    for result in run_steps([(plan.course_dir, args) for args in steps], env, timeout=timeout, user=user):
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise HubError(f"`nbgrader {' '.join(result.args[1:])}` failed: {tail[0][:200]}")
-    return todo
+            raise HubError(f"`nbgrader {' '.join(result.args[1:4])}` failed: {tail[0][:200]}")
