@@ -17,6 +17,22 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Knob:
+    """A setting of a task's reference that a student may have set otherwise: the describer
+    (``attnlab.grading.describe``) tries each value and names the one that gives the student's numbers.
+
+    The words are public (they go into a hint); how the reference is run with the knob turned is not
+    (``attnlab.answers.knobs``), since the reference is one turn away."""
+
+    #: "diagonal", "args": with a value, the mistake model "knob:NAME=VALUE" in ``attnlab.answers.knobs``.
+    name: str
+    #: (value, what the student's output then is, in words): "k=q" -> "q @ q^T / sqrt(d): q where k belongs".
+    choices: tuple[tuple[str, str], ...]
+    #: The output it is compared on.
+    output: int = 0
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     id: str
     #: The name the student defines (a function, or a class for a module task).
@@ -38,6 +54,13 @@ class TaskSpec:
     #: The lesson that teaches it, as its folder and notebook are named: later lessons read it from there
     #: (``attnlab.earlier_lessons``).
     lesson: str = ""
+    #: For each output, the names of its last dimensions, singular ("query", "key"): how the describer says
+    #: where a wrong output is wrong. The dimensions before them, if any, are named "batch item".
+    axes: tuple[tuple[str, ...], ...] = ()
+    #: The outputs that are weights summing to 1 along dim ``case.extra["dim"]`` (-1 where it has none).
+    distributions: tuple[str, ...] = ()
+    #: The reference's knobs that the describer tries (`Knob`).
+    knobs: tuple[Knob, ...] = ()
 
     @property
     def lesson_number(self) -> str:
@@ -62,6 +85,17 @@ TASKS: dict[str, TaskSpec] = {
             computes=("matmul",),
             todo="compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
             lesson="lesson1_qk_scores",
+            axes=(("query", "key"),),
+            distributions=(),
+            knobs=(
+                Knob(
+                    "args",
+                    (
+                        ("k=q", "your scores are q @ q^T / sqrt(d): you used q where k belongs"),
+                        ("q=k", "your scores are k @ k^T / sqrt(d): you used k where q belongs"),
+                    ),
+                ),
+            ),
         ),
         TaskSpec(
             "softmax_with_temperature",
@@ -72,6 +106,8 @@ TASKS: dict[str, TaskSpec] = {
             todo="divide the scores by the temperature, subtract the maximum along dim, take exp and divide by "
             "its sum along dim",
             lesson="lesson2_softmax",
+            axes=(),
+            distributions=("weights",),
         ),
         TaskSpec(
             "causal_mask",
@@ -82,6 +118,25 @@ TASKS: dict[str, TaskSpec] = {
             todo="compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
             "the past",
             lesson="lesson3_masking",
+            axes=(("query", "key"),),
+            distributions=(),
+            knobs=(
+                Knob(
+                    "diagonal",
+                    (
+                        (
+                            "1",
+                            "your mask also shows each query the next key (j <= i + 1, as torch.tril(..., "
+                            "diagonal=1) gives): keep the diagonal at 0, so that j <= i",
+                        ),
+                        (
+                            "2",
+                            "your mask also shows each query the next two keys (j <= i + 2): keep the diagonal at "
+                            "0, so that j <= i",
+                        ),
+                    ),
+                ),
+            ),
         ),
         TaskSpec(
             "attention",
@@ -94,6 +149,17 @@ TASKS: dict[str, TaskSpec] = {
             todo="the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the "
             "output is the weights times v",
             lesson="lesson3_masking",
+            axes=(("query", "feature"), ("query", "key")),
+            distributions=("weights",),
+            knobs=(
+                Knob(
+                    "args",
+                    (
+                        ("v=k", "your output is weights @ k: the blend must mix the values, weights @ v"),
+                        ("v=q", "your output is weights @ q: the blend must mix the values, weights @ v"),
+                    ),
+                ),
+            ),
         ),
         TaskSpec(
             "multi_head_attention",
@@ -106,6 +172,22 @@ TASKS: dict[str, TaskSpec] = {
             todo="project x with W_q, W_k and W_v, split the heads, run attention in each head, join them and "
             "apply W_o",
             lesson="lesson4_multi_head",
+            axes=(("batch item", "position", "feature"), ("batch item", "head", "query", "key")),
+            distributions=("weights",),
+            knobs=(
+                Knob(
+                    "heads",
+                    (
+                        (
+                            "interleaved",
+                            "your heads each take every n_heads-th feature (as view(B, L, d_head, "
+                            "n_heads) splits them): head h takes features h * d_head to (h + 1) * d_head - 1, as "
+                            "view(B, L, n_heads, d_head) then transpose(1, 2) gives",
+                        ),
+                    ),
+                    output=1,
+                ),
+            ),
         ),
         TaskSpec(
             "plot_attention",
@@ -114,6 +196,8 @@ TASKS: dict[str, TaskSpec] = {
             outputs=("ax",),
             todo="pass weights itself to imshow (or matshow, pcolormesh), unchanged",
             lesson="lesson3_masking",
+            axes=(("query", "key"),),
+            distributions=(),
         ),
         TaskSpec(
             "positional_encoding",
@@ -123,6 +207,8 @@ TASKS: dict[str, TaskSpec] = {
             computes=(),
             todo="fill column 2i with sin(pos / 10000^(2i / d_model)) and column 2i + 1 with cos of the same angle",
             lesson="lesson5_order_and_memory",
+            axes=(("position", "column"),),
+            distributions=(),
         ),
         TaskSpec(
             "kv_cache_attention",
@@ -135,6 +221,8 @@ TASKS: dict[str, TaskSpec] = {
             todo="project the new tokens, append their keys and values to the cache, and attend the new queries "
             "over every cached key with the causal mask's last n rows",
             lesson="lesson5_order_and_memory",
+            axes=(("batch item", "token", "feature"), ("batch item", "query", "key")),
+            distributions=("weights",),
         ),
     )
 }

@@ -8,6 +8,7 @@ only inherits the mistake through a call is not charged). Every valid variant ge
 from __future__ import annotations
 
 import pytest
+import torch
 from attnlab.grading.diagnose import CATALOGUE
 from conftest import SUBMISSIONS, build, expectation, task_of
 
@@ -72,6 +73,8 @@ def test_every_mistake_model_stands_for_an_id_of_its_task():
     for task in course.tasks:
         for case in make_cases(task.id, course.public_seed, course.dtypes, course.devices):
             for name in models.applicable(case):
+                if name.startswith("knob:"):  # the describer's (test_knob_models_are_the_knobs_the_spec_declares)
+                    continue
                 did = name.split(":")[0]
                 assert CATALOGUE[did][0] == task.id, name
                 assert models.mistake(name, case).shape in [e.shape for e in case.expected], (case.id, name)
@@ -79,6 +82,30 @@ def test_every_mistake_model_stands_for_an_id_of_its_task():
     assert len(seen) == 15 and seen <= {i for ids in REQUIRED.values() for i in ids}
     with pytest.raises(KeyError, match="list it in mistakes.applicable"):
         models.mistake("mask_polarity", make_cases("qk_scores", 1, ["float32"], ["cpu"])[0])
+
+
+def test_knob_models_are_the_knobs_the_spec_declares():
+    """Each knob model ("knob:NAME=VALUE", attnlab.answers.knobs) is a choice of a knob in its task's spec, computes
+    an output of the shape the knob's output may take, and turns the reference somewhere: on some case it differs."""
+    from attnlab.course import load_course
+    from attnlab.grading.cases import answers, make_cases
+    from attnlab.tasks import TASKS
+
+    models, course = answers(), load_course()
+    differs = set()
+    for task in course.tasks:
+        declared = {f"knob:{k.name}={v}": k for k in TASKS[task.id].knobs for v, _ in k.choices}
+        for case in make_cases(task.id, course.public_seed, course.dtypes, course.devices):
+            for name in (n for n in models.applicable(case) if n.startswith("knob:")):
+                assert name in declared, name
+                out = models.mistake(name, case)
+                expected = case.expected[declared[name].output]
+                assert out.dim() == expected.dim() and out.dtype == (
+                    torch.bool if expected.dtype == torch.bool else torch.float64
+                )
+                if out.shape != expected.shape or not torch.allclose(out.double(), expected.double()):
+                    differs.add(name)
+    assert differs == {n for t in TASKS.values() for k in t.knobs for n in (f"knob:{k.name}={v}" for v, _ in k.choices)}
 
 
 def test_there_is_one_mistake_file_per_required_id():

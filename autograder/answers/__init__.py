@@ -5,11 +5,12 @@ the trusted side reaches it only through ``attnlab.grading.cases.answers()``, wh
 
 - ``cases.py``: every task's cases drawn from a seed, answered by the reference (`draw_cases`);
 - ``mistakes.py``: the mistake models the diagnosis rules compare with (`applicable`, `mistake`);
-- ``replay.py``: the callee replay (`Replay`, `rebound`, `reference_shapes`).
+- ``knobs.py``: the reference with a knob turned (``attnlab.tasks.Knob``), which the describer compares with;
+- ``replay.py``: the callee replay (`Replay`, `rebound`, `reference_shapes`, `reference_raises`).
 """
 
 from .cases import draw_cases
 from .mistakes import applicable, mistake
-from .replay import Replay, rebound, reference_shapes
+from .replay import Replay, rebound, reference_raises, reference_shapes
 
-__all__ = ["draw_cases", "applicable", "mistake", "Replay", "reference_shapes", "rebound"]
+__all__ = ["draw_cases", "applicable", "mistake", "Replay", "reference_raises", "reference_shapes", "rebound"]

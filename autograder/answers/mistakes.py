@@ -21,10 +21,16 @@ import torch
 from .. import reference as ref
 from ..grading.cases import Case
 from ..reference.attention import sinusoids
+from . import knobs
 
 
 def applicable(case: Case) -> list[str]:
-    """The mistake models that ``diagnose.RULES`` may compare a student's output on `case` with."""
+    """The mistake models that ``diagnose.RULES`` may compare a student's output on `case` with, and the knob
+    models (``attnlab.answers.knobs``) that the describer may."""
+    return _applicable(case) + knobs.applicable(case)
+
+
+def _applicable(case: Case) -> list[str]:
     if case.task == "softmax_with_temperature" and case.kind == "call" and case.probe != "full_row":
         T, dim, n = case.extra["T"], case.extra["dim"], case.tensors["x"].dim()
         names = ["temperature_inverted", "temperature_ignored"] if T != 1.0 and T > 0 else []
@@ -60,6 +66,8 @@ def mistake(name: str, case: Case, callees: dict | None = None) -> torch.Tensor:
             f"no mistake model {name!r} for {case.task} case {case.id}: list it in mistakes.applicable, "
             "or the student build will not have it"
         )
+    if name.startswith("knob:"):
+        return knobs.build(name, case)
     slip, _, arg = name.partition(":")
     build = _SLIPS[slip]
     if callees:

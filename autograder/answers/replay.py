@@ -11,6 +11,8 @@ reference function with globals of its own (`rebound`), never by patching the re
 
 from __future__ import annotations
 
+import inspect
+import math
 import types
 
 import torch
@@ -42,17 +44,24 @@ def rebound(fn, callees: dict):
 class Replay:
     """Callee functions for the reference caller that return what the student's callee returned.
 
-    A call is matched by name and by its tensor arguments; a call that was not recorded falls back to
-    the reference callee (itself fed by the replayed ones).
+    A call is matched by name and by every argument the reference caller passes, bound to the callee's
+    signature with its defaults: the tensors (a mask by its values, as it broadcasts), the temperature and
+    the dim. So a caller that passes the wrong temperature, dim or mask to a callee gets the reference
+    callee's answer for what it should have passed, and is charged for its own slip. A call that was not
+    recorded falls back to the reference callee (itself fed by the replayed ones).
     """
 
     def __init__(self, calls: list, tensors: dict):
         self.calls = calls
         self.tensors = tensors
 
-    def _tensor_args(self, call: dict) -> list:
-        specs = list(call["args"]) + list(call["kwargs"].values())
-        return [self.tensors[s["t"]].to(torch.float64) for s in specs if "t" in s]
+    def _decode(self, spec: dict):
+        if "t" in spec:
+            t = self.tensors[spec["t"]]
+            return t if t.dtype == torch.bool else t.to(torch.float64)
+        if "v" in spec:
+            return spec["v"]
+        return _UNREADABLE  # a device, or an object the worker could not send: matches no argument
 
     def _result(self, call: dict):
         res = [self.tensors[s["t"]].to(torch.float64) if "t" in s else None for s in call["result"]]
@@ -60,29 +69,35 @@ class Replay:
             return None
         return tuple(res) if call["tuple"] else res[0]
 
-    def lookup(self, name: str, args: list):
-        wanted = [a.detach().to(torch.float64) for a in args if isinstance(a, torch.Tensor)]
+    def lookup(self, name: str, args: tuple, kwargs: dict | None = None):
+        """What the student's `name` returned when called with these arguments (as the reference caller
+        passes them), or None where no recorded call had them all."""
+        wanted = _bound(name, args, kwargs or {})
+        if wanted is None:
+            return None
         for call in self.calls:
-            if call["name"] != name:
+            if call["name"] != name or call.get("raised"):
                 continue
-            have = self._tensor_args(call)
-            if len(have) >= len(wanted) and all(
-                h.shape == w.shape and close(h, w, 1e-2, 1e-2) for h, w in zip(have, wanted)
-            ):
+            have = _bound(
+                name,
+                [self._decode(a) for a in call["args"]],
+                {k: self._decode(a) for k, a in call["kwargs"].items()},
+            )
+            if have is not None and all(_same(k, have[k], w, wanted) for k, w in wanted.items() if k != "device"):
                 return self._result(call)
         return None
 
     def functions(self) -> dict:
         def qk(q, k):
-            got = self.lookup("qk_scores", [q, k])
+            got = self.lookup("qk_scores", (q, k))
             return _ORIGINAL["qk_scores"](q, k) if got is None else got
 
         def sm(scores, temperature=1.0, dim=-1):
-            got = self.lookup("softmax_with_temperature", [scores])
+            got = self.lookup("softmax_with_temperature", (scores, temperature, dim))
             return _ORIGINAL["softmax_with_temperature"](scores, temperature, dim) if got is None else got
 
         def att(q, k, v, mask=None, temperature=1.0):
-            got = self.lookup("attention", [q, k, v])
+            got = self.lookup("attention", (q, k, v, mask, temperature))
             if got is None or not isinstance(got, tuple):
                 own = rebound(_ORIGINAL["attention"], {"qk_scores": qk, "softmax_with_temperature": sm})
                 return own(q, k, v, mask, temperature)
@@ -97,6 +112,69 @@ class Replay:
             return _ORIGINAL["causal_mask"](seq_len, device=device)
 
         return {"qk_scores": qk, "softmax_with_temperature": sm, "attention": att, "causal_mask": cm}
+
+
+_UNREADABLE = object()
+
+
+def _bound(name: str, args, kwargs: dict) -> dict | None:
+    """The callee's arguments by parameter name, defaults filled in; None where they do not fit its signature."""
+    try:
+        bound = inspect.signature(_ORIGINAL[name]).bind(*args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _same(param: str, a, b, wanted: dict) -> bool:
+    """Whether argument `param` was `a` in the recorded call and `b` in the reference caller's."""
+    if a is _UNREADABLE or b is _UNREADABLE:
+        return False
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        if a is None or b is None:  # no mask, or one that hides nothing
+            t = a if b is None else b
+            return t.dtype == torch.bool and bool(t.all())
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            return False
+        if a.dtype == torch.bool or b.dtype == torch.bool:  # a mask: the same values once broadcast
+            try:
+                x, y = torch.broadcast_tensors(a != 0, b != 0)
+            except RuntimeError:
+                return False
+            return torch.equal(x, y)
+        return a.shape == b.shape and close(a, b.to(torch.float64), 1e-2, 1e-2)
+    if param == "dim" and isinstance(a, int) and isinstance(b, int):
+        first = next((v for v in wanted.values() if isinstance(v, torch.Tensor)), None)
+        n = first.dim() if first is not None and first.dim() else 1
+        return a % n == b % n
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-6)
+    return a == b
+
+
+def reference_raises(call: dict, tensors: dict) -> bool:
+    """Whether the reference callee raises on the arguments the student's caller passed it (a cache grown along the
+    batch, say): then the caller is to blame, not the callee that raised."""
+    try:
+        args, kwargs = _decoded(call, tensors)
+        _ORIGINAL[call["name"]](*args, **kwargs)
+    except Exception:  # noqa: BLE001 - any error: the reference cannot take these either
+        return True
+    return False
+
+
+def _decoded(call: dict, tensors: dict) -> tuple[list, dict]:
+    def dec(a):
+        if "t" in a:
+            return tensors[a["t"]].to(torch.float64) if tensors[a["t"]].dtype != torch.bool else tensors[a["t"]]
+        if "device" in a:
+            return None  # computed on the CPU here
+        if "other" in a:
+            raise ValueError(a["other"])
+        return a["v"]
+
+    return [dec(a) for a in call["args"]], {k: dec(a) for k, a in call["kwargs"].items()}
 
 
 def reference_shapes(call: dict, tensors: dict) -> list | None:

@@ -171,8 +171,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "wrong_shape": ("*", "on {case}, output {which} has shape {got}, expected {want}."),
     "wrong_dtype": (
         "*",
-        "on {case}, output {which} is {got}, expected {want}: keep the input's dtype (no .float() or "
-        "torch.tensor(...) with a default dtype).",
+        "on {case}, output {which} is {got}, expected {want}: {fix}.",
     ),
     "wrong_device": (
         "*",
@@ -219,6 +218,64 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}.",
     ),
     "constant_output": ("*", "on {case}, your {function} {what}, but {expected}: {todo}."),
+    # the describer (attnlab.grading.describe): how a wrong output relates to the expected one
+    "knob": ("*", "{words}."),
+    "outputs_swapped": ("*", "your outputs come in another order: you returned ({got}), where ({want}) is asked for."),
+    "extra_dims": ("*", "your {which} {has} shape {got}: the expected values {how}. Return shape {want}."),
+    "dims_reordered": (
+        "*",
+        "your {which} {holds} the expected values with {its} dimensions in another order: ({got}) where ({want}) is "
+        "expected{fix}.",
+    ),
+    "reduced_dim": (
+        "*",
+        "your {which} (shape {got}) {is} {how} of the expected one (shape {want}): return every {each} separately.",
+    ),
+    "precision_only": (
+        "*",
+        "your values are right in {good} and wrong only in {bad}: a step overflows or rounds away there. Look for a "
+        "constant too large for {bad} (float16 reaches only 65504, so -1e9 does not fit) or a tensor made in "
+        "another dtype.",
+    ),
+    "index_map": ("*", "your {which} {has} the expected values in another order: {how}."),
+    "scaled_values": ("*", "your {which} {is} {how}."),
+    "offset_values": ("*", "your {which} {is} {how}: look for a term added or taken away that does not belong."),
+    "elementwise_map": ("*", "your {which} {is} {map} of the expected values: {undo}."),
+    "mask_as_numbers": (
+        "*",
+        "your {which} {holds} {true} where the expected mask is True and {false} where it is False: return the bool "
+        "mask itself, True and False.",
+    ),
+    "softmax_again": (
+        "*",
+        "your {which} {is} a softmax of the expected {which} along {axis}, so {they} sum to 1 over {axis}, where "
+        "nothing asks for that: leave that softmax out here.",
+    ),
+    "other_temperature": (
+        "*",
+        "your {which} are {sharper} than expected: they are a softmax of the expected scores multiplied by {t}{cause}",
+    ),
+    "normalised_elsewhere": (
+        "*",
+        "your {which} sum to 1 over the {theirs}, where they should sum to 1 over the {right}: take the softmax "
+        "along the {right} (dim={dim}), one {other} at a time.",
+    ),
+    "rows_rescaled": (
+        "*",
+        "your {which} are in the right proportions along {along} but sum to 1 over {over}, not along {along} alone: "
+        "divide by the sum along dim={dim} (keepdim=True).",
+    ),
+    "weight_where_none": (
+        "*",
+        "your {which} give weight to {where}, which should get none; on the others they are in the right "
+        "proportions: hide those before the softmax (set their scores to -inf).",
+    ),
+    "no_weight_where_some": (
+        "*",
+        "your {which} give no weight to {where}, which should get some; on the others they are in the right "
+        "proportions: each {one} must see those too.",
+    ),
+    "region_split": ("*", "your {which} {is} right on {right} and wrong only on {wrong}."),
 }
 
 #: id -> a few words that name the mistake, where a whole hint does not fit: a picture's title. Every id in
@@ -280,6 +337,25 @@ TITLES: dict[str, str] = {
     "blocked_by_callee": "a function it calls failed",
     "gradient_mismatch": "gradient off, values right",
     "constant_output": "a placeholder: zeros or one value everywhere",
+    # the describer
+    "knob": "a setting of the computation changed",
+    "outputs_swapped": "outputs in the wrong order",
+    "extra_dims": "extra dimensions of size 1",
+    "dims_reordered": "dimensions in the wrong order",
+    "reduced_dim": "a dimension averaged away",
+    "precision_only": "wrong only in low precision",
+    "index_map": "entries in the wrong order",
+    "scaled_values": "values off by a constant factor",
+    "offset_values": "values shifted by a constant",
+    "elementwise_map": "a function of the right values",
+    "mask_as_numbers": "a mask written as numbers",
+    "softmax_again": "a softmax too many",
+    "other_temperature": "weights too sharp or too flat",
+    "normalised_elsewhere": "normalised along the wrong dimension",
+    "rows_rescaled": "normalised over too much",
+    "weight_where_none": "weight where none belongs",
+    "no_weight_where_some": "entries left out of the weights",
+    "region_split": "wrong on one region only",
 }
 
 #: A specific diagnosis makes these generic ones redundant: the student reads one explanation, not two.
@@ -291,6 +367,10 @@ SUBSUMES = {
     "pe_transposed": {"wrong_shape", "wrong_values"},
     "mutates_input": {"exception"},
     "constant_output": {"wrong_values"},
+    **{did: {"wrong_shape", "wrong_values"} for did in ("knob", "outputs_swapped", "extra_dims", "dims_reordered")},
+    "reduced_dim": {"wrong_shape", "wrong_values"},
+    "elementwise_map": {"nan_output", "wrong_values"},
+    "mask_as_numbers": {"nan_output", "wrong_values"},
 }
 
 
@@ -438,6 +518,7 @@ def _unchanged_input(got: torch.Tensor, e: torch.Tensor, case) -> str:
 
 def qk_rules(results) -> list[Diagnosis]:
     out: dict[str, Diagnosis] = {}
+    not_scaled = False
     for r in results:
         if r.passed or not r.got or r.got[0] is None:
             continue
@@ -465,11 +546,10 @@ def qk_rules(results) -> list[Diagnosis]:
         ratio = float(ratios.median())
         if ratio == 0:
             continue  # zeros are not a scale: constant_output names them where it can tell
-        if (
-            math.isfinite(ratio)
-            and float((ratios - ratio).abs().max()) < 0.05 * abs(ratio) + 1e-6
-            and abs(ratio - 1) > 0.01
-        ):
+        scaled = math.isfinite(ratio) and float((ratios - ratio).abs().max()) < 0.05 * abs(ratio) + 1e-6
+        if not scaled and int(sel.sum()) >= 2:
+            not_scaled = True  # a case that shows no one factor: a scale cannot be the whole story
+        if scaled and abs(ratio - 1) > 0.01:
             if d > 1 and abs(ratio - math.sqrt(d)) < 0.02 * math.sqrt(d):
                 out["missing_scale"] = Diagnosis.make("missing_scale", ratio=ratio, d=d)
             else:
@@ -479,6 +559,9 @@ def qk_rules(results) -> list[Diagnosis]:
                     else ""
                 )
                 out.setdefault("wrong_scale", Diagnosis.make("wrong_scale", ratio=ratio, also=also))
+    if not_scaled:  # e.g. a softmax inside qk_scores: 1 on the one-key probe looks like sqrt(d) times 1/sqrt(d)
+        out.pop("missing_scale", None)
+        out.pop("wrong_scale", None)
     return list(out.values())
 
 
@@ -546,7 +629,7 @@ def softmax_rules(results) -> list[Diagnosis]:
             if got.isnan().any():
                 out["fully_masked_row_nan"] = Diagnosis.make("fully_masked_row_nan")
             continue
-        nan = ~torch.isfinite(got)
+        nan = got.isnan() | (got == float("inf"))  # what exp overflowing gives; -inf is a log of 0, not this
         if nan.any() and torch.isfinite(exp).all():
             bad = "NaN" if got.isnan().any() else "inf"
             out.setdefault("unstable_softmax", Diagnosis.make("unstable_softmax", bad=bad, where=r.case.label))
@@ -583,8 +666,8 @@ def mask_rules(results) -> list[Diagnosis]:
         if r.passed or not r.got or r.got[0] is None or "n" not in case.extra:
             continue
         got, n = r.got[0], case.extra["n"]
-        if got.shape != (n, n):
-            continue
+        if got.shape != (n, n) or not bool(((got == 0) | (got == 1)).all()):
+            continue  # not a mask of True and False (0 and -inf, say): the describer says what it is
         g = got != 0
         if n == 1:
             continue  # too small to tell the mistakes apart

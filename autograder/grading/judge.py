@@ -29,6 +29,7 @@ no reference, skips it; it has no use for it either, since only ``grade`` passes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -36,6 +37,7 @@ import torch
 from ..child.replies import CaseReply, Status, StrEnum
 from ..tasks import TASKS
 from .cases import Case, answers
+from .describe import describe, drawn_as
 from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs, contract_name, within
 from .forbidden import excused, trace_gap
 
@@ -75,6 +77,8 @@ class CaseResult:
     #: Where the case's callees were replayed and it still failed: the replay's callee functions, through which
     #: the diagnosis rules compute their mistake models (``diagnose.model_output``), so a slip of its own is named.
     replayed: dict | None = None
+    #: There, the outputs the reference gives with those callees: what the describer compares with.
+    reference: list | None = None
     tensors: dict = field(default_factory=dict)  # everything the worker sent back for this case
 
     @property
@@ -212,7 +216,7 @@ def _judge_error(r: CaseResult, err: dict) -> CaseResult:
     if named is not None:  # the exception is a known mistake's symptom: say which, with the error in it
         r.problems.append(named)
         return r
-    error = f"{_theirs(err.get('type'), STUDENT_NAME)}: {_theirs(err.get('msg', ''))}"
+    error = f"{_theirs(err.get('type'), STUDENT_NAME)}: {_theirs(err.get('msg', '')).rstrip('.')}"
     r.problems.append(Diagnosis.make("exception", case=case.label, error=error, where=_where(err.get("tb", ""))))
     return r
 
@@ -330,7 +334,11 @@ def _judge_output(r: CaseResult, i: int, o: dict, e: torch.Tensor, tolerance: tu
     want_dtype = "bool" if e.dtype == torch.bool else case.dtype
     if o["dtype"] != want_dtype:
         got = _theirs(o["dtype"], STUDENT_NAME)
-        r.problems.append(Diagnosis.make("wrong_dtype", case=case.label, which=which, got=got, want=want_dtype))
+        r.problems.append(
+            Diagnosis.make(
+                "wrong_dtype", case=case.label, which=which, got=got, want=want_dtype, fix=_dtype_fix(case, e)
+            )
+        )
     if o["device"] != case.device:
         detail = f"{which} is on {_theirs(o['device'], STUDENT_NAME)}, expected {case.device}"
         r.problems.append(Diagnosis.make("wrong_device", case=case.label, detail=detail))
@@ -353,6 +361,18 @@ def _judge_output(r: CaseResult, i: int, o: dict, e: torch.Tensor, tolerance: tu
             r.problems.append(Diagnosis.make("nan_output", case=case.label, where=where))
         r.detail = f"{which}: " + describe_error(got64, e64, *tolerance)
     return False
+
+
+def _dtype_fix(case: Case, e: torch.Tensor) -> str:
+    """How to get the dtype right: keep the inputs' where there are tensor inputs, else make it as asked."""
+    if e.dtype == torch.bool:
+        return "return a bool tensor (a comparison such as j <= i gives one; torch.ones(..., dtype=torch.bool) too)"
+    if any(isinstance(t, torch.Tensor) and t.is_floating_point() for t in case.tensors.values()):
+        return "keep the input's dtype (no .float() or torch.tensor(...) with a default dtype)"
+    return (
+        f"make it {case.dtype} (dtype=torch.{case.dtype}; NumPy arrays and torch.tensor of Python floats come out "
+        "float64)"
+    )
 
 
 def _watched(r: CaseResult, right: bool) -> None:
@@ -428,7 +448,12 @@ def _judge_plot(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
     fig = meta.get("figure", {})
     arrays = {k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("fig.")}
     verdict = judge_plot(
-        fig, arrays, np.asarray(case.expected[0].numpy()), case.extra["query_tokens"], case.extra["key_tokens"]
+        fig,
+        arrays,
+        np.asarray(case.expected[0].numpy()),
+        case.extra["query_tokens"],
+        case.extra["key_tokens"],
+        drawn_as=drawn_as,
     )
     constant = _constant_grid(arrays.get("grid"), np.asarray(case.expected[0].numpy(), dtype=np.float64))
     for did, msg in zip(verdict.diagnoses, verdict.messages):
@@ -536,6 +561,7 @@ def judge_task(
         results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
     diagnoses = _diagnoses(task, results, constant, findings or [], callee_status, contract)
     diagnoses += _events(task, results, failure, callee_status)
+    diagnoses = _with_description(task, results, diagnoses)
     redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
     diagnoses = [d for d in diagnoses if d.id not in redundant]
     counted = [r for r in results if not (r.pending or r.skipped)]
@@ -588,6 +614,37 @@ def _diagnoses(
     if constant:  # a placeholder comes before anything else it may also show
         diagnoses = [next(iter(constant.values()))] + [d for d in diagnoses if d.id != "constant_output"]
     return diagnoses
+
+
+#: What the describer may stand in front of: findings that say what happened, not how the values are wrong.
+DESCRIBABLE = {
+    "wrong_shape",
+    "wrong_values",
+    "nan_output",
+    "wrong_dtype",
+    "wrong_device",
+    "gradient_mismatch",
+    "callee_failed",
+    "blocked_by_callee",
+    "exception",
+    "timeout",
+    "crashed",
+    "constant_output",
+}
+
+
+def _with_description(task, results: list[CaseResult], diagnoses: list[Diagnosis]) -> list[Diagnosis]:
+    """`diagnoses` with the describer's relation first (``attnlab.grading.describe``), where no rule named the
+    mistake: a rule's diagnosis keeps priority, and a placeholder does where every wrong case is one."""
+    if not all(d.id in DESCRIBABLE for d in diagnoses):
+        return diagnoses
+    try:
+        described = describe(task.id, results)
+    except Exception:  # noqa: BLE001 - a description that fails must never cost the grade; the tests find it
+        if os.environ.get("ATTNLAB_STRICT_DESCRIBE"):
+            raise
+        return diagnoses
+    return diagnoses if described is None else [described] + diagnoses
 
 
 def _scan_finding(task, f) -> Diagnosis:
@@ -676,7 +733,8 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
     for r in results:
         status = r.meta.get("status")
         if r.case.kind == "meta_device" and not r.passed:
-            suspects = [c for c in failing if c in uses]
+            # a callee this run does not grade is not known to be wrong: the case's own problem shows instead
+            suspects = [c for c in failing if c in uses and callee_status.get(c) != NOT_GRADED]
             if suspects:
                 r.blocked_by, r.blocked_what = suspects[0], "is wrong"
                 r.problems = []
@@ -723,6 +781,7 @@ def _attribute_to_callees(task_id: str, results: list[CaseResult], callee_status
             # Wrong even given what its own callees returned: a slip of its own. Say how far off it is from what
             # the reference would give with those callees, and let the rules name the slip through them too.
             r.replayed = {k: f for k, f in functions.items() if k in TASKS[task_id].replayed}
+            r.reference = [e.to(torch.float64) for e in expected]
             _replayed_detail(r, expected)
 
 
@@ -740,6 +799,10 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
     """The failing callee that raised inside this case, or that returned a tensor of the wrong dtype or
     shape just before the caller raised; None when the caller's own code is to blame."""
     frames = r.meta.get("error", {}).get("frames", [])
+    models = answers()  # None in the student build: no reference to ask
+    raised = [c for c in r.meta.get("callee_calls", []) if c.get("raised")]
+    if models is not None and raised and all(models.reference_raises(c, r.tensors) for c in raised):
+        return None  # the reference callee raises on those arguments too: the caller passed what no callee takes
     inner = [f for f in frames if f in failing]
     if inner and frames and frames[-1] in failing:
         return frames[-1], "raised an error"
@@ -754,7 +817,6 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
                 return call["name"], f"returned {str(t.dtype).replace('torch.', '')} for {r.case.dtype} inputs"
             if "other" in res:
                 return call["name"], f"returned a {_theirs(res['other'], STUDENT_NAME)}"
-        models = answers()  # None in the student build: no reference to ask for the shapes
         want = models.reference_shapes(call, r.tensors) if models is not None else None
         got = [tuple(r.tensors[res["t"]].shape) for res in call["result"] if "t" in res]
         if want is not None and len(got) == len(want) and got != want:

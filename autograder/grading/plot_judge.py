@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,7 @@ HINT_OTHER = (
     "these are not the weights you were given, so draw weights itself, unchanged (no extra softmax, "
     "normalisation or rounding)."
 )
+HINT_DESCRIBED = "{what}. Draw weights itself, unchanged."
 UNLABELLED_MISMATCH = (
     "your heatmap does not hold the weights in any orientation (the nearest, {nearest}, {off}): "
     "draw weights itself, unchanged."
@@ -111,8 +113,12 @@ def judge_plot(
     query_tokens: list[str],
     key_tokens: list[str],
     atol: float = ATOL_DEFAULT,
+    drawn_as: Callable[[np.ndarray, np.ndarray, float], str | None] | None = None,
 ) -> PlotVerdict:
-    """Judge the figure the child read against weights (L, S), query_tokens (L,) and key_tokens (S,)."""
+    """Judge the figure the child read against weights (L, S), query_tokens (L,) and key_tokens (S,).
+
+    `drawn_as(grid, weights, atol)` says what a grid that is not the weights shows instead, where it can
+    (the judge passes ``attnlab.grading.describe.drawn_as``; this module stays numpy only)."""
     w = np.asarray(weights, dtype=np.float64)  # (L, S)
     if w.ndim != 2 or w.shape != (len(query_tokens), len(key_tokens)):
         raise ValueError(f"weights {w.shape} do not match {len(query_tokens)} query and {len(key_tokens)} key tokens")
@@ -136,7 +142,7 @@ def judge_plot(
             if query_axis is None:
                 problem = _check_unlabelled(fig.grid, w, atol)
             else:
-                problem = _check_labelled(fig, w, q_tok, k_tok, query_axis, atol)
+                problem = _check_labelled(fig, w, q_tok, k_tok, query_axis, atol, drawn_as)
         except _Unreadable as e:
             problem = UNREADABLE.format(why=e)
         if problem:
@@ -285,7 +291,7 @@ def _shown(tokens: list[str]) -> str:
 
 
 def _check_labelled(
-    fig: _Figure, w: np.ndarray, q_tok: list[str], k_tok: list[str], qa: str, atol: float
+    fig: _Figure, w: np.ndarray, q_tok: list[str], k_tok: list[str], qa: str, atol: float, drawn_as=None
 ) -> str | None:
     """Read the grid through its tick labels, query axis `qa`; None if every cell shows its weight."""
     L, S = w.shape
@@ -317,7 +323,13 @@ def _check_labelled(
     i, j = np.unravel_index(int(np.argmax(err)), err.shape)
     got = "nothing (NaN)" if np.isnan(seen[i, j]) else f"{seen[i, j]:.2f}"
     return CELL_MISMATCH.format(
-        q=repr(q_tok[i][:30]), k=repr(k_tok[j][:30]), got=got, i=i, j=j, want=w[i, j], hint=_hint(seen, w, qa, atol)
+        q=repr(q_tok[i][:30]),
+        k=repr(k_tok[j][:30]),
+        got=got,
+        i=i,
+        j=j,
+        want=w[i, j],
+        hint=_hint(seen, w, qa, atol, drawn_as),
     )
 
 
@@ -363,7 +375,7 @@ def _token_indices(cells: list[tuple[int, str]], tokens: list[str]) -> list[list
     return options
 
 
-def _hint(seen: np.ndarray, w: np.ndarray, qa: str, atol: float) -> str:
+def _hint(seen: np.ndarray, w: np.ndarray, qa: str, atol: float, drawn_as=None) -> str:
     if seen.shape[0] == seen.shape[1] and _close(seen, w.T, atol):
         return HINT_TRANSPOSED.format(qaxis=qa, **_transposed(qa))
     flips = {"query labels": w[::-1], "key labels": w[:, ::-1], "query and key labels": w[::-1, ::-1]}
@@ -372,6 +384,9 @@ def _hint(seen: np.ndarray, w: np.ndarray, qa: str, atol: float) -> str:
             return HINT_FLIPPED.format(which=which)
     if _close(np.sort(seen, axis=None), np.sort(w, axis=None), atol):
         return HINT_MOVED
+    drawn = drawn_as(seen, w, atol) if drawn_as is not None and not np.isnan(seen).any() else None
+    if drawn is not None:  # the describer's words for how it relates to the weights, and the fix
+        return HINT_DESCRIBED.format(what=drawn[0].lower() + drawn[1:].rstrip("."))
     return HINT_OTHER
 
 

@@ -98,7 +98,8 @@ def test_with_a_mistake_of_its_own_the_caller_says_callee_failed_and_loses_only_
 
     result = _attention(answer, callee_status={"qk_scores": "failed"})
     ids = [d.id for d in result.diagnoses]
-    assert "callee_failed" in ids and "wrong_values" in ids
+    assert "callee_failed" in ids and "scaled_values" in ids  # its own slip, against what the replay expects
+    assert "your output is 2 times the expected one everywhere" in result.feedback.lower()
     (callee_failed,) = [d for d in result.diagnoses if d.id == "callee_failed"]
     assert callee_failed.message == (
         "attention would be right with a correct qk_scores: fix qk_scores first. No points are taken here for it."
@@ -123,7 +124,7 @@ def test_a_callee_the_run_does_not_grade_is_replayed_and_nothing_is_said_of_it()
         return student_attention(c, own_slip=(lambda out: 2 * out) if c.id == "v0" else None)
 
     result = _attention(slipped, callee_status={"qk_scores": NOT_GRADED})
-    assert [d.id for d in result.diagnoses] == ["wrong_values"]  # its own slip, and no word of qk_scores
+    assert [d.id for d in result.diagnoses] == ["scaled_values"]  # its own slip, and no word of qk_scores
     assert result.status == TaskStatus.PARTIAL
 
 
@@ -217,6 +218,53 @@ def test_the_replay_finds_the_recorded_call_by_its_tensor_arguments():
     assert torch.equal(replay.lookup("qk_scores", [q, k]), f64(tensors["callee.0.out.0"]))
     assert replay.lookup("qk_scores", [k, q]) is None  # other arguments: not this call
     assert torch.equal(replay.functions()["qk_scores"](k, q), ORIGINAL["qk_scores"](k, q))  # the reference instead
+
+
+def _one_call(name: str, args: list, result, kwargs: dict | None = None) -> Replay:
+    tensors: dict = {}
+    call = callee_call(tensors, 0, name, args, result)
+    for key, value in (kwargs or {}).items():
+        tensors[f"callee.0.kw.{key}"] = value if isinstance(value, torch.Tensor) else None
+        call["kwargs"][key] = {"t": f"callee.0.kw.{key}"} if isinstance(value, torch.Tensor) else {"v": value}
+    return Replay([call], {k: v for k, v in tensors.items() if v is not None})
+
+
+def test_the_replay_matches_the_temperature_and_the_dim_too():
+    """A caller that passed its softmax another temperature or dim than the reference's gets the reference's answer
+    for what it should have passed, so its own slip is charged (a wrong caller used to pass the replay)."""
+    s = torch.randn(3, 5, dtype=torch.float64)
+    theirs = torch.softmax(s, dim=-2)
+    assert (
+        _one_call("softmax_with_temperature", [s], theirs, {"dim": -2}).lookup("softmax_with_temperature", (s, 1.0, -1))
+        is None
+    )
+    assert (
+        _one_call("softmax_with_temperature", [s, 1.0], theirs).lookup("softmax_with_temperature", (s, 0.5, -1)) is None
+    )
+    # the control: the same arguments, however spelled (dim=1 is dim=-1 here, 1 is 1.0), find the call
+    for args, kwargs in (([s], {}), ([s, 1], {"dim": 1}), ([s], {"temperature": 1.0, "dim": -1})):
+        got = _one_call("softmax_with_temperature", args, theirs, kwargs).lookup(
+            "softmax_with_temperature", (s, 1.0, -1)
+        )
+        assert got is not None and torch.equal(got, theirs), (args, kwargs)
+
+
+def test_the_replay_matches_the_mask_by_its_values():
+    q, k, v = (torch.randn(2, 4, 8, dtype=torch.float64) for _ in range(3))
+    mask = ref.causal_mask(4)
+    out = (torch.randn(2, 4, 8, dtype=torch.float64), torch.rand(2, 4, 4, dtype=torch.float64))
+    wanted = (q, k, v, mask, 1.0)
+    assert _one_call("attention", [q, k, v], out).lookup("attention", wanted) is None  # the mask left out
+    assert _one_call("attention", [q, k, v, mask[:, :]], out).lookup("attention", wanted) is not None  # control
+    assert _one_call("attention", [q, k, v, mask.view(1, 1, 4, 4)], out).lookup("attention", wanted) is not None
+    assert _one_call("attention", [q, k, v, ~mask], out).lookup("attention", wanted) is None
+    assert _one_call("attention", [q, k, v, None], out).lookup("attention", (q, k, v, None, 1.0)) is not None
+    assert (
+        _one_call("attention", [q, k, v, torch.ones(4, 4, dtype=torch.bool)], out).lookup(
+            "attention", (q, k, v, None, 1.0)
+        )
+        is not None
+    )  # a mask that hides nothing is no mask
 
 
 def test_rebound_refuses_a_callee_the_reference_does_not_have():

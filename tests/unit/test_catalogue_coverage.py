@@ -16,6 +16,7 @@ import pytest
 from attnlab.grading.diagnose import CATALOGUE
 
 RULES = "test_diagnosis_rules"
+DESCRIBE = "test_describe"
 
 #: catalogue id -> "module::test" (the module under tests/unit) that produces it from made-up replies.
 PRODUCED_BY: dict[str, str] = {
@@ -75,6 +76,25 @@ PRODUCED_BY: dict[str, str] = {
     "blocked_by_callee": f"{RULES}::test_a_callee_that_raised_inside_the_caller_is_blocked_by_callee",
     "gradient_mismatch": f"{RULES}::test_a_wrong_gradient_with_right_values_is_gradient_mismatch",
     "constant_output": f"{RULES}::test_zeros_everywhere_are_constant_output",
+    # the describer
+    "knob": f"{DESCRIBE}::test_q_where_k_belongs_is_the_knob_of_qk_scores_args",
+    "outputs_swapped": f"{DESCRIBE}::test_outputs_in_the_other_order_are_outputs_swapped",
+    "extra_dims": f"{DESCRIBE}::test_extra_dimensions_of_size_1_are_extra_dims",
+    "dims_reordered": f"{DESCRIBE}::test_heads_and_queries_swapped_are_dims_reordered",
+    "reduced_dim": f"{DESCRIBE}::test_scores_summed_over_the_batch_are_reduced_dim",
+    "precision_only": f"{DESCRIBE}::test_wrong_only_in_half_precision_is_precision_only",
+    "index_map": f"{DESCRIBE}::test_positions_counted_from_1_are_index_map",
+    "scaled_values": f"{DESCRIBE}::test_a_factor_named_by_the_case_is_scaled_values",
+    "offset_values": f"{DESCRIBE}::test_a_constant_added_is_offset_values",
+    "elementwise_map": f"{DESCRIBE}::test_the_log_of_the_weights_is_elementwise_map",
+    "mask_as_numbers": f"{DESCRIBE}::test_a_mask_of_0_and_minus_inf_is_mask_as_numbers_not_mask_inverted",
+    "softmax_again": f"{DESCRIBE}::test_a_softmax_inside_qk_scores_is_softmax_again_not_missing_scale",
+    "other_temperature": f"{DESCRIBE}::test_weights_at_another_temperature_are_other_temperature_named_by_the_case",
+    "normalised_elsewhere": f"{DESCRIBE}::test_a_softmax_over_the_queries_is_normalised_elsewhere",
+    "rows_rescaled": f"{DESCRIBE}::test_weights_summing_to_1_over_the_whole_tensor_are_rows_rescaled",
+    "weight_where_none": f"{DESCRIBE}::test_weights_on_the_keys_the_mask_hides_are_weight_where_none",
+    "no_weight_where_some": f"{DESCRIBE}::test_no_weight_on_the_keys_of_earlier_calls_is_no_weight_where_some",
+    "region_split": f"{DESCRIBE}::test_wrong_only_on_the_odd_columns_is_region_split",
 }
 
 

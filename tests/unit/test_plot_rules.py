@@ -29,8 +29,8 @@ W = _weights(3, 5)  # cross-attention: queries Q, keys K
 WS = _weights(4, 4, seed=1)  # self-attention over SELF
 
 
-def _verdict(meta, arrays, w=W, q=Q, k=K):
-    return judge_plot(meta, arrays, w, q, k)
+def _verdict(meta, arrays, w=W, q=Q, k=K, drawn_as=None):
+    return judge_plot(meta, arrays, w, q, k, drawn_as=drawn_as)
 
 
 # ---------------------------------------------------------------------------------------------- right
@@ -51,9 +51,17 @@ def test_the_weights_transposed_with_labels_that_say_so_pass():
 
 
 def test_other_numbers_under_the_right_labels_are_plot_wrong_data():
-    v = _verdict(*heatmap(W**2, K, Q))
+    v = _verdict(*heatmap(W[::-1, ::-1] * 0.7 + 0.1, K, Q))  # unrelated to the weights in any way the describer knows
     assert v.diagnoses == ["plot_wrong_data"] and not v.passed
     assert "these are not the weights you were given" in v.messages[0]
+
+
+def test_numbers_the_describer_relates_to_the_weights_are_said_so():
+    from attnlab.grading.describe import drawn_as
+
+    v = _verdict(*heatmap(W**2, K, Q), drawn_as=drawn_as)
+    assert v.diagnoses == ["plot_wrong_data"] and not v.passed
+    assert "your heatmap is the square of the weights: leave out the square. Draw weights itself" in v.messages[0]
 
 
 def test_a_square_heatmap_transposed_under_unchanged_labels_is_plot_wrong_data():

@@ -1,5 +1,5 @@
 # expect: attention wrong_shape
-# Blends the values with a broadcast sum but keeps the summed dim: output is (..., L, 1, dv).
+# Joins the last two dimensions of the output, as if joining heads: output is (..., L * dv).
 
 
 def attention(q, k, v, mask=None, temperature=1.0):
@@ -7,5 +7,5 @@ def attention(q, k, v, mask=None, temperature=1.0):
     if mask is not None:
         scores = scores.masked_fill(mask.logical_not(), float("-inf"))
     weights = softmax_with_temperature(scores, temperature, dim=-1)  # (..., L, S)
-    out = (weights.unsqueeze(-1) * v.unsqueeze(-3)).sum(dim=-2, keepdim=True)  # (..., L, 1, dv)
-    return out, weights
+    out = weights @ v  # (..., L, dv)
+    return out.reshape(*out.shape[:-2], -1), weights  # (..., L * dv)

@@ -1,0 +1,91 @@
+"""The reference with one of its knobs turned: how each `attnlab.tasks.Knob` is run. Never shipped to students.
+
+A task's spec declares its knobs and the words for each value (public: they go into hints). Here is how the
+reference computes its output with the knob at that value: "knob:diagonal=1" is causal_mask with
+torch.tril(..., diagonal=1). The describer (``attnlab.grading.describe``) compares a student's output with
+these through the same seam as the mistake models (``diagnose.model_output``), and the student build
+precomputes them on the public cases as it does the mistake models, so `applicable` must list exactly what
+`build` can compute.
+
+May import the reference and the grading side's Case; nothing that runs student code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import reference as ref
+from ..grading.cases import Case
+from ..tasks import TASKS
+
+
+def applicable(case: Case) -> list[str]:
+    """The knob models ("knob:NAME=VALUE") that the describer may compare a student's output on `case` with."""
+    if case.kind not in ("call", "module"):
+        return []
+    out = []
+    for knob in TASKS[case.task].knobs:
+        for value, _ in knob.choices:
+            if _fits(case, knob.name, value):
+                out.append(f"knob:{knob.name}={value}")
+    return out
+
+
+def _fits(case: Case, name: str, value: str) -> bool:
+    if case.task == "qk_scores":
+        return "q" in case.tensors and "k" in case.tensors
+    if case.task == "causal_mask":
+        return case.extra.get("n", 0) > int(value)  # on a shorter mask the knob changes nothing
+    if case.task == "attention":  # "v=k": k stands in for v where it has as many rows
+        a, _, b = value.partition("=")
+        return {a, b} <= set(case.tensors) and case.tensors[a].shape[-2] == case.tensors[b].shape[-2]
+    if case.task == "multi_head_attention":
+        return case.extra.get("H", 1) > 1  # with one head every split is the same
+    return False
+
+
+def build(name: str, case: Case) -> torch.Tensor:
+    """The knob model `name` ("knob:diagonal=1") on `case`: the knob's output, float64 (bool for a mask)."""
+    knob, _, value = name.removeprefix("knob:").partition("=")
+    t = {k: v.to(torch.float64) for k, v in case.tensors.items() if v.is_floating_point()}
+    if case.task == "qk_scores":  # args: "k=q" uses q as both
+        a, _, b = value.partition("=")
+        given = {"q": t["q"], "k": t["k"]}
+        given[a] = given[b]
+        return ref.qk_scores(given["q"], given["k"])
+    if case.task == "causal_mask":  # diagonal: torch.tril(ones, diagonal=value)
+        n = case.extra["n"]
+        return torch.ones(n, n, dtype=torch.bool).tril(int(value))
+    if case.task == "attention":  # args: "v=k" blends the keys
+        a, _, b = value.partition("=")
+        given = {"q": t["q"], "k": t["k"], "v": t["v"]}
+        given[a] = given[b]
+        return ref.attention(given["q"], given["k"], given["v"], case.extra["mask"], case.extra["T"])[0]
+    if case.task == "multi_head_attention":  # heads: "interleaved" splits features (d_head, n_heads)
+        return _interleaved_heads(case)[1]
+    raise KeyError(name)
+
+
+def _interleaved_heads(case: Case) -> list[torch.Tensor]:
+    """(output, weights) of multi-head attention whose heads take every n_heads-th feature."""
+    st = {k: v.double() for k, v in case.extra["state"].items()}
+    x = case.extra["x"].double()
+    B, L, dm = x.shape
+    H = case.extra["H"]
+    dh = dm // H
+
+    def lin(name, t):
+        return torch.nn.functional.linear(t, st[f"{name}.weight"], st.get(f"{name}.bias"))
+
+    def split(t):  # (B, L, d_model) -> (B, H, L, dh), head h taking features h, h + H, h + 2H, ...
+        return t.view(B, L, dh, H).permute(0, 3, 1, 2)
+
+    q, k, v = split(lin("W_q", x)), split(lin("W_k", x)), split(lin("W_v", x))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(dh)
+    if case.extra["causal"]:
+        scores = scores.masked_fill(~ref.causal_mask(L), float("-inf"))
+    w = ref.softmax_with_temperature(scores)
+    o = (w @ v).permute(0, 2, 3, 1).reshape(B, L, dm)
+    return [lin("W_o", o), w]

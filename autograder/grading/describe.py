@@ -1,0 +1,979 @@
+"""The describer: how a student's wrong output relates to the expected one, for slips no rule was written for.
+
+Where a task fails and no rule of ``diagnose.RULES`` names the mistake, the describer looks for the
+simplest relation between each wrong output G and the expected output E that explains every failing
+case of the task alike, and says it in the case's own words: rows are queries, columns are keys,
+positions, features, heads, calls (``TaskSpec.axes``), and a factor is named where it equals a quantity
+of the case (sqrt(d), n_heads, T, ...). Each relation is a catalogue id of ``diagnose.CATALOGUE``:
+
+- the reference with one of its knobs turned (``TaskSpec.knobs``), and the outputs in the other order;
+- shape: the expected values with extra dimensions of size 1, their dimensions in another order, or
+  averaged, summed or cut down to one entry along a dimension;
+- values: a constant factor, a sign, an offset, a function of the expected values (log, exp, a mask's
+  True and False written as numbers), a softmax taken once more;
+- weights (``TaskSpec.distributions``): the expected ones at another temperature, normalised along
+  another dimension or over more of them, or with weight where none belongs or none where some does;
+- an index map along one dimension: shifted by one, reversed, interleaved, in another order;
+- where it is right and where it is wrong: a region (a triangle, the hidden cells, some heads, the odd
+  columns, the later calls), or the low-precision dtypes only.
+
+Precision comes before recall: a relation is named only where it holds on every failing case that can
+test it, with the same parameters, and never on noise or an unrelated tensor (tests/unit/test_describe.py
+pins each with a control). A wrong name is worse than none; then the judge says how many values are off.
+
+May import torch, ``attnlab.tasks`` and the diagnosis catalogue; the answers only through
+``diagnose.model_output`` (the knob models), and nothing of the child zone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..tasks import TASKS
+from .diagnose import Diagnosis, close, model_output, within
+
+#: The describer's catalogue ids: they stand in for the judge's "N values are off" (wrong_values), and the
+#: shape relations for wrong_shape.
+IDS = (
+    "knob",
+    "outputs_swapped",
+    "extra_dims",
+    "dims_reordered",
+    "reduced_dim",
+    "precision_only",
+    "index_map",
+    "scaled_values",
+    "offset_values",
+    "elementwise_map",
+    "mask_as_numbers",
+    "softmax_again",
+    "other_temperature",
+    "normalised_elsewhere",
+    "rows_rescaled",
+    "weight_where_none",
+    "no_weight_where_some",
+    "region_split",
+)
+
+LOW_PRECISION = ("float16", "bfloat16")
+
+
+@dataclass
+class Pair:
+    """One wrong output of one case: the student's G and the expected E, both float64."""
+
+    r: object  # the judge's CaseResult
+    i: int  # which output
+    G: torch.Tensor
+    E: torch.Tensor
+    boolean: bool  # the expected output is a mask
+
+    @property
+    def case(self):
+        return self.r.case
+
+    @property
+    def tol(self) -> tuple[float, float]:
+        return (1e-4, 1e-4) if self.case.dtype in ("float64", "float32") else (5e-2, 5e-2)
+
+    @property
+    def which(self) -> str:
+        return TASKS[self.case.task].output_name(self.i)
+
+    def near(self, a: torch.Tensor, b: torch.Tensor, scale: float = 1.0) -> bool:
+        atol, rtol = self.tol
+        return close(a, b, atol * max(1.0, scale), rtol)
+
+    def along(self, a: int) -> str:
+        """How a sentence names dimension `a` as a whole: "the keys", or "dim 1" where it has no name."""
+        word = self.axis(a, True)
+        if word.startswith("dim "):
+            given = self.case.extra.get("dim")
+            return f"dim {given}" if a == self.norm_dim and isinstance(given, int) else f"dim {a - self.E.dim()}"
+        return f"the {word}"
+
+    def axis(self, a: int, plural: bool = False) -> str:
+        """The name of dimension `a` of E: "query", "keys", "batch item", "dim 0"."""
+        return axis_name(self.case.task, self.i, self.E.dim(), a, plural)
+
+    @property
+    def norm_dim(self) -> int | None:
+        """The dimension along which E sums to 1, where E is weights; None otherwise."""
+        spec = TASKS[self.case.task]
+        if self.which not in spec.distributions or self.E.dim() == 0:
+            return None
+        return self.case.extra.get("dim", -1) % self.E.dim()
+
+
+def axis_name(task: str, i: int, ndim: int, a: int, plural: bool = False) -> str:
+    names = TASKS[task].axes[i] if i < len(TASKS[task].axes) else ()
+    k = a - (ndim - len(names))
+    if k >= 0:
+        word = names[k]
+    elif names:
+        word = "batch item"
+    else:
+        return f"dim {a}"
+    return _plural(word) if plural else word
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+@dataclass
+class Found:
+    """A relation on one case. `key` must agree across the failing cases; `names` (the quantities a
+    number of it equals) are intersected across them, and the simplest left fills ``details["named"]``."""
+
+    id: str
+    details: dict
+    key: tuple = ()
+    names: tuple[str, ...] | None = None
+    value: float = 0.0
+
+
+#: A tester's answer where the case cannot tell (an expected output that does not vary, say).
+UNTESTABLE = "untestable"
+
+Tester = Callable[[Pair], "Found | str | None"]
+
+
+# ------------------------------------------------------------------------------------------ quantities
+
+
+def quantities(case) -> dict[str, float]:
+    """The case's numbers a factor may be named after, by the names the lessons use."""
+    out: dict[str, float] = {}
+    t, ex = case.tensors, case.extra
+    q, k = t.get("q"), t.get("k")
+    if isinstance(q, torch.Tensor) and q.dim() >= 2:
+        out["d"] = q.shape[-1]
+        out["L"] = q.shape[-2]
+    if isinstance(k, torch.Tensor) and k.dim() >= 2:
+        out["S"] = k.shape[-2]
+    v = t.get("v")
+    if isinstance(v, torch.Tensor) and v.dim() >= 2:
+        out["dv"] = v.shape[-1]
+    if "d_model" in ex:
+        out["d_model"] = ex["d_model"]
+        if ex.get("H"):
+            out["n_heads"] = ex["H"]
+            out["d_head"] = ex["d_model"] // ex["H"]
+    for key, name in (("T", "T"), ("n", "seq_len"), ("seq_len", "seq_len")):
+        v = ex.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[name] = v
+    return {n: float(v) for n, v in out.items() if v > 0 and v != 1}
+
+
+def _forms(qs: dict[str, float]) -> list[tuple[str, float, int]]:
+    """Expressions of the quantities with their rank (simplest 0): d; 1/d; sqrt(d); 1/sqrt(d); 2*sqrt(d), d/2;
+    sqrt(d/S), d/S; and last the bare numbers 2 and 1/2."""
+    out: list[tuple[str, float, int]] = []
+    ranks = [
+        lambda n, v: (n, v),
+        lambda n, v: (f"1/{n}", 1 / v),
+        lambda n, v: (f"sqrt({n})", math.sqrt(v)),
+        lambda n, v: (f"1/sqrt({n})", 1 / math.sqrt(v)),
+    ]
+    for rank, form in enumerate(ranks):
+        out += [(*form(n, v), rank) for n, v in qs.items()]
+    singles = [(e, v) for e, v, _ in out]
+    out += [(f"2*{e}" if not e.startswith("1/") else f"2/{e[2:]}", 2 * v, 4) for e, v in singles]
+    out += [(f"{e}/2", v / 2, 4) for e, v in singles if not e.startswith("1/")]
+    for (a, va), (b, vb) in itertools.permutations(qs.items(), 2):
+        out += [(f"sqrt({a}/{b})", math.sqrt(va / vb), 5), (f"{a}/{b}", va / vb, 5)]
+    return out + [("2", 2.0, 6), ("1/2", 0.5, 6)]
+
+
+def name_number(x: float, case) -> tuple[tuple[str, int], ...]:
+    """The expressions of `case`'s quantities that equal `x` within 0.5 %, with their rank, simplest first."""
+    if not math.isfinite(x) or x == 0:
+        return ()
+    found = [(e, rank) for e, v, rank in _forms(quantities(case)) if abs(x - v) <= 5e-3 * abs(v)]
+    return tuple(sorted(found, key=lambda f: f[1]))
+
+
+def _one_name(common: list[tuple[str, int]]) -> str:
+    """The simplest name where it is the only one of its rank; '' where two names are as simple (n_heads = d_head
+    = 4 on a case): then the number is not named at all."""
+    if not common:
+        return ""
+    best = common[0][1]
+    tied = [e for e, rank in common if rank == best]
+    return tied[0] if len(tied) == 1 else ""
+
+
+# ------------------------------------------------------------------------------------------- the task
+
+
+def describe(task_id: str, results: list) -> Diagnosis | None:
+    """The one relation that explains every failing value case of the task, as a Diagnosis; None if none does."""
+    spec = TASKS[task_id]
+    failing = [r for r in results if _describable(r)]
+    pairs_by_output: dict[int, list[Pair]] = {}
+    for r in failing:
+        for p in _wrong_outputs(r):
+            pairs_by_output.setdefault(p.i, []).append(p)
+    if not pairs_by_output:
+        return None
+    cases = {id(r) for r in failing if any(p.r is r for ps in pairs_by_output.values() for p in ps)}
+    found = _swapped_outputs(failing) or _by_precision(task_id, results, failing)
+    if found is not None:
+        return found
+    order = sorted(pairs_by_output, key=lambda i: spec.output_name(i) not in spec.distributions)
+    for i in order:
+        pairs = pairs_by_output[i]
+        if {id(p.r) for p in pairs} != cases:
+            continue  # this output is right on some case that fails: it cannot explain the failure
+        for tester in _testers(spec, i):
+            verdicts = [tester(p) for p in pairs]
+            if _DEBUG:
+                name = getattr(tester, "__name__", tester)
+                print(f"describe {task_id} output {i} {name}: {verdicts}", file=sys.stderr)
+            d = _agree_keys(verdicts) if any(isinstance(v, dict) for v in verdicts) else _agree(verdicts)
+            if d is not None:
+                return d
+    return None
+
+
+_DEBUG = bool(os.environ.get("ATTNLAB_DEBUG_DESCRIBE"))
+
+
+def _describable(r) -> bool:
+    return (
+        not r.passed
+        and r.case.kind in ("call", "module")
+        and not (r.inherited or r.blocked_by or r.pending or r.skipped)
+        and bool(r.got)
+        and isinstance(r.case.expected, list)
+        and not any(p.id == "constant_output" for p in r.problems)
+    )
+
+
+def _expected(r) -> list:
+    return r.reference if getattr(r, "reference", None) is not None else r.case.expected
+
+
+def _wrong_outputs(r) -> list[Pair]:
+    out = []
+    for i, (g, e) in enumerate(zip(r.got, _expected(r))):
+        if g is None or not isinstance(e, torch.Tensor):
+            continue
+        p = Pair(r, i, g, e.to(torch.float64), e.dtype == torch.bool)
+        if g.shape == e.shape and p.near(g, p.E):
+            continue
+        out.append(p)
+    return out
+
+
+def _agree_keys(verdicts: list) -> Diagnosis | None:
+    """For testers that try several keys on each case ({key: Found or None}, keys a case cannot test left out):
+    the first key that holds on some case and fails on none."""
+    found = [(k, f) for v in verdicts if isinstance(v, dict) for k, f in v.items() if f is not None]
+    size = {}
+    for k, f in found:  # the smallest region that holds is the most specific
+        size[k] = min(size.get(k, math.inf), f.value)
+    for key in sorted(size, key=lambda k: size[k]):
+        if all(v is UNTESTABLE or (isinstance(v, dict) and v.get(key, UNTESTABLE) is not None) for v in verdicts):
+            d = _agree([v.get(key, UNTESTABLE) if isinstance(v, dict) else UNTESTABLE for v in verdicts])
+            if d is not None:
+                return d
+    return None
+
+
+def _agree(founds: list) -> Diagnosis | None:
+    tested = [f for f in founds if f is not UNTESTABLE]
+    if not tested or any(f is None for f in tested):
+        return None
+    if len({f.key for f in tested}) > 1:
+        return None
+    head = tested[0]
+    details = dict(head.details)
+    if head.names is not None:
+        common = [n for n in head.names if all(n in f.names for f in tested)]
+        details["named"] = _one_name(common)
+        if not common and len({round(f.value, 3) for f in tested}) > 1:
+            return None  # an unnamed number that differs from case to case explains nothing
+    plural = details.get("which") in PLURAL
+    details.update({"is": "are" if plural else "is", "has": "have" if plural else "has"})
+    details["holds"] = "hold" if plural else "holds"
+    details["its"] = "their" if plural else "its"
+    return Diagnosis.make(head.id, **_words(head.id, details))
+
+
+#: Outputs named in the plural: "your weights are", "your mask is".
+PLURAL = {"scores", "weights"}
+
+
+def _testers(spec, i: int) -> list[Tester]:
+    knobs = [k for k in spec.knobs if k.output == i]
+    out: list[Tester] = [(lambda p, k=k: _knob(p, k)) for k in knobs]
+    out += [_extra_dims, _dims_reordered, _reduced_dim, _index_map, _scaled, _offset, _elementwise, _mask_as_numbers]
+    out += [_softmax_again]
+    if spec.output_name(i) in spec.distributions:
+        out += [_other_temperature, _normalised_elsewhere, _rows_rescaled, _support_changed]
+    out += [_region_split]
+    return out
+
+
+# ------------------------------------------------------------------------------------ case-level relations
+
+
+def _swapped_outputs(failing: list) -> Diagnosis | None:
+    """Every failing case returned its outputs in another order."""
+    if not failing or any(len(r.got) < 2 for r in failing):
+        return None
+    perm = None
+    for r in failing:
+        exp = [e.to(torch.float64) for e in _expected(r)]
+        fits = []
+        for order in itertools.permutations(range(len(exp))):
+            if order != tuple(range(len(exp))) and all(
+                g is not None and close(g, exp[j], 1e-4, 1e-4)
+                if r.case.dtype in ("float32", "float64")
+                else g is not None and close(g, exp[j], 5e-2, 5e-2)
+                for g, j in zip(r.got, order)
+            ):
+                fits.append(order)
+        if len(fits) != 1 or (perm is not None and fits[0] != perm):
+            return None
+        perm = fits[0]
+    spec = TASKS[failing[0].case.task]
+    got = ", ".join(spec.output_name(j) for j in perm)
+    want = ", ".join(spec.output_name(j) for j in range(len(perm)))
+    return Diagnosis.make("outputs_swapped", got=got, want=want)
+
+
+def _by_precision(task_id: str, results: list, failing: list) -> Diagnosis | None:
+    """Right on every float32 and float64 case, wrong only on float16 or bfloat16 ones."""
+    valued = [r for r in results if r.case.kind in ("call", "module") and not (r.pending or r.skipped)]
+    if not failing or any(r.case.dtype not in LOW_PRECISION for r in failing):
+        return None
+    high = [r for r in valued if r.case.dtype not in LOW_PRECISION]
+    if not high or not all(r.passed or r.values_ok for r in high):
+        return None
+    good = " and ".join(sorted({r.case.dtype for r in high}))
+    bad = " and ".join(sorted({r.case.dtype for r in failing}))
+    return Diagnosis.make("precision_only", good=good, bad=bad)
+
+
+# ------------------------------------------------------------------------------------------- the testers
+
+
+def _knob(p: Pair, knob) -> Found | str | None:
+    """The reference with one of its knobs turned gives exactly G."""
+    for value, words in knob.choices:
+        try:
+            model = model_output(f"knob:{knob.name}={value}", p.case)
+        except KeyError:  # the knob does not fit this case (answers.knobs.applicable)
+            continue
+        if model is None:
+            continue
+        if model.shape == p.E.shape and p.near(model.to(torch.float64), p.E):
+            continue  # on this case the knob changes nothing
+        if model.shape == p.G.shape and (
+            torch.equal(p.G != 0, model) if model.dtype == torch.bool else p.near(p.G, model.to(torch.float64))
+        ):
+            return Found("knob", {"words": words}, key=(knob.name, value))
+    return None
+
+
+def _extra_dims(p: Pair) -> Found | str | None:
+    """G is E with dimensions of size 1 added or taken away."""
+    G, E = p.G, p.E
+    if G.dim() == E.dim() or G.numel() != E.numel():
+        return None
+    if [s for s in G.shape if s != 1] != [s for s in E.shape if s != 1] or not p.near(G.reshape(E.shape), E):
+        return None
+    n = G.dim() - E.dim()
+    how = f"with {n} extra dimension{'s' if n > 1 else ''} of size 1" if n > 0 else "without its dimensions of size 1"
+    return Found("extra_dims", {"which": p.which, "got": tuple(G.shape), "want": tuple(E.shape), "how": how})
+
+
+def _dims_reordered(p: Pair) -> Found | str | None:
+    """G is E with its dimensions in another order."""
+    G, E = p.G, p.E
+    if G.dim() != E.dim() or G.dim() < 2 or sorted(G.shape) != sorted(E.shape):
+        return None
+    best = None
+    for perm in itertools.permutations(range(E.dim())):
+        if perm == tuple(range(E.dim())) or tuple(E.shape[j] for j in perm) != tuple(G.shape):
+            continue
+        moved = E.permute(perm)
+        if G.shape == E.shape and p.near(moved, E):
+            continue  # symmetric along these dimensions: the order cannot be told
+        if p.near(G, moved) and (best is None or _moved(perm) < _moved(best)):
+            best = perm
+    if best is None:
+        return None
+    n = E.dim()
+    got = ", ".join(p.axis(j) for j in best)
+    want = ", ".join(p.axis(j) for j in range(n))
+    fix = ""
+    if _moved(best) == 2:
+        a, b = [j for j in range(n) if best[j] != j]
+        fix = f": swap the {p.axis(a, True)} and the {p.axis(b, True)} back (.transpose({a - n}, {b - n}))"
+    if got == want:  # two dimensions with one name (queries and keys of a mask are both positions)
+        got, want = f"{got} (swapped)", want
+    key = tuple(j - n for j in best)
+    return Found("dims_reordered", {"which": p.which, "got": got, "want": want, "fix": fix}, key=key)
+
+
+def _moved(perm) -> int:
+    return sum(1 for j, k in enumerate(perm) if j != k)
+
+
+def _reduced_dim(p: Pair) -> Found | str | None:
+    """G is E averaged or summed over one dimension, or E's first or last entry along it."""
+    G, E = p.G, p.E
+    if G.dim() != E.dim() - 1:
+        return None
+    for a in range(E.dim()):
+        if tuple(G.shape) != tuple(E.shape[:a] + E.shape[a + 1 :]) or E.shape[a] < 2:
+            continue
+        if p.near(E, E.select(a, 0).unsqueeze(a).expand_as(E)):
+            continue  # E does not vary along a: nothing tells the reductions apart
+        for how, reduced in (
+            ("the average", E.mean(a)),
+            ("the sum", E.sum(a)),
+            (f"only the first {p.axis(a)}", E.select(a, 0)),
+            (f"only the last {p.axis(a)}", E.select(a, -1)),
+        ):
+            if p.near(G, reduced, float(reduced.abs().max()) if reduced.numel() else 1.0):
+                over = f" over the {p.axis(a, True)}" if how in ("the average", "the sum") else ""
+                details = {"which": p.which, "how": how + over, "got": tuple(G.shape), "want": tuple(E.shape)}
+                details["each"] = p.axis(a)
+                return Found("reduced_dim", details, key=(p.axis(a), how.split(" ")[1]))  # by name: batch dims vary
+    return None
+
+
+def _varies(p: Pair) -> bool:
+    finite = p.E[torch.isfinite(p.E)]
+    return finite.numel() > 1 and float(finite.max() - finite.min()) > 10 * p.tol[0]
+
+
+def _index_map(p: Pair) -> dict | None:
+    """Along one dimension, G's entries are E's in another order: shifted, reversed, interleaved, permuted.
+    Keyed by (dimension from the end, pattern), so that a case too short to show a pattern does not veto it."""
+    G, E = p.G, p.E
+    if G.shape != E.shape:
+        return None
+    out: dict = {}
+    for a in range(E.dim()):
+        n = E.shape[a]
+        if n < 3:
+            continue
+        for name, src, keep in _index_patterns(n):
+            idx, kept = torch.tensor(src), torch.tensor(keep)
+            mapped = E.index_select(a, idx)
+            if p.near(E.index_select(a, kept), mapped):
+                continue  # the pattern changes nothing on E here: this case cannot tell
+            key = (a - E.dim(), name)
+            holds = p.near(G.index_select(a, kept), mapped)
+            out[key] = Found("index_map", _index_words(p, a, name, n), key=key) if holds else None
+    return out
+
+
+def _index_patterns(n: int) -> list[tuple[str, list[int], list[int]]]:
+    """(name, source index of each kept entry, kept entries): G.index_select(a, kept) == E.index_select(a, source)."""
+    everything = list(range(n))
+    out = []
+    for s in (1, -1, 2, -2):
+        kept = [i for i in everything if 0 <= i + s < n]
+        if len(kept) >= 2:
+            out.append((f"shift:{s}", [i + s for i in kept], kept))
+    out.append(("reversed", everything[::-1], everything))
+    if n % 2 == 0:
+        out.append(("halves", everything[0::2] + everything[1::2], everything))  # evens first, then odds
+        half = n // 2
+        out.append(("interleaved", [i // 2 + (i % 2) * half for i in everything], everything))
+        out.append(("pairs_swapped", [i + 1 if i % 2 == 0 else i - 1 for i in everything], everything))
+    return out
+
+
+def _index_words(p: Pair, a: int, name: str, n: int) -> dict:
+    one, many = p.axis(a), p.axis(a, True)
+    if name.startswith("shift:"):
+        s = int(name.split(":")[1])
+        sign = "+" if s > 0 else "-"
+        how = f"your {one} i holds what belongs at {one} i {sign} {abs(s)}: the {many} are off by {abs(s)}"
+        if s == 1:
+            how += f" (does your count of {many} start at 1 instead of 0?)"
+    elif name == "reversed":
+        how = f"your {many} run in reverse: your {one} i holds what belongs at {one} {n - 1} - i"
+    elif name == "halves":
+        h = n // 2
+        how = (
+            f"your {many} 0 to {h - 1} hold the expected {many} 0, 2, 4, ... and your {many} {h} to {n - 1} the "
+            f"expected {many} 1, 3, 5, ...: the expected order interleaves them, so that {many} 2i and 2i + 1 sit "
+            "side by side"
+        )
+    elif name == "interleaved":
+        h = n // 2
+        how = (
+            f"your {many} alternate between the expected first half and second half: your {one} 2i holds the "
+            f"expected {one} i and your {one} 2i + 1 the expected {one} {h} + i"
+        )
+    else:
+        how = f"each pair of {many} is swapped: your {one} 2i holds what belongs at {one} 2i + 1, and the other way"
+    return {"which": p.which, "how": how}
+
+
+def _scaled(p: Pair) -> Found | str | None:
+    """G = f * E for one number f (a sign where f = -1), named where it equals a quantity of the case."""
+    G, E = p.G, p.E
+    if G.shape != E.shape or p.boolean or not _varies(p):
+        return UNTESTABLE if G.shape == E.shape else None
+    finite = torch.isfinite(E) & torch.isfinite(G)
+    big = finite & (E.abs() > 1e-3 * float(E[finite].abs().max()))
+    if int(big.sum()) < 2:
+        return UNTESTABLE
+    f = float((G[big] / E[big]).median())
+    if not math.isfinite(f) or f == 0 or abs(f - 1) < 1e-2:
+        return None
+    if not p.near(G, f * E, abs(f)):
+        return None
+    if abs(f + 1) < 1e-3:
+        return Found("scaled_values", {"which": p.which, "factor": -1.0}, key=("sign",))
+    names = name_number(f, p.case)
+    return Found("scaled_values", {"which": p.which, "factor": f}, key=("scale",), names=names, value=f)
+
+
+def _offset(p: Pair) -> Found | str | None:
+    """G = E + c for one number c."""
+    G, E = p.G, p.E
+    if G.shape != E.shape or p.boolean or not _varies(p):
+        return UNTESTABLE if G.shape == E.shape else None
+    finite = torch.isfinite(E) & torch.isfinite(G)
+    if int(finite.sum()) < 2:
+        return UNTESTABLE
+    c = float((G[finite] - E[finite]).median())
+    if abs(c) < 10 * p.tol[0] or not p.near(G, E + c, abs(c)):
+        return None
+    names = name_number(c, p.case)
+    return Found("offset_values", {"which": p.which, "offset": c}, key=("offset",), names=names, value=c)
+
+
+_MAPS: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor], str, Callable[[torch.Tensor], bool]], ...] = (
+    ("the log", torch.log, "leave out the log", lambda e: bool((e >= 0).all())),
+    ("exp", torch.exp, "leave out the exp", lambda e: bool((e < 50).all())),
+    ("the square", torch.square, "leave out the square", lambda e: True),
+    ("the square root", torch.sqrt, "leave out the square root", lambda e: bool((e >= 0).all())),
+    ("one minus", lambda e: 1 - e, "leave out the 1 - ...", lambda e: True),
+)
+
+
+def _elementwise(p: Pair) -> Found | str | None:
+    """G = f(E) for f one of log, exp, square, square root, 1 - x."""
+    G, E = p.G, p.E
+    if G.shape != E.shape or p.boolean or not _varies(p):
+        return UNTESTABLE if G.shape == E.shape else None
+    finite = torch.isfinite(E)
+    for name, f, undo, ok in _MAPS:
+        if not ok(E[finite]):
+            continue
+        with torch.no_grad():
+            mapped = f(E)
+        if p.near(mapped, E):
+            continue
+        shown = torch.isfinite(mapped)
+        if int(shown.sum()) < 2:
+            continue
+        scale = float(mapped[shown].abs().max())
+        # where the map has no number (the log of a weight that underflowed to 0), G must be as far down
+        gone = bool((G[~shown] == mapped[~shown]).all()) or bool(
+            (G[~shown] < min(-6.9, float(mapped[shown].min()))).all()  # log(0 + a tiny epsilon)
+        )
+        if gone and p.near(G[shown], mapped[shown], scale):
+            return Found("elementwise_map", {"which": p.which, "map": name, "undo": undo}, key=(name,))
+    return None
+
+
+def _mask_as_numbers(p: Pair) -> Found | str | None:
+    """A mask given as two numbers (0 and -inf, say) where True and False were expected."""
+    G, E = p.G, p.E
+    if not p.boolean or G.shape != E.shape:
+        return None
+    t, f = G[E != 0], G[E == 0]
+    if t.numel() == 0 or f.numel() == 0:
+        return UNTESTABLE
+    a, b = float(t[0]), float(f[0])
+    if not (bool((t == a).all()) and bool((f == b).all())) or a == b or (a != 0 and b == 0):
+        return None  # not two values, or True as nonzero and False as 0 (a mask, read as True/False)
+    return Found("mask_as_numbers", {"which": p.which, "true": _num(a), "false": _num(b)}, key=(a, b))
+
+
+def _num(x: float) -> str:
+    if math.isinf(x):
+        return "-inf" if x < 0 else "inf"
+    return f"{x:g}"
+
+
+def _softmax_again(p: Pair) -> Found | str | None:
+    """G is a softmax of E along a dimension (E's own normalisation, where E is weights, taken once more)."""
+    G, E = p.G, p.E
+    if G.shape != E.shape or p.boolean or E.dim() == 0 or not _varies(p):
+        return UNTESTABLE if G.shape == E.shape else None
+    for a in sorted({E.dim() - 1, p.norm_dim if p.norm_dim is not None else E.dim() - 1}):
+        if E.shape[a] < 2:
+            continue
+        soft = torch.softmax(E, dim=a)
+        if p.near(G, soft):
+            details = {"which": p.which, "axis": p.along(a), "they": "they" if p.which in PLURAL else "its values"}
+            return Found("softmax_again", details, key=(a - E.dim(),))
+    return None
+
+
+def _positive(E: torch.Tensor) -> torch.Tensor:
+    return E > 1e-12
+
+
+def _other_temperature(p: Pair) -> Found | str | None:
+    """Weights G = normalise(E ** t): the expected ones at another temperature, t named where it can be."""
+    G, E, a = p.G, p.E, p.norm_dim
+    if a is None or G.shape != E.shape or E.shape[a] < 2:
+        return None
+    on = _positive(E)
+    if bool(((G > p.tol[0]) & ~on).any()) or not bool(torch.isfinite(G).all()):
+        return None  # weight where none belongs is another relation
+    use = on & (G > (1e-12 if p.tol[0] < 1e-3 else 1e-3))  # in half precision, tiny weights are rounding
+    le, lg = torch.log(E.clamp_min(1e-300)), torch.log(G.clamp_min(1e-300))
+    n = use.sum(a, keepdim=True).clamp_min(1)
+    x = torch.where(use, le - (le * use).sum(a, keepdim=True) / n, 0.0)
+    y = torch.where(use, lg - (lg * use).sum(a, keepdim=True) / n, 0.0)
+    xx = float((x * x).sum())
+    if xx < 1e-6:
+        return UNTESTABLE  # E is flat along a: every temperature gives the same
+    t = float((x * y).sum()) / xx
+    if not math.isfinite(t) or t <= 0 or abs(t - 1) < 2e-2:
+        return None
+    model = torch.where(on, E.clamp_min(1e-300).pow(t), 0.0)
+    model = model / model.sum(a, keepdim=True).clamp_min(1e-300)
+    if not p.near(G, model):
+        return None
+    details = {"which": p.which, "t": t, "sharper": "sharper" if t > 1 else "flatter"}
+    return Found("other_temperature", details, key=("t",), names=name_number(t, p.case), value=t)
+
+
+def _normalised_elsewhere(p: Pair) -> Found | str | None:
+    """Weights normalised along another dimension: G = E * u (along the right one) * v (along G's), summing to 1
+    along the other one, as a softmax of the same scores over the wrong dimension is."""
+    G, E, a = p.G, p.E, p.norm_dim
+    if a is None or G.shape != E.shape:
+        return None
+    on = _positive(E)
+    if not torch.equal(on, G > 0) and not torch.equal(on, G > p.tol[0]):
+        return None
+    for b in range(E.dim()):
+        live = on.any(b)  # a key no query may see sums to 0 either way
+        if b == a or E.shape[b] < 2 or not p.near(G.sum(b), live.to(torch.float64)):
+            continue
+        if p.near(E.sum(b), torch.ones_like(E.sum(b))):
+            continue  # E sums to 1 along b too: nothing to tell apart
+        d = torch.where(on, torch.log(G.clamp_min(1e-300)) - torch.log(E.clamp_min(1e-300)), 0.0)
+        u = torch.zeros_like(d.sum(a, keepdim=True))
+        v = torch.zeros_like(d.sum(b, keepdim=True))
+        cnt_a = on.sum(a, keepdim=True).clamp_min(1)
+        cnt_b = on.sum(b, keepdim=True).clamp_min(1)
+        for _ in range(20):  # d = u + v on the support, least squares by alternating means
+            u = (torch.where(on, d - v, 0.0)).sum(a, keepdim=True) / cnt_a
+            v = (torch.where(on, d - u, 0.0)).sum(b, keepdim=True) / cnt_b
+        model = torch.where(on, E * torch.exp(u + v), 0.0)
+        model = model / model.sum(b, keepdim=True).clamp_min(1e-300)
+        if p.near(G, model):
+            dim = a - E.dim()
+            details = {"which": p.which, "theirs": p.axis(b, True), "right": p.axis(a, True), "dim": dim}
+            details["other"] = p.axis(b)
+            return Found("normalised_elsewhere", details, key=(a - E.dim(), b - E.dim()))
+    return None
+
+
+def _rows_rescaled(p: Pair) -> Found | str | None:
+    """Weights in the right proportions along each slice, each slice summing to something else than 1 (or the
+    whole summing to 1 over more dimensions than the one asked for)."""
+    G, E, a = p.G, p.E, p.norm_dim
+    if a is None or G.shape != E.shape:
+        return None
+    on = _positive(E)
+    sums = G.sum(a, keepdim=True)
+    live = E.sum(a, keepdim=True) > 0  # a slice with nothing to attend to sums to 0 either way
+    if not bool((sums > 0)[live].all()) or not p.near(G, torch.where(on, E * sums, 0.0)):
+        return None
+    if p.near(sums, torch.ones_like(sums)):
+        return UNTESTABLE
+    others = [b for b in range(E.dim()) if b != a]
+    for k in range(1, len(others) + 1):
+        for group in itertools.combinations(others, k):
+            total = G.sum(dim=(a, *group))
+            if p.near(total, torch.ones_like(total)):
+                over = "the whole tensor" if k == len(others) else " and ".join(p.along(b) for b in (a, *group))
+                details = {"which": p.which, "over": over, "along": p.along(a), "dim": p.case.extra.get("dim", -1)}
+                key = ("all",) if k == len(others) else (a - E.dim(), tuple(b - E.dim() for b in group))
+                return Found("rows_rescaled", details, key=key)
+    return None
+
+
+def _support_changed(p: Pair) -> Found | str | None:
+    """Weights in the right proportions where both give weight, with weight where none belongs (a mask left out)
+    or none where some belongs (keys left out), said with the region where they differ."""
+    G, E, a = p.G, p.E, p.norm_dim
+    if a is None or G.shape != E.shape:
+        return None
+    atol = p.tol[0]
+    on, mine = E > 1e-12, G > atol
+    extra = (G > 1e-12) & ~on  # weight where the expected has none,
+    if not bool((extra & mine).any()):  # clearly somewhere
+        extra = extra & False
+    care = E > 1e-6  # where a weight cannot round to 0, even in float16
+    lost = on & (G == 0) & care  # none where the expected has some,
+    if not bool((lost & (E > 2 * atol)).any()):  # clearly somewhere
+        lost = lost & False
+    if bool(extra.any()) == bool(lost.any()):
+        return None  # neither, or both: no single story
+    both = on & mine & ~lost
+    # In proportion on the shared part: G / E is one number along each slice there.
+    ratio = torch.where(both, G / E.clamp_min(1e-300), float("nan"))
+    lo = torch.where(both, ratio, float("inf")).amin(a, keepdim=True)
+    hi = torch.where(both, ratio, float("-inf")).amax(a, keepdim=True)
+    rows = both.any(a, keepdim=True)
+    spread = 1e-3 if p.tol[0] < 1e-3 else 0.1  # how far G / E may vary along a slice, in half precision too
+    if not bool(torch.where(rows, (hi - lo) <= spread * hi.abs() + 1e-6, True).all()):
+        return None
+    if not p.near(G.sum(a), torch.ones_like(G.sum(a))):
+        return None
+    where = _region_words(p, extra) if extra.any() else _region_words(p, lost, care | ~on)
+    if where is None:
+        return None
+    did = "weight_where_none" if extra.any() else "no_weight_where_some"
+    return Found(did, {"which": p.which, "where": where, "one": p.axis(p.E.dim() - 2)}, key=(did, where))
+
+
+# ------------------------------------------------------------------------------------------------ regions
+
+
+def _regions(p: Pair) -> list[tuple[str, torch.Tensor, str]]:
+    """Named regions of E's last two dimensions (broadcast over the ones before), most specific first:
+    (words, cells, the words for the rest)."""
+    E = p.E
+    if E.dim() < 2:
+        return []
+    m, n = E.shape[-2], E.shape[-1]
+    i = torch.arange(m).unsqueeze(1)
+    j = torch.arange(n).unsqueeze(0) - (n - m)  # a square's diagonal; a wide one's, right-aligned (a cache's)
+    rows, cols = p.axis(E.dim() - 2), p.axis(E.dim() - 1, True)
+    out = []
+    steps = p.case.extra.get("steps")
+    if steps and len(steps) > 1 and m == n == sum(steps):
+        start = torch.cat([torch.full((k,), s) for s, k in _calls(steps)]).unsqueeze(1)  # (m, 1)
+        end = torch.cat([torch.full((k,), s + k) for s, k in _calls(steps)]).unsqueeze(1)
+        key = torch.arange(n).unsqueeze(0)
+        own = f"the {cols} of each {rows}'s own call"
+        out.append((f"the {cols} of earlier calls", (key < start).expand(m, n), own))  # (wrong, cells, right)
+        out.append(
+            (
+                f"the {cols} after each {rows} within its own call",
+                ((key > i) & (key < end)).expand(m, n),
+                "every other cell",
+            )
+        )
+        out.append(("the calls after the first", (i >= steps[0]).expand(m, n), "the first call"))
+    mask = p.case.extra.get("mask")
+    if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool and tuple(mask.shape[-2:]) == (m, n):
+        hidden = ~mask
+        while hidden.dim() > 2 and hidden.shape[0] == 1:
+            hidden = hidden[0]
+        if hidden.dim() == 2 and hidden.any():
+            out.append((f"the {cols} the mask hides", hidden, f"the {cols} it shows"))
+    if m > 1 and n > 1:
+        out += [
+            ("the diagonal", j == i, "the cells off the diagonal"),
+            (f"the {cols} just after the diagonal (j = i + 1)", j == i + 1, "every other cell"),
+            (f"the {cols} after each {rows} (above the diagonal)", j > i, "the diagonal and below it"),
+            (f"the {cols} before each {rows} (below the diagonal)", j < i, "the diagonal and above it"),
+        ]
+    return out
+
+
+def _calls(steps: list[int]) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for k in steps:
+        out.append((start, k))
+        start += k
+    return out
+
+
+def _region_words(p: Pair, cells: torch.Tensor, care: torch.Tensor | None = None) -> str | None:
+    """The name of the region that `cells` (E's shape, bool) fill exactly in every batch item and head, on the
+    cells that `care` marks (all where None); None if no named region does."""
+    care = torch.ones_like(cells) if care is None else care.expand_as(cells)
+    for words, region, _ in _regions(p):
+        r = region.to(torch.bool).expand_as(cells)
+        if bool(r[care].any()) and torch.equal(cells[care], r[care]):
+            return words
+    return None
+
+
+def _region_split(p: Pair) -> dict | None:
+    """G right outside one region and wrong inside it: a region of the last two dimensions (a triangle, the cells a
+    mask hides, the later calls), or a set of indices along one dimension (the odd columns, every head but the
+    first). Keyed by the region, so that a case that cannot show it does not veto it."""
+    G, E = p.G, p.E
+    if G.shape != E.shape:
+        return None
+    atol, rtol = p.tol
+    wrong = ~within(G, E, atol, rtol)  # wrong everywhere: every region this case can show fails below
+    if not wrong.any() or not bool(torch.isfinite(G[wrong]).any()):
+        return {}  # wrong only by NaN and inf: nan_output says where
+    out: dict = {}
+    filled = _filled(wrong, p)
+    for words, region, rest in _regions(p):
+        key = ("region", words)
+        r = region.to(torch.bool).expand_as(wrong)
+        if key in out or not bool(r.any()) or bool(r.all()):
+            continue
+        holds = torch.equal(filled, r)
+        details = {"which": p.which, "wrong": words, "right": rest}
+        share = float(r.to(torch.float64).mean())
+        out[key] = Found("region_split", details, key=key, value=share) if holds else None
+    for a in range(E.dim()):
+        n = E.shape[a]
+        if n < 2:
+            continue
+        other = tuple(b for b in range(E.dim()) if b != a)
+        bad = wrong.any(dim=other) if other else wrong
+        for name, idx, (wrong_words, right_words) in _index_sets(p, a):
+            key = ("axis", a - E.dim(), name)
+            wrong_at = bad.nonzero().flatten().tolist()
+            if name in ("odd", "even"):  # all inside the set and most of it: a column may agree by chance
+                holds = bool(wrong_at) and set(wrong_at) <= set(idx) and 2 * len(wrong_at) >= len(idx)
+            else:
+                holds = wrong_at == idx
+            details = {"which": p.which, "wrong": wrong_words, "right": right_words}
+            out[key] = Found("region_split", details, key=key, value=len(idx) / n) if holds else None
+    return out
+
+
+def _filled(wrong: torch.Tensor, p: Pair) -> torch.Tensor:
+    """`wrong` with the cells where G and E agree by chance filled in where a named region covers them: a cell
+    whose value is 0 in both, inside a region the slip changed, is still inside the region."""
+    for _, region, _ in _regions(p):
+        r = region.to(torch.bool).expand_as(wrong)
+        if bool((wrong <= r).all()) and int(wrong.sum()) >= 0.5 * int(r.sum()):
+            return r.clone()
+    return wrong
+
+
+def _index_sets(p: Pair, a: int) -> list[tuple[str, list[int], tuple[str, str]]]:
+    """The index sets along dimension `a` that have a short name: (name, indices, (their words, the rest's))."""
+    n = p.E.shape[a]
+    one, many = p.axis(a), p.axis(a, True)
+    out = []
+    steps = p.case.extra.get("steps")
+    if steps and len(steps) > 1 and one in ("query", "token") and n == sum(steps):
+        out.append(("later calls", list(range(steps[0], n)), ("the calls after the first", "the first call")))
+    if n >= 4:
+        out.append(("odd", list(range(1, n, 2)), ("the odd ones", f"the even {many} (0, 2, 4, ...)")))
+        out.append(("even", list(range(0, n, 2)), ("the even ones", f"the odd {many} (1, 3, 5, ...)")))
+    if n >= 3:
+        out.append(("but first", list(range(1, n)), (f"the later {many}", f"{one} 0")))
+        out.append(("first", [0], (f"{one} 0", f"the other {many}")))
+        out.append(("last", [n - 1], (f"the last {one}", f"the other {many}")))
+    for k in range(2, n - 1):  # from k on, for k the same on every case
+        out.append((f"from {k}", list(range(k, n)), (f"{many} {k} and after", f"{many} 0 to {k - 1}")))
+    return out
+
+
+# -------------------------------------------------------------------------------------------------- words
+
+
+def _words(did: str, d: dict) -> dict:
+    """The template fields of `did` from a relation's details."""
+    named = d.get("named", "")
+    if did == "scaled_values":
+        f = d["factor"]
+        if f == -1.0:
+            return {
+                **d,
+                "how": "the expected one with the opposite sign: look for a stray minus "
+                "or a subtraction the wrong way round",
+            }
+        text = f"{f:.3g} times the expected one everywhere"
+        if named:
+            text += f", and {f:.3g} = {named}: {_cause(named)}"
+        return {**d, "how": text}
+    if did == "offset_values":
+        c = d["offset"]
+        return {**d, "how": f"the expected one {'plus' if c > 0 else 'minus'} {abs(c):.3g} everywhere"}
+    if did == "other_temperature":
+        t = d["t"]
+        cause = f", and {t:.3g} = {named}: {_cause(named)}." if named else "."
+        return {**d, "t": f"{t:.3g}", "cause": cause}
+    return d
+
+
+def _cause(expr: str) -> str:
+    """What a factor `expr` on the scores (or on the output) is the sign of, said as what gives exactly this."""
+    if expr.startswith("1/"):
+        return f"dividing by {expr[2:]} once more than needed gives exactly this"
+    if expr.startswith("sqrt(") and "/" in expr:
+        top, bottom = expr[5:-1].split("/")
+        return f"dividing by sqrt({bottom}) where sqrt({top}) belongs gives exactly this"
+    if "/" in expr:
+        top, bottom = expr.split("/", 1)
+        return f"dividing by {bottom} where {top} belongs gives exactly this"
+    return f"leaving out a division by {expr} gives exactly this"
+
+
+# ------------------------------------------------------------------------------------------- a heatmap
+
+
+class _GridPair(Pair):
+    """A heatmap's grid (queries x keys, as the reader sees it) against the weights it was given."""
+
+    def __init__(self, grid: torch.Tensor, weights: torch.Tensor, atol: float):
+        case = types.SimpleNamespace(task="plot_attention", dtype="float64", extra={}, tensors={}, label="")
+        super().__init__(types.SimpleNamespace(case=case), 0, grid, weights, False)
+        self.atol = atol
+
+    @property
+    def tol(self) -> tuple[float, float]:
+        return (self.atol, 0.0)
+
+    @property
+    def which(self) -> str:
+        return "heatmap"
+
+    @property
+    def norm_dim(self) -> int | None:
+        return 1  # the weights of a row (one query) sum to 1
+
+
+def drawn_as(grid, weights, atol: float) -> str | None:
+    """What a heatmap that is not the weights shows instead, as a sentence ("your heatmap is the log of the
+    expected values: leave out the log."), where one of the describer's value relations holds; else None."""
+    G = torch.as_tensor(grid, dtype=torch.float64)
+    E = torch.as_tensor(weights, dtype=torch.float64)
+    if G.shape != E.shape or G.dim() != 2 or not bool(torch.isfinite(G).all()):
+        return None
+    p = _GridPair(G, E, atol)
+    for tester in (_scaled, _offset, _elementwise, _softmax_again, _other_temperature, _rows_rescaled):
+        found = tester(p)
+        if isinstance(found, Found):
+            d = _agree([found])
+            if d is not None:
+                for said in ("the expected values", "the expected heatmap", "the expected one"):
+                    d.message = d.message.replace(said, "the weights")
+                return d.message
+    return None

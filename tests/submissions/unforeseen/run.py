@@ -1,0 +1,158 @@
+"""Grade the slips in this folder, which no rule of the diagnosis catalogue was written for, and say what each gets.
+
+    python tests/submissions/unforeseen/run.py [names...]      # one block per slip
+    python tests/submissions/unforeseen/run.py --docs          # rewrite docs/unforeseen.md from the grader
+
+Each `<name>.py` here is an override of `tests/submissions/base.py`, as the mistakes files are: the submission is
+base.py, a blank line, then the file (tests/conftest.py's `build()`). Its first lines are
+
+    # slip: <task id> <the catalogue id that names it>
+    # source: <where the slip is seen>
+    # <what the code does wrong>
+
+Only that task is graded, with seed 11, through one shared zygote; tests/test_unforeseen.py does the same and
+checks that each slip loses points, is named by its id, and gets the very feedback docs/unforeseen.md shows.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUBMISSIONS = HERE.parent
+BASE = SUBMISSIONS / "base.py"
+REPO = SUBMISSIONS.parent.parent
+DOCS = REPO / "docs" / "unforeseen.md"
+SEED = 11
+
+
+@dataclass(frozen=True)
+class Slip:
+    path: Path
+    task: str
+    named: str  # the catalogue id that should name it
+    source: str
+    what: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @classmethod
+    def read(cls, path: Path) -> Slip:
+        lines = path.read_text().splitlines()
+        if len(lines) < 3 or not lines[0].startswith("# slip: ") or not lines[1].startswith("# source: "):
+            raise ValueError(f"{path.name}: start with '# slip: TASK ID', '# source: ...' and '# what it does'")
+        task, named = lines[0].removeprefix("# slip: ").split()[:2]
+        return cls(path, task, named, lines[1].removeprefix("# source: "), lines[2].removeprefix("# ").strip())
+
+
+def slips(names: list[str] | None = None) -> list[Slip]:
+    """The slips, all of them or the named ones (by stem), in task order, then by name."""
+    from attnlab.tasks import TASK_IDS
+
+    every = [Slip.read(p) for p in sorted(HERE.glob("*.py")) if p.name != Path(__file__).name]
+    chosen = [s for s in every if not names or s.name in names]
+    return sorted(chosen, key=lambda s: (TASK_IDS.index(s.task), s.name))
+
+
+def build(override: Path, dest: Path) -> Path:
+    """base.py plus `override`, exactly as tests/conftest.py's build() writes it."""
+    out = dest / override.name
+    out.write_text(BASE.read_text() + "\n\n" + override.read_text())
+    return out
+
+
+def grade(slip: Slip, grade_paths, tmp: Path) -> dict:
+    """The slip's task in the grader's JSON report, graded alone."""
+    (result,) = grade_paths([build(slip.path, tmp)], seed=SEED, task_ids=[slip.task])
+    return next(t for t in result["tasks"] if t["id"] == slip.task)
+
+
+def docs(results: list[tuple[Slip, dict]]) -> str:
+    """docs/unforeseen.md: every slip with the feedback it gets."""
+    from attnlab.grading.diagnose import TITLES
+
+    named = sum(1 for s, t in results if t["score"] < t["max_score"] and s.named in t["diagnoses"])
+    out = [
+        "# Slips nobody wrote a rule for",
+        "",
+        "Each slip below is a plausible student mistake, as seen in course forums, textbooks and real codebases,",
+        "of a kind the diagnosis catalogue's rules do not model. The describer (`attnlab/grading/describe.py`) names",
+        "them from how the wrong output relates to the expected one. The feedback is what `attnlab grade` gives for",
+        "base.py with that one slip, the task graded alone with seed 11 (`check()`, the pytest plugin and nbgrader",
+        "say the same). tests/test_unforeseen.py checks that every entry here is what the grader says today;",
+        "`python tests/submissions/unforeseen/run.py --docs` rewrites this page.",
+        "",
+        f"**{named} of {len(results)} named by the id listed, none by a wrong one.**",
+        "",
+    ]
+    task = None
+    for slip, t in results:
+        if slip.task != task:
+            task = slip.task
+            out += [f"## {task}", ""]
+        out += [
+            f"### {slip.name}: `{slip.named}` ({TITLES.get(slip.named, '')})",
+            "",
+            f"{slip.what} *Seen in:* {slip.source}",
+            "",
+            f"Score {t['score']:g} of {t['max_score']:g}; diagnoses: {', '.join(t['diagnoses'])}.",
+            "",
+            f"> {t['feedback']}",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def documented() -> dict[str, str]:
+    """slip name -> the feedback docs/unforeseen.md shows for it."""
+    out, name = {}, None
+    for line in DOCS.read_text().splitlines():
+        if line.startswith("### "):
+            name = line.removeprefix("### ").split(":")[0]
+        elif line.startswith("> ") and name:
+            out[name] = line[2:]
+            name = None
+    return out
+
+
+def main(argv: list[str]) -> int:
+    import torch
+
+    torch.set_num_threads(1)  # this process forks (the zygote) after importing torch
+
+    from attnlab.course import load_course
+    from attnlab.grading.grade import grade_paths
+    from attnlab.grading.processes import Zygote
+
+    write_docs = "--docs" in argv
+    names = [a for a in argv if not a.startswith("--")]
+    course = load_course(REPO / "course.yml")
+    zygote = Zygote()
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="unforeseen-") as tmp:
+            for slip in slips(names):
+                t = grade(slip, lambda *a, **k: grade_paths(*a, course=course, zygote=zygote, **k), Path(tmp))
+                results.append((slip, t))
+                lost = t["score"] < t["max_score"]
+                ok = "named" if lost and slip.named in t["diagnoses"] else "NOT NAMED" if lost else "FULL MARKS"
+                print(f"== {slip.name}  [{slip.task}]  {t['score']:g}/{t['max_score']:g}  {slip.named}: {ok}")
+                print(f"   diagnoses: {', '.join(t['diagnoses']) or '(none)'}")
+                print(f"   feedback: {t['feedback']}\n", flush=True)
+    finally:
+        zygote.close()
+    if write_docs:
+        DOCS.write_text(docs(results))
+        print(f"wrote {DOCS.relative_to(REPO)}")
+    bad = [s.name for s, t in results if not (t["score"] < t["max_score"] and s.named in t["diagnoses"])]
+    print(f"{len(results) - len(bad)} of {len(results)} slips lose points and are named as listed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

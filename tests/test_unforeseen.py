@@ -1,0 +1,38 @@
+"""The slips no rule was written for (tests/submissions/unforeseen/), through the real grader: each loses points
+on its task, is named by the catalogue id its file lists, and gets the very feedback docs/unforeseen.md shows.
+
+The describer (attnlab.grading.describe) names them; its rules are pinned one by one in tests/unit/test_describe.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from conftest import SUBMISSIONS
+
+sys.path.insert(0, str(SUBMISSIONS / "unforeseen"))
+import run as unforeseen  # noqa: E402 - the folder's own runner, which also writes the docs
+
+SLIPS = unforeseen.slips()
+
+
+def test_the_slips_span_every_task_and_the_docs_list_each_one():
+    from attnlab.grading.diagnose import CATALOGUE
+    from attnlab.tasks import TASK_IDS
+
+    assert len(SLIPS) >= 25 and {s.task for s in SLIPS} == set(TASK_IDS)
+    assert all(s.named in CATALOGUE for s in SLIPS)
+    assert set(unforeseen.documented()) == {s.name for s in SLIPS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slip", SLIPS, ids=[s.name for s in SLIPS])
+def test_a_slip_nobody_wrote_a_rule_for_is_named(slip, course, zygote, tmp_path):
+    from attnlab.grading.grade import grade_paths
+
+    task = unforeseen.grade(slip, lambda *a, **k: grade_paths(*a, course=course, zygote=zygote, **k), tmp_path)
+    assert task["score"] < task["max_score"], task
+    assert slip.named in task["diagnoses"], task["feedback"]
+    assert "wrong_values" not in task["diagnoses"], task["feedback"]  # named, not "N values are off"
+    assert unforeseen.documented()[slip.name] == task["feedback"], "docs/unforeseen.md is out of date: run --docs"

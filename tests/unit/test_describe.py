@@ -1,0 +1,340 @@
+"""The describer (``attnlab.grading.describe``) on made-up outputs, through the judge (no worker).
+
+Each relation is produced by a student whose outputs are the expected ones put through it, on the course's real
+cases, and named in the task's feedback; each has a control that is the same output with noise, or an unrelated
+tensor, which no relation may name (the judge then says how many values are off). A rule's diagnosis keeps
+priority over the describer's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attnlab.reference as ref
+import pytest
+import torch
+from attnlab.grading import describe
+from attnlab.grading.cases import DT, make_cases
+from attnlab.reference.attention import sinusoids
+
+from .fakes import COURSE, checks_right, computed, judge, returns
+
+NOISE = torch.Generator().manual_seed(7)
+
+
+def _noise(t: torch.Tensor, size: float = 0.05) -> torch.Tensor:
+    return t + size * torch.randn(t.shape, generator=NOISE, dtype=torch.float64)
+
+
+def slipped(task: str, slip, the_cases=None):
+    """The TaskResult of a student whose outputs are `slip(case, expected)` (expected: float64, bool for a mask)."""
+
+    def values(c):
+        return computed(c, *slip(c, [e if e.dtype == torch.bool else e.to(torch.float64) for e in c.expected]))
+
+    return judge(task, lambda c: checks_right(c, values), the_cases)
+
+
+def ids(result) -> list[str]:
+    return [d.id for d in result.diagnoses]
+
+
+def headline(result) -> str:
+    return result.diagnoses[0].id
+
+
+def some(task: str, keep) -> list:
+    """The task's cases (seed 5, cpu) for which `keep(case)` holds, with its non-value cases."""
+    return [c for c in make_cases(task, 5, COURSE.dtypes, ["cpu"]) if c.kind not in ("call", "module") or keep(c)]
+
+
+# ------------------------------------------------------------------------------------------- the relations
+
+
+def test_q_where_k_belongs_is_the_knob_of_qk_scores_args():
+    def self_scores(c, e):
+        q = c.tensors["q"].double()
+        return [ref.qk_scores(q, q)]
+
+    result = slipped("qk_scores", self_scores)
+    assert headline(result) == "knob"
+    assert "q @ q^T / sqrt(d): you used q where k belongs" in result.feedback
+    control = slipped("qk_scores", lambda c, e: [_noise(self_scores(c, e)[0])])
+    assert "knob" not in ids(control)
+
+
+def test_a_causal_mask_one_diagonal_up_is_the_knob_of_the_diagonal():
+    result = slipped("causal_mask", lambda c, e: [torch.ones_like(e[0]).tril(1)])
+    assert headline(result) == "knob" and "next key" in result.feedback
+    noisy = slipped("causal_mask", lambda c, e: [torch.ones_like(e[0]).tril(1) & (torch.rand(e[0].shape) > 0.2)])
+    assert "knob" not in ids(noisy)
+
+
+def test_outputs_in_the_other_order_are_outputs_swapped():
+    result = slipped("attention", lambda c, e: [e[1], e[0]])
+    assert headline(result) == "outputs_swapped"
+    assert "you returned (weights, output), where (output, weights) is asked for" in result.feedback
+    control = slipped("attention", lambda c, e: [_noise(e[1]), e[0]] if e[1].shape == e[0].shape else [e[1], e[0]])
+    assert "outputs_swapped" not in ids(control)
+
+
+def test_extra_dimensions_of_size_1_are_extra_dims():
+    result = slipped("positional_encoding", lambda c, e: [e[0].unsqueeze(0)])
+    assert headline(result) == "extra_dims" and "wrong_shape" not in ids(result)
+    assert "the expected values with 1 extra dimension of size 1" in result.feedback
+    control = slipped("positional_encoding", lambda c, e: [_noise(e[0]).unsqueeze(0)])
+    assert ids(control)[0] == "wrong_shape" and "extra_dims" not in ids(control)
+
+
+def test_heads_and_queries_swapped_are_dims_reordered():
+    result = slipped("multi_head_attention", lambda c, e: [e[0], e[1].transpose(1, 2)])
+    assert headline(result) == "dims_reordered"
+    assert "(batch item, query, head, key) where (batch item, head, query, key)" in result.feedback
+    assert "swap the heads and the queries back (.transpose(-3, -2))" in result.feedback
+    control = slipped("multi_head_attention", lambda c, e: [e[0], _noise(e[1]).transpose(1, 2)])
+    assert "dims_reordered" not in ids(control)
+
+
+def test_scores_summed_over_the_batch_are_reduced_dim():
+    result = slipped("qk_scores", lambda c, e: [e[0].sum(0) if e[0].dim() > 2 else e[0]])
+    assert headline(result) == "reduced_dim"
+    assert "the sum over the batch items of the expected one" in result.feedback
+    control = slipped("qk_scores", lambda c, e: [_noise(e[0].sum(0)) if e[0].dim() > 2 else e[0]])
+    assert "reduced_dim" not in ids(control)
+
+
+def test_wrong_only_in_half_precision_is_precision_only():
+    def half_off(c, e):
+        return [_noise(e[0]) if c.dtype in ("float16", "bfloat16") else e[0]]
+
+    result = slipped("positional_encoding", lambda c, e: [e[0]])
+    assert result.status == "passed"
+    result = slipped("softmax_with_temperature", half_off)
+    assert headline(result) == "precision_only"
+    assert "right in float32 and float64 and wrong only in bfloat16 and float16" in result.feedback
+    control = slipped("softmax_with_temperature", lambda c, e: [_noise(e[0]) if c.dtype != "float64" else e[0]])
+    assert "precision_only" not in ids(control)
+
+
+def test_positions_counted_from_1_are_index_map():
+    def from_one(c, e):
+        L, d = c.extra["seq_len"], c.extra["d_model"]
+        return [sinusoids(L + 1, d)[1:].double()]
+
+    result = slipped("positional_encoding", from_one)
+    assert headline(result) == "index_map"
+    assert "your position i holds what belongs at position i + 1: the positions are off by 1" in result.feedback
+    control = slipped("positional_encoding", lambda c, e: [_noise(from_one(c, e)[0])])
+    assert "index_map" not in ids(control)
+
+
+@pytest.mark.parametrize(
+    ("order", "words"),
+    [
+        (lambda d: list(range(0, d, 2)) + list(range(1, d, 2)), "the expected order interleaves them"),
+        (lambda d: list(range(d))[::-1], "your columns run in reverse"),
+    ],
+    ids=["halves", "reversed"],
+)
+def test_columns_in_another_order_are_index_map(order, words):
+    result = slipped("positional_encoding", lambda c, e: [e[0][:, order(e[0].shape[1])]])
+    assert headline(result) == "index_map" and words in result.feedback
+
+
+def test_a_factor_named_by_the_case_is_scaled_values():
+    def times_sqrt_d(c, e):
+        return [e[0] * math.sqrt(c.tensors["q"].shape[-1]), e[1]]
+
+    result = slipped("attention", times_sqrt_d)
+    assert headline(result) == "scaled_values"
+    assert "= sqrt(d): leaving out a division by sqrt(d) gives exactly this" in result.feedback
+    assert "values are off" not in result.feedback
+    control = slipped("attention", lambda c, e: [_noise(times_sqrt_d(c, e)[0]), e[1]])
+    assert "scaled_values" not in ids(control)
+
+
+def test_a_factor_that_changes_from_case_to_case_without_a_name_is_not_named():
+    factors = iter(torch.linspace(1.3, 2.9, 40).tolist())
+    result = slipped("attention", lambda c, e: [e[0] * next(factors), e[1]])
+    assert "scaled_values" not in ids(result) and headline(result) == "wrong_values"
+
+
+def test_a_sign_flipped_is_scaled_values_by_minus_one():
+    result = slipped("positional_encoding", lambda c, e: [-e[0]])
+    assert headline(result) == "scaled_values" and "opposite sign" in result.feedback
+
+
+def test_a_constant_added_is_offset_values():
+    result = slipped("positional_encoding", lambda c, e: [e[0] + 0.5])
+    assert headline(result) == "offset_values" and "the expected one plus 0.5 everywhere" in result.feedback
+    control = slipped("positional_encoding", lambda c, e: [_noise(e[0] + 0.5)])
+    assert "offset_values" not in ids(control)
+
+
+def test_the_log_of_the_weights_is_elementwise_map():
+    result = slipped("softmax_with_temperature", lambda c, e: [torch.log(e[0])])
+    assert headline(result) == "elementwise_map" and "nan_output" not in ids(result)
+    assert "your weights are the log of the expected values: leave out the log" in result.feedback.lower()
+    control = slipped("softmax_with_temperature", lambda c, e: [_noise(torch.log(e[0].clamp_min(1e-9)))])
+    assert "elementwise_map" not in ids(control)
+
+
+def test_a_mask_of_0_and_minus_inf_is_mask_as_numbers_not_mask_inverted():
+    def additive(c):
+        if c.kind != "call":
+            return checks_right(c, None)
+        m = c.expected[0]
+        return returns(torch.zeros(m.shape).masked_fill(~m, float("-inf")))
+
+    result = judge("causal_mask", additive)
+    assert headline(result) == "mask_as_numbers" and "mask_inverted" not in ids(result)
+    assert "holds 0 where the expected mask is True and -inf where it is False" in result.feedback
+    control = judge("causal_mask", lambda c: checks_right(c, lambda c: returns(torch.rand(c.expected[0].shape) - 2.0)))
+    assert "mask_as_numbers" not in ids(control)
+
+
+def test_a_softmax_inside_qk_scores_is_softmax_again_not_missing_scale():
+    result = slipped("qk_scores", lambda c, e: [torch.softmax(e[0], dim=-1)])
+    assert headline(result) == "softmax_again" and "missing_scale" not in ids(result)
+    assert "a softmax of the expected scores along the keys" in result.feedback
+    control = slipped("qk_scores", lambda c, e: [torch.softmax(_noise(e[0], 1.0), dim=-1)])
+    assert "softmax_again" not in ids(control)
+
+
+def _at_power(e: torch.Tensor, t: float) -> torch.Tensor:
+    w = e.pow(t)
+    return w / w.sum(-1, keepdim=True).clamp_min(1e-300)
+
+
+def test_weights_at_another_temperature_are_other_temperature_named_by_the_case():
+    result = slipped("multi_head_attention", lambda c, e: [e[0], _at_power(e[1], math.sqrt(c.extra["d_model"]))])
+    assert headline(result) == "other_temperature"
+    assert "multiplied by" in result.feedback and "= sqrt(d_model): leaving out a division" in result.feedback
+    control = slipped("multi_head_attention", lambda c, e: [e[0], _noise(_at_power(e[1], 2.0)).abs()])
+    assert "other_temperature" not in ids(control)
+
+
+def test_weights_at_a_power_that_changes_from_case_to_case_are_not_named():
+    powers = iter(torch.linspace(1.3, 2.9, 40).tolist())
+    result = slipped("multi_head_attention", lambda c, e: [e[0], _at_power(e[1], next(powers))])
+    assert "other_temperature" not in ids(result)
+
+
+def _softmax_over_queries(c) -> torch.Tensor:
+    q, k = c.tensors["q"].double(), c.tensors["k"].double()
+    s = ref.qk_scores(q, k) / c.extra["T"]
+    mask = c.extra["mask"]
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    m = s.amax(-2, keepdim=True).nan_to_num(0.0, neginf=0.0)
+    x = torch.exp(s - m)
+    return x / x.sum(-2, keepdim=True).clamp_min(1e-300)
+
+
+def test_a_softmax_over_the_queries_is_normalised_elsewhere():
+    result = slipped(
+        "attention", lambda c, e: [_softmax_over_queries(c) @ c.tensors["v"].double(), _softmax_over_queries(c)]
+    )
+    assert headline(result) == "normalised_elsewhere"
+    assert (
+        "your weights sum to 1 over the queries, where they should sum to 1 over the keys: take the softmax along "
+        "the keys (dim=-1), one query at a time"
+    ) in result.feedback.lower()
+    noisy = slipped("attention", lambda c, e: [e[0], _noise(_softmax_over_queries(c)).abs()])
+    assert "normalised_elsewhere" not in ids(noisy)
+
+
+def test_weights_summing_to_1_over_the_whole_tensor_are_rows_rescaled():
+    result = slipped("softmax_with_temperature", lambda c, e: [e[0] / e[0].sum()])
+    assert headline(result) == "rows_rescaled" and "sum to 1 over the whole tensor" in result.feedback
+    control = slipped("softmax_with_temperature", lambda c, e: [e[0] * (1 + torch.rand(*e[0].shape[:-1], 1))])
+    assert "rows_rescaled" not in ids(control)
+
+
+def _unmasked(c):
+    q, k, v = (c.tensors[n].double() for n in "qkv")
+    out, w = ref.attention(q, k, v, None, c.extra["T"])
+    return [out, w]
+
+
+def test_weights_on_the_keys_the_mask_hides_are_weight_where_none():
+    result = slipped("attention", lambda c, e: _unmasked(c))
+    assert headline(result) == "weight_where_none"
+    assert "give weight to the keys the mask hides, which should get none" in result.feedback
+    control = slipped("attention", lambda c, e: [e[0], (e[1] + (e[1] == 0) * 0.3 * torch.rand(e[1].shape)).clamp(0)])
+    assert "weight_where_none" not in ids(control)
+
+
+def _own_call_only(c, w: torch.Tensor) -> torch.Tensor:
+    """Weights (B, T, T) of a cache that masks out the keys of earlier calls: each call sees only its own tokens."""
+    start, own = 0, torch.zeros(w.shape[-2:], dtype=torch.bool)
+    for n in c.extra["steps"]:
+        own[start : start + n, start : start + n] = True
+        start += n
+    kept = w * own
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def test_no_weight_on_the_keys_of_earlier_calls_is_no_weight_where_some():
+    result = slipped("kv_cache_attention", lambda c, e: [e[0], _own_call_only(c, e[1])])
+    assert headline(result) == "no_weight_where_some"
+    assert "give no weight to the keys of earlier calls, which should get some" in result.feedback
+    control = slipped("kv_cache_attention", lambda c, e: [e[0], _noise(_own_call_only(c, e[1])).abs()])
+    assert "no_weight_where_some" not in ids(control)
+
+
+def test_wrong_only_on_the_odd_columns_is_region_split():
+    def odd_off(c, e):
+        pe = e[0].clone()
+        pe[:, 1::2] = _noise(pe[:, 1::2], 0.5)
+        return [pe]
+
+    result = slipped("positional_encoding", odd_off)
+    assert headline(result) == "region_split"
+    assert "right on the even columns (0, 2, 4, ...) and wrong only on the odd ones" in result.feedback
+    control = slipped("positional_encoding", lambda c, e: [_noise(e[0], 0.5)])
+    assert "region_split" not in ids(control) and headline(control) == "wrong_values"
+
+
+def test_noise_and_an_unrelated_tensor_get_no_relation_on_any_task():
+    """The control for every relation at once: each task's outputs with noise, or replaced by random numbers."""
+    for task in ("qk_scores", "softmax_with_temperature", "attention", "multi_head_attention", "positional_encoding"):
+        for slip in (
+            lambda c, e: [_noise(x) if x.dtype != torch.bool else x for x in e],
+            lambda c, e: [torch.randn(x.shape, generator=NOISE, dtype=torch.float64) for x in e],
+        ):
+            result = slipped(task, slip)
+            assert not set(ids(result)) & set(describe.IDS), (task, result.feedback)
+
+
+def test_a_rule_keeps_priority_over_the_describer():
+    """A mask read backwards is mask_polarity (a rule's mistake model), though the describer could say more."""
+
+    def polarity(c, e):
+        q, k, v = (c.tensors[n].double() for n in "qkv")
+        mask = c.extra["mask"]
+        return list(ref.attention(q, k, v, None if mask is None else ~mask, c.extra["T"])) if mask is not None else e
+
+    result = slipped("attention", polarity)
+    assert headline(result) == "mask_polarity"
+
+
+def test_a_heatmap_of_the_log_weights_is_said_so():
+    w = torch.softmax(torch.randn(4, 5, dtype=torch.float64), -1)
+    assert describe.drawn_as(torch.log(w + 1e-9).numpy(), w.numpy(), 1e-3) == (
+        "your heatmap is the log of the weights: leave out the log."
+    )
+    assert "1.5 times the weights" in describe.drawn_as((w * 1.5).numpy(), w.numpy(), 1e-3)
+    assert describe.drawn_as(torch.rand(4, 5).numpy(), w.numpy(), 1e-3) is None  # the control
+
+
+def test_factors_are_named_by_the_simplest_quantity_that_no_other_matches():
+    (c,) = [c for c in make_cases("multi_head_attention", 5, ["float32"], ["cpu"]) if c.id == "v0"]
+    assert c.extra["d_model"] == 16 and c.extra["H"] == 4  # d_head = n_heads = 4: sqrt of either is 2
+    names = describe.name_number(2.0, c)
+    assert ("sqrt(d_head)", 2) in names and ("sqrt(n_heads)", 2) in names
+    assert describe._one_name(list(names)) == ""  # two as simple: not named
+    assert describe._one_name(list(describe.name_number(4.0, c))) == ""  # d_head or n_heads
+    assert describe._one_name(list(describe.name_number(16.0, c))) == "d_model"
+    assert describe.name_number(1.2345, c) == ()
+    assert DT  # the dtypes the cases come in
