@@ -67,6 +67,9 @@ class TaskSpec:
         """'1' for lesson1_qk_scores: how a student names the lesson."""
         return self.lesson.removeprefix("lesson").split("_", 1)[0]
 
+    def knob(self, name: str) -> Knob:
+        return next(k for k in self.knobs if k.name == name)
+
     def output_name(self, i: int) -> str:
         return self.outputs[i] if i < len(self.outputs) else f"#{i}"
 
@@ -187,6 +190,21 @@ TASKS: dict[str, TaskSpec] = {
                     ),
                     output=1,
                 ),
+                Knob(
+                    "params",
+                    (
+                        ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x)"),
+                        ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x)"),
+                    ),
+                    output=1,
+                ),
+                Knob(
+                    "params_v",
+                    (
+                        ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x)"),
+                        ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x)"),
+                    ),
+                ),
             ),
         ),
         TaskSpec(
@@ -223,6 +241,23 @@ TASKS: dict[str, TaskSpec] = {
             lesson="lesson5_order_and_memory",
             axes=(("batch item", "token", "feature"), ("batch item", "query", "key")),
             distributions=("weights",),
+            knobs=(
+                Knob(
+                    "params",
+                    (
+                        ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x_new)"),
+                        ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x_new)"),
+                    ),
+                    output=1,
+                ),
+                Knob(
+                    "params_v",
+                    (
+                        ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x_new)"),
+                        ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x_new)"),
+                    ),
+                ),
+            ),
         ),
     )
 }

@@ -22,8 +22,10 @@ def test_the_slips_span_every_task_and_the_docs_list_each_one():
     from attnlab.tasks import TASK_IDS
 
     assert len(SLIPS) >= 25 and {s.task for s in SLIPS} == set(TASK_IDS)
-    assert all(s.named in CATALOGUE for s in SLIPS)
+    assert all(s.named in CATALOGUE or s.named == "-" for s in SLIPS)
     assert set(unforeseen.documented()) == {s.name for s in SLIPS}
+    named = [s for s in SLIPS if s.named != "-"]
+    assert len(named) >= 0.9 * len(SLIPS), f"{len(named)} of {len(SLIPS)} named: issue 22 asks for 90 %"
 
 
 @pytest.mark.slow
@@ -33,6 +35,7 @@ def test_a_slip_nobody_wrote_a_rule_for_is_named(slip, course, zygote, tmp_path)
 
     task = unforeseen.grade(slip, lambda *a, **k: grade_paths(*a, course=course, zygote=zygote, **k), tmp_path)
     assert task["score"] < task["max_score"], task
-    assert slip.named in task["diagnoses"], task["feedback"]
-    assert "wrong_values" not in task["diagnoses"], task["feedback"]  # named, not "N values are off"
+    assert slip.is_named(task), task["feedback"]  # by its id; or, listed "-", by none of the describer's
+    if slip.named != "-":
+        assert "wrong_values" not in task["diagnoses"], task["feedback"]  # named, not "N values are off"
     assert unforeseen.documented()[slip.name] == task["feedback"], "docs/unforeseen.md is out of date: run --docs"

@@ -41,6 +41,10 @@ def _fits(case: Case, name: str, value: str) -> bool:
     if case.task == "attention":  # "v=k": k stands in for v where it has as many rows
         a, _, b = value.partition("=")
         return {a, b} <= set(case.tensors) and case.tensors[a].shape[-2] == case.tensors[b].shape[-2]
+    if name.startswith("params"):  # a projection used in place of another: both must be there and differ
+        a, _, b = value.partition("=")
+        st = case.extra.get("state", {})
+        return f"{a}.weight" in st and f"{b}.weight" in st and not torch.equal(st[f"{a}.weight"], st[f"{b}.weight"])
     if case.task == "multi_head_attention":
         return case.extra.get("H", 1) > 1  # with one head every split is the same
     return False
@@ -63,6 +67,8 @@ def build(name: str, case: Case) -> torch.Tensor:
         given = {"q": t["q"], "k": t["k"], "v": t["v"]}
         given[a] = given[b]
         return ref.attention(given["q"], given["k"], given["v"], case.extra["mask"], case.extra["T"])[0]
+    if knob.startswith("params"):  # "W_k=W_q": the keys projected with W_q
+        return _with_params(case, value)[TASKS[case.task].knob(knob).output]
     if case.task == "multi_head_attention":  # heads: "interleaved" splits features (d_head, n_heads)
         return _interleaved_heads(case)[1]
     raise KeyError(name)
@@ -89,3 +95,26 @@ def _interleaved_heads(case: Case) -> list[torch.Tensor]:
     w = ref.softmax_with_temperature(scores)
     o = (w @ v).permute(0, 2, 3, 1).reshape(B, L, dm)
     return [lin("W_o", o), w]
+
+
+def _with_params(case: Case, value: str) -> list[torch.Tensor]:
+    """The module task's reference outputs with one projection's parameters standing in for another's."""
+    from .cases import stepped
+
+    a, _, b = value.partition("=")
+    st = {k: v.to(torch.float64) for k, v in case.extra["state"].items()}
+    for part in ("weight", "bias"):
+        if f"{b}.{part}" in st:
+            st[f"{a}.{part}"] = st[f"{b}.{part}"]
+    x = case.extra["x"].to(torch.float64)
+    bias = any(k.endswith(".bias") for k in st)
+    if case.task == "multi_head_attention":
+        mod = ref.MultiHeadAttention(case.extra["d_model"], case.extra["H"], bias=bias).to(torch.float64)
+    else:
+        mod = ref.KVCacheAttention(case.extra["d_model"], bias=bias).to(torch.float64)
+    with torch.no_grad():
+        for k, v in st.items():
+            mod.get_parameter(k).copy_(v)
+        if case.task == "multi_head_attention":
+            return list(mod(x, case.extra["causal"]))
+        return stepped(mod, ref.KVCacheAttention.forward, x, case.extra["steps"])

@@ -61,6 +61,7 @@ IDS = (
     "weight_where_none",
     "no_weight_where_some",
     "region_split",
+    "case_split",
 )
 
 LOW_PRECISION = ("float16", "bfloat16")
@@ -227,7 +228,7 @@ def describe(task_id: str, results: list) -> Diagnosis | None:
         for p in _wrong_outputs(r):
             pairs_by_output.setdefault(p.i, []).append(p)
     if not pairs_by_output:
-        return None
+        return _by_feature(task_id, results)
     cases = {id(r) for r in failing if any(p.r is r for ps in pairs_by_output.values() for p in ps)}
     found = _swapped_outputs(failing) or _by_precision(task_id, results, failing)
     if found is not None:
@@ -245,7 +246,7 @@ def describe(task_id: str, results: list) -> Diagnosis | None:
             d = _agree_keys(verdicts) if any(isinstance(v, dict) for v in verdicts) else _agree(verdicts)
             if d is not None:
                 return d
-    return None
+    return _by_feature(task_id, results)
 
 
 _DEBUG = bool(os.environ.get("ATTNLAB_DEBUG_DESCRIBE"))
@@ -367,6 +368,86 @@ def _by_precision(task_id: str, results: list, failing: list) -> Diagnosis | Non
     good = " and ".join(sorted({r.case.dtype for r in high}))
     bad = " and ".join(sorted({r.case.dtype for r in failing}))
     return Diagnosis.make("precision_only", good=good, bad=bad)
+
+
+def _by_feature(task_id: str, results: list) -> Diagnosis | None:
+    """Right on every case with one feature, wrong (or raising) on every case without it: the inputs' number of
+    dimensions, whether dim is the last one, the temperature 1, a mask, one head, one call, one batch item.
+    Named only where exactly one feature tells the failing cases from the passing ones."""
+    judged = [
+        r
+        for r in results
+        if r.case.kind in ("call", "module") and not (r.pending or r.skipped or r.inherited or r.blocked_by)
+    ]
+    bad = [r for r in judged if not r.passed and r.meta.get("status") in ("ok", "error")]
+    good = [r for r in judged if r.passed]
+    if not bad or not good or len(bad) + len(good) < 4 or len(bad) + len(good) < len(judged):
+        return None
+    feats = [features(r.case) for r in judged]
+    names = set.intersection(*(set(f) for f in feats))
+    splits = {}
+    for name in [n for n in feats[0] if n in names]:  # in the order of the contract's arguments
+        theirs = {features(r.case)[name] for r in bad}
+        ours = {features(r.case)[name] for r in good}
+        if not theirs & ours:
+            splits.setdefault(name.split(":")[0], []).append((name, ours, theirs))
+    if len(splits) != 1:
+        return None  # none, or several features that tell them apart: which one matters is not sure
+    ((name, ours, theirs), *more), *_ = splits.values()
+    if any((o, t) != (ours, theirs) for _, o, t in more):
+        return None  # q with 3 dimensions and k with 2, say: no one statement
+    right, wrong = _feature_words(name, ours, more), _feature_words(name, theirs, more)
+    raised = [r for r in bad if r.meta.get("status") == "error"]
+    how = "wrong" if not raised else "raises an error" if len(raised) == len(bad) else "wrong or raises an error"
+    function = TASKS[task_id].function
+    return Diagnosis.make("case_split", function=function, right=right, wrong=wrong, how=how)
+
+
+def features(case) -> dict[str, object]:
+    """What tells one case of a task from another, by name: 'rank:q' -> 3, 'dim' -> 'last', 'heads' -> 1."""
+    spec = TASKS[case.task]
+    out: dict[str, object] = {}
+    args = case.spec.get("args", [])
+    for j, a in enumerate(args):
+        t = case.tensors.get(a.get("t", "")) if isinstance(a, dict) else None
+        if isinstance(t, torch.Tensor) and t.dtype != torch.bool:
+            out[f"rank:{spec.arg_name(j)}"] = t.dim()
+    ex = case.extra
+    if isinstance(ex.get("dim"), int) and "x" in case.tensors:
+        out["dim"] = "last" if ex["dim"] % case.tensors["x"].dim() == case.tensors["x"].dim() - 1 else "other"
+    if isinstance(ex.get("T"), (int, float)):
+        out["temperature"] = ex["T"] == 1
+    if "mask" in ex:
+        out["mask"] = ex["mask"] is not None
+    if isinstance(ex.get("H"), int):
+        out["heads"] = ex["H"] == 1
+    if isinstance(ex.get("steps"), list):
+        out["calls"] = len(ex["steps"]) == 1
+    if isinstance(ex.get("causal"), bool):
+        out["causal"] = ex["causal"]
+    x = ex.get("x")
+    if isinstance(x, torch.Tensor) and x.dim() == 3:
+        out["batch"] = x.shape[0] == 1
+    return out
+
+
+def _feature_words(name: str, values: set, more: list = ()) -> str:
+    kind, _, arg = name.partition(":")
+    if kind == "rank":
+        shown = " or ".join(str(v) for v in sorted(values))
+        args = [arg] + [n.partition(":")[2] for n, _, _ in more]
+        return f"{' and '.join(args)} {'have' if len(args) > 1 else 'has'} {shown} dimensions"
+    (v,) = values if len(values) == 1 else (None,)
+    words = {
+        "dim": {"last": "dim is the last dimension", "other": "dim is another dimension than the last"},
+        "temperature": {True: "the temperature is 1", False: "the temperature is not 1"},
+        "mask": {True: "a mask is given", False: "no mask is given"},
+        "heads": {True: "n_heads is 1", False: "n_heads is more than 1"},
+        "calls": {True: "the tokens come in one call", False: "the tokens come in several calls"},
+        "causal": {True: "causal=True", False: "causal=False"},
+        "batch": {True: "the batch holds one sequence", False: "the batch holds several sequences"},
+    }
+    return words[kind][v]
 
 
 # ------------------------------------------------------------------------------------------- the testers

@@ -276,6 +276,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "proportions: each {one} must see those too.",
     ),
     "region_split": ("*", "your {which} {is} right on {right} and wrong only on {wrong}."),
+    "case_split": (
+        "*",
+        "your {function} is right on every case where {right}, and {how} on every case where {wrong}: look at what "
+        "your code does differently there.",
+    ),
 }
 
 #: id -> a few words that name the mistake, where a whole hint does not fit: a picture's title. Every id in
@@ -356,6 +361,7 @@ TITLES: dict[str, str] = {
     "weight_where_none": "weight where none belongs",
     "no_weight_where_some": "entries left out of the weights",
     "region_split": "wrong on one region only",
+    "case_split": "wrong on one kind of case only",
 }
 
 #: A specific diagnosis makes these generic ones redundant: the student reads one explanation, not two.

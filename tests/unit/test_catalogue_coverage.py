@@ -95,6 +95,7 @@ PRODUCED_BY: dict[str, str] = {
     "weight_where_none": f"{DESCRIBE}::test_weights_on_the_keys_the_mask_hides_are_weight_where_none",
     "no_weight_where_some": f"{DESCRIBE}::test_no_weight_on_the_keys_of_earlier_calls_is_no_weight_where_some",
     "region_split": f"{DESCRIBE}::test_wrong_only_on_the_odd_columns_is_region_split",
+    "case_split": f"{DESCRIBE}::test_right_on_every_case_with_one_feature_and_wrong_on_the_others_is_case_split",
 }
 
 

@@ -338,3 +338,31 @@ def test_factors_are_named_by_the_simplest_quantity_that_no_other_matches():
     assert describe._one_name(list(describe.name_number(16.0, c))) == "d_model"
     assert describe.name_number(1.2345, c) == ()
     assert DT  # the dtypes the cases come in
+
+
+def test_right_on_every_case_with_one_feature_and_wrong_on_the_others_is_case_split():
+    def off_unless_last_dim(c, e):
+        x = c.tensors["x"]
+        return [e[0] if c.extra["dim"] % x.dim() == x.dim() - 1 else _noise(e[0])]
+
+    result = slipped("softmax_with_temperature", off_unless_last_dim)
+    assert headline(result) == "case_split"
+    assert (
+        "your softmax_with_temperature is right on every case where dim is the last dimension, and wrong on every "
+        "case where dim is another dimension than the last"
+    ) in result.feedback.lower()
+    # the control: wrong on two cases that no one feature tells from the rest
+    mixed = {c.id for c in make_cases("softmax_with_temperature", 5, COURSE.dtypes, ["cpu"]) if c.kind == "call"}
+    chosen = sorted(mixed)[:1] + sorted(mixed)[4:5]
+    control = slipped("softmax_with_temperature", lambda c, e: [_noise(e[0]) if c.id in chosen else e[0]])
+    assert "case_split" not in ids(control), control.feedback
+
+
+def test_a_projection_used_in_place_of_another_is_the_knob_of_the_params():
+    from attnlab.answers.knobs import _with_params
+
+    result = slipped("multi_head_attention", lambda c, e: _with_params(c, "W_k=W_q"))
+    assert headline(result) == "knob"
+    assert "Your keys are projected with W_q, where W_k belongs" in result.feedback
+    control = slipped("multi_head_attention", lambda c, e: [_noise(x) for x in _with_params(c, "W_k=W_q")])
+    assert "knob" not in ids(control)

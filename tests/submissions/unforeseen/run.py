@@ -6,9 +6,13 @@
 Each `<name>.py` here is an override of `tests/submissions/base.py`, as the mistakes files are: the submission is
 base.py, a blank line, then the file (tests/conftest.py's `build()`). Its first lines are
 
-    # slip: <task id> <the catalogue id that names it>
+    # slip: <task id> <the catalogue id that names it, or - where none does yet> [blind]
     # source: <where the slip is seen>
     # <what the code does wrong>
+
+`blind` marks the slips written by someone who had not seen the describer (its code, its tests or these
+slips): the honest measure of how far it names what nobody foresaw. The others were written for issue 22
+before the describer was, as a list of what it should name.
 
 Only that task is graded, with seed 11, through one shared zygote; tests/test_unforeseen.py does the same and
 checks that each slip loses points, is named by its id, and gets the very feedback docs/unforeseen.md shows.
@@ -33,9 +37,10 @@ SEED = 11
 class Slip:
     path: Path
     task: str
-    named: str  # the catalogue id that should name it
+    named: str  # the catalogue id that should name it; "-" where none does yet
     source: str
     what: str
+    blind: bool  # written without having seen the describer
 
     @property
     def name(self) -> str:
@@ -46,8 +51,18 @@ class Slip:
         lines = path.read_text().splitlines()
         if len(lines) < 3 or not lines[0].startswith("# slip: ") or not lines[1].startswith("# source: "):
             raise ValueError(f"{path.name}: start with '# slip: TASK ID', '# source: ...' and '# what it does'")
-        task, named = lines[0].removeprefix("# slip: ").split()[:2]
-        return cls(path, task, named, lines[1].removeprefix("# source: "), lines[2].removeprefix("# ").strip())
+        task, named, *rest = lines[0].removeprefix("# slip: ").split()
+        source, what = lines[1].removeprefix("# source: "), lines[2].removeprefix("# ").strip()
+        return cls(path, task, named, source, what, blind="blind" in rest)
+
+    def is_named(self, task: dict) -> bool:
+        """Whether the graded task shows what this slip's header says: named by its id, or by none of the
+        describer's ids where it says "-" (not named, and not misnamed either)."""
+        from attnlab.grading.describe import IDS
+
+        if self.named == "-":
+            return not set(IDS) & set(task["diagnoses"])
+        return self.named in task["diagnoses"]
 
 
 def slips(names: list[str] | None = None) -> list[Slip]:
@@ -76,7 +91,8 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
     """docs/unforeseen.md: every slip with the feedback it gets."""
     from attnlab.grading.diagnose import TITLES
 
-    named = sum(1 for s, t in results if t["score"] < t["max_score"] and s.named in t["diagnoses"])
+    named = [s for s, t in results if s.named != "-" and t["score"] < t["max_score"] and s.is_named(t)]
+    blind = [s for s, _ in results if s.blind]
     out = [
         "# Slips nobody wrote a rule for",
         "",
@@ -87,7 +103,17 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
         "say the same). tests/test_unforeseen.py checks that every entry here is what the grader says today;",
         "`python tests/submissions/unforeseen/run.py --docs` rewrites this page.",
         "",
-        f"**{named} of {len(results)} named by the id listed, none by a wrong one.**",
+        f"**{len(named)} of {len(results)} named by the id listed.** Of the {len(blind)} slips written blind (by",
+        "someone who had not seen the describer), "
+        f"{sum(1 for s in named if s.blind)} are named. A slip listed with `-` is not named yet: it gets the",
+        "exception it raised, or how many values are off, and no relation of the describer's.",
+        "",
+        "An honest caveat on the blind ones: graded first, before the case split (`case_split`) and the",
+        "projection knob (`knob:params`) existed, 8 of the 16 were named, 3 by the describer and 5 by rules the",
+        "catalogue already had. Those two mechanisms were added because of what the blind run showed, so the",
+        "blind slips are no longer a blind measure; the next set written blind is. Of the two not named,",
+        "kv_shared_class_cache also gets a misleading `wrong_device` from an existing rule: its cache, shared by",
+        "every instance, carries CPU tensors into the case on another device.",
         "",
     ]
     task = None
@@ -96,9 +122,9 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
             task = slip.task
             out += [f"## {task}", ""]
         out += [
-            f"### {slip.name}: `{slip.named}` ({TITLES.get(slip.named, '')})",
+            f"### {slip.name}: " + (f"`{slip.named}` ({TITLES.get(slip.named, '')})" if slip.named != "-" else "not named yet"),
             "",
-            f"{slip.what} *Seen in:* {slip.source}",
+            f"{slip.what} *Seen in:* {slip.source}" + (" *(Written blind.)*" if slip.blind else ""),
             "",
             f"Score {t['score']:g} of {t['max_score']:g}; diagnoses: {', '.join(t['diagnoses'])}.",
             "",
@@ -140,7 +166,7 @@ def main(argv: list[str]) -> int:
                 t = grade(slip, lambda *a, **k: grade_paths(*a, course=course, zygote=zygote, **k), Path(tmp))
                 results.append((slip, t))
                 lost = t["score"] < t["max_score"]
-                ok = "named" if lost and slip.named in t["diagnoses"] else "NOT NAMED" if lost else "FULL MARKS"
+                ok = "as listed" if lost and slip.is_named(t) else "NOT AS LISTED" if lost else "FULL MARKS"
                 print(f"== {slip.name}  [{slip.task}]  {t['score']:g}/{t['max_score']:g}  {slip.named}: {ok}")
                 print(f"   diagnoses: {', '.join(t['diagnoses']) or '(none)'}")
                 print(f"   feedback: {t['feedback']}\n", flush=True)
@@ -149,7 +175,7 @@ def main(argv: list[str]) -> int:
     if write_docs:
         DOCS.write_text(docs(results))
         print(f"wrote {DOCS.relative_to(REPO)}")
-    bad = [s.name for s, t in results if not (t["score"] < t["max_score"] and s.named in t["diagnoses"])]
+    bad = [s.name for s, t in results if not (t["score"] < t["max_score"] and s.is_named(t))]
     print(f"{len(results) - len(bad)} of {len(results)} slips lose points and are named as listed")
     return 1 if bad else 0
 

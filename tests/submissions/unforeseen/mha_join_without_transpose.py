@@ -1,0 +1,32 @@
+# slip: multi_head_attention case_split blind
+# source: forum threads on "view vs transpose" when merging heads; the split is right but the merge skips transpose(1, 2)
+# Joins the heads with reshape(B, L, d_model) straight from (B, H, L, dh), so each output row mixes several positions of one head.
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, n_heads, bias=True):
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.W_q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_k = nn.Linear(d_model, d_model, bias=bias)
+        self.W_v = nn.Linear(d_model, d_model, bias=bias)
+        self.W_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def _split_heads(self, t):
+        B, L, _ = t.shape
+        t = t.view(B, L, self.n_heads, self.d_head)  # (B, L, H, dh)
+        return t.transpose(1, 2)  # (B, H, L, dh)
+
+    def forward(self, x, causal=False):
+        B, L, _ = x.shape
+        q = self._split_heads(self.W_q(x))  # (B, H, L, dh)
+        k = self._split_heads(self.W_k(x))
+        v = self._split_heads(self.W_v(x))
+        mask = causal_mask(L, device=x.device) if causal else None  # (L, L)
+        out, weights = attention(q, k, v, mask)  # (B, H, L, dh), (B, H, L, L)
+        out = out.reshape(B, L, self.d_model)  # heads joined without moving H back behind L
+        return self.W_o(out), weights
