@@ -43,6 +43,7 @@ bench: install
 	$(PYTHON) benchmarks/class_throughput.py
 	$(PYTHON) benchmarks/nbgrader_class.py
 	$(PYTHON) benchmarks/grade_one.py
+	$(PYTHON) benchmarks/describe_cost.py
 
 # The wheel for the students' image: check() and the public cases, without the answers.
 student-wheel: install

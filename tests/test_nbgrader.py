@@ -16,6 +16,8 @@ reach a student. The students:
 - correct: every solution right;
 - noscale: qk_scores without / sqrt(d) in lesson 1, the typical mistake: partial credit;
 - notemp: a softmax that ignores the temperature in lesson 2, the other typical mistake;
+- halves: a positional encoding with its sines in the first half of the columns and its cosines in the
+  second (lesson 5), a slip no rule was written for, which the describer names;
 - cheater: noscale's lesson 1, plus the in-kernel tricks that fool plain nbgrader: a replaced
   torch.allclose, an input transformer that turns every later cell into `pass`, and a `check` that
   returns the full score as a number;
@@ -90,6 +92,7 @@ SUBMITS = {
     "correct": list(LESSONS),
     "noscale": ["lesson1_qk_scores"],
     "notemp": ["lesson2_softmax"],
+    "halves": ["lesson5_order_and_memory"],
     "cheater": ["lesson1_qk_scores"],
     "warner": ["lesson1_qk_scores"],
     "exiter": ["lesson3_masking"],
@@ -140,6 +143,19 @@ def answer(student: str, lesson: str, fetched, source, markers: Path) -> nbforma
         edit_solution(nb, "qk_scores_solution", "return q @ k.transpose(-2, -1) / math.sqrt(d)", WARNING_QK)
     if lesson == "lesson2_softmax" and student == "notemp":
         edit_solution(nb, "softmax_with_temperature_solution", "(scores - top) / t)", "(scores - top))")
+    if lesson == "lesson5_order_and_memory" and student == "halves":
+        edit_solution(
+            nb,
+            "positional_encoding_solution",
+            "pe[:, 0::2] = torch.sin(angle)",
+            "pe[:, : d_model // 2] = torch.sin(angle)",
+        )
+        edit_solution(
+            nb,
+            "positional_encoding_solution",
+            "pe[:, 1::2] = torch.cos(angle)",
+            "pe[:, d_model // 2 :] = torch.cos(angle)",
+        )
     if lesson == "lesson3_masking" and student in ("exiter", "looper"):
         code = "import os\nos._exit(1)" if student == "exiter" else "while True:\n    pass"
         nb.cells.insert(index_of(nb, "plot_attention_check") + 1, new_code_cell(code))
@@ -344,6 +360,17 @@ def test_the_typical_mistakes_get_partial_credit_and_their_names(course_run):
     assert "missing_scale" in trusted["lesson1_qk_scores", "noscale"]["qk_scores"]["diagnoses"]
     assert 0 < gb["lesson2_softmax", "notemp"]["softmax_with_temperature"][0] < 20
     assert "temperature_ignored" in trusted["lesson2_softmax", "notemp"]["softmax_with_temperature"]["diagnoses"]
+
+
+@pytest.mark.slow
+def test_a_slip_no_rule_was_written_for_is_named_in_the_feedback(course_run):
+    """The describer's words reach the student through nbgrader, as they do through check() and attnlab grade."""
+    trusted = course_run["trusted"]["lesson5_order_and_memory", "halves"]["positional_encoding"]
+    assert trusted["diagnoses"][0] == "index_map"
+    score = course_run["gradebook"]["lesson5_order_and_memory", "halves"]["positional_encoding"][0]
+    assert 0 <= score < 10 and score == trusted["score"]
+    page = html.unescape(feedback_page(course_run, "lesson5_order_and_memory", "halves"))
+    assert "the expected order interleaves them, so that columns 2i and 2i + 1 sit side by side" in page
 
 
 @pytest.mark.slow

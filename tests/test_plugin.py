@@ -65,3 +65,16 @@ def test_starter_stubs_fail_with_not_implemented(pytester: pytest.Pytester, tmp_
     assert "qk_scores still raises NotImplementedError: this is where you start" in out
     # Its ValueError cases too: a stub not yet written is not "accepts invalid input".
     assert "causal_mask still raises NotImplementedError: this is where you start" in out
+
+
+def test_a_slip_no_rule_was_written_for_is_named_in_the_failure(pytester: pytest.Pytester):
+    """The describer's words reach a self-learner's pytest run as they reach check() and attnlab grade."""
+    work = pytester.path / "mywork.py"
+    work.write_text(
+        (SUBMISSIONS / "base.py").read_text()
+        + "\n\n"
+        + (SUBMISSIONS / "unforeseen" / "pe_concat_halves.py").read_text()
+    )
+    res = pytester.runpytest_subprocess("--attn-submission", str(work), "-m", "positional_encoding")
+    res.assert_outcomes(failed=1, deselected=TASKS - 1)
+    assert "the expected order interleaves them" in res.stdout.str()

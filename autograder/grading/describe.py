@@ -239,7 +239,11 @@ def describe(task_id: str, results: list) -> Diagnosis | None:
         if {id(p.r) for p in pairs} != cases:
             continue  # this output is right on some case that fails: it cannot explain the failure
         for tester in _testers(spec, i):
-            verdicts = [tester(p) for p in pairs]
+            verdicts = []
+            for p in pairs:  # a case that contradicts it ends the trial: the rest need not be computed
+                verdicts.append(tester(p))
+                if verdicts[-1] is None:
+                    break
             if _DEBUG:
                 name = getattr(tester, "__name__", tester)
                 print(f"describe {task_id} output {i} {name}: {verdicts}", file=sys.stderr)
