@@ -268,7 +268,16 @@ def _describable(r) -> bool:
 
 
 def _expected(r) -> list:
-    return r.reference if getattr(r, "reference", None) is not None else r.case.expected
+    """What the student's outputs should have been: the reference's, or where the case's callees were replayed,
+    the reference's with the student's callees (``CaseResult.reference``), if that has the contract's shapes."""
+    replayed = getattr(r, "reference", None)
+    if replayed is None:
+        return r.case.expected
+    if len(replayed) != len(r.case.expected) or any(
+        tuple(a.shape) != tuple(b.shape) for a, b in zip(replayed, r.case.expected)
+    ):
+        return []  # a replay through a callee that returned the wrong shapes: nothing sure to compare with
+    return replayed
 
 
 def _wrong_outputs(r) -> list[Pair]:
@@ -395,8 +404,9 @@ def _by_feature(task_id: str, results: list) -> Diagnosis | None:
         ours = {features(r.case)[name] for r in good}
         if not theirs & ours:
             splits.setdefault(name.split(":")[0], []).append((name, ours, theirs))
-    if len(splits) != 1:
-        return None  # none, or several features that tell them apart: which one matters is not sure
+    if len(splits) != 1 or "dtype" in splits:
+        return None  # none, several features that tell them apart (which one matters is not sure), or the dtype:
+        # wrong_dtype and precision_only say that better
     ((name, ours, theirs), *more), *_ = splits.values()
     if any((o, t) != (ours, theirs) for _, o, t in more):
         return None  # q with 3 dimensions and k with 2, say: no one statement
@@ -417,6 +427,11 @@ def features(case) -> dict[str, object]:
         if isinstance(t, torch.Tensor) and t.dtype != torch.bool:
             out[f"rank:{spec.arg_name(j)}"] = t.dim()
     ex = case.extra
+    out["dtype"] = case.dtype  # so that a split that is really the dtype's is not put down to another feature
+    q, k = case.tensors.get("q"), case.tensors.get("k")
+    if isinstance(q, torch.Tensor) and isinstance(k, torch.Tensor) and q.dim() >= 2 and k.dim() >= 2:
+        out["square"] = q.shape[-2] == k.shape[-2]
+        out["one query"] = q.shape[-2] == 1
     if isinstance(ex.get("dim"), int) and "x" in case.tensors:
         out["dim"] = "last" if ex["dim"] % case.tensors["x"].dim() == case.tensors["x"].dim() - 1 else "other"
     if isinstance(ex.get("T"), (int, float)):
@@ -443,6 +458,8 @@ def _feature_words(name: str, values: set, more: list = ()) -> str:
         return f"{' and '.join(args)} {'have' if len(args) > 1 else 'has'} {shown} dimensions"
     (v,) = values if len(values) == 1 else (None,)
     words = {
+        "square": {True: "there are as many keys as queries", False: "there are not as many keys as queries"},
+        "one query": {True: "there is one query", False: "there are several queries"},
         "dim": {"last": "dim is the last dimension", "other": "dim is another dimension than the last"},
         "temperature": {True: "the temperature is 1", False: "the temperature is not 1"},
         "mask": {True: "a mask is given", False: "no mask is given"},

@@ -800,9 +800,15 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
     shape just before the caller raised; None when the caller's own code is to blame."""
     frames = r.meta.get("error", {}).get("frames", [])
     models = answers()  # None in the student build: no reference to ask
-    raised = [c for c in r.meta.get("callee_calls", []) if c.get("raised")]
-    if models is not None and raised and all(models.reference_raises(c, r.tensors) for c in raised):
-        return None  # the reference callee raises on those arguments too: the caller passed what no callee takes
+    calls = r.meta.get("callee_calls", [])
+    raised = [c for c in calls if c.get("raised")]
+    if (
+        models is not None
+        and raised
+        and not any(_returned_wrong(c, r, models) for c in calls if c["name"] in failing and not c.get("raised"))
+        and all(not any("other" in a for a in c["args"]) and models.reference_raises(c, r.tensors) for c in raised)
+    ):
+        return None  # no callee handed it anything wrong, and the reference callee raises on what the caller passed
     inner = [f for f in frames if f in failing]
     if inner and frames and frames[-1] in failing:
         return frames[-1], "raised an error"
@@ -824,6 +830,18 @@ def _callee_culprit(r: CaseResult, failing: list[str]) -> tuple[str, str] | None
                 "name"
             ], f"returned shape {got[0] if len(got) == 1 else got} where {want[0] if len(want) == 1 else want} was due"
     return None
+
+
+def _returned_wrong(call: dict, r: CaseResult, models) -> bool:
+    """Whether a callee call returned something the reference callee would not have: another type, another
+    dtype, another shape."""
+    for res in call["result"]:
+        t = r.tensors.get(res.get("t", ""))
+        if "other" in res or (t is not None and t.dtype != torch.bool and str(t.dtype)[6:] != r.case.dtype):
+            return True
+    want = models.reference_shapes(call, r.tensors)
+    got = [tuple(r.tensors[res["t"]].shape) for res in call["result"] if "t" in res]
+    return want is not None and len(got) == len(want) and got != want
 
 
 def _replay_tol(r: CaseResult) -> tuple[float, float]:
