@@ -48,6 +48,7 @@ IDS = (
     "extra_dims",
     "dims_reordered",
     "reduced_dim",
+    "input_shape",
     "precision_only",
     "index_map",
     "scaled_values",
@@ -175,7 +176,7 @@ def quantities(case) -> dict[str, float]:
         v = ex.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             out[name] = v
-    return {n: float(v) for n, v in out.items() if v > 0 and v != 1}
+    return {n: float(v) for n, v in out.items() if v > 0}
 
 
 def _forms(qs: dict[str, float]) -> list[tuple[str, float, int]]:
@@ -195,6 +196,7 @@ def _forms(qs: dict[str, float]) -> list[tuple[str, float, int]]:
     out += [(f"{e}/2", v / 2, 4) for e, v in singles if not e.startswith("1/")]
     for (a, va), (b, vb) in itertools.permutations(qs.items(), 2):
         out += [(f"sqrt({a}/{b})", math.sqrt(va / vb), 5), (f"{a}/{b}", va / vb, 5)]
+    out = [f for f in out if abs(f[1] - 1) > 1e-9]  # d = 1 names nothing by itself, only in d/S
     return out + [("2", 2.0, 6), ("1/2", 0.5, 6)]
 
 
@@ -334,7 +336,17 @@ PLURAL = {"scores", "weights"}
 def _testers(spec, i: int) -> list[Tester]:
     knobs = [k for k in spec.knobs if k.output == i]
     out: list[Tester] = [(lambda p, k=k: _knob(p, k)) for k in knobs]
-    out += [_extra_dims, _dims_reordered, _reduced_dim, _index_map, _scaled, _offset, _elementwise, _mask_as_numbers]
+    out += [
+        _extra_dims,
+        _dims_reordered,
+        _reduced_dim,
+        _input_shape,
+        _index_map,
+        _scaled,
+        _offset,
+        _elementwise,
+        _mask_as_numbers,
+    ]
     out += [_softmax_again]
     if spec.output_name(i) in spec.distributions:
         out += [_other_temperature, _normalised_elsewhere, _rows_rescaled, _support_changed]
@@ -471,6 +483,24 @@ def _feature_words(name: str, values: set, more: list = ()) -> str:
     return words[kind][v]
 
 
+def sharpen(task_id: str, results: list, diagnosis: Diagnosis) -> Diagnosis:
+    """A rule's diagnosis with what the describer finds more: wrong_scale's factor named by a quantity of the case
+    ("1.41 = sqrt(d/L)") where one name fits every failing case."""
+    if diagnosis.id != "wrong_scale":
+        return diagnosis
+    pairs = [p for r in results if _describable(r) for p in _wrong_outputs(r) if p.i == 0]
+    found = [_scaled(p) for p in pairs]
+    tested = [f for f in found if isinstance(f, Found)]
+    if not tested or len(tested) != len([f for f in found if f is not UNTESTABLE]):
+        return diagnosis
+    common = [n for n in tested[0].names or () if all(n in (f.names or ()) for f in tested)]
+    named = _one_name(common)
+    if not named or named in ("sqrt(d)", "1/sqrt(d)"):  # the rule's own words say those
+        return diagnosis
+    f = tested[0].value
+    return Diagnosis(diagnosis.id, f"{diagnosis.message.rstrip('.')}; here {f:.3g} = {named}: {_cause(named)}.")
+
+
 # ------------------------------------------------------------------------------------------- the testers
 
 
@@ -502,6 +532,26 @@ def _extra_dims(p: Pair) -> Found | str | None:
     n = G.dim() - E.dim()
     how = f"with {n} extra dimension{'s' if n > 1 else ''} of size 1" if n > 0 else "without its dimensions of size 1"
     return Found("extra_dims", {"which": p.which, "got": tuple(G.shape), "want": tuple(E.shape), "how": how})
+
+
+def _input_shape(p: Pair) -> Found | str | None:
+    """G has the shape of one of the inputs, where the output's differs: it was built from the wrong tensor."""
+    G, E = p.G, p.E
+    inputs = [t for t in p.case.tensors.values() if isinstance(t, torch.Tensor)]
+    if G.shape == E.shape:  # an input of the output's shape: this case cannot tell
+        return UNTESTABLE if any(t.shape == E.shape for t in inputs) else None
+    spec = TASKS[p.case.task]
+    names = [
+        spec.arg_name(j)
+        for j, a in enumerate(p.case.spec.get("args", []))
+        if isinstance(a, dict)
+        and isinstance(t := p.case.tensors.get(a.get("t", "")), torch.Tensor)
+        and t.shape == G.shape
+    ]
+    if len(names) != 1:
+        return UNTESTABLE if names else None  # q and k of one shape: which one it came from cannot be told
+    details = {"which": p.which, "got": tuple(G.shape), "want": tuple(E.shape), "arg": names[0]}
+    return Found("input_shape", details, key=(names[0],))
 
 
 def _dims_reordered(p: Pair) -> Found | str | None:

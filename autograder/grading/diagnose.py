@@ -222,6 +222,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "knob": ("*", "{words}."),
     "outputs_swapped": ("*", "your outputs come in another order: you returned ({got}), where ({want}) is asked for."),
     "extra_dims": ("*", "your {which} {has} shape {got}: the expected values {how}. Return shape {want}."),
+    "input_shape": (
+        "*",
+        "your {which} has shape {got}, the shape of the input {arg}, where {want} is expected: check which tensor it "
+        "is computed from.",
+    ),
     "dims_reordered": (
         "*",
         "your {which} {holds} the expected values with {its} dimensions in another order: ({got}) where ({want}) is "
@@ -347,6 +352,7 @@ TITLES: dict[str, str] = {
     "outputs_swapped": "outputs in the wrong order",
     "extra_dims": "extra dimensions of size 1",
     "dims_reordered": "dimensions in the wrong order",
+    "input_shape": "the shape of an input, not the output",
     "reduced_dim": "a dimension averaged away",
     "precision_only": "wrong only in low precision",
     "index_map": "entries in the wrong order",
@@ -373,7 +379,10 @@ SUBSUMES = {
     "pe_transposed": {"wrong_shape", "wrong_values"},
     "mutates_input": {"exception"},
     "constant_output": {"wrong_values"},
-    **{did: {"wrong_shape", "wrong_values"} for did in ("knob", "outputs_swapped", "extra_dims", "dims_reordered")},
+    **{
+        did: {"wrong_shape", "wrong_values"}
+        for did in ("knob", "outputs_swapped", "extra_dims", "dims_reordered", "input_shape")
+    },
     "reduced_dim": {"wrong_shape", "wrong_values"},
     "elementwise_map": {"nan_output", "wrong_values"},
     "mask_as_numbers": {"nan_output", "wrong_values"},

@@ -37,7 +37,7 @@ import torch
 from ..child.replies import CaseReply, Status, StrEnum
 from ..tasks import TASKS
 from .cases import Case, answers
-from .describe import describe, drawn_as
+from .describe import describe, drawn_as, sharpen
 from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs, contract_name, within
 from .forbidden import excused, trace_gap
 
@@ -637,7 +637,12 @@ def _with_description(task, results: list[CaseResult], diagnoses: list[Diagnosis
     """`diagnoses` with the describer's relation first (``attnlab.grading.describe``), where no rule named the
     mistake: a rule's diagnosis keeps priority, and a placeholder does where every wrong case is one."""
     if not all(d.id in DESCRIBABLE for d in diagnoses):
-        return diagnoses
+        try:
+            return [sharpen(task.id, results, d) for d in diagnoses]
+        except Exception:  # noqa: BLE001 - as below: a sharper word must never cost the grade
+            if os.environ.get("ATTNLAB_STRICT_DESCRIBE"):
+                raise
+            return diagnoses
     try:
         described = describe(task.id, results)
     except Exception:  # noqa: BLE001 - a description that fails must never cost the grade; the tests find it

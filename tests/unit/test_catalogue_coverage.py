@@ -82,6 +82,7 @@ PRODUCED_BY: dict[str, str] = {
     "extra_dims": f"{DESCRIBE}::test_extra_dimensions_of_size_1_are_extra_dims",
     "dims_reordered": f"{DESCRIBE}::test_heads_and_queries_swapped_are_dims_reordered",
     "reduced_dim": f"{DESCRIBE}::test_scores_summed_over_the_batch_are_reduced_dim",
+    "input_shape": f"{DESCRIBE}::test_an_output_with_the_shape_of_an_input_is_input_shape",
     "precision_only": f"{DESCRIBE}::test_wrong_only_in_half_precision_is_precision_only",
     "index_map": f"{DESCRIBE}::test_positions_counted_from_1_are_index_map",
     "scaled_values": f"{DESCRIBE}::test_a_factor_named_by_the_case_is_scaled_values",

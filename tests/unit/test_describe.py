@@ -366,3 +366,32 @@ def test_a_projection_used_in_place_of_another_is_the_knob_of_the_params():
     assert "Your keys are projected with W_q, where W_k belongs" in result.feedback
     control = slipped("multi_head_attention", lambda c, e: [_noise(x) for x in _with_params(c, "W_k=W_q")])
     assert "knob" not in ids(control)
+
+
+def test_an_output_with_the_shape_of_an_input_is_input_shape():
+    """attention's output blended from the keys where v has another width: the shape of k, not (..., L, dv)."""
+    result = slipped(
+        "attention", lambda c, e: [torch.randn(c.tensors["k"].shape, generator=NOISE, dtype=torch.float64), e[1]]
+    )
+    assert headline(result) == "input_shape", result.feedback
+    assert "the shape of the input k" in result.feedback
+    control = slipped(
+        "attention", lambda c, e: [torch.randn(*e[0].shape[:-1], e[0].shape[-1] + 1, dtype=torch.float64), e[1]]
+    )
+    assert "input_shape" not in ids(control) and headline(control) == "wrong_shape"
+
+
+def test_a_rules_factor_is_sharpened_with_the_quantity_it_equals():
+    """wrong_scale, a rule's diagnosis, keeps its words and gains the describer's name for the factor."""
+
+    def by_sqrt_keys(c, e):
+        q, k = c.tensors["q"].double(), c.tensors["k"].double()
+        return [q @ k.transpose(-2, -1) / math.sqrt(k.shape[-2])]
+
+    result = slipped(
+        "qk_scores", by_sqrt_keys, some("qk_scores", lambda c: 1 < c.tensors["k"].shape[-2] != c.tensors["q"].shape[-1])
+    )
+    assert headline(result) == "wrong_scale"
+    assert "= sqrt(d/S): dividing by sqrt(S) where sqrt(d) belongs gives exactly this" in result.feedback
+    control = slipped("qk_scores", lambda c, e: [e[0] * 1.37])  # a factor no quantity of the case equals
+    assert headline(control) == "wrong_scale" and "gives exactly this" not in control.feedback
