@@ -232,7 +232,10 @@ def describe(task_id: str, results: list) -> Diagnosis | None:
     if not pairs_by_output:
         return _by_feature(task_id, results)
     cases = {id(r) for r in failing if any(p.r is r for ps in pairs_by_output.values() for p in ps)}
-    found = _swapped_outputs(failing) or _by_precision(task_id, results, failing)
+    found = _swapped_outputs(failing)
+    if found is not None:
+        return _on_cases(found, failing)
+    found = _by_precision(task_id, results, failing)
     if found is not None:
         return found
     order = sorted(pairs_by_output, key=lambda i: spec.output_name(i) not in spec.distributions)
@@ -251,8 +254,15 @@ def describe(task_id: str, results: list) -> Diagnosis | None:
                 print(f"describe {task_id} output {i} {name}: {verdicts}", file=sys.stderr)
             d = _agree_keys(verdicts) if any(isinstance(v, dict) for v in verdicts) else _agree(verdicts)
             if d is not None:
-                return d
+                return _on_cases(d, [p.r for p in pairs])
     return _by_feature(task_id, results)
+
+
+def _on_cases(d: Diagnosis, cases: list) -> Diagnosis:
+    """`d` said of the failing cases it holds on: the first by its label, the others counted."""
+    more = len({id(r) for r in cases}) - 1
+    also = f" and {more} more failing case{'s' if more > 1 else ''}" if more else ""
+    return Diagnosis(d.id, f"on {cases[0].case.label}{also}, {d.message}")
 
 
 _DEBUG = bool(os.environ.get("ATTNLAB_DEBUG_DESCRIBE"))

@@ -363,7 +363,7 @@ def test_a_projection_used_in_place_of_another_is_the_knob_of_the_params():
 
     result = slipped("multi_head_attention", lambda c, e: _with_params(c, "W_k=W_q"))
     assert headline(result) == "knob"
-    assert "Your keys are projected with W_q, where W_k belongs" in result.feedback
+    assert "your keys are projected with W_q, where W_k belongs" in result.feedback
     control = slipped("multi_head_attention", lambda c, e: [_noise(x) for x in _with_params(c, "W_k=W_q")])
     assert "knob" not in ids(control)
 
