@@ -143,6 +143,8 @@ class Found:
     key: tuple = ()
     names: tuple[str, ...] | None = None
     value: float = 0.0
+    #: For a region: the log-probability that its wrong values fell inside it by chance (k log f).
+    evidence: float = 0.0
 
 
 #: A tester's answer where the case cannot tell (an expected output that does not vary, say).
@@ -313,10 +315,18 @@ def _agree_keys(verdicts: list) -> Diagnosis | None:
         size[k] = min(size.get(k, math.inf), f.value)
     for key in sorted(size, key=lambda k: size[k]):
         if all(v is UNTESTABLE or (isinstance(v, dict) and v.get(key, UNTESTABLE) is not None) for v in verdicts):
+            held = [v[key] for v in verdicts if isinstance(v, dict) and v.get(key) is not None]
+            if held and held[0].id == "region_split" and (len(held) < 2 or sum(f.evidence for f in held) > CHANCE):
+                continue  # seen on one case only, or so few wrong values that they could fall there by chance
             d = _agree([v.get(key, UNTESTABLE) if isinstance(v, dict) else UNTESTABLE for v in verdicts])
             if d is not None:
                 return d
     return None
+
+
+#: A region is named only where its wrong values falling inside it by chance has a log-probability below this
+#: (about 1 in 1000): k wrong values in a region of share f have probability f ** k if placed at random.
+CHANCE = math.log(1e-2)
 
 
 def _agree(founds: list) -> Diagnosis | None:
@@ -400,6 +410,9 @@ def _by_precision(task_id: str, results: list, failing: list) -> Diagnosis | Non
     high = [r for r in valued if r.case.dtype not in LOW_PRECISION]
     if not high or not all(r.passed or r.values_ok for r in high):
         return None
+    low = [r for r in valued if r.case.dtype in LOW_PRECISION]
+    if len(low) < 2 or any(r.passed or _wrong_share(r) < SUBSTANTIAL for r in low):
+        return None  # every low-precision case wrong, and clearly: not a few values astray here and there
     good = " and ".join(sorted({r.case.dtype for r in high}))
     bad = " and ".join(sorted({r.case.dtype for r in failing}))
     return Diagnosis.make("precision_only", good=good, bad=bad)
@@ -418,6 +431,8 @@ def _by_feature(task_id: str, results: list) -> Diagnosis | None:
     good = [r for r in judged if r.passed]
     if not bad or not good or len(bad) + len(good) < 4 or len(bad) + len(good) < len(judged):
         return None
+    if any(_wrong_share(r) < SUBSTANTIAL for r in bad):
+        return None  # a case wrong on a few values only: the split could be chance
     feats = [features(r.case) for r in judged]
     names = set.intersection(*(set(f) for f in feats))
     splits = {}
@@ -437,6 +452,25 @@ def _by_feature(task_id: str, results: list) -> Diagnosis | None:
     how = "wrong" if not raised else "raises an error" if len(raised) == len(bad) else "wrong or raises an error"
     function = TASKS[task_id].function
     return Diagnosis.make("case_split", function=function, right=right, wrong=wrong, how=how)
+
+
+#: The share of a case's values that must be wrong (or the case raise) for it to count as wrong "on every case".
+SUBSTANTIAL = 0.25
+
+
+def _wrong_share(r) -> float:
+    """The largest share of wrong values among the case's outputs; 1 where it raised or an output has the wrong
+    shape, 0 where it passed."""
+    if r.passed:
+        return 0.0
+    if r.meta.get("status") == "error" or not r.got:
+        return 1.0
+    share = 0.0
+    for p in _wrong_outputs(r):
+        if p.G.shape != p.E.shape:
+            return 1.0
+        share = max(share, float((~within(p.G, p.E, *p.tol)).to(torch.float64).mean()))
+    return share
 
 
 def features(case) -> dict[str, object]:
@@ -1008,7 +1042,8 @@ def _region_split(p: Pair) -> dict | None:
         holds = torch.equal(filled, r)
         details = {"which": p.which, "wrong": words, "right": rest}
         share = float(r.to(torch.float64).mean())
-        out[key] = Found("region_split", details, key=key, value=share) if holds else None
+        evidence = int(wrong.sum()) * math.log(share)
+        out[key] = Found("region_split", details, key=key, value=share, evidence=evidence) if holds else None
     for a in range(E.dim()):
         n = E.shape[a]
         if n < 2:
@@ -1023,7 +1058,9 @@ def _region_split(p: Pair) -> dict | None:
             else:
                 holds = wrong_at == idx
             details = {"which": p.which, "wrong": wrong_words, "right": right_words}
-            out[key] = Found("region_split", details, key=key, value=len(idx) / n) if holds else None
+            evidence = int(wrong.sum()) * math.log(len(idx) / n)
+            found = Found("region_split", details, key=key, value=len(idx) / n, evidence=evidence)
+            out[key] = found if holds else None
     return out
 
 
