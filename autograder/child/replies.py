@@ -105,6 +105,7 @@ class CaseReply(TypedDict, total=False):
     drew_on_given_ax: bool
     meta_run: dict  # meta_device: {"devices": [...]} or {"error": ErrorInfo}
     projected: dict[str, int]  # a stepped module case: the tokens W_q, W_k and W_v saw, all calls together
+    class_state: list[str]  # a module case: the containers defined on the student's class that grew, holding tensors
 
 
 CHILD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # frames here are the grader's

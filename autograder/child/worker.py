@@ -252,8 +252,9 @@ class Worker:
         try:
             value = self.call(run)
         except BaseException as e:  # noqa: BLE001 - the student's exceptions are data
-            return run.observed({"status": Status.ERROR, "error": error_info(e)}, mutated=False), run.out
-        meta: dict = {"status": Status.OK, **self.outputs(value, run.out)}
+            meta = {"status": Status.ERROR, "error": error_info(e), **_class_grown(run, self.torch)}
+            return run.observed(meta, mutated=False), run.out
+        meta: dict = {"status": Status.OK, **self.outputs(value, run.out), **_class_grown(run, self.torch)}
         if run.projected is not None:
             meta["projected"] = run.projected
         if run.case.get("grad"):
@@ -329,6 +330,7 @@ class Worker:
             with run.detect, run.recorder:
                 return run.fn(*run.args, **run.kwargs)
         module = run.fn(*run.case.get("init", []))
+        run.module, run.class_held = module, _class_containers(module, torch)
         module.to(device=run.device, dtype=getattr(torch, run.case["dtype"]))
         with torch.no_grad():
             for pname, tname in run.case.get("state", {}).items():
@@ -444,20 +446,60 @@ class Worker:
         kwargs = {
             k: (torch.device(a["device"]) if "device" in a else a["v"]) for k, a in case.get("kwargs", {}).items()
         }
+        held: dict = {}
         try:
             if case.get("module"):
                 with torch.device("meta"):
                     module = fn(*case["init"])
+                held = _class_containers(module, torch)
             with self.device_discipline():
                 value = module(*args, **kwargs) if case.get("module") else fn(*args, **kwargs)
         except BaseException as e:  # noqa: BLE001
-            return {"status": Status.OK, "meta_run": {"error": error_info(e)}}
+            grown = _grown(held, module, torch) if held else []
+            return {
+                "status": Status.OK,
+                "meta_run": {"error": error_info(e)},
+                **({"class_state": grown} if grown else {}),
+            }
         items = list(value) if isinstance(value, tuple) else [value]
         devices = [str(getattr(i, "device", type(i).__name__)) for i in items]
         return {"status": Status.OK, "meta_run": {"devices": devices}}
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+
+
+def _class_containers(module, torch) -> dict[str, int]:
+    """The sizes of the lists, dicts and sets defined on the student's module class (not on torch's classes): state
+    every instance shares, where a cache kept there carries one module's tokens into the next."""
+    out = {}
+    for cls in type(module).__mro__:
+        if cls is object or cls.__module__.split(".")[0] == "torch":
+            continue
+        for name, value in vars(cls).items():
+            if isinstance(value, (list, dict, set)) and name not in out:
+                out[name] = len(value)
+    return out
+
+
+def _grown(held: dict, module, torch) -> list[str]:
+    """The names of `held`'s containers that grew during the call and now hold tensors."""
+    now = _class_containers(module, torch)
+    out = []
+    for name, size in held.items():
+        value = getattr(type(module), name, None)
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, set)) else ()
+        if now.get(name, size) > size and any(isinstance(v, torch.Tensor) for v in items):
+            out.append(name)
+    return out
+
+
+def _class_grown(run, torch) -> dict:
+    """{"class_state": [names]} where the module's class containers grew during the case; {} otherwise."""
+    if getattr(run, "module", None) is None or not run.class_held:
+        return {}
+    grown = _grown(run.class_held, run.module, torch)
+    return {"class_state": grown} if grown else {}
 
 
 def _end_children(pid: int, keep: int | None = None) -> None:
@@ -544,6 +586,7 @@ class _Run:
         self.device = case.get("device", "cpu")
         self.out: dict = {}  # the tensors for the reply's payload
         self.projected: dict | None = None  # a stepped module case: the tokens each projection saw, all calls together
+        self.module, self.class_held = None, {}  # a module case: the module, and its class's containers' sizes
         if case["kind"] == "meta_device":  # its arguments are shapes on the meta device, made by its handler
             return
         torch = worker.torch

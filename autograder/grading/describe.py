@@ -679,7 +679,30 @@ def _index_map(p: Pair) -> dict | None:
             key = (a - E.dim(), name)
             holds = p.near(G.index_select(a, kept), mapped)
             out[key] = Found("index_map", _index_words(p, a, name, n), key=key) if holds else None
+        if n <= MAX_LISTED and not any(f is not None for k, f in out.items() if k[0] == a - E.dim()):
+            perm = _permutation(p, a)
+            if perm is not None:  # keyed by the entries it moves, so that a longer case says the same
+                moved = tuple((i, m) for i, m in enumerate(perm) if i != m)
+                key = (a - E.dim(), "moved", moved)
+                out[key] = Found("index_map", _index_words(p, a, "moved", n, moved), key=key)
     return out
+
+
+#: The most entries along a dimension whose order the describer lists.
+MAX_LISTED = 12
+
+
+def _permutation(p: Pair, a: int) -> list[int] | None:
+    """The order in which G holds E's entries along `a`, where each of G's matches exactly one of E's and that
+    one only, and it is not E's own order; else None."""
+    G, E, n = p.G, p.E, p.E.shape[a]
+    match = [[m for m in range(n) if p.near(G.select(a, k), E.select(a, m))] for k in range(n)]
+    if any(len(ms) != 1 for ms in match):
+        return None
+    perm = [ms[0] for ms in match]
+    if sorted(perm) != list(range(n)) or perm == list(range(n)):
+        return None
+    return perm
 
 
 def _index_patterns(n: int) -> list[tuple[str, list[int], list[int]]]:
@@ -699,7 +722,7 @@ def _index_patterns(n: int) -> list[tuple[str, list[int], list[int]]]:
     return out
 
 
-def _index_words(p: Pair, a: int, name: str, n: int) -> dict:
+def _index_words(p: Pair, a: int, name: str, n: int, moved: tuple = ()) -> dict:
     one, many = p.axis(a), p.axis(a, True)
     if name.startswith("shift:"):
         s = int(name.split(":")[1])
@@ -722,9 +745,17 @@ def _index_words(p: Pair, a: int, name: str, n: int) -> dict:
             f"your {many} alternate between the expected first half and second half: your {one} 2i holds the "
             f"expected {one} i and your {one} 2i + 1 the expected {one} {h} + i"
         )
+    elif name == "moved":
+        mine = _listed([i for i, _ in moved])
+        theirs = _listed([m for _, m in moved])
+        how = f"your {many} {mine} hold the expected {many} {theirs}, in that order; the others are in place"
     else:
         how = f"each pair of {many} is swapped: your {one} 2i holds what belongs at {one} 2i + 1, and the other way"
     return {"which": p.which, "how": how}
+
+
+def _listed(xs: list[int]) -> str:
+    return ", ".join(str(x) for x in xs[:-1]) + f" and {xs[-1]}" if len(xs) > 1 else str(xs[0])
 
 
 def _scaled(p: Pair) -> Found | str | None:

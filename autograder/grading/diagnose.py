@@ -195,6 +195,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Compute them with torch operations on the tensors you are given, and do not switch off, replace or reach "
         "into the grader's checks.",
     ),
+    "shared_state": (
+        "*",
+        "your {function} keeps {names} on the class, where every instance shares it: it grew as your module ran and "
+        "holds tensors, so each new module starts with what earlier ones left there (your first case passes, later "
+        "ones do not). Make it in __init__ instead (self.{first} = ...), so that each module has its own.",
+    ),
     "not_implemented": ("*", "{function} still raises NotImplementedError: this is where you start."),
     "exception": ("*", "on {case}, your code raised {error}{where}."),
     "timeout": ("*", "your code did not finish {where} within {seconds:g} s: look for an endless loop."),
@@ -337,6 +343,7 @@ TITLES: dict[str, str] = {
     "nan_output": "NaN or inf where numbers were expected",
     "forbidden_call": "a function this task forbids",
     "detector_tampered": "the grader could not watch the computation",
+    "shared_state": "state shared by every instance",
     "not_implemented": "not written yet",
     "exception": "your code raised an exception",
     "timeout": "did not finish in time",
@@ -379,6 +386,7 @@ SUBSUMES = {
     "pe_transposed": {"wrong_shape", "wrong_values"},
     "mutates_input": {"exception"},
     "constant_output": {"wrong_values"},
+    "shared_state": {"wrong_values", "wrong_shape", "wrong_device", "exception"},  # what the leftovers caused
     **{
         did: {"wrong_shape", "wrong_values"}
         for did in ("knob", "outputs_swapped", "extra_dims", "dims_reordered", "input_shape")

@@ -561,7 +561,8 @@ def judge_task(
         results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
     diagnoses = _diagnoses(task, results, constant, findings or [], callee_status, contract)
     diagnoses += _events(task, results, failure, callee_status)
-    diagnoses = _with_description(task, results, diagnoses)
+    shared = _shared_state(task, results)
+    diagnoses = [shared] + diagnoses if shared else _with_description(task, results, diagnoses)
     redundant = set().union(*(SUBSUMES.get(d.id, set()) for d in diagnoses))
     diagnoses = [d for d in diagnoses if d.id not in redundant]
     counted = [r for r in results if not (r.pending or r.skipped)]
@@ -614,6 +615,21 @@ def _diagnoses(
     if constant:  # a placeholder comes before anything else it may also show
         diagnoses = [next(iter(constant.values()))] + [d for d in diagnoses if d.id != "constant_output"]
     return diagnoses
+
+
+def _shared_state(task, results: list[CaseResult]) -> Diagnosis | None:
+    """shared_state: a module whose class holds a list or dict that grew with tensors as it ran (the worker's
+    ``class_state``), where the task's first module case passed and a later one did not: the leftovers of one
+    instance in the next. A class that caches harmlessly, in a module right on every case, is never named."""
+    module_cases = [r for r in results if r.case.kind in ("module", "meta_device") and not (r.pending or r.skipped)]
+    names = sorted(
+        {_theirs(n, STUDENT_NAME) for r in results for n in (r.meta.get("class_state") or []) if isinstance(n, str)}
+    )
+    valued = [r for r in module_cases if r.case.kind == "module"]
+    if not names or not valued or not valued[0].passed or all(r.passed for r in module_cases):
+        return None
+    shown = " and ".join(f"`{n}`" for n in names[:3])
+    return Diagnosis.make("shared_state", function=task.function, names=shown, first=names[0])
 
 
 #: What the describer may stand in front of: findings that say what happened, not how the values are wrong.

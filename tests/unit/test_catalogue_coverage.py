@@ -76,6 +76,7 @@ PRODUCED_BY: dict[str, str] = {
     "blocked_by_callee": f"{RULES}::test_a_callee_that_raised_inside_the_caller_is_blocked_by_callee",
     "gradient_mismatch": f"{RULES}::test_a_wrong_gradient_with_right_values_is_gradient_mismatch",
     "constant_output": f"{RULES}::test_zeros_everywhere_are_constant_output",
+    "shared_state": f"{DESCRIBE}::test_a_cache_on_the_class_that_carries_tokens_into_the_next_module_is_shared_state",
     # the describer
     "knob": f"{DESCRIBE}::test_q_where_k_belongs_is_the_knob_of_qk_scores_args",
     "outputs_swapped": f"{DESCRIBE}::test_outputs_in_the_other_order_are_outputs_swapped",

@@ -427,3 +427,60 @@ def test_random_corruption_of_any_size_names_no_relation(kind):
         for size in (1e-3, 0.03, 1.0):
             result = slipped(task, corrupt(size))
             assert not set(ids(result)) & set(describe.IDS), (task, size, result.feedback)
+
+
+def test_entries_in_another_order_without_a_pattern_are_listed_as_index_map():
+    """Columns in an order no pattern names (0 and 3 swapped): the order itself is said."""
+
+    def swap_0_3(c, e):
+        cols = list(range(e[0].shape[1]))
+        if len(cols) >= 4:
+            cols[0], cols[3] = cols[3], cols[0]
+        return [e[0][:, cols]]
+
+    result = slipped("positional_encoding", swap_0_3)
+    assert headline(result) == "index_map"
+    assert "your columns 0 and 3 hold the expected columns 3 and 0, in that order; the others are in place" in (
+        result.feedback
+    )
+    control = slipped("positional_encoding", lambda c, e: [_noise(swap_0_3(c, e)[0])])
+    assert "index_map" not in ids(control)
+
+
+def _leaky(c, e):
+    """A KV cache kept on the class: right on the first case, and the next ones start with its tokens."""
+    first = c.id == cases_of("kv_cache_attention")[0].id
+    return e if first else [_noise(x, 0.5) for x in e]
+
+
+def cases_of(task: str) -> list:
+    return [c for c in make_cases(task, 5, COURSE.dtypes, ["cpu"]) if c.kind in ("call", "module")]
+
+
+def test_a_cache_on_the_class_that_carries_tokens_into_the_next_module_is_shared_state():
+    from .fakes import changed
+
+    def answer(c):
+        return checks_right(
+            c,
+            lambda c: changed(
+                lambda c: computed(c, *_leaky(c, [e.double() for e in c.expected])), class_state=["keys", "values"]
+            )(c),
+        )
+
+    result = judge("kv_cache_attention", answer)
+    assert headline(result) == "shared_state" and "wrong_values" not in ids(result)
+    assert "keeps `keys` and `values` on the class, where every instance shares it" in result.feedback
+    # the controls: the same containers on a module right everywhere, or wrong from its first case on
+    right = judge(
+        "kv_cache_attention",
+        lambda c: checks_right(c, changed(lambda c: computed(c, *c.expected), class_state=["masks"])),
+    )
+    assert right.status == "passed" and right.score == right.max_score and not right.diagnoses
+    wrong = judge(
+        "kv_cache_attention",
+        lambda c: checks_right(
+            c, changed(lambda c: computed(c, *[_noise(e.double(), 0.5) for e in c.expected]), class_state=["keys"])
+        ),
+    )
+    assert "shared_state" not in ids(wrong)

@@ -1,4 +1,4 @@
-# slip: kv_cache_attention - blind
+# slip: kv_cache_attention shared_state blind
 # source: the Python mutable-class-attribute pitfall (a list defined in the class body is shared by every instance)
 # Keeps the cached keys and values in lists defined on the class, so every KVCacheAttention shares one cache and a new module starts with the old modules' tokens.
 

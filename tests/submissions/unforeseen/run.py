@@ -113,9 +113,11 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
         "catalogue already had. Those two mechanisms were added because of what the blind run showed, so the",
         "blind slips are no longer a blind measure; the next set written blind is. Adding the dtype to the case",
         "split's features, so that a split that is really the dtype's is not put down to another feature, took",
-        "qk_bmm_only_3d's name away: its 3-D cases are also its only ones not in float32. Of those not named,",
-        "kv_shared_class_cache also gets a misleading `wrong_device` from an existing rule: its cache, shared by",
-        "every instance, carries CPU tensors into the case on another device.",
+        "qk_bmm_only_3d's name away: its 3-D cases are also its only ones not in float32. And",
+        "kv_shared_class_cache first got a misleading `wrong_device` (its cache, shared by every instance, carried",
+        "CPU tensors into the case on another device); the worker now reports a list or dict on the module's",
+        "class that grows with tensors, and the rule `shared_state` names it where the first case passes and a",
+        "later one does not.",
         "",
     ]
     task = None
