@@ -255,9 +255,19 @@ def describe(task_id: str, results: list) -> Diagnosis | None:
                 name = getattr(tester, "__name__", tester)
                 print(f"describe {task_id} output {i} {name}: {verdicts}", file=sys.stderr)
             d = _agree_keys(verdicts) if any(isinstance(v, dict) for v in verdicts) else _agree(verdicts)
-            if d is not None:
-                return _on_cases(d, [p.r for p in pairs])
+            if d is not None:  # said of a case it holds on first: a case too small to show it says little
+                shown = [p.r for p, v in zip(pairs, verdicts) if _holds(v, d)]
+                return _on_cases(d, shown + [p.r for p in pairs if all(p.r is not r for r in shown)])
     return _by_feature(task_id, results)
+
+
+def _holds(verdict, d: Diagnosis) -> bool:
+    """Whether a tester's verdict on one case found the relation `d` (not merely could not tell)."""
+    if isinstance(verdict, Found):
+        return verdict.id == d.id
+    if isinstance(verdict, dict):
+        return any(isinstance(f, Found) and f.id == d.id for f in verdict.values())
+    return False
 
 
 def _on_cases(d: Diagnosis, cases: list) -> Diagnosis:
