@@ -706,6 +706,12 @@ def _permutation(p: Pair, a: int) -> list[int] | None:
     """The order in which G holds E's entries along `a`, where each of G's matches exactly one of E's and that
     one only, and it is not E's own order; else None."""
     G, E, n = p.G, p.E, p.E.shape[a]
+    other = tuple(b for b in range(E.dim()) if b != a)
+    if other and bool(torch.isfinite(G).all()) and bool(torch.isfinite(E).all()):  # a cheap test first: the same
+        for f in (torch.abs, torch.square):  # slices, in any order (weights' rows all sum to 1: squares differ)
+            g, e = f(G).sum(other).sort().values, f(E).sum(other).sort().values
+            if not p.near(g, e, float(e.abs().max()) + 1.0):
+                return None
     match = [[m for m in range(n) if p.near(G.select(a, k), E.select(a, m))] for k in range(n)]
     if any(len(ms) != 1 for ms in match):
         return None
