@@ -179,19 +179,10 @@ def _decoded(call: dict, tensors: dict) -> tuple[list, dict]:
 
 def reference_shapes(call: dict, tensors: dict) -> list | None:
     """The shapes the reference callee returns for the arguments the student's caller passed."""
-
-    def dec(a):
-        if "t" in a:
-            return tensors[a["t"]].to(torch.float64) if tensors[a["t"]].dtype != torch.bool else tensors[a["t"]]
-        if "device" in a:
-            return None  # computed on the CPU here
-        if "other" in a:
-            raise ValueError(a["other"])
-        return a["v"]
-
     fn = _ORIGINAL.get(call["name"])
     try:
-        out = fn(*[dec(a) for a in call["args"]], **{k: dec(a) for k, a in call["kwargs"].items()})
+        args, kwargs = _decoded(call, tensors)
+        out = fn(*args, **kwargs)
     except Exception:  # noqa: BLE001 - arguments the reference cannot take say nothing about shapes
         return None
     return [tuple(o.shape) for o in (out if isinstance(out, tuple) else (out,))]

@@ -197,9 +197,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "shared_state": (
         "*",
-        "your {function} keeps {names} on the class, where every instance shares it: it grew as your module ran and "
-        "holds tensors, so each new module starts with what earlier ones left there (your first case passes, later "
-        "ones do not). Make it in __init__ instead (self.{first} = ...), so that each module has its own.",
+        "your {function} keeps {names} on the class, where every instance shares {it}: {they} grew as your module ran "
+        "and {hold} tensors, so each new module starts with what earlier ones left there (your first case passes, "
+        "later ones do not). Make {it} in __init__ instead (self.{first} = ...), so that each module has its own.",
     ),
     "not_implemented": ("*", "{function} still raises NotImplementedError: this is where you start."),
     "exception": ("*", "on {case}, your code raised {error}{where}."),

@@ -629,7 +629,16 @@ def _shared_state(task, results: list[CaseResult]) -> Diagnosis | None:
     if not names or not valued or not valued[0].passed or all(r.passed for r in module_cases):
         return None
     shown = " and ".join(f"`{n}`" for n in names[:3])
-    return Diagnosis.make("shared_state", function=task.function, names=shown, first=names[0])
+    many = len(names) > 1
+    return Diagnosis.make(
+        "shared_state",
+        function=task.function,
+        names=shown,
+        first=names[0],
+        it="them" if many else "it",
+        they="they" if many else "it",
+        hold="hold" if many else "holds",
+    )
 
 
 #: What the describer may stand in front of: findings that say what happened, not how the values are wrong.

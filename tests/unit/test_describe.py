@@ -470,7 +470,7 @@ def test_a_cache_on_the_class_that_carries_tokens_into_the_next_module_is_shared
 
     result = judge("kv_cache_attention", answer)
     assert headline(result) == "shared_state" and "wrong_values" not in ids(result)
-    assert "keeps `keys` and `values` on the class, where every instance shares it" in result.feedback
+    assert "keeps `keys` and `values` on the class, where every instance shares them" in result.feedback
     # the controls: the same containers on a module right everywhere, or wrong from its first case on
     right = judge(
         "kv_cache_attention",
