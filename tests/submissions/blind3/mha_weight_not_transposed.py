@@ -1,0 +1,31 @@
+# slip: multi_head_attention - blind
+# source: forum questions about nn.Linear storing weight as (out_features, in_features)
+# Projects with x @ W.weight (no transpose, no bias) instead of calling the Linear layers, which is x @ W.weight.T + W.bias.
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, n_heads, bias=True):
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.W_q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_k = nn.Linear(d_model, d_model, bias=bias)
+        self.W_v = nn.Linear(d_model, d_model, bias=bias)
+        self.W_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def _split_heads(self, t):
+        B, L, _ = t.shape
+        return t.view(B, L, self.n_heads, self.d_head).transpose(1, 2)  # (B, H, L, dh)
+
+    def forward(self, x, causal=False):
+        B, L, _ = x.shape
+        q = self._split_heads(x @ self.W_q.weight)  # (B, L, d) @ (d, d)
+        k = self._split_heads(x @ self.W_k.weight)
+        v = self._split_heads(x @ self.W_v.weight)
+        mask = causal_mask(L, device=x.device) if causal else None
+        out, weights = attention(q, k, v, mask)
+        out = out.transpose(1, 2).contiguous().view(B, L, self.d_model)
+        return out @ self.W_o.weight, weights
