@@ -673,6 +673,14 @@ def softmax_rules(results) -> list[Diagnosis]:
                 for other in range(n):
                     if other != dim % n and (got.sum(dim=other) - 1).abs().max() < 0.01:
                         out["wrong_dim"] = Diagnosis.make("wrong_dim", their_dim=other, dim=dim)
+    untouched = [  # a case at temperature 1, where what a slip does to the temperature changes nothing
+        r
+        for r in results
+        if r.case.kind == "call" and r.case.probe != "full_row" and r.case.extra.get("T") == 1.0 and not r.passed
+    ]
+    if untouched and any(r.got and r.got[0] is not None for r in untouched):
+        out.pop("temperature_inverted", None)  # wrong at T = 1 too: the temperature is not the whole story (a
+        out.pop("temperature_ignored", None)  # softmax in base 2, say, matches T = 1 at T = 0.7 by chance)
     return list(out.values())
 
 

@@ -125,6 +125,13 @@ def test_a_temperature_left_out_is_temperature_ignored():
     assert _ids(result) == ["temperature_ignored"]
 
 
+def test_weights_wrong_at_temperature_1_too_are_not_put_down_to_the_temperature():
+    """A softmax in base 2 (exp2 without log2(e)) is softmax(x * ln 2 / T): at T = 0.7 that is nearly the T = 1
+    weights, but it is wrong at T = 1 as well, where the temperature changes nothing: not temperature_ignored."""
+    result = _student("softmax_with_temperature", lambda c: _sm(c, T=lambda T: T / math.log(2)))
+    assert "temperature_ignored" not in _ids(result) and "temperature_inverted" not in _ids(result)
+
+
 def test_exp_without_subtracting_the_maximum_is_unstable_softmax_not_nan_output():
     result = _student("softmax_with_temperature", lambda c: _sm(c, stable=False, all_masked_ok=False))
     assert "unstable_softmax" in _ids(result)
