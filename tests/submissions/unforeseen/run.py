@@ -6,13 +6,14 @@
 Each `<name>.py` here is an override of `tests/submissions/base.py`, as the mistakes files are: the submission is
 base.py, a blank line, then the file (tests/conftest.py's `build()`). Its first lines are
 
-    # slip: <task id> <the catalogue id that names it, or - where none does yet> [blind]
+    # slip: <task id> <the catalogue id that names it, or - where none does yet> [blind | blind3]
     # source: <where the slip is seen>
     # <what the code does wrong>
 
-`blind` marks the slips written by someone who had not seen the describer (its code, its tests or these
-slips): the honest measure of how far it names what nobody foresaw. The others were written for issue 22
-before the describer was, as a list of what it should name.
+`blind` and `blind3` mark the slips written by someone who had not seen the describer (its code, its tests
+or these slips): the honest measure of how far it names what nobody foresaw. `blind3` is the batch written
+last, which nothing was changed for but one wrong name an older rule gave. The others were written for
+issue 22 before the describer was, as a list of what it should name.
 
 Only that task is graded, with seed 11, through one shared zygote; tests/test_unforeseen.py does the same and
 checks that each slip loses points, is named by its id, and gets the very feedback docs/unforeseen.md shows.
@@ -40,7 +41,7 @@ class Slip:
     named: str  # the catalogue id that should name it; "-" where none does yet
     source: str
     what: str
-    blind: bool  # written without having seen the describer
+    blind: str  # "blind" or "blind3" where written without having seen the describer, else ""
 
     @property
     def name(self) -> str:
@@ -53,7 +54,7 @@ class Slip:
             raise ValueError(f"{path.name}: start with '# slip: TASK ID', '# source: ...' and '# what it does'")
         task, named, *rest = lines[0].removeprefix("# slip: ").split()
         source, what = lines[1].removeprefix("# source: "), lines[2].removeprefix("# ").strip()
-        return cls(path, task, named, source, what, blind="blind" in rest)
+        return cls(path, task, named, source, what, blind=next((r for r in rest if r.startswith("blind")), ""))
 
     def is_named(self, task: dict) -> bool:
         """Whether the graded task shows what this slip's header says: named by its id, or by none of the
@@ -92,20 +93,23 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
     from attnlab.grading.diagnose import TITLES
 
     named = [s for s, t in results if s.named != "-" and t["score"] < t["max_score"] and s.is_named(t)]
-    blind = [s for s, _ in results if s.blind]
+    blind = [s for s, _ in results if s.blind == "blind"]
+    third = [s for s, _ in results if s.blind == "blind3"]
     out = [
         "# Slips nobody wrote a rule for",
         "",
         "Each slip below is a plausible student mistake, as seen in course forums, textbooks and real codebases,",
-        "of a kind the diagnosis catalogue's rules do not model. The describer (`attnlab/grading/describe.py`) names",
+        "mostly of kinds the diagnosis catalogue's rules do not model. The describer (`attnlab/grading/describe.py`) names",
         "them from how the wrong output relates to the expected one. The feedback is what `attnlab grade` gives for",
         "base.py with that one slip, the task graded alone with seed 11 (`check()`, the pytest plugin and nbgrader",
         "say the same). tests/test_unforeseen.py checks that every entry here is what the grader says today;",
         "`python tests/submissions/unforeseen/run.py --docs` rewrites this page.",
         "",
-        f"**{len(named)} of {len(results)} named by the id listed.** Of the {len(blind)} slips written blind (by",
-        "someone who had not seen the describer), "
-        f"{sum(1 for s in named if s.blind)} are named. A slip listed with `-` is not named yet: it gets the",
+        f"**{len(named)} of {len(results)} named by the id listed** ({len(named) * 100 // len(results)} %; issue 22 asks for 90 %, "
+        "not reached).",
+        f"Of the {len(blind)} slips of the first batch written blind (by someone who had not seen the describer), "
+        f"{sum(1 for s in named if s.blind == 'blind')} are named; of the {len(third)} of the third, "
+        f"{sum(1 for s in named if s.blind == 'blind3')}. A slip listed with `-` is not named yet: it gets the",
         "exception it raised, or how many values are off, and no relation of the describer's.",
         "",
         "An honest caveat on the blind ones: graded first, before the case split (`case_split`) and the",
@@ -119,6 +123,13 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
         "class that grows with tensors, and the rule `shared_state` names it where the first case passes and a",
         "later one does not.",
         "",
+        "The third blind batch is the honest measure of the describer as it stands: nothing was added for it. On",
+        "its first run 7 of its 16 were named rightly and one wrongly, by an older rule: sm_exp2_missing_log2e, a",
+        "softmax in base 2, was called `temperature_ignored` because at T = 0.7 its weights nearly equal the",
+        "T = 1 ones. That rule now holds back where the weights are wrong at T = 1 too, and the describer then",
+        "says what is true (a softmax of the expected scores times 0.693). Of its 13 slips of kinds the",
+        "catalogue does not model, the describer names 5.",
+        "",
     ]
     task = None
     for slip, t in results:
@@ -128,7 +139,8 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
         out += [
             f"### {slip.name}: " + (f"`{slip.named}` ({TITLES.get(slip.named, '')})" if slip.named != "-" else "not named yet"),
             "",
-            f"{slip.what} *Seen in:* {slip.source}" + (" *(Written blind.)*" if slip.blind else ""),
+            f"{slip.what} *Seen in:* {slip.source}"
+            + {"blind": " *(Written blind.)*", "blind3": " *(Written blind, third batch.)*"}.get(slip.blind, ""),
             "",
             f"Score {t['score']:g} of {t['max_score']:g}; diagnoses: {', '.join(t['diagnoses'])}.",
             "",

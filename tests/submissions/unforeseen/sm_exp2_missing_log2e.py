@@ -1,4 +1,4 @@
-# slip: softmax_with_temperature - blind
+# slip: softmax_with_temperature other_temperature blind3
 # source: FlashAttention / Triton tutorial kernels that use exp2 for speed, copied without the log2(e) factor
 # Exponentiates with base 2 (torch.exp2) but never multiplies the logits by log2(e), so it computes a softmax of z * ln 2.
 

@@ -1,6 +1,6 @@
-# slip: kv_cache_attention - blind
-# source: KV-cache code that concatenates in the wrong order (torch.cat([new, past]))
-# Puts the new keys and values in front of the cache, so the causal mask's columns no longer line up with the token positions.
+# slip: kv_cache_attention region_split blind3
+# source: copy-pasted cache update lines in KV-cache tutorials
+# Appends the new keys, not the new values, to the value cache, so from the second call on the cached values are partly keys.
 
 
 class KVCacheAttention(nn.Module):
@@ -17,8 +17,8 @@ class KVCacheAttention(nn.Module):
         if self.k_cache is None:
             self.k_cache, self.v_cache = k, v
         else:
-            self.k_cache = torch.cat([k, self.k_cache], dim=1)  # new first
-            self.v_cache = torch.cat([v, self.v_cache], dim=1)
+            self.k_cache = torch.cat([self.k_cache, k], dim=1)
+            self.v_cache = torch.cat([self.v_cache, k], dim=1)  # copy-paste: should be v
         t, n = self.k_cache.shape[1], x_new.shape[1]
         mask = causal_mask(t, device=x_new.device)[t - n :]
         return attention(q, self.k_cache, self.v_cache, mask)

@@ -1,4 +1,4 @@
-# slip: qk_scores - blind
+# slip: qk_scores scaled_values blind3
 # source: forum answers that write the dot product with broadcasting instead of matmul
 # Forms the pairwise products by broadcasting but reduces them with mean over d instead of sum, so every score is also divided by d.
 

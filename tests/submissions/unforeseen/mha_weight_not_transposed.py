@@ -1,6 +1,6 @@
-# slip: multi_head_attention - blind
-# source: transformer-block code (x + attn(x)) folded into the attention module itself
-# Adds the input x back onto the projected output (a residual connection) inside MultiHeadAttention.forward.
+# slip: multi_head_attention - blind3
+# source: forum questions about nn.Linear storing weight as (out_features, in_features)
+# Projects with x @ W.weight (no transpose, no bias) instead of calling the Linear layers, which is x @ W.weight.T + W.bias.
 
 
 class MultiHeadAttention(nn.Module):
@@ -22,10 +22,10 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x, causal=False):
         B, L, _ = x.shape
-        q = self._split_heads(self.W_q(x))
-        k = self._split_heads(self.W_k(x))
-        v = self._split_heads(self.W_v(x))
+        q = self._split_heads(x @ self.W_q.weight)  # (B, L, d) @ (d, d)
+        k = self._split_heads(x @ self.W_k.weight)
+        v = self._split_heads(x @ self.W_v.weight)
         mask = causal_mask(L, device=x.device) if causal else None
-        out, weights = attention(q, k, v, mask)  # (B, H, L, dh), (B, H, L, L)
+        out, weights = attention(q, k, v, mask)
         out = out.transpose(1, 2).contiguous().view(B, L, self.d_model)
-        return x + self.W_o(out), weights  # residual connection
+        return out @ self.W_o.weight, weights

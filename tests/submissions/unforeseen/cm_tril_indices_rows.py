@@ -1,4 +1,4 @@
-# slip: causal_mask - blind
+# slip: causal_mask constant_output blind3
 # source: forum posts using torch.tril_indices, indexing with the (2, N) index tensor directly
 # Indexes the mask with the whole (2, N) tril_indices tensor, which selects whole rows, so every entry ends up True.
 
