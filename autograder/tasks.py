@@ -205,6 +205,17 @@ TASKS: dict[str, TaskSpec] = {
                         ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x)"),
                     ),
                 ),
+                Knob(
+                    "linear",
+                    (
+                        (
+                            "x@W",
+                            "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: "
+                            "call the layer, self.W_q(x), or transpose the weight and add the bias",
+                        ),
+                    ),
+                    output=1,
+                ),
             ),
         ),
         TaskSpec(
@@ -256,6 +267,17 @@ TASKS: dict[str, TaskSpec] = {
                         ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x_new)"),
                         ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x_new)"),
                     ),
+                ),
+                Knob(
+                    "linear",
+                    (
+                        (
+                            "x@W",
+                            "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: "
+                            "call the layer, self.W_q(x), or transpose the weight and add the bias",
+                        ),
+                    ),
+                    output=1,
                 ),
             ),
         ),

@@ -41,6 +41,8 @@ def _fits(case: Case, name: str, value: str) -> bool:
     if case.task == "attention":  # "v=k": k stands in for v where it has as many rows
         a, _, b = value.partition("=")
         return {a, b} <= set(case.tensors) and case.tensors[a].shape[-2] == case.tensors[b].shape[-2]
+    if name == "linear":  # x @ W.weight: the module's projections, with weights to transpose
+        return bool(case.extra.get("state"))
     if name.startswith("params"):  # a projection used in place of another: both must be there and differ
         a, _, b = value.partition("=")
         st = case.extra.get("state", {})
@@ -67,6 +69,8 @@ def build(name: str, case: Case) -> torch.Tensor:
         given = {"q": t["q"], "k": t["k"], "v": t["v"]}
         given[a] = given[b]
         return ref.attention(given["q"], given["k"], given["v"], case.extra["mask"], case.extra["T"])[0]
+    if knob == "linear":  # "x@W": every projection x @ W.weight, with no transpose and no bias
+        return _with_params(case, "", untransposed=True)[TASKS[case.task].knob(knob).output]
     if knob.startswith("params"):  # "W_k=W_q": the keys projected with W_q
         return _with_params(case, value)[TASKS[case.task].knob(knob).output]
     if case.task == "multi_head_attention":  # heads: "interleaved" splits features (d_head, n_heads)
@@ -97,15 +101,18 @@ def _interleaved_heads(case: Case) -> list[torch.Tensor]:
     return [lin("W_o", o), w]
 
 
-def _with_params(case: Case, value: str) -> list[torch.Tensor]:
-    """The module task's reference outputs with one projection's parameters standing in for another's."""
+def _with_params(case: Case, value: str, untransposed: bool = False) -> list[torch.Tensor]:
+    """The module task's reference outputs with one projection's parameters standing in for another's ("W_k=W_q"),
+    or, `untransposed`, with every projection computing x @ W.weight (what nn.Linear does with W.T and no bias)."""
     from .cases import stepped
 
     a, _, b = value.partition("=")
     st = {k: v.to(torch.float64) for k, v in case.extra["state"].items()}
     for part in ("weight", "bias"):
-        if f"{b}.{part}" in st:
+        if b and f"{b}.{part}" in st:
             st[f"{a}.{part}"] = st[f"{b}.{part}"]
+    if untransposed:
+        st = {k: (v.T.contiguous() if k.endswith(".weight") else torch.zeros_like(v)) for k, v in st.items()}
     x = case.extra["x"].to(torch.float64)
     bias = any(k.endswith(".bias") for k in st)
     if case.task == "multi_head_attention":

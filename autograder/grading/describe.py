@@ -53,12 +53,14 @@ IDS = (
     "index_map",
     "scaled_values",
     "offset_values",
+    "input_added",
     "elementwise_map",
     "mask_as_numbers",
     "softmax_again",
     "other_temperature",
     "normalised_elsewhere",
     "rows_rescaled",
+    "rows_off_sum",
     "weight_where_none",
     "no_weight_where_some",
     "region_split",
@@ -319,7 +321,7 @@ def _wrong_outputs(r) -> list[Pair]:
 def _agree_keys(verdicts: list) -> Diagnosis | None:
     """For testers that try several keys on each case ({key: Found or None}, keys a case cannot test left out):
     the first key that holds on some case and fails on none."""
-    found = [(k, f) for v in verdicts if isinstance(v, dict) for k, f in v.items() if f is not None]
+    found = [(k, f) for v in verdicts if isinstance(v, dict) for k, f in v.items() if isinstance(f, Found)]
     size = {}
     for k, f in found:  # the smallest region that holds is the most specific
         size[k] = min(size.get(k, math.inf), f.value)
@@ -328,6 +330,8 @@ def _agree_keys(verdicts: list) -> Diagnosis | None:
             held = [v[key] for v in verdicts if isinstance(v, dict) and v.get(key) is not None]
             if held and held[0].id == "region_split" and (len(held) < 2 or sum(f.evidence for f in held) > CHANCE):
                 continue  # seen on one case only, or so few wrong values that they could fall there by chance
+            if len(key) == 3 and key[1] == "moved" and (len(held) < 2 or _order_missed(key, verdicts)):
+                continue  # an order seen on one case, or not seen on a case long enough to show it
             d = _agree([v.get(key, UNTESTABLE) if isinstance(v, dict) else UNTESTABLE for v in verdicts])
             if d is not None:
                 return d
@@ -337,6 +341,19 @@ def _agree_keys(verdicts: list) -> Diagnosis | None:
 #: A region is named only where its wrong values falling inside it by chance has a log-probability below this
 #: (about 1 in 1000): k wrong values in a region of share f have probability f ** k if placed at random.
 CHANCE = math.log(1e-2)
+
+
+def _order_missed(key: tuple, verdicts: list) -> bool:
+    """Whether a case tested the dimension of an order ("moved" entries), was long enough to show it, and did not."""
+    axis, _, moved = key
+    longest = max(max(i, m) for i, m in moved)
+    return any(
+        isinstance(v, dict)
+        and isinstance(v.get(("tested", axis)), int)
+        and v[("tested", axis)] > longest
+        and key not in v
+        for v in verdicts
+    )
 
 
 def _agree(founds: list) -> Diagnosis | None:
@@ -374,6 +391,7 @@ def _testers(spec, i: int) -> list[Tester]:
         _index_map,
         _scaled,
         _offset,
+        _input_added,
         _elementwise,
         _mask_as_numbers,
     ]
@@ -608,6 +626,22 @@ def _input_shape(p: Pair) -> Found | str | None:
     return Found("input_shape", details, key=(names[0],))
 
 
+def _input_added(p: Pair) -> Found | str | None:
+    """G = E + one of the inputs: a residual connection added inside the function."""
+    G, E = p.G, p.E
+    if G.shape != E.shape or p.boolean:
+        return None
+    spec = TASKS[p.case.task]
+    for j, a in enumerate(p.case.spec.get("args", [])):
+        t = p.case.tensors.get(a.get("t", "")) if isinstance(a, dict) else None
+        if isinstance(t, torch.Tensor) and t.shape == G.shape and t.is_floating_point():
+            x = t.to(torch.float64)
+            if float(x.abs().max()) > 10 * p.tol[0] and p.near(G, E + x, float(x.abs().max())):
+                details = {"which": p.which, "arg": spec.arg_name(j), "function": spec.function}
+                return Found("input_added", details, key=(spec.arg_name(j),))
+    return None
+
+
 def _dims_reordered(p: Pair) -> Found | str | None:
     """G is E with its dimensions in another order."""
     G, E = p.G, p.E
@@ -681,21 +715,38 @@ def _index_map(p: Pair) -> dict | None:
         n = E.shape[a]
         if n < 3:
             continue
+        sig_g, sig_e = _signature(G, a), _signature(E, a)  # (2, n): a slice's sums, to try patterns on first
+        m = E.numel() // n  # values in a slice: what `near` allows on each adds up in their sums
+        big = float(E[torch.isfinite(E)].abs().max()) if bool(torch.isfinite(E).any()) else 0.0
+        slack = (
+            4 * (p.tol[0] + p.tol[1]) * (m + float(abs(sig_e).max())) * (1 + big) if math.isfinite(sig_e.sum()) else 0.0
+        )
         for name, src, keep in _index_patterns(n):
             idx, kept = torch.tensor(src), torch.tensor(keep)
-            mapped = E.index_select(a, idx)
-            if p.near(E.index_select(a, kept), mapped):
-                continue  # the pattern changes nothing on E here: this case cannot tell
+            if abs(sig_e[:, keep] - sig_e[:, src]).max() <= slack:  # the sums cannot tell: look at the slices
+                if p.near(E.index_select(a, kept), E.index_select(a, idx)):
+                    continue  # the pattern changes nothing on E here: this case cannot tell
             key = (a - E.dim(), name)
-            holds = p.near(G.index_select(a, kept), mapped)
+            holds = abs(sig_g[:, keep] - sig_e[:, src]).max() <= slack and p.near(
+                G.index_select(a, kept), E.index_select(a, idx)
+            )
             out[key] = Found("index_map", _index_words(p, a, name, n), key=key) if holds else None
         if n <= MAX_LISTED and not any(f is not None for k, f in out.items() if k[0] == a - E.dim()):
+            out[("tested", a - E.dim())] = n  # an order this long could have shown here: see _agree_keys
             perm = _permutation(p, a)
             if perm is not None:  # keyed by the entries it moves, so that a longer case says the same
                 moved = tuple((i, m) for i, m in enumerate(perm) if i != m)
                 key = (a - E.dim(), "moved", moved)
                 out[key] = Found("index_map", _index_words(p, a, "moved", n, moved), key=key)
     return out
+
+
+def _signature(T: torch.Tensor, a: int):
+    """(2, n) numpy: the sums of |x| and of x² of each slice of T along `a`; slices that match have matching sums
+    (a necessary test, cheap enough to try every pattern on before the slices themselves)."""
+    other = tuple(b for b in range(T.dim()) if b != a)
+    sig = torch.stack([T.abs(), T.square()]) if not other else torch.stack([T.abs().sum(other), T.square().sum(other)])
+    return sig.nan_to_num(nan=1e300, posinf=1e300, neginf=-1e300).numpy()
 
 
 #: The most entries along a dimension whose order the describer lists.
@@ -965,7 +1016,13 @@ def _rows_rescaled(p: Pair) -> Found | str | None:
                 details = {"which": p.which, "over": over, "along": p.along(a), "dim": p.case.extra.get("dim", -1)}
                 key = ("all",) if k == len(others) else (a - E.dim(), tuple(b - E.dim() for b in group))
                 return Found("rows_rescaled", details, key=key)
-    return None
+    live_sums = sums[live.expand_as(sums)]
+    lo, hi = float(live_sums.min()), float(live_sums.max())
+    if not (hi < 1 or lo > 1):
+        return None  # some slices over 1, some under: no one story
+    details = {"which": p.which, "along": p.along(a), "dim": p.case.extra.get("dim", -1)}
+    details["sums"] = f"{lo:.4g}" if f"{lo:.4g}" == f"{hi:.4g}" else f"between {lo:.4g} and {hi:.4g}"
+    return Found("rows_off_sum", details, key=("off", hi < 1))
 
 
 def _support_changed(p: Pair) -> Found | str | None:
@@ -1040,6 +1097,8 @@ def _regions(p: Pair) -> list[tuple[str, torch.Tensor, str]]:
         if hidden.dim() == 2 and hidden.any():
             out.append((f"the {cols} the mask hides", hidden, f"the {cols} it shows"))
     if m > 1 and n > 1:
+        for w in range(1, m - 1):  # a window: the keys further back than w, which a local window hides
+            out.append((f"the {cols} more than {w} before each {rows}", j < i - w, f"the other {cols}"))
         out += [
             ("the diagonal", j == i, "the cells off the diagonal"),
             (f"the {cols} just after the diagonal (j = i + 1)", j == i + 1, "every other cell"),
@@ -1114,8 +1173,8 @@ def _region_split(p: Pair) -> dict | None:
 def _filled(wrong: torch.Tensor, p: Pair) -> torch.Tensor:
     """`wrong` with the cells where G and E agree by chance filled in where a named region covers them: a cell
     whose value is 0 in both, inside a region the slip changed, is still inside the region."""
-    for _, region, _ in _regions(p):
-        r = region.to(torch.bool).expand_as(wrong)
+    regions = [region.to(torch.bool).expand_as(wrong) for _, region, _ in _regions(p)]
+    for r in sorted(regions, key=lambda r: int(r.sum())):  # the smallest that covers them: regions nest
         if bool((wrong <= r).all()) and int(wrong.sum()) >= 0.5 * int(r.sum()):
             return r.clone()
     return wrong

@@ -251,6 +251,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "index_map": ("*", "your {which} {has} the expected values in another order: {how}."),
     "scaled_values": ("*", "your {which} {is} {how}."),
     "offset_values": ("*", "your {which} {is} {how}: look for a term added or taken away that does not belong."),
+    "input_added": (
+        "*",
+        "your {which} {is} the expected one plus the input {arg}: a residual connection (x + ...) belongs outside "
+        "{function}, in the model that uses it; leave it out here.",
+    ),
     "elementwise_map": ("*", "your {which} {is} {map} of the expected values: {undo}."),
     "mask_as_numbers": (
         "*",
@@ -275,6 +280,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "*",
         "your {which} are in the right proportions along {along} but sum to 1 over {over}, not along {along} alone: "
         "divide by the sum along dim={dim} (keepdim=True).",
+    ),
+    "rows_off_sum": (
+        "*",
+        "your {which} are in the right proportions along {along}, but each slice along it sums to {sums}, not 1: "
+        "divide by the sum along dim={dim} and nothing else (no epsilon added, no other dimension).",
     ),
     "weight_where_none": (
         "*",
@@ -365,12 +375,14 @@ TITLES: dict[str, str] = {
     "index_map": "entries in the wrong order",
     "scaled_values": "values off by a constant factor",
     "offset_values": "values shifted by a constant",
+    "input_added": "the input added to the output",
     "elementwise_map": "a function of the right values",
     "mask_as_numbers": "a mask written as numbers",
     "softmax_again": "a softmax too many",
     "other_temperature": "weights too sharp or too flat",
     "normalised_elsewhere": "normalised along the wrong dimension",
     "rows_rescaled": "normalised over too much",
+    "rows_off_sum": "weights that do not sum to 1",
     "weight_where_none": "weight where none belongs",
     "no_weight_where_some": "entries left out of the weights",
     "region_split": "wrong on one region only",

@@ -88,6 +88,8 @@ PRODUCED_BY: dict[str, str] = {
     "index_map": f"{DESCRIBE}::test_positions_counted_from_1_are_index_map",
     "scaled_values": f"{DESCRIBE}::test_a_factor_named_by_the_case_is_scaled_values",
     "offset_values": f"{DESCRIBE}::test_a_constant_added_is_offset_values",
+    "input_added": f"{DESCRIBE}::test_the_input_added_to_the_output_is_input_added",
+    "rows_off_sum": f"{DESCRIBE}::test_weights_in_proportion_that_do_not_sum_to_1_are_rows_off_sum",
     "elementwise_map": f"{DESCRIBE}::test_the_log_of_the_weights_is_elementwise_map",
     "mask_as_numbers": f"{DESCRIBE}::test_a_mask_of_0_and_minus_inf_is_mask_as_numbers_not_mask_inverted",
     "softmax_again": f"{DESCRIBE}::test_a_softmax_inside_qk_scores_is_softmax_again_not_missing_scale",

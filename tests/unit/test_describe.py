@@ -484,3 +484,32 @@ def test_a_cache_on_the_class_that_carries_tokens_into_the_next_module_is_shared
         ),
     )
     assert "shared_state" not in ids(wrong)
+
+
+def test_the_input_added_to_the_output_is_input_added():
+    result = slipped("multi_head_attention", lambda c, e: [e[0] + c.tensors["x"].double(), e[1]])
+    assert headline(result) == "input_added"
+    assert "your output is the expected one plus the input x: a residual connection" in result.feedback
+    control = slipped("multi_head_attention", lambda c, e: [e[0] + _noise(c.tensors["x"].double(), 0.3), e[1]])
+    assert "input_added" not in ids(control)
+
+
+def test_weights_in_proportion_that_do_not_sum_to_1_are_rows_off_sum():
+    def short_of_1(c, e):  # each row a little short of 1, by its own amount (an epsilon in the denominator)
+        dim = c.extra["dim"]
+        return [e[0] * (0.8 + 0.1 * torch.rand(e[0].sum(dim, keepdim=True).shape, generator=NOISE))]
+
+    result = slipped("softmax_with_temperature", short_of_1)
+    assert headline(result) == "rows_off_sum", result.feedback
+    assert "but each slice along it sums to between 0.8" in result.feedback
+    control = slipped(
+        "softmax_with_temperature", lambda c, e: [e[0] * (0.8 + 0.4 * torch.rand(e[0].shape, generator=NOISE))]
+    )
+    assert "rows_off_sum" not in ids(control)
+
+
+def test_a_mask_that_hides_the_keys_far_back_is_a_region_split_of_a_window():
+    window = some("causal_mask", lambda c: c.extra["n"] > 4)
+    result = slipped("causal_mask", lambda c, e: [e[0] & ~torch.ones_like(e[0]).tril(-4)], window)
+    assert headline(result) == "region_split"
+    assert "right on the other keys and wrong only on the keys more than 3 before each query" in result.feedback

@@ -1,4 +1,4 @@
-# slip: causal_mask - blind3
+# slip: causal_mask region_split blind3
 # source: Mistral / Longformer style local-attention helpers reused as the causal mask
 # Keeps only a band of the last 4 keys (tril minus everything more than 3 below the diagonal), so long sequences cannot see their early tokens.
 

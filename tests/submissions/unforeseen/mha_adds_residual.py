@@ -1,4 +1,4 @@
-# slip: multi_head_attention - blind3
+# slip: multi_head_attention input_added blind3
 # source: transformer-block code (x + attn(x)) folded into the attention module itself
 # Adds the input x back onto the projected output (a residual connection) inside MultiHeadAttention.forward.
 

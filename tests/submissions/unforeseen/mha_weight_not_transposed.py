@@ -1,4 +1,4 @@
-# slip: multi_head_attention - blind3
+# slip: multi_head_attention knob blind3
 # source: forum questions about nn.Linear storing weight as (out_features, in_features)
 # Projects with x @ W.weight (no transpose, no bias) instead of calling the Linear layers, which is x @ W.weight.T + W.bias.
 
