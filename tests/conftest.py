@@ -56,6 +56,9 @@ def browser():
         chromium.close()
 
 
+# The judge swallows an exception in the describer so that it never costs a grade; here it must fail the test.
+os.environ.setdefault("ATTNLAB_STRICT_DESCRIBE", "1")
+
 # Hostile and timeout tests use short limits; raise them on a slow machine with ATTNLAB_TEST_TASK_SECONDS.
 TASK_SECONDS = float(os.environ.get("ATTNLAB_TEST_TASK_SECONDS", "3"))
 

@@ -23,6 +23,10 @@ pins each with a control). A wrong name is worse than none; then the judge says 
 
 May import torch, ``attnlab.tasks`` and the diagnosis catalogue; the answers only through
 ``diagnose.model_output`` (the knob models), and nothing of the child zone.
+
+The judge never lets a description cost a grade: an exception in here leaves the task's diagnoses as they
+were, unless ``ATTNLAB_STRICT_DESCRIBE`` is set (the test suite sets it, so that a crash fails a test).
+``ATTNLAB_DEBUG_DESCRIBE`` prints every tester's verdicts on stderr.
 """
 
 from __future__ import annotations

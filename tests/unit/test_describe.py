@@ -513,3 +513,20 @@ def test_a_mask_that_hides_the_keys_far_back_is_a_region_split_of_a_window():
     result = slipped("causal_mask", lambda c, e: [e[0] & ~torch.ones_like(e[0]).tril(-4)], window)
     assert headline(result) == "region_split"
     assert "right on the other keys and wrong only on the keys more than 3 before each query" in result.feedback
+
+
+def test_a_describer_that_fails_never_costs_the_grade(monkeypatch):
+    """The judge keeps a task's score and diagnoses where the describer raises; with ATTNLAB_STRICT_DESCRIBE (which
+    the suite sets) it raises instead, so that a crash fails a test rather than hiding."""
+    from attnlab.grading import judge as judge_module
+
+    def broken(task_id, results):
+        raise RuntimeError("a bug in the describer")
+
+    monkeypatch.setattr(judge_module, "describe", broken)
+    monkeypatch.delenv("ATTNLAB_STRICT_DESCRIBE", raising=False)
+    result = slipped("positional_encoding", lambda c, e: [_noise(e[0], 0.5)])
+    assert headline(result) == "wrong_values" and result.score == 0.0
+    monkeypatch.setenv("ATTNLAB_STRICT_DESCRIBE", "1")
+    with pytest.raises(RuntimeError, match="a bug in the describer"):
+        slipped("positional_encoding", lambda c, e: [_noise(e[0], 0.5)])
