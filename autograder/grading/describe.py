@@ -7,15 +7,17 @@ positions, features, heads, calls (``TaskSpec.axes``), and a factor is named whe
 of the case (sqrt(d), n_heads, T, ...). Each relation is a catalogue id of ``diagnose.CATALOGUE``:
 
 - the reference with one of its knobs turned (``TaskSpec.knobs``), and the outputs in the other order;
-- shape: the expected values with extra dimensions of size 1, their dimensions in another order, or
-  averaged, summed or cut down to one entry along a dimension;
-- values: a constant factor, a sign, an offset, a function of the expected values (log, exp, a mask's
-  True and False written as numbers), a softmax taken once more;
+- shape: the expected values with extra dimensions of size 1, their dimensions in another order,
+  averaged, summed or cut down to one entry along a dimension, or an input's shape;
+- values: a constant factor, a sign, an offset, an input added (a residual), a function of the expected
+  values (log, exp, a mask's True and False written as numbers), a softmax taken once more;
 - weights (``TaskSpec.distributions``): the expected ones at another temperature, normalised along
-  another dimension or over more of them, or with weight where none belongs or none where some does;
+  another dimension or over more of them, in proportion but not summing to 1, or with weight where none
+  belongs or none where some does;
 - an index map along one dimension: shifted by one, reversed, interleaved, in another order;
-- where it is right and where it is wrong: a region (a triangle, the hidden cells, some heads, the odd
-  columns, the later calls), or the low-precision dtypes only.
+- where it is right and where it is wrong: a region (a triangle, a window, the hidden cells, the odd
+  columns, the later calls), one kind of case (`case_split`), or the low-precision dtypes only.
+`sharpen` adds to a rule's diagnosis what the describer finds more; `drawn_as` says what a heatmap shows.
 
 Precision comes before recall: a relation is named only where it holds on every failing case that can
 test it, with the same parameters, and never on noise or an unrelated tensor (tests/unit/test_describe.py
