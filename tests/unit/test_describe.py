@@ -530,3 +530,9 @@ def test_a_describer_that_fails_never_costs_the_grade(monkeypatch):
     monkeypatch.setenv("ATTNLAB_STRICT_DESCRIBE", "1")
     with pytest.raises(RuntimeError, match="a bug in the describer"):
         slipped("positional_encoding", lambda c, e: [_noise(e[0], 0.5)])
+
+
+def test_an_output_of_nan_everywhere_is_left_to_nan_output():
+    """No relation of values can be read off NaN: the describer says nothing, and does not fail on it."""
+    result = slipped("attention", lambda c, e: [torch.full_like(e[0], float("nan")), e[1]])
+    assert "nan_output" in ids(result) and not set(ids(result)) & set(describe.IDS)
