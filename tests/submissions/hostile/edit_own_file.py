@@ -18,8 +18,9 @@ def _copies() -> set:
     for root in dict.fromkeys([here, os.getcwd(), "/tmp", os.path.expanduser("~")]):
         seen = 0
         for folder, dirs, files in os.walk(root):
-            # Not where it lies: installed packages and whole Python environments (a machine's /tmp may hold several).
-            if "pyvenv.cfg" in files:
+            # Not where it lies: installed packages and whole Python environments (a machine's /tmp may hold several),
+            # nor a checkout of this project (pyproject.toml), whose own copy of this attack a run in /tmp would reach.
+            if "pyvenv.cfg" in files or ("pyproject.toml" in files and folder != here):
                 dirs[:] = []
                 continue
             dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".git")]
