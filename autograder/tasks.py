@@ -162,6 +162,21 @@ TASKS: dict[str, TaskSpec] = {
                         ("v=q", "your output is weights @ q: the blend must mix the values, weights @ v"),
                     ),
                 ),
+                Knob(
+                    "blend",
+                    (
+                        (
+                            "scores",
+                            "your output is scores @ v, the values mixed by the scores from before the softmax: "
+                            "the blend must use the weights, weights @ v",
+                        ),
+                        (
+                            "weights^T",
+                            "your output is weights^T @ v, the weights transposed: each query's output must mix "
+                            "the values by its own row of weights, weights @ v",
+                        ),
+                    ),
+                ),
             ),
         ),
         TaskSpec(
@@ -195,6 +210,8 @@ TASKS: dict[str, TaskSpec] = {
                     (
                         ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x)"),
                         ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x)"),
+                        ("W_k=I", "your keys are x itself, never projected: k = self.W_k(x)"),
+                        ("W_q=I", "your queries are x itself, never projected: q = self.W_q(x)"),
                     ),
                     output=1,
                 ),
@@ -203,6 +220,7 @@ TASKS: dict[str, TaskSpec] = {
                     (
                         ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x)"),
                         ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x)"),
+                        ("W_v=I", "your values are x itself, never projected: v = self.W_v(x)"),
                     ),
                 ),
                 Knob(
@@ -258,6 +276,8 @@ TASKS: dict[str, TaskSpec] = {
                     (
                         ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x_new)"),
                         ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x_new)"),
+                        ("W_k=I", "your keys are x_new itself, never projected: k = self.W_k(x_new)"),
+                        ("W_q=I", "your queries are x_new itself, never projected: q = self.W_q(x_new)"),
                     ),
                     output=1,
                 ),
@@ -266,6 +286,7 @@ TASKS: dict[str, TaskSpec] = {
                     (
                         ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x_new)"),
                         ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x_new)"),
+                        ("W_v=I", "your values are x_new itself, never projected: v = self.W_v(x_new)"),
                     ),
                 ),
                 Knob(

@@ -26,10 +26,9 @@ def test_the_slips_span_every_task_and_the_docs_list_each_one():
     assert set(unforeseen.documented()) == {s.name for s in SLIPS}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 22's goal, not reached: 53 of 60 named; the third blind batch 7 of 16 on its first run"
-)
 def test_nine_in_ten_slips_nobody_wrote_a_rule_for_are_named():
+    """Issue 22's goal, on the ids the files list; that each file's id is what the grader gives is checked per slip
+    below, so this cannot pass on a header the grader does not bear out."""
     named = [s for s in SLIPS if s.named != "-"]
     assert len(named) >= 0.9 * len(SLIPS), f"{len(named)} of {len(SLIPS)} named: issue 22 asks for 90 %"
 

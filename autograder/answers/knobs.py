@@ -38,6 +38,11 @@ def _fits(case: Case, name: str, value: str) -> bool:
         return "q" in case.tensors and "k" in case.tensors
     if case.task == "causal_mask":
         return case.extra.get("n", 0) > int(value)  # on a shorter mask the knob changes nothing
+    if case.task == "attention" and name == "blend":  # "scores": the output mixes v by the raw scores
+        if not {"q", "k", "v"} <= set(case.tensors):
+            return False
+        rows = {name: case.tensors[name].shape[-2] for name in "qk"}
+        return value != "weights^T" or rows["q"] == rows["k"]  # weights^T @ v needs as many queries as keys
     if case.task == "attention":  # "v=k": k stands in for v where it has as many rows
         a, _, b = value.partition("=")
         return {a, b} <= set(case.tensors) and case.tensors[a].shape[-2] == case.tensors[b].shape[-2]
@@ -46,6 +51,9 @@ def _fits(case: Case, name: str, value: str) -> bool:
     if name.startswith("params"):  # a projection used in place of another: both must be there and differ
         a, _, b = value.partition("=")
         st = case.extra.get("state", {})
+        if b == "I":  # the projection left out: square, so that its input can stand in for its output
+            w = st.get(f"{a}.weight")
+            return w is not None and w.dim() == 2 and w.shape[0] == w.shape[1]
         return f"{a}.weight" in st and f"{b}.weight" in st and not torch.equal(st[f"{a}.weight"], st[f"{b}.weight"])
     if case.task == "multi_head_attention":
         return case.extra.get("H", 1) > 1  # with one head every split is the same
@@ -64,6 +72,15 @@ def build(name: str, case: Case) -> torch.Tensor:
     if case.task == "causal_mask":  # diagonal: torch.tril(ones, diagonal=value)
         n = case.extra["n"]
         return torch.ones(n, n, dtype=torch.bool).tril(int(value))
+    if case.task == "attention" and knob == "blend" and value == "weights^T":  # the weights transposed, @ v
+        weights = ref.attention(t["q"], t["k"], t["v"], case.extra["mask"], case.extra["T"])[1]
+        return weights.transpose(-2, -1) @ t["v"]
+    if case.task == "attention" and knob == "blend":  # "scores": scores (hidden keys at -inf) @ v, no softmax
+        scores = ref.qk_scores(t["q"], t["k"])
+        mask = case.extra.get("mask")
+        if mask is not None:
+            scores = scores.masked_fill(mask.logical_not().to(scores.device), float("-inf"))
+        return scores @ t["v"]
     if case.task == "attention":  # args: "v=k" blends the keys
         a, _, b = value.partition("=")
         given = {"q": t["q"], "k": t["k"], "v": t["v"]}
@@ -108,6 +125,10 @@ def _with_params(case: Case, value: str, untransposed: bool = False) -> list[tor
 
     a, _, b = value.partition("=")
     st = {k: v.to(torch.float64) for k, v in case.extra["state"].items()}
+    if b == "I":  # "W_v=I": the projection left out, its input passed on as it is
+        st[f"{a}.weight"] = torch.eye(st[f"{a}.weight"].shape[0], dtype=torch.float64)
+        if f"{a}.bias" in st:
+            st[f"{a}.bias"] = torch.zeros_like(st[f"{a}.bias"])
     for part in ("weight", "bias"):
         if b and f"{b}.{part}" in st:
             st[f"{a}.{part}"] = st[f"{b}.{part}"]

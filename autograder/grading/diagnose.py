@@ -238,6 +238,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "your {which} {holds} the expected values with {its} dimensions in another order: ({got}) where ({want}) is "
         "expected{fix}.",
     ),
+    "slice_of": ("*", "{how}. Return shape {want}."),
+    "written_elsewhere": ("*", "your {which} {has} the expected values in the wrong places: {how}"),
     "reduced_dim": (
         "*",
         "your {which} (shape {got}) {is} {how} of the expected one (shape {want}): return every {each} separately.",
@@ -250,6 +252,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "index_map": ("*", "your {which} {has} the expected values in another order: {how}."),
     "scaled_values": ("*", "your {which} {is} {how}."),
+    "scaled_along": ("*", "your {which} {is} off by a factor that changes from entry to entry: {how}."),
     "offset_values": ("*", "your {which} {is} {how}: look for a term added or taken away that does not belong."),
     "input_added": (
         "*",
@@ -370,10 +373,13 @@ TITLES: dict[str, str] = {
     "extra_dims": "extra dimensions of size 1",
     "dims_reordered": "dimensions in the wrong order",
     "input_shape": "the shape of an input, not the output",
+    "slice_of": "more entries than expected, or fewer",
+    "written_elsewhere": "values written into the wrong place",
     "reduced_dim": "a dimension averaged away",
     "precision_only": "wrong only in low precision",
     "index_map": "entries in the wrong order",
     "scaled_values": "values off by a constant factor",
+    "scaled_along": "each row or column scaled by its own factor",
     "offset_values": "values shifted by a constant",
     "input_added": "the input added to the output",
     "elementwise_map": "a function of the right values",

@@ -79,6 +79,8 @@ class CaseResult:
     replayed: dict | None = None
     #: There, the outputs the reference gives with those callees: what the describer compares with.
     reference: list | None = None
+    #: The (atol, rtol) its values were graded with: the course's for the case's dtype.
+    tolerance: tuple[float, float] | None = None
     tensors: dict = field(default_factory=dict)  # everything the worker sent back for this case
 
     @property
@@ -197,7 +199,8 @@ def judge_case(case: Case, meta: CaseReply, tensors: dict, course) -> CaseResult
     if hits or meta.get("evasion"):
         name = _theirs(", ".join(map(str, hits))) if hits else "a switch that hides torch calls from the grader"
         r.problems.append(Diagnosis.make("forbidden_call", name=name, line=""))
-    return KINDS[case.kind](r, (tol.atol, tol.rtol) if tol else (0.0, 0.0))
+    r.tolerance = (tol.atol, tol.rtol) if tol else (0.0, 0.0)
+    return KINDS[case.kind](r, r.tolerance)
 
 
 def _judge_error(r: CaseResult, err: dict) -> CaseResult:

@@ -100,6 +100,9 @@ PRODUCED_BY: dict[str, str] = {
     "no_weight_where_some": f"{DESCRIBE}::test_no_weight_on_the_keys_of_earlier_calls_is_no_weight_where_some",
     "region_split": f"{DESCRIBE}::test_wrong_only_on_the_odd_columns_is_region_split",
     "case_split": f"{DESCRIBE}::test_right_on_every_case_with_one_feature_and_wrong_on_the_others_is_case_split",
+    "scaled_along": f"{DESCRIBE}::test_scores_of_unit_length_queries_and_keys_are_scaled_along_by_their_lengths",
+    "slice_of": f"{DESCRIBE}::test_a_mask_not_cut_to_length_and_the_earlier_calls_kept_are_slice_of",
+    "written_elsewhere": f"{DESCRIBE}::test_values_written_into_the_next_columns_over_them_are_written_elsewhere",
 }
 
 

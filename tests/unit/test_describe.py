@@ -17,7 +17,7 @@ from attnlab.grading import describe
 from attnlab.grading.cases import DT, make_cases
 from attnlab.reference.attention import sinusoids
 
-from .fakes import COURSE, checks_right, computed, judge, returns
+from .fakes import COURSE, checks_right, computed, judge, raised, returns, right, student_mha
 
 NOISE = torch.Generator().manual_seed(7)
 
@@ -61,6 +61,23 @@ def test_q_where_k_belongs_is_the_knob_of_qk_scores_args():
     assert "q @ q^T / sqrt(d): you used q where k belongs" in result.feedback
     control = slipped("qk_scores", lambda c, e: [_noise(self_scores(c, e)[0])])
     assert "knob" not in ids(control)
+
+
+def test_the_values_mixed_by_the_scores_are_the_knob_of_the_blend():
+    """out = scores @ v, the softmax's weights computed and left unused."""
+
+    def by_scores(c, e, factor=1.0):
+        q, k, v = (c.tensors[n].double() for n in "qkv")
+        s = ref.qk_scores(q, k)
+        if c.extra["mask"] is not None:
+            s = s.masked_fill(c.extra["mask"].logical_not(), float("-inf"))
+        return [factor * (s @ v), e[1]]
+
+    result = slipped("attention", by_scores)
+    assert "knob" in ids(result), result.feedback
+    assert "your output is scores @ v, the values mixed by the scores from before the softmax" in result.feedback
+    control = slipped("attention", lambda c, e: by_scores(c, e, factor=1.1))
+    assert "knob" not in ids(control), control.feedback
 
 
 def test_a_causal_mask_one_diagonal_up_is_the_knob_of_the_diagonal():
@@ -141,6 +158,51 @@ def test_columns_in_another_order_are_index_map(order, words):
     assert headline(result) == "index_map" and words in result.feedback
 
 
+def test_values_written_into_the_next_columns_over_them_are_written_elsewhere():
+    """pe[:, 0::2] written twice, the second time with the cosines: the even columns hold the odd ones' values and
+    the odd columns stay zero."""
+
+    def cos_twice(c, e):
+        g = torch.zeros_like(e[0])
+        g[:, 0::2] = e[0][:, 1::2]
+        return [g]
+
+    result = slipped("positional_encoding", cos_twice)
+    assert headline(result) == "written_elsewhere", result.feedback
+    assert (
+        "your columns 0, 2, 4, ... (the even ones) hold what belongs 1 further on (your column i holds the expected "
+        "column i + 1), and your columns 1, 3, 5, ... (the odd ones) are all zero"
+    ) in result.feedback
+    # the controls: the odd columns noise, not zero; the even columns from no one place
+    noisy = slipped("positional_encoding", lambda c, e: [cos_twice(c, e)[0] + _noise(torch.zeros_like(e[0]))])
+    assert "written_elsewhere" not in ids(noisy), noisy.feedback
+
+    def scattered(c, e):
+        g = cos_twice(c, e)[0]
+        g[:, 0] = e[0][:, 0] + 0.3
+        return [g]
+
+    control = slipped("positional_encoding", scattered)
+    assert "written_elsewhere" not in ids(control), control.feedback
+
+
+def test_a_mask_not_cut_to_length_and_the_earlier_calls_kept_are_slice_of():
+    """A buffer sliced by its rows only keeps all its columns; a cache that returns every position it holds keeps
+    the earlier calls' rows: the expected values are one stretch of what came back."""
+    result = slipped("causal_mask", lambda c, e: [torch.ones(e[0].shape[0], 64).tril().bool()[:, :64]])
+    assert headline(result) == "slice_of", result.feedback
+    assert "has 64 keys where 5 belong; its first 5 are the expected ones, and the other 59 do not belong" in (
+        result.feedback
+    )
+    short = slipped("causal_mask", lambda c, e: [e[0][-2:]])
+    assert headline(short) == "slice_of" and "only 2 of the 5 queries: the expected last 2" in short.feedback
+    # the controls: a longer mask whose first columns are not the expected ones; rows that are no stretch of E's
+    control = slipped("causal_mask", lambda c, e: [torch.ones(e[0].shape[0], 64).triu().bool()])
+    assert "slice_of" not in ids(control), control.feedback
+    control = slipped("causal_mask", lambda c, e: [e[0][[-1, 0]]])
+    assert "slice_of" not in ids(control), control.feedback
+
+
 def test_a_factor_named_by_the_case_is_scaled_values():
     def times_sqrt_d(c, e):
         return [e[0] * math.sqrt(c.tensors["q"].shape[-1]), e[1]]
@@ -162,6 +224,35 @@ def test_a_factor_that_changes_from_case_to_case_without_a_name_is_not_named():
 def test_a_sign_flipped_is_scaled_values_by_minus_one():
     result = slipped("positional_encoding", lambda c, e: [-e[0]])
     assert headline(result) == "scaled_values" and "opposite sign" in result.feedback
+
+
+def test_scores_of_unit_length_queries_and_keys_are_scaled_along_by_their_lengths():
+    """Cosine attention copied into a dot-product exercise: each score is the expected one divided by the lengths
+    of its query and its key."""
+
+    def cosine(c, e):
+        q, k = c.tensors["q"].double(), c.tensors["k"].double()
+        return [ref.qk_scores(q / q.norm(dim=-1, keepdim=True), k / k.norm(dim=-1, keepdim=True))]
+
+    result = slipped("qk_scores", cosine)
+    assert headline(result) == "scaled_along", result.feedback
+    assert "divided by the length of its query's vector (|q[i]|) and of its key's (|k[j]|)" in result.feedback
+
+    # the controls: factors for the rows and the columns that are not the lengths; a factor for every entry
+    def uneven(c, e):
+        s = e[0]
+        rows = 1 + torch.rand(s.shape[:-1] + (1,), generator=NOISE, dtype=torch.float64)
+        cols = 1 + torch.rand(s.shape[:-2] + (1, s.shape[-1]), generator=NOISE, dtype=torch.float64)
+        return [s * rows * cols]
+
+    control = slipped("qk_scores", uneven)
+    assert "scaled_along" not in ids(control), control.feedback
+    control = slipped("qk_scores", lambda c, e: [e[0] * (1 + torch.rand(e[0].shape, generator=NOISE))])
+    assert "scaled_along" not in ids(control), control.feedback
+    # each query's row alone scaled, by a factor that is no input's length: said of the rows, unnamed
+    rows_only = slipped("qk_scores", lambda c, e: [e[0] * (1 + torch.arange(e[0].shape[-2]).double()).unsqueeze(-1)])
+    assert headline(rows_only) == "scaled_along", rows_only.feedback
+    assert "each query's values are multiplied by a factor of their own" in rows_only.feedback
 
 
 def test_a_constant_added_is_offset_values():
@@ -275,6 +366,31 @@ def _own_call_only(c, w: torch.Tensor) -> torch.Tensor:
     return kept / kept.sum(-1, keepdim=True)
 
 
+def test_uniform_weights_for_a_query_that_may_see_no_key_are_weight_where_none_on_that_query():
+    """Scores filled with -1e9 rather than -inf: a query the mask hides every key from gets uniform weights."""
+
+    def finite_fill(c, e):
+        w = e[1].clone()
+        dead = ~c.extra["mask"].expand_as(w).any(-1)
+        w[dead] = 1.0 / w.shape[-1]
+        return [e[0], w]
+
+    dead_rows = some("attention", lambda c: c.extra.get("mask") is not None and bool((~c.extra["mask"].any(-1)).any()))
+    result = slipped("attention", finite_fill, dead_rows)
+    assert headline(result) == "weight_where_none", result.feedback
+    assert "give weight to the keys of each query the mask hides every key from" in result.feedback
+
+    # the control: weight on a few hidden keys of queries that may see some
+    def leaks(c, e):
+        w = e[1].clone()
+        hidden = ~c.extra["mask"].expand_as(w) & c.extra["mask"].expand_as(w).any(-1, keepdim=True)
+        w[hidden] = 0.01
+        return [e[0], w / w.sum(-1, keepdim=True)]
+
+    control = slipped("attention", leaks, dead_rows)
+    assert "every key from" not in control.feedback, control.feedback
+
+
 def test_no_weight_on_the_keys_of_earlier_calls_is_no_weight_where_some():
     result = slipped("kv_cache_attention", lambda c, e: [e[0], _own_call_only(c, e[1])])
     assert headline(result) == "no_weight_where_some"
@@ -358,6 +474,35 @@ def test_right_on_every_case_with_one_feature_and_wrong_on_the_others_is_case_sp
     assert "case_split" not in ids(control), control.feedback
 
 
+def test_an_error_on_one_kind_of_case_is_put_down_to_the_dtype_only_where_the_error_names_it():
+    """Raising on every case of one rank, whose cases happen to share a dtype too, is said of the rank where the
+    error names no dtype, and of the dtype where it does (torch.bmm on 2-D inputs; -1e9 in float16)."""
+
+    def raises_unless(keep, msg):
+        def answer(c):
+            if c.kind != "call" or keep(c):
+                return checks_right(c, right)
+            return raised("RuntimeError", msg)
+
+        return answer
+
+    rank3 = lambda c: c.tensors["q"].dim() == 3  # noqa: E731
+    result = judge("qk_scores", raises_unless(rank3, "batch1 must be a 3D tensor"))
+    assert headline(result) == "case_split", result.feedback
+    assert "raises an error on every case where q and k have 2 or 4 dimensions" in result.feedback
+    # the control: the same cases raising about a dtype are not put down to the rank (nor is any split named,
+    # since these cases also share the dtype float32 and that is not the only thing they share)
+    control = judge("qk_scores", raises_unless(rank3, "expected scalar type Float but found Half"))
+    assert "q and k have" not in control.feedback
+
+    half = lambda c: c.dtype != "float16"  # noqa: E731
+    result = judge("attention", raises_unless(half, "value cannot be converted to type c10::Half without overflow"))
+    assert headline(result) == "case_split", result.feedback
+    assert "raises an error on every case where the inputs are float16" in result.feedback
+    control = judge("attention", raises_unless(half, "index 3 is out of bounds"))
+    assert "case_split" not in ids(control), control.feedback  # the dtype named for an error that does not name it
+
+
 def test_a_projection_used_in_place_of_another_is_the_knob_of_the_params():
     from attnlab.answers.knobs import _with_params
 
@@ -366,6 +511,37 @@ def test_a_projection_used_in_place_of_another_is_the_knob_of_the_params():
     assert "your keys are projected with W_q, where W_k belongs" in result.feedback
     control = slipped("multi_head_attention", lambda c, e: [_noise(x) for x in _with_params(c, "W_k=W_q")])
     assert "knob" not in ids(control)
+
+
+def test_values_never_projected_are_the_knob_of_the_params_v():
+    """MultiHeadAttention that splits x itself into the heads' values, W_v left out."""
+    import types
+
+    def unprojected(c, e, W=None):
+        st = dict(c.extra["state"])
+        dm = st["W_v.weight"].shape[0]
+        st["W_v.weight"] = torch.eye(dm) if W is None else W
+        st["W_v.bias"] = torch.zeros(dm)
+        return list(student_mha(types.SimpleNamespace(extra={**c.extra, "state": st})))
+
+    result = slipped("multi_head_attention", unprojected)
+    assert headline(result) == "knob", result.feedback
+    assert "your values are x itself, never projected: v = self.W_v(x)" in result.feedback
+    # the control: the values projected, by another matrix than W_v
+    other = slipped("multi_head_attention", lambda c, e: unprojected(c, e, W=2 * torch.eye(e[0].shape[-1])))
+    assert "never projected" not in other.feedback, other.feedback
+
+
+def test_the_output_from_the_weights_transposed_is_the_knob_of_the_blend():
+    def transposed(c, e, power=1.0):
+        return [e[1].pow(power).transpose(-2, -1) @ c.tensors["v"].double(), e[1]]
+
+    square = some("attention", lambda c: c.tensors["q"].shape[-2] == c.tensors["k"].shape[-2])
+    result = slipped("attention", transposed, square)
+    assert headline(result) == "knob", result.feedback
+    assert "your output is weights^T @ v, the weights transposed" in result.feedback
+    control = slipped("attention", lambda c, e: transposed(c, e, power=1.5), square)
+    assert "weights^T" not in control.feedback, control.feedback
 
 
 def test_an_output_with_the_shape_of_an_input_is_input_shape():
@@ -506,6 +682,42 @@ def test_weights_in_proportion_that_do_not_sum_to_1_are_rows_off_sum():
         "softmax_with_temperature", lambda c, e: [e[0] * (0.8 + 0.4 * torch.rand(e[0].shape, generator=NOISE))]
     )
     assert "rows_off_sum" not in ids(control)
+
+
+def test_slices_that_add_up_to_1_on_one_case_by_chance_are_not_rows_rescaled():
+    """Rows scaled by factors of their own that happen to add up to 1 over the whole tensor on one case: the
+    slices are off 1 on every case (rows_off_sum); a total of 1 seen once is chance (on every case: the control)."""
+    first = []
+
+    def off(c, e, always=False):
+        dim = c.extra["dim"]
+        f = 0.2 + torch.rand(e[0].sum(dim, keepdim=True).shape, generator=NOISE, dtype=torch.float64)
+        if always or not first:
+            first.append(c.id)
+            f = f / (e[0] * f).sum()
+        return [e[0] * f]
+
+    result = slipped("softmax_with_temperature", off)
+    assert headline(result) == "rows_off_sum", result.feedback
+    control = slipped("softmax_with_temperature", lambda c, e: off(c, e, always=True))
+    assert headline(control) == "rows_rescaled", control.feedback
+
+
+def test_an_epsilon_in_the_denominator_is_rows_off_sum_though_within_the_loose_tolerance():
+    """1e-6 added to a softmax's denominator fails float64's grading tolerance, not the describer's loose one: the
+    describer looks at what is wrong as graded, and says the sums a hair under 1 without rounding them to 1."""
+
+    def eps(c, e):
+        dim = c.extra["dim"]
+        return [e[0] * (1 / (1 + 1e-6 / e[0].sum(dim, keepdim=True)))]
+
+    wide = some("softmax_with_temperature", lambda c: c.dtype == "float64")
+    result = slipped("softmax_with_temperature", eps, wide)
+    assert headline(result) == "rows_off_sum", result.feedback
+    assert "sums to 1 - 1e-06, not 1" in result.feedback, result.feedback
+    # the control: as tiny an error that is not in proportion along the rows
+    control = slipped("softmax_with_temperature", lambda c, e: [_noise(e[0], 1e-6)], wide)
+    assert not set(ids(control)) & set(describe.IDS), control.feedback
 
 
 def test_a_mask_that_hides_the_keys_far_back_is_a_region_split_of_a_window():

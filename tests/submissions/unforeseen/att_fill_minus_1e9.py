@@ -1,4 +1,4 @@
-# slip: attention - blind3
+# slip: attention weight_where_none blind3
 # source: The Annotated Transformer and many tutorials: scores.masked_fill(mask == 0, -1e9)
 # Fills blocked scores with the finite -1e9 instead of -inf, which overflows in float16 and gives a fully blocked row uniform weights instead of zeros.
 

@@ -1,4 +1,4 @@
-# slip: attention - blind3
+# slip: attention knob blind3
 # source: notebook code where the last matmul picks up the wrong variable name
 # Multiplies the scores (pre-softmax) by v instead of the softmax weights, while still returning the weights.
 

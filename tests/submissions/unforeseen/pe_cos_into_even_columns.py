@@ -1,4 +1,4 @@
-# slip: positional_encoding - blind3
+# slip: positional_encoding written_elsewhere blind3
 # source: copy-pasted sin line in course forums: pe[:, 0::2] written twice
 # Writes the cosines into the even columns too (0::2 copied from the sin line), overwriting the sines and leaving the odd columns zero.
 

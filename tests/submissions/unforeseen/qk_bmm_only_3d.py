@@ -1,4 +1,4 @@
-# slip: qk_scores - blind
+# slip: qk_scores case_split blind
 # source: forum answers and older seq2seq code that use torch.bmm for every attention product
 # Uses torch.bmm, which only takes 3-D (B, L, d) tensors, so unbatched and multi-head inputs raise.
 

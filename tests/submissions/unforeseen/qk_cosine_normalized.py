@@ -1,4 +1,4 @@
-# slip: qk_scores - blind3
+# slip: qk_scores scaled_along blind3
 # source: Swin Transformer V2 / "cosine attention" code copied into a plain dot-product exercise
 # L2-normalises every query and key vector before the dot product, so the scores are scaled cosine similarities, not q.k / sqrt(d).
 

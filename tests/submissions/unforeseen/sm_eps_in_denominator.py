@@ -1,4 +1,4 @@
-# slip: softmax_with_temperature - blind3
+# slip: softmax_with_temperature rows_off_sum blind3
 # source: linear-attention and "safe division" code in real codebases (x / (x.sum(-1, keepdim=True) + 1e-6))
 # Adds 1e-6 to the denominator "to avoid dividing by zero", so no row sums to exactly one any more.
 
