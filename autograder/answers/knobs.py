@@ -41,8 +41,8 @@ def _fits(case: Case, name: str, value: str) -> bool:
     if case.task == "attention" and name == "blend":  # "scores": the output mixes v by the raw scores
         if not {"q", "k", "v"} <= set(case.tensors):
             return False
-        rows = {name: case.tensors[name].shape[-2] for name in "qk"}
-        return value != "weights^T" or rows["q"] == rows["k"]  # weights^T @ v needs as many queries as keys
+        queries, keys = (case.tensors[arg].shape[-2] for arg in "qk")
+        return value != "weights^T" or queries == keys  # weights^T @ v needs as many queries as keys
     if case.task == "attention":  # "v=k": k stands in for v where it has as many rows
         a, _, b = value.partition("=")
         return {a, b} <= set(case.tensors) and case.tensors[a].shape[-2] == case.tensors[b].shape[-2]

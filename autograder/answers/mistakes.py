@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 
 from .. import reference as ref
-from ..grading.cases import Case
+from ..grading.cases import Case, call_spans
 from ..reference.attention import sinusoids
 from . import knobs
 
@@ -153,8 +153,7 @@ def _cache_slip(case: Case, slip: str, arg: str) -> torch.Tensor:
         return torch.nn.functional.linear(t, st[f"{name}.weight"], st.get(f"{name}.bias"))
 
     q, k = lin("W_q", x), lin("W_k", x)  # (B, T, d_model)
-    first = torch.cat([torch.full((n,), s) for s, n in _starts(case.extra["steps"])])  # (T,): where each call starts
-    last = torch.cat([torch.full((n,), s + n) for s, n in _starts(case.extra["steps"])])  # and where it ends
+    first, last = call_spans(case.extra["steps"])  # (T,): where each token's call starts, and where it ends
     key = torch.arange(T).unsqueeze(0)  # (1, T)
     if slip == "cache_sees_future":
         visible = key < last.unsqueeze(1)  # (T, T): everything up to the end of the token's own call
@@ -162,15 +161,6 @@ def _cache_slip(case: Case, slip: str, arg: str) -> torch.Tensor:
         visible = (key < first.unsqueeze(1)) | ((first.unsqueeze(1) == 0) & (key <= torch.arange(T).unsqueeze(1)))
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, T, T)
     return ref.softmax_with_temperature(scores.masked_fill(~visible, float("-inf")))
-
-
-def _starts(steps: list[int]) -> list[tuple[int, int]]:
-    """(start, length) of each call of a stepped case."""
-    out, start = [], 0
-    for n in steps:
-        out.append((start, n))
-        start += n
-    return out
 
 
 #: catalogue id -> the function that rebuilds the slip: f(case, id, argument).

@@ -72,6 +72,14 @@ class Case:
     models: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+def call_spans(steps: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a stepped case whose tokens come in calls of `steps` tokens each: (first, end), each of shape (T,),
+    the index where each token's call starts and the one just after it ends."""
+    starts = [sum(steps[:c]) for c in range(len(steps))]
+    first = torch.cat([torch.full((n,), s) for s, n in zip(starts, steps)])
+    return first, first + torch.cat([torch.full((n,), n) for n in steps])
+
+
 @functools.cache
 def answers() -> ModuleType | None:
     """``attnlab.answers``, which computes answers from the reference; None in the student build."""

@@ -8,22 +8,30 @@ of the case (sqrt(d), n_heads, T, ...). Each relation is a catalogue id of ``dia
 
 - the reference with one of its knobs turned (``TaskSpec.knobs``), and the outputs in the other order;
 - shape: the expected values with extra dimensions of size 1, their dimensions in another order,
-  averaged, summed or cut down to one entry along a dimension, or an input's shape;
-- values: a constant factor, a sign, an offset, an input added (a residual), a function of the expected
+  averaged, summed or cut down to one entry along a dimension, or an input's shape; more entries than
+  expected along one dimension with the expected ones a stretch of them, or only a stretch (`slice_of`);
+- values: a constant factor, a sign, a factor for each row or column (`scaled_along`, named where it is
+  the length of an input's vectors), an offset, an input added (a residual), a function of the expected
   values (log, exp, a mask's True and False written as numbers), a softmax taken once more;
 - weights (``TaskSpec.distributions``): the expected ones at another temperature, normalised along
   another dimension or over more of them, in proportion but not summing to 1, or with weight where none
   belongs or none where some does;
-- an index map along one dimension: shifted by one, reversed, interleaved, in another order;
-- where it is right and where it is wrong: a region (a triangle, a window, the hidden cells, the odd
-  columns, the later calls), one kind of case (`case_split`), or the low-precision dtypes only.
+- an index map along one dimension: shifted by one, reversed, interleaved, in another order; or entries
+  written into the wrong ones, over them, the rest left at 0 (`written_elsewhere`);
+- where it is right and where it is wrong: a region (a triangle, a window, the hidden cells, the queries
+  that may see no key, the odd columns, the later calls), one kind of case (`case_split`), or the
+  low-precision dtypes only.
+
+It looks at what is wrong as graded (``CaseResult.tolerance``), but matches relations with a looser
+tolerance (`Pair.tol`); an output wrong by less than that (`Pair.subtle`) is looked at only by the
+testers in `SUBTLE`, at the grade's precision.
 `sharpen` adds to a rule's diagnosis what the describer finds more; `drawn_as` says what a heatmap shows.
 
 Precision comes before recall: a relation is named only where it holds on every failing case that can
 test it, with the same parameters, and never on noise or an unrelated tensor (tests/unit/test_describe.py
 pins each with a control). A wrong name is worse than none; then the judge says how many values are off.
 
-May import torch, ``attnlab.tasks`` and the diagnosis catalogue; the answers only through
+May import torch, ``attnlab.tasks``, the cases' helpers and the diagnosis catalogue; the answers only through
 ``diagnose.model_output`` (the knob models), and nothing of the child zone.
 
 The judge never lets a description cost a grade: an exception in here leaves the task's diagnoses as they
@@ -45,7 +53,8 @@ from dataclasses import dataclass
 import torch
 
 from ..tasks import TASKS
-from .diagnose import Diagnosis, close, model_output, within
+from .cases import call_spans
+from .diagnose import Diagnosis, close, loose_tolerance, model_output, within
 
 #: The describer's catalogue ids: they stand in for the judge's "N values are off" (wrong_values), and the
 #: shape relations for wrong_shape.
@@ -96,7 +105,7 @@ class Pair:
 
     @property
     def tol(self) -> tuple[float, float]:
-        return (1e-4, 1e-4) if self.case.dtype in ("float64", "float32") else (5e-2, 5e-2)
+        return loose_tolerance(self.case.dtype)
 
     @property
     def which(self) -> str:
@@ -441,10 +450,7 @@ def _swapped_outputs(failing: list) -> Diagnosis | None:
         fits = []
         for order in itertools.permutations(range(len(exp))):
             if order != tuple(range(len(exp))) and all(
-                g is not None and close(g, exp[j], 1e-4, 1e-4)
-                if r.case.dtype in ("float32", "float64")
-                else g is not None and close(g, exp[j], 5e-2, 5e-2)
-                for g, j in zip(r.got, order)
+                g is not None and close(g, exp[j], *loose_tolerance(r.case.dtype)) for g, j in zip(r.got, order)
             ):
                 fits.append(order)
         if len(fits) != 1 or (perm is not None and fits[0] != perm):
@@ -495,14 +501,16 @@ def _by_feature(task_id: str, results: list) -> Diagnosis | None:
         ours = {features(r.case)[name] for r in good}
         if not theirs & ours:
             splits.setdefault(name.split(":")[0], []).append((name, ours, theirs))
-    if "dtype" in splits and len(splits) > 1 and _raised_all(bad):
+    raised_all = all(r.meta.get("status") == "error" for r in bad)
+    about_dtype = raised_all and all(_names_dtype(r) for r in bad)
+    if "dtype" in splits and len(splits) > 1 and raised_all:
         # code that raises on some dtypes raises about the dtype (c10::Half, "expected scalar type Float"): where
-        # every error says none, the dtype only happens to go with the feature that matters, and the other way
-        if all(_names_dtype(r) for r in bad):
+        # no error says one, the dtype only happens to go with the feature that matters, and the other way round
+        if about_dtype:
             splits = {"dtype": splits["dtype"]}
         elif not any(_names_dtype(r) for r in bad):
             del splits["dtype"]
-    if len(splits) != 1 or ("dtype" in splits and not (_raised_all(bad) and all(_names_dtype(r) for r in bad))):
+    if len(splits) != 1 or ("dtype" in splits and not about_dtype):
         return None  # none, or several features that tell them apart (which one matters is not sure), or the dtype
         # of wrong values: wrong_dtype and precision_only say that better
     ((name, ours, theirs), *more), *_ = splits.values()
@@ -513,10 +521,6 @@ def _by_feature(task_id: str, results: list) -> Diagnosis | None:
     how = "wrong" if not raised else "raises an error" if len(raised) == len(bad) else "wrong or raises an error"
     function = TASKS[task_id].function
     return Diagnosis.make("case_split", function=function, right=right, wrong=wrong, how=how)
-
-
-def _raised_all(bad: list) -> bool:
-    return all(r.meta.get("status") == "error" for r in bad)
 
 
 #: How torch and numpy name a dtype in an error: "c10::Half", "expected scalar type Float but found Double".
@@ -687,7 +691,10 @@ def _slice_of(p: Pair) -> Found | str | None:
     (a,) = differ
     big, small = (G, E) if G.shape[a] > E.shape[a] else (E, G)
     N, n = big.shape[a], small.shape[a]
-    fits = [o for o in range(N - n + 1) if p.near(big.narrow(a, o, n), small)]
+    rows_big = _flat(big, a)  # (N, rest): a stretch starts where its first entry does, so try those alone
+    first = (rows_big - _flat(small, a)[0]).abs().amax(1)
+    starts = [o for o in (first <= 4 * sum(p.tol) * (1 + float(small.abs().max()))).nonzero().flatten().tolist()]
+    fits = [o for o in starts if o <= N - n and p.near(big.narrow(a, o, n), small)]
     if len(fits) != 1 or not _varies_along(big, a, p):
         return None  # no stretch, or several (entries that repeat): which one it is cannot be told
     (o,) = fits
@@ -764,18 +771,24 @@ def _slice_sources(p: Pair, a: int) -> list[int] | None:
     """For each of G's entries along `a`: the one entry of E it equals (its index), or -1 where it is all zero
     and E's is not; None if an entry is neither."""
     G, E, n = p.G, p.E, p.E.shape[a]
+    g, e = _flat(G, a), _flat(E, a)
+    err = torch.cdist(g.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]  # (n, n): the largest difference
+    best = err.argmin(1).tolist()  # entries alike within the tolerance (slow waves): the closest
     out = []
     for k in range(n):
-        g = G.select(a, k)
-        if bool((g == 0).all()) and not p.near(E.select(a, k), torch.zeros_like(g)):
+        if bool((g[k] == 0).all()) and not p.near(e[k], torch.zeros_like(e[k])):
             out.append(-1)
-            continue
-        err = [float((g - E.select(a, m)).abs().nan_to_num(nan=math.inf).max()) for m in range(n)]
-        best = min(range(n), key=err.__getitem__)  # entries alike within the tolerance (slow waves): the closest
-        if not p.near(g, E.select(a, best)):
+        elif p.near(g[k], e[best[k]]):
+            out.append(best[k])
+        else:
             return None
-        out.append(best)
     return out
+
+
+def _flat(t: torch.Tensor, a: int) -> torch.Tensor:
+    """t's entries along `a` as rows, (n, rest), float64, NaN and inf as huge numbers (to compare by distance)."""
+    rows = t.to(torch.float64).movedim(a, 0).reshape(t.shape[a], -1)
+    return rows.nan_to_num(nan=1e300, posinf=1e300, neginf=-1e300)
 
 
 def _set_name(idx: list[int], n: int) -> tuple[str, str] | None:
@@ -1354,8 +1367,7 @@ def _regions(p: Pair) -> list[tuple[str, torch.Tensor, str]]:
     out = []
     steps = p.case.extra.get("steps")
     if steps and len(steps) > 1 and m == n == sum(steps):
-        start = torch.cat([torch.full((k,), s) for s, k in _calls(steps)]).unsqueeze(1)  # (m, 1)
-        end = torch.cat([torch.full((k,), s + k) for s, k in _calls(steps)]).unsqueeze(1)
+        start, end = (t.unsqueeze(1) for t in call_spans(steps))  # (m, 1): each query's call, from and to
         key = torch.arange(n).unsqueeze(0)
         own = f"the {cols} of each {rows}'s own call"
         out.append((f"the {cols} of earlier calls", (key < start).expand(m, n), own))  # (wrong, cells, right)
@@ -1388,14 +1400,6 @@ def _regions(p: Pair) -> list[tuple[str, torch.Tensor, str]]:
             (f"the {cols} after each {rows} (above the diagonal)", j > i, "the diagonal and below it"),
             (f"the {cols} before each {rows} (below the diagonal)", j < i, "the diagonal and above it"),
         ]
-    return out
-
-
-def _calls(steps: list[int]) -> list[tuple[int, int]]:
-    out, start = [], 0
-    for k in steps:
-        out.append((start, k))
-        start += k
     return out
 
 

@@ -464,9 +464,14 @@ def _same_mask(got: torch.Tensor, name: str, case) -> bool:
     return model is not None and torch.equal(got, model)
 
 
+def loose_tolerance(dtype: str) -> tuple[float, float]:
+    """(atol, rtol) for matching a mistake model or a relation on a case of `dtype`: looser than grading, since
+    only the shape of the error counts."""
+    return (1e-4, 1e-4) if dtype in ("float64", "float32") else (5e-2, 5e-2)
+
+
 def _loose(r) -> tuple[float, float]:
-    """Tolerances for matching a mistake model: looser than grading, since only the shape of the error counts."""
-    return (1e-4, 1e-4) if r.case.dtype in ("float64", "float32") else (5e-2, 5e-2)
+    return loose_tolerance(r.case.dtype)
 
 
 class _Placeholder(NamedTuple):
