@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .tasks import TASK_IDS, TASKS
 
@@ -43,14 +43,29 @@ class Limits(_Strict):
 
 
 class Task(_Strict):
-    id: Literal[TASK_IDS]  # type: ignore[valid-type]
+    # A course's own task (``attnlab.task_api``): the path of its module, relative to course.yml. First, so that
+    # the id's check below sees it.
+    module: str | None = None
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     # The contract's name (``attnlab.tasks.TASKS``); course.yml may repeat it, but not change it.
     function: str = ""
     points: float = Field(gt=0)
     forbidden: list[str] | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        if value not in TASKS and info.data.get("module") is None:
+            raise ValueError(
+                f"{value!r} is none of attnlab's tasks ({', '.join(TASK_IDS)}): a course's own task needs "
+                "module: (the path of its file)"
+            )
+        return value
+
     @model_validator(mode="after")
-    def _contract_name(self) -> Task:
+    def _contract_name(self, info: ValidationInfo) -> Task:
+        if self.module is not None:
+            _course_task(self, (info.context or {}).get("base"))
         want = TASKS[self.id].function
         if self.function and self.function != want:
             raise ValueError(f"function {self.function!r}: the contract names task {self.id!r}'s function {want!r}")
@@ -95,6 +110,32 @@ class Course(_Strict):
         return list(self.forbidden_default if own is None else own)
 
 
+def _course_task(task: Task, base: str | os.PathLike | None) -> None:
+    """Register the course's own task `task` (its ``module``): in the full install, the module itself, run here on
+    the trusted side (``attnlab.task_api``); in the student build, which has no module, the contract the build
+    stored with the public cases."""
+    from .grading.cases import answers
+
+    if task.id in TASK_IDS:
+        raise ValueError(f"module: task {task.id!r} is one of attnlab's own tasks: give yours another id")
+    if answers() is None:
+        from .grading.cases import register_public_task
+
+        register_public_task(task.id)
+        return
+    from .task_api import TaskError, install, load_task
+
+    path = Path(base or ".") / task.module
+    try:
+        loaded = load_task(path)
+        if loaded.spec.id != task.id:
+            raise TaskError(f"{path}: its TASK is {loaded.spec.id!r}, where course.yml says {task.id!r}")
+        install(loaded)
+    except TaskError as e:
+        raise ValueError(f"module: {e}") from None
+    task.module = str(path.resolve())  # so that the course, passed on as data (nbgrader's config), finds it again
+
+
 def _first_error(err: ValidationError) -> str:
     e = err.errors()[0]
     where = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -118,6 +159,6 @@ def load_course(path: str | os.PathLike | None = None) -> Course:
     if not isinstance(data, dict):
         raise CourseError(f"{p}: expected a mapping of course settings at the top level")
     try:
-        return Course.model_validate(data)
+        return Course.model_validate(data, context={"base": p.resolve().parent})
     except ValidationError as e:
         raise CourseError(f"{p.name}: {_first_error(e)}") from None

@@ -148,7 +148,7 @@ def build(outdir: str | os.PathLike, course: Course | str | os.PathLike | None =
         _pip_wheel(stage, outdir)
     if not wheel.exists():
         raise RuntimeError(f"pip wheel did not write {wheel.name} in {outdir}")
-    problems = unexpected_members(wheel) + find_leaks([wheel])
+    problems = unexpected_members(wheel) + find_leaks([wheel], answers=course_answers(course))
     if problems:
         wheel.unlink()
         raise RuntimeError("the student wheel would leak answers, so it was not written:\n" + "\n".join(problems))
@@ -195,6 +195,17 @@ def write_public_cases(package: Path, course: Course) -> None:
     )
     (package / PUBLIC_CASES).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     save_file(tensors, str(package / PUBLIC_TENSORS), metadata={"schema": SCHEMA})
+
+
+def course_answers(course: Course) -> dict[str, str]:
+    """The references of the course's own tasks (``attnlab.task_api``), by task, for the leak scan: the
+    student build carries their contracts and public cases, never a line of their code."""
+    own = [t.id for t in course.tasks if t.module]
+    if not own:
+        return {}
+    from .task_api import installed, solution_source
+
+    return {f"{tid} (the course's reference)": solution_source(installed(tid)) for tid in own}
 
 
 def student_files() -> list[str]:
@@ -321,15 +332,19 @@ def reference_fingerprints() -> set[str]:
     return set(_fingerprints())
 
 
-def find_leaks(paths_or_texts, extra_markers=()) -> list[str]:
-    """Every line that holds a line of the answers' code, nbgrader's solution or hidden-test delimiters,
-    or one of `extra_markers`, as "file:line: the line  <- what it matches".
+def find_leaks(paths_or_texts, extra_markers=(), answers: dict[str, str] | None = None) -> list[str]:
+    """Every line that holds a line of the answers' code (and of `answers`, label -> source: a course's own
+    tasks' references), nbgrader's solution or hidden-test delimiters, or one of `extra_markers`, as
+    "file:line: the line  <- what it matches".
 
     A `pathlib.Path` (or any os.PathLike) is a file, a directory (every file under it) or a wheel or zip
     archive (every member, nested archives too); a `str` is text. Notebooks and JSON are scanned as text
     and with their JSON strings decoded, so that a notebook cell's source is read as its author wrote it.
     """
     wanted = dict(_fingerprints())
+    for label, source in (answers or {}).items():
+        for lineno, line in _body_lines(source):
+            wanted.setdefault(_normal(line), f"{label}:{lineno}")
     for marker in (*NBGRADER_MARKERS, *extra_markers):
         wanted.setdefault(_normal(marker), f"the marker {marker!r}")
     pattern = re.compile("|".join(re.escape(k) for k in sorted(wanted, key=len, reverse=True)))

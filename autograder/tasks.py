@@ -5,15 +5,19 @@ own functions it may call. The judge, the diagnoses, the case builders and the r
 names a task everywhere: the stub, the nbgrader grade_id, course.yml, the pytest marker, the JSON report
 and the diagnosis catalogue.
 
-Adding a task means: a spec here, its reference function (``reference/attention.py``), its cases
-(``answers/cases.py``) and its rules (``grading/diagnose.py``).
+A course's own task comes from a module in the course's folder (``attnlab.task_api``, docs/own_task.md),
+which `register_spec` adds to TASKS when course.yml is loaded; TASK_IDS stays attnlab's own eight. Adding one
+of attnlab's own means: a spec here, its reference function (``reference/attention.py``), its cases
+(``answers/cases.py``), its mistake models and where they apply (``answers/mistakes.py``, knob models in
+``answers/knobs.py``), its callees' replay where other tasks call it (``answers/replay.py``), and its rules
+(``grading/diagnose.py``).
 
 Stdlib only, so that the CLI can start its child process before anything heavy is imported.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -305,4 +309,32 @@ TASKS: dict[str, TaskSpec] = {
     )
 }
 
+#: attnlab's own tasks, in course order. A course's own tasks (``attnlab.task_api``) join TASKS when course.yml
+#: is loaded, never this.
 TASK_IDS = tuple(TASKS)
+
+
+class TaskIdTaken(ValueError):
+    """A course task's id is one of attnlab's own."""
+
+
+def register_spec(spec: TaskSpec) -> None:
+    """Put a course task's contract where attnlab looks tasks up (``attnlab.task_api.install``; in the student
+    build, from its public cases). Registering the same id again replaces it: course.yml may be loaded twice."""
+    if spec.id in TASK_IDS:
+        raise TaskIdTaken(f"task id {spec.id!r} is one of attnlab's own tasks: choose another")
+    TASKS[spec.id] = spec
+
+
+def spec_to_data(spec: TaskSpec) -> dict:
+    """A contract as plain JSON data: how the student build carries a course task's (`spec_from_data`)."""
+    return asdict(spec)
+
+
+def spec_from_data(data: dict) -> TaskSpec:
+    tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list) and k != "knobs" and k != "axes"}
+    knobs = tuple(
+        Knob(k["name"], tuple(tuple(c) for c in k["choices"]), k.get("output", 0)) for k in data.get("knobs", ())
+    )
+    axes = tuple(tuple(a) for a in data.get("axes", ()))
+    return TaskSpec(**{**data, **tuples, "knobs": knobs, "axes": axes})

@@ -7,10 +7,28 @@ the trusted side reaches it only through ``attnlab.grading.cases.answers()``, wh
 - ``mistakes.py``: the mistake models the diagnosis rules compare with (`applicable`, `mistake`);
 - ``knobs.py``: the reference with a knob turned (``attnlab.tasks.Knob``), which the describer compares with;
 - ``replay.py``: the callee replay (`Replay`, `rebound`, `reference_shapes`, `reference_raises`).
+
+``attnlab.task_api``, where an instructor writes a course's own task, reaches the registries here (the case
+builders, `COURSE_SLIPS`, `COURSE_KNOBS`) through that same door.
 """
 
-from .cases import draw_cases
-from .mistakes import applicable, mistake
+from .cases import BUILDERS, Draw, draw_cases, f64, grads_of
+from .knobs import COURSE_KNOBS
+from .mistakes import COURSE_SLIPS, applicable, mistake
 from .replay import Replay, rebound, reference_raises, reference_shapes
 
-__all__ = ["draw_cases", "applicable", "mistake", "Replay", "reference_raises", "reference_shapes", "rebound"]
+__all__ = [
+    "BUILDERS",
+    "COURSE_KNOBS",
+    "COURSE_SLIPS",
+    "Draw",
+    "Replay",
+    "applicable",
+    "draw_cases",
+    "f64",
+    "grads_of",
+    "mistake",
+    "rebound",
+    "reference_raises",
+    "reference_shapes",
+]

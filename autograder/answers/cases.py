@@ -27,15 +27,16 @@ TOKENS = ["the", "trophy", "did", "not", "fit", "in", "the", "suitcase", "becaus
 def draw_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> list[Case]:
     """All cases of one task, answered. The seed is mixed with the task id, so tasks draw independently."""
     mix = sum((i + 1) * ord(c) for i, c in enumerate(task_id))
-    return BUILDERS[task_id](_Maker(seed * 1_000_003 + mix), dtypes, devices)
+    return BUILDERS[task_id](Draw(seed * 1_000_003 + mix), dtypes, devices)
 
 
-def _f64(t: torch.Tensor) -> torch.Tensor:
+def f64(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to(torch.float64)
 
 
-class _Maker:
-    """Draws inputs from one seeded generator, so that a seed fixes every case."""
+class Draw:
+    """Draws inputs from one seeded generator, so that a seed fixes every case (``attnlab.task_api`` hands one
+    to a course task's case builder)."""
 
     def __init__(self, seed: int):
         self.g = torch.Generator().manual_seed(int(seed))
@@ -62,7 +63,7 @@ class _Maker:
         return m
 
 
-def _grads(fn: Callable, inputs: list[torch.Tensor], upstream: list) -> list[torch.Tensor | None]:
+def grads_of(fn: Callable, inputs: list[torch.Tensor], upstream: list) -> list[torch.Tensor | None]:
     """Reference gradients in float64 of sum(upstream * outputs) w.r.t. inputs."""
     leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
     outs = fn(*leaves)
@@ -75,7 +76,7 @@ def _grads(fn: Callable, inputs: list[torch.Tensor], upstream: list) -> list[tor
 # ------------------------------------------------------------------------------------------- qk_scores
 
 
-def qk_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def qk_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     plan = [
         # (leading, L, S, d, dtype, grad, note)
         ((), 5, 7, 8, "float32", True, "no batch, L != S"),
@@ -118,7 +119,7 @@ def qk_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
 
 def _qk_case(m, cid, q, k, dt, device, grad, note, probe="") -> Case:
     spec = {"kind": "call", "args": [{"t": "q", "grad": grad}, {"t": "k", "grad": grad}]}
-    exp = [ref.qk_scores(_f64(q), _f64(k))]
+    exp = [ref.qk_scores(f64(q), f64(k))]
     case = Case(
         "qk_scores",
         cid,
@@ -135,7 +136,7 @@ def _qk_case(m, cid, q, k, dt, device, grad, note, probe="") -> Case:
         up = m.randn(*exp[0].shape, dtype="float64")
         case.tensors["up0"] = up
         spec["grad"] = {"upstream": ["up0"], "args": [0, 1]}
-        gq, gk = _grads(ref.qk_scores, [_f64(q), _f64(k)], [up])
+        gq, gk = grads_of(ref.qk_scores, [f64(q), f64(k)], [up])
         case.expected_grads = {"arg.0": gq, "arg.1": gk}
     return case
 
@@ -143,7 +144,7 @@ def _qk_case(m, cid, q, k, dt, device, grad, note, probe="") -> Case:
 # ---------------------------------------------------------------------------- softmax_with_temperature
 
 
-def softmax_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def softmax_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     plan = [
         # (shape, T, dim, dtype, scale, grad, note)
         ((4, 7), 1.0, -1, "float32", 1.0, True, ""),
@@ -193,7 +194,7 @@ def softmax_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case
 
 def _softmax_case(m, cid, x, T, dim, dt, grad, note, probe="", device="cpu") -> Case:
     spec = {"kind": "call", "args": [{"t": "x", "grad": grad}, {"v": T}], "kwargs": {"dim": {"v": dim}}}
-    exp = [ref.softmax_with_temperature(_f64(x), T, dim)]
+    exp = [ref.softmax_with_temperature(f64(x), T, dim)]
     label = f"scores {tuple(x.shape)} {dt}, temperature {T:g}, dim {dim}" + (f" ({note})" if note else "")
     case = Case(
         "softmax_with_temperature",
@@ -212,7 +213,7 @@ def _softmax_case(m, cid, x, T, dim, dt, grad, note, probe="", device="cpu") -> 
         up = m.randn(*x.shape, dtype="float64")
         case.tensors["up0"] = up
         spec["grad"] = {"upstream": ["up0"], "args": [0]}
-        (gx,) = _grads(lambda t: ref.softmax_with_temperature(t, T, dim), [_f64(x)], [up])
+        (gx,) = grads_of(lambda t: ref.softmax_with_temperature(t, T, dim), [f64(x)], [up])
         case.expected_grads = {"arg.0": gx}
     return case
 
@@ -220,7 +221,7 @@ def _softmax_case(m, cid, x, T, dim, dt, grad, note, probe="", device="cpu") -> 
 # -------------------------------------------------------------------------------------------- causal_mask
 
 
-def mask_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def mask_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     cases = [_mask_case(f"n{n}", f"seq_len = {n}", n) for n in (1, 5, 8)]
     cases.append(_mask_case("device_cpu", "seq_len = 4, device = torch.device('cpu')", 4, given="cpu"))
     on_meta = {"kind": "meta_device", "args": [{"v": 4}], "kwargs": {"device": {"device": "meta"}}}
@@ -256,7 +257,7 @@ def _mask_case(cid: str, label: str, n: int, device: str = "cpu", given: str | N
 # ---------------------------------------------------------------------------------------------- attention
 
 
-def attention_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def attention_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     cases = []
     plan = [
         # (leading, L, S, d, dv, dtype, mask, T, grad, note)
@@ -292,7 +293,7 @@ def attention_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Ca
     return cases
 
 
-def _attention_mask(m: _Maker, kind: str | None, L: int, S: int) -> torch.Tensor | None:
+def _attention_mask(m: Draw, kind: str | None, L: int, S: int) -> torch.Tensor | None:
     """No mask, the causal one, or a random one (with query 2 seeing nothing, for "full_row")."""
     if kind is None:
         return None
@@ -311,7 +312,7 @@ def _attention_case(m, cid, q, k, v, mask, T, dt, grad, note, probe="", device="
         args.append({"v": None})
     args.append({"v": T})
     spec = {"kind": "call", "args": args, "record_callees": True}
-    q64, k64, v64 = _f64(q), _f64(k), _f64(v)
+    q64, k64, v64 = f64(q), f64(k), f64(v)
 
     def recompute(**callees):
         return list(rebound(ref.attention, callees)(q64, k64, v64, mask, T))
@@ -336,7 +337,7 @@ def _attention_case(m, cid, q, k, v, mask, T, dt, grad, note, probe="", device="
         ups = [m.randn(*e.shape, dtype="float64") for e in exp]
         case.tensors.update(up0=ups[0], up1=ups[1])
         spec["grad"] = {"upstream": ["up0", "up1"], "args": [0, 1, 2]}
-        g = _grads(lambda a, b, c: ref.attention(a, b, c, mask, T), [q64, k64, v64], ups)
+        g = grads_of(lambda a, b, c: ref.attention(a, b, c, mask, T), [q64, k64, v64], ups)
         case.expected_grads = {f"arg.{i}": gi for i, gi in enumerate(g)}
     return case
 
@@ -346,7 +347,7 @@ def _attention_case(m, cid, q, k, v, mask, T, dt, grad, note, probe="", device="
 PARAMS = ["W_q.weight", "W_k.weight", "W_v.weight", "W_o.weight", "W_q.bias", "W_k.bias", "W_v.bias", "W_o.bias"]
 
 
-def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def mha_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     cases = []
     plan = [
         # (B, L, d_model, H, bias, causal, dtype, grad, probe, note)
@@ -369,6 +370,7 @@ def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
         ),
         (2, 5, 16, 4, True, True, "float16", False, "", "causal"),
         (2, 5, 16, 4, True, True, "bfloat16", False, "", "causal"),
+        (2, 5, 16, 4, True, None, "float32", False, "", "causal not given: its default, False"),
     ]
     for n, (B, L, dm, H, bias, causal, dt, grad, probe, note) in enumerate(plan):
         if dt not in dtypes:
@@ -407,6 +409,9 @@ def mha_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
 
 
 def _mha_case(m, cid, B, L, dm, H, bias, causal, dt, grad, probe, note, device="cpu") -> Case:
+    """forward(x, causal=causal); with causal None, forward(x): the contract's default, False."""
+    given = causal is not None
+    causal = bool(causal)
     state = m.linears(PARAMS, dm, dt, bias)
     if probe == "W_o=I":
         state["W_o.weight"] = torch.eye(dm, dtype=DT[dt])
@@ -419,14 +424,14 @@ def _mha_case(m, cid, B, L, dm, H, bias, causal, dt, grad, probe, note, device="
         "state": {k: f"p.{k}" for k in state},
         "dtype": dt,
         "args": [{"t": "x", "grad": grad}],
-        "kwargs": {"causal": {"v": causal}},
+        "kwargs": {"causal": {"v": causal}} if given else {},
         "record_callees": True,
     }
     ref_mod = ref.MultiHeadAttention(dm, H, bias=bias).to(torch.float64)
     with torch.no_grad():
         for k, v in state.items():
-            ref_mod.get_parameter(k).copy_(_f64(v))
-    x64 = _f64(x)
+            ref_mod.get_parameter(k).copy_(f64(v))
+    x64 = f64(x)
 
     def recompute(**callees):
         with torch.no_grad():
@@ -453,7 +458,7 @@ def _mha_case(m, cid, B, L, dm, H, bias, causal, dt, grad, probe, note, device="
     return case
 
 
-def _module_grads(m: _Maker, case: Case, module, run: Callable) -> None:
+def _module_grads(m: Draw, case: Case, module, run: Callable) -> None:
     """Ask a module case for gradients: upstream gradients for its outputs, and the reference's gradients of
     sum(upstream * outputs) w.r.t. x ("arg.0") and every parameter of its state ("param.W_q.weight"), where
     `run(x)` gives `module`'s outputs."""
@@ -461,7 +466,7 @@ def _module_grads(m: _Maker, case: Case, module, run: Callable) -> None:
     case.tensors.update(up0=ups[0], up1=ups[1])
     case.spec["grad"] = {"upstream": ["up0", "up1"], "args": [0]}
     names = list(case.spec["state"])
-    leaf = _f64(case.tensors["x"]).clone().requires_grad_(True)
+    leaf = f64(case.tensors["x"]).clone().requires_grad_(True)
     total = sum((o * u).sum() for o, u in zip(run(leaf), ups))
     got = torch.autograd.grad(total, [leaf, *[module.get_parameter(n) for n in names]])
     case.expected_grads = {"arg.0": got[0], **{f"param.{n}": g for n, g in zip(names, got[1:])}}
@@ -470,7 +475,7 @@ def _module_grads(m: _Maker, case: Case, module, run: Callable) -> None:
 # ------------------------------------------------------------------------------------------ plot_attention
 
 
-def plot_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def plot_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     cases = []
     for cid, L, S, keys, give_ax in [
         ("self", 6, 6, None, False),
@@ -505,7 +510,7 @@ def plot_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
 # ------------------------------------------------------------------------------------- positional_encoding
 
 
-def pe_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def pe_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     """positional_encoding(seq_len, d_model): float32 whatever the course's dtypes, since it takes no tensor."""
     cases = [
         _pe_case(cid, L, d, note)
@@ -545,7 +550,7 @@ def _pe_case(cid: str, L: int, d: int, note: str, device: str = "cpu", given: st
 KV_PARAMS = ["W_q.weight", "W_k.weight", "W_v.weight", "W_q.bias", "W_k.bias", "W_v.bias"]
 
 
-def kv_cases(m: _Maker, dtypes: list[str], devices: list[str]) -> list[Case]:
+def kv_cases(m: Draw, dtypes: list[str], devices: list[str]) -> list[Case]:
     """KVCacheAttention fed a sequence a few tokens per call ("steps"): the joined outputs must be one causal pass."""
     cases = []
     plan = [
@@ -587,13 +592,13 @@ def _kv_case(m, cid, B, dm, bias, steps, dt, grad, note, device="cpu") -> Case:
         "steps": steps,
         "record_callees": True,
     }
-    x64 = _f64(x)
+    x64 = f64(x)
 
     def fresh() -> ref.KVCacheAttention:
         mod = ref.KVCacheAttention(dm, bias=bias).to(torch.float64)
         with torch.no_grad():
             for k, v in state.items():
-                mod.get_parameter(k).copy_(_f64(v))
+                mod.get_parameter(k).copy_(f64(v))
         return mod
 
     def recompute(**callees):

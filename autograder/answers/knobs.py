@@ -20,6 +20,9 @@ from .. import reference as ref
 from ..grading.cases import Case
 from ..tasks import TASKS
 
+#: A course's own tasks' knob models (``attnlab.task_api.Task.knob_model``): task id -> f(name, value, case).
+COURSE_KNOBS: dict[str, object] = {}
+
 
 def applicable(case: Case) -> list[str]:
     """The knob models ("knob:NAME=VALUE") that the describer may compare a student's output on `case` with."""
@@ -28,7 +31,7 @@ def applicable(case: Case) -> list[str]:
     out = []
     for knob in TASKS[case.task].knobs:
         for value, _ in knob.choices:
-            if _fits(case, knob.name, value):
+            if case.task in COURSE_KNOBS or _fits(case, knob.name, value):
                 out.append(f"knob:{knob.name}={value}")
     return out
 
@@ -63,6 +66,9 @@ def _fits(case: Case, name: str, value: str) -> bool:
 def build(name: str, case: Case) -> torch.Tensor:
     """The knob model `name` ("knob:diagonal=1") on `case`: the knob's output, float64 (bool for a mask)."""
     knob, _, value = name.removeprefix("knob:").partition("=")
+    if case.task in COURSE_KNOBS:  # a course task's own: None where the knob does not fit the case
+        model = COURSE_KNOBS[case.task](knob, value, case)
+        return None if model is None else model.to(torch.float64)
     t = {k: v.to(torch.float64) for k, v in case.tensors.items() if v.is_floating_point()}
     if case.task == "qk_scores":  # args: "k=q" uses q as both
         a, _, b = value.partition("=")

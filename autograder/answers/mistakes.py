@@ -23,10 +23,18 @@ from ..grading.cases import Case, call_spans
 from ..reference.attention import sinusoids
 from . import knobs
 
+#: A course's own tasks' named slips (``attnlab.task_api.Slip``), by task id and slip id: their models are named
+#: "<slip id>:<output index>".
+COURSE_SLIPS: dict[str, dict] = {}
+
 
 def applicable(case: Case) -> list[str]:
     """The mistake models that ``diagnose.RULES`` may compare a student's output on `case` with, and the knob
     models (``attnlab.answers.knobs``) that the describer may."""
+    if case.task in COURSE_SLIPS:
+        outputs = len(case.expected) if isinstance(case.expected, list) else 0
+        named = [f"{sid}:{i}" for sid in COURSE_SLIPS[case.task] for i in range(outputs)]
+        return (named if case.kind in ("call", "module") else []) + knobs.applicable(case)
     return _applicable(case) + knobs.applicable(case)
 
 
@@ -68,6 +76,10 @@ def mistake(name: str, case: Case, callees: dict | None = None) -> torch.Tensor:
         )
     if name.startswith("knob:"):
         return knobs.build(name, case)
+    if case.task in COURSE_SLIPS:  # "<slip id>:<output>": the instructor's model, its output of that index
+        sid, _, i = name.rpartition(":")
+        outs = COURSE_SLIPS[case.task][sid].model(case)
+        return None if outs is None else outs[int(i)].to(torch.float64)
     slip, _, arg = name.partition(":")
     build = _SLIPS[slip]
     if callees:

@@ -26,6 +26,9 @@ from . import figure_data, wire
 from .detectors import CalleeRecorder, Detectors, DeviceDiscipline, _torch_kit
 from .replies import CaseReply, Op, Status, error_info, first_line, student_traceback
 
+#: What torch's CPU generator is seeded with before each case (`Worker.run_case`).
+CASE_SEED = 20240607
+
 
 class Worker:
     """Serves one submission: a `load` request, then `run` requests, each in a child forked from the loaded
@@ -243,7 +246,12 @@ class Worker:
         handler = KINDS.get(case["kind"])
         if handler is None:
             raise ValueError(f"unknown case kind {case['kind']!r}")
-        return handler(self, _Run(self, fn, case, tensors, detect, callees))
+        # torch's CPU generator seeded the same for every case, its state put back after: code that draws random
+        # numbers (a dropout left on) gets the same grade and the same feedback on every run, and check() leaves
+        # the student's own generator as it found it.
+        with self.torch.random.fork_rng(devices=[]):
+            self.torch.default_generator.manual_seed(CASE_SEED)
+            return handler(self, _Run(self, fn, case, tensors, detect, callees))
 
     # -- one handler per case kind
 

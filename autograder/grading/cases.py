@@ -40,7 +40,7 @@ from types import ModuleType
 
 import torch
 
-from ..tasks import TASKS
+from ..tasks import TASK_IDS, TASKS, register_spec, spec_from_data, spec_to_data
 
 DT = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -119,6 +119,11 @@ def make_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -
     return _make_cases(task_id, int(seed), tuple(dtypes), tuple(devices))
 
 
+def forget_cases() -> None:
+    """Drop the cached cases: a course task installed anew (``attnlab.task_api.install``) draws its own."""
+    _make_cases.cache_clear()
+
+
 @functools.lru_cache(maxsize=64)
 def _make_cases(task_id: str, seed: int, dtypes: tuple, devices: tuple) -> list[Case]:
     found = answers()
@@ -181,6 +186,7 @@ def cases_to_data(
                     "models": enc(c.models, "models"),
                 }
             )
+    own = {tid: course_task_data(tid) for tid in cases if tid not in TASK_IDS}
     manifest = {
         "schema": SCHEMA,
         "attnlab": version,
@@ -189,8 +195,29 @@ def cases_to_data(
         "devices": list(devices),
         "tasks": tasks,
         "contract": dict(contract or {}),
+        "course_tasks": own,
     }
     return manifest, tensors
+
+
+def course_task_data(task_id: str) -> dict:
+    """What the student build carries of a course's own task beyond its cases: its contract and its named slips'
+    words (``attnlab.task_api``): public, as the built-in tasks' are in the package."""
+    from .diagnose import CATALOGUE, TITLES
+
+    slips = [[did, TITLES[did], entry[1]] for did, entry in CATALOGUE.items() if entry[0] == task_id]
+    return {"spec": spec_to_data(TASKS[task_id]), "slips": slips}
+
+
+def register_public_task(task_id: str) -> None:
+    """In the student build: register a course's own task from its public data (`course_task_data`)."""
+    from .diagnose import add_slips
+
+    data = _public_data()[0].get("course_tasks", {}).get(task_id)
+    if data is None:
+        raise ValueError(f"this student build has no task {task_id!r}: rebuild it for this course.yml")
+    register_spec(spec_from_data(data["spec"]))
+    add_slips(task_id, [(did, title, hint.replace("{{", "{").replace("}}", "}")) for did, title, hint in data["slips"]])
 
 
 def cases_from_data(manifest: dict, tensors: dict[str, torch.Tensor], task_id: str) -> list[Case]:

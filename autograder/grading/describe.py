@@ -686,11 +686,13 @@ def _slice_of(p: Pair) -> Found | str | None:
     if G.dim() != E.dim() or G.shape == E.shape or (p.boolean and not _zero_one(G)):
         return None
     differ = [a for a in range(E.dim()) if G.shape[a] != E.shape[a]]
-    if len(differ) != 1:
-        return None
+    if len(differ) > 1:
+        return _slice_of_several(p, differ)
     (a,) = differ
     big, small = (G, E) if G.shape[a] > E.shape[a] else (E, G)
     N, n = big.shape[a], small.shape[a]
+    if small.numel() == 0:
+        return UNTESTABLE  # nothing is a stretch of anything
     rows_big = _flat(big, a)  # (N, rest): a stretch starts where its first entry does, so try those alone
     first = (rows_big - _flat(small, a)[0]).abs().amax(1)
     starts = [o for o in (first <= 4 * sum(p.tol) * (1 + float(small.abs().max()))).nonzero().flatten().tolist()]
@@ -715,6 +717,38 @@ def _slice_of(p: Pair) -> Found | str | None:
         how = f"your {p.which} {have} only {n} of the {N} {many}: the expected {where} {n}"
     details = {"which": p.which, "got": tuple(G.shape), "want": tuple(E.shape), "how": how}
     return Found("slice_of", details, key=(a - E.dim(), big is G, where if where in ("first", "last") else "middle"))
+
+
+def _slice_of_several(p: Pair, differ: list[int]) -> Found | str | None:
+    """`_slice_of` along several dimensions at once, all shorter or all longer than expected: a block of the
+    longer (a mask built one short each way), said by its sizes; where it sits is not said, since a causal
+    mask's blocks along its diagonal are alike."""
+    G, E = p.G, p.E
+    shorter = [G.shape[a] < E.shape[a] for a in differ]
+    if len(set(shorter)) != 1:
+        return None
+    big, small = (E, G) if shorter[0] else (G, E)
+    if small.numel() == 0:
+        return UNTESTABLE  # nothing is a block of anything
+    starts = [range(big.shape[a] - small.shape[a] + 1) for a in differ]
+    if math.prod(len(r) for r in starts) > 64:
+        return None
+    for offsets in itertools.product(*starts):
+        block = big
+        for a, o in zip(differ, offsets):
+            block = block.narrow(a, o, small.shape[a])
+        if p.near(block, small):
+            break
+    else:
+        return None
+    names = " × ".join(p.axis(a, True) for a in differ)
+    got = " × ".join(str(G.shape[a]) for a in differ)
+    want = " × ".join(str(E.shape[a]) for a in differ)
+    have = "have" if p.which in PLURAL else "has"
+    what = "a block of the expected ones" if shorter[0] else "the expected ones, and more around them"
+    how = f"your {p.which} {have} {got} entries ({names}) where {want} belong, and they are {what}"
+    details = {"which": p.which, "got": tuple(G.shape), "want": tuple(E.shape), "how": how}
+    return Found("slice_of", details, key=(tuple(a - E.dim() for a in differ), not shorter[0], "block"))
 
 
 def _zero_one(t: torch.Tensor) -> bool:
@@ -856,12 +890,24 @@ def _moved(perm) -> int:
 
 
 def _reduced_dim(p: Pair) -> Found | str | None:
-    """G is E averaged or summed over one dimension, or E's first or last entry along it."""
+    """G is E averaged or summed over one dimension, E's first or last entry along it, or the diagonal of E's last
+    two dimensions (each query's score for the key at its own position only)."""
     G, E = p.G, p.E
     if G.dim() != E.dim() - 1:
         return None
+    if E.dim() >= 2 and E.shape[-1] == E.shape[-2] >= 2 and tuple(G.shape) == tuple(E.shape[:-1]):
+        diagonal = E.diagonal(dim1=-2, dim2=-1)
+        if not p.near(diagonal, E.select(-1, 0)) and p.near(G, diagonal, float(diagonal.abs().max())):
+            rows, cols = p.axis(E.dim() - 2), p.axis(E.dim() - 1)
+            how = f"only the diagonal, each {rows}'s value for the {cols} at its own position,"
+            details = {"which": p.which, "how": how, "got": tuple(G.shape), "want": tuple(E.shape), "each": cols}
+            return Found("reduced_dim", details, key=("diagonal",))
+    untestable = False
     for a in range(E.dim()):
-        if tuple(G.shape) != tuple(E.shape[:a] + E.shape[a + 1 :]) or E.shape[a] < 2:
+        if tuple(G.shape) != tuple(E.shape[:a] + E.shape[a + 1 :]):
+            continue
+        if E.shape[a] < 2:  # one entry along a: its first, its last, its average and its sum are all alike
+            untestable = True
             continue
         if p.near(E, E.select(a, 0).unsqueeze(a).expand_as(E)):
             continue  # E does not vary along a: nothing tells the reductions apart
@@ -876,7 +922,7 @@ def _reduced_dim(p: Pair) -> Found | str | None:
                 details = {"which": p.which, "how": how + over, "got": tuple(G.shape), "want": tuple(E.shape)}
                 details["each"] = p.axis(a)
                 return Found("reduced_dim", details, key=(p.axis(a), how.split(" ")[1]))  # by name: batch dims vary
-    return None
+    return UNTESTABLE if untestable else None
 
 
 def _varies(p: Pair) -> bool:

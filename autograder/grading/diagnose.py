@@ -776,16 +776,34 @@ def contract_name(case, n: str) -> str:
     return n.replace("param.", "")
 
 
+def _averaged_heads(results) -> Diagnosis | None:
+    """weights_averaged: weights of shape (B, L, L) that are the average over the heads on every failing case, and
+    on one with several heads at least (with one head, that head's weights are the average too)."""
+    flat = [
+        r
+        for r in results
+        if r.case.kind == "module" and not r.passed and len(r.got) > 1 and r.got[1] is not None and r.got[1].dim() == 3
+    ]
+    averaged = []
+    for r in flat:
+        mean = r.case.expected[1].to(torch.float64).mean(dim=1)
+        if r.got[1].shape != mean.shape or not close(r.got[1], mean, *_loose(r)):
+            return None
+        averaged.append(r.case.extra["H"] > 1)
+    return Diagnosis.make("weights_averaged", got=tuple(flat[0].got[1].shape)) if any(averaged) else None
+
+
 def mha_rules(results) -> list[Diagnosis]:
     out: dict[str, Diagnosis] = {}
     by_probe = {r.case.probe: r for r in results if r.case.probe}
+    averaged = _averaged_heads(results)
+    if averaged is not None:
+        out["weights_averaged"] = averaged
     for r in results:
         case = r.case
         if case.kind != "module" or r.passed or not r.got or r.got[0] is None:
             continue
         H, dm = case.extra["H"], case.extra["d_model"]
-        if len(r.got) > 1 and r.got[1] is not None and r.got[1].dim() == 3 and case.expected[1].dim() == 4:
-            out["weights_averaged"] = Diagnosis.make("weights_averaged", got=tuple(r.got[1].shape))
         if H > 1 and _matches(r.got[0], "heads_split_without_transpose", r):
             h1 = by_probe.get("H=1")
             if h1 is None or h1.passed or h1.inherited:
@@ -844,6 +862,40 @@ def kv_rules(results) -> list[Diagnosis]:
                 out[did] = Diagnosis.make(did)
                 break
     return list(out.values())
+
+
+def add_slips(task_id: str, slips: list[tuple[str, str, str]]) -> None:
+    """A course task's named slips (``attnlab.task_api``), as (id, title, hint): into the catalogue, with
+    `slip_rules` to name them. The hint is said as written (no template fields)."""
+    for sid, title, hint in slips:
+        CATALOGUE[sid] = (task_id, hint.replace("{", "{{").replace("}", "}}"))
+        TITLES[sid] = title
+    RULES[task_id] = slip_rules
+
+
+def slip_rules(results) -> list[Diagnosis]:
+    """A course task's named slips: the one whose model gives the student's wrong output on every failing case
+    where the slip changes that output, and on one at least."""
+    failing = [r for r in results if r.case.kind in ("call", "module") and not r.passed and r.got]
+    if not failing:
+        return []
+    task = failing[0].case.task
+    out = []
+    for sid in [did for did, (t, _) in CATALOGUE.items() if t == task]:
+        seen, missed = 0, False
+        for r in failing:
+            expected = r.case.expected if isinstance(r.case.expected, list) else []
+            for i, (got, exp) in enumerate(zip(r.got, expected)):
+                model = model_output(f"{sid}:{i}", r.case)
+                if got is None or model is None or close(model, exp.to(torch.float64), *_loose(r)):
+                    continue  # the slip changes nothing here, or does not apply: this case cannot tell
+                if close(got, model, *_loose(r)):
+                    seen += 1
+                elif not close(got, exp.to(torch.float64), *_loose(r)):
+                    missed = True
+        if seen and not missed:
+            out.append(Diagnosis.make(sid))
+    return out[:1]
 
 
 #: Rules for a case that raised: they name a mistake that shows only as an exception.

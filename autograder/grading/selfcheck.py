@@ -37,11 +37,18 @@ class SelfCheckFailed(RuntimeError):
     """The known-correct submission lost points here; the message is one line and says what to run."""
 
 
-def known_correct() -> tuple[str, str]:
-    """(file name, source) of the known-correct submission: the reference, which defines every task."""
+def known_correct(course: Course | None = None) -> tuple[str, str]:
+    """(file name, source) of the known-correct submission: the reference, which defines every task, and the
+    reference of each of the course's own tasks (``attnlab.task_api.solution_source``)."""
     from .. import reference
 
-    return "known_correct.py", reference.SOURCE.read_text(encoding="utf-8")
+    source = reference.SOURCE.read_text(encoding="utf-8")
+    own = [t.id for t in course.tasks if t.module] if course is not None else []
+    if own:
+        from ..task_api import installed, solution_source
+
+        source += "".join(f"\n\n{solution_source(installed(tid))}\n" for tid in own)
+    return "known_correct.py", source
 
 
 def cache_file() -> Path:
@@ -113,7 +120,7 @@ def run(zygote, course: Course, *, device: str = "auto") -> dict:
     from .grade import grade_submissions
     from .submission import Submission
 
-    name, source = known_correct()
+    name, source = known_correct(course)
     sub = Submission(Path(name), [source], notebook=False)
     (result,) = grade_submissions([sub], course=course, seed=course.public_seed, device=device, zygote=zygote)
     return result

@@ -662,6 +662,39 @@ def test_a_cache_on_the_class_that_carries_tokens_into_the_next_module_is_shared
     assert "shared_state" not in ids(wrong)
 
 
+def test_each_querys_score_for_its_own_key_only_is_reduced_dim_to_the_diagonal():
+    """(q * k).sum(-1) / sqrt(d): each query scored against the key at its own position only."""
+    square = some("qk_scores", lambda c: c.tensors["q"].shape[-2] == c.tensors["k"].shape[-2])
+    result = slipped("qk_scores", lambda c, e: [e[0].diagonal(dim1=-2, dim2=-1)], square)
+    assert headline(result) == "reduced_dim", result.feedback
+    assert "only the diagonal, each query's value for the key at its own position" in result.feedback
+    # the control: another vector of that shape, the first key's score of each query, is not the diagonal
+    control = slipped("qk_scores", lambda c, e: [e[0][..., 0] + 0.5], square)
+    assert "diagonal" not in control.feedback, control.feedback
+
+
+def test_one_heads_weights_are_reduced_dim_though_a_one_head_case_cannot_tell_which():
+    """The last head's weights, shape (B, L, L): with one head, the last is also the first and the average, and that
+    case must not veto what the others show."""
+    result = slipped("multi_head_attention", lambda c, e: [e[0], e[1][:, -1]])
+    assert headline(result) == "reduced_dim", result.feedback
+    assert "are only the last head of the expected one" in result.feedback
+    control = slipped("multi_head_attention", lambda c, e: [e[0], e[1][:, -1] * 0.9])
+    assert "reduced_dim" not in ids(control), control.feedback
+
+
+def test_a_mask_one_short_each_way_is_slice_of_a_block():
+    result = slipped("causal_mask", lambda c, e: [e[0][:-1, :-1]])
+    assert headline(result) == "slice_of", result.feedback
+    assert "has 4 × 4 entries (queries × keys) where 5 × 5 belong, and they are a block of the expected ones" in (
+        result.feedback
+    )
+    control = slipped(
+        "causal_mask", lambda c, e: [e[0][:-1, :-1].T.contiguous() | torch.eye(e[0].shape[0] - 1, dtype=torch.bool)]
+    )
+    assert "slice_of" not in ids(control), control.feedback
+
+
 def test_the_input_added_to_the_output_is_input_added():
     result = slipped("multi_head_attention", lambda c, e: [e[0] + c.tensors["x"].double(), e[1]])
     assert headline(result) == "input_added"

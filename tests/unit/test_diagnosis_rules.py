@@ -294,6 +294,14 @@ def test_weights_averaged_over_heads_are_weights_averaged_not_wrong_shape():
     assert _ids(result) == ["weights_averaged"]
     assert "the average over heads" in result.feedback
 
+    # the control: one head's weights have that shape too, and are the average where there is one head only
+    def last_head(c):
+        out, w = student_mha(c)
+        return out, w[:, -1]
+
+    control = _student("multi_head_attention", last_head)
+    assert "weights_averaged" not in _ids(control), control.feedback
+
 
 # ------------------------------------------------------------------------------------------ plot_attention
 

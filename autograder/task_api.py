@@ -1,0 +1,280 @@
+"""The public task API: a course's own task, written as one module, and how attnlab takes it in.
+
+An instructor's task is a Python file in the course's folder that defines ``TASK``::
+
+    from attnlab.task_api import Task, TaskSpec, call_case
+
+    def alibi_bias(n_heads, seq_len): ...                 # the reference, float64
+
+    def cases(draw, dtypes, devices):                     # deterministic from `draw`'s seed
+        return [call_case("alibi_bias", "h4", "n_heads = 4, seq_len = 6", [("n_heads", 4), ("seq_len", 6)],
+                          alibi_bias)]
+
+    TASK = Task(TaskSpec("alibi_bias", "alibi_bias", args=("n_heads", "seq_len"), outputs=("bias",)),
+                reference=alibi_bias, cases=cases)
+
+and course.yml names it (a path relative to course.yml)::
+
+    tasks:
+      - id: alibi_bias
+        points: 10
+        module: tasks/alibi_bias.py
+
+- **The contract** is a `TaskSpec`: the task id, the function (or module class) the student defines, its
+  arguments and outputs by name, the names of each output's last dimensions (``axes``, how the describer says
+  where an output is wrong), the outputs that are weights (``distributions``), and any callees.
+- **The reference** computes the outputs in float64 from the case's inputs; it never ships to students.
+- **The cases** come from ``cases(draw, dtypes, devices)``: `Draw` makes seeded inputs, `call_case` makes a
+  case of a function call and has the reference answer it (outputs, and gradients where asked). The
+  student build holds the public seed's cases as data, with the contract; never this module.
+- **Named slips** (optional): a `Slip` rebuilds the student's outputs with one mistake put in; where a
+  student's outputs match it on a failing case, the feedback names it in the slip's own words. Without any,
+  the describer (``attnlab.grading.describe``) still says how a wrong output relates to the expected one:
+  off by a factor, heads in reverse order, shifted by one, a sign flipped.
+- **Knobs** (optional): ``TaskSpec.knobs`` says a setting of the reference in words; ``knob_model(name,
+  value, case)`` computes the reference with it turned, for the describer to compare with.
+
+`load_task(path)` imports such a module, on the trusted side only (it holds the reference), and `install`
+registers the task where attnlab looks tasks up: the contract (``attnlab.tasks.TASKS``), the case builders
+(``answers.cases.BUILDERS``), the slips (``answers.mistakes``, the diagnosis catalogue and a rule that names
+them) and the knob models (``answers.knobs``). ``attnlab.course.load_course`` does both for every task of
+course.yml with a ``module``; in the student build it registers the contract it finds in the public cases.
+
+May import the contract (``attnlab.tasks``) and the grading side's Case and catalogue, and reaches the answers
+zone, whose public face this is, through its one door (``grading.cases.answers``); the student build ships
+none of it, and importing it there says so in one line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .grading.cases import Case, answers, forget_cases
+from .tasks import TASK_IDS, TASKS, Knob, TaskSpec, register_spec
+
+_ZONE = answers()  # the answers zone, through its one door (``grading.cases.answers``)
+if _ZONE is None:
+    raise ImportError("attnlab.task_api needs the full install (the instructors'): this is the student build")
+BUILDERS, Draw, f64, grads_of, rebound = _ZONE.BUILDERS, _ZONE.Draw, _ZONE.f64, _ZONE.grads_of, _ZONE.rebound
+
+__all__ = [
+    "Case",
+    "Draw",
+    "Knob",
+    "Slip",
+    "Task",
+    "TaskError",
+    "TaskSpec",
+    "call_case",
+    "install",
+    "installed",
+    "load_task",
+    "solution_source",
+    "uninstall",
+]
+
+
+class TaskError(ValueError):
+    """A course task's module is missing or does not define a usable TASK; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A named mistake of a course task: `model(case)` gives the student's outputs with the slip put in
+    (float64 tensors, one per output, or None where the slip does not apply to that case)."""
+
+    #: Its catalogue id, unique in the course: "alibi_slopes_reversed".
+    id: str
+    #: A few words for the class report: "the heads' slopes in reverse order".
+    title: str
+    #: What the student reads where it matches: what is wrong and how to put it right.
+    hint: str
+    model: Callable[[Case], list[torch.Tensor] | None]
+
+
+@dataclass(frozen=True)
+class Task:
+    spec: TaskSpec
+    #: The reference: the contract's function, float64 in and out (a tuple for several outputs).
+    reference: Callable
+    #: cases(draw, dtypes, devices) -> list[Case]: every case of the task, deterministic from `draw`'s seed.
+    cases: Callable[[Draw, list[str], list[str]], list[Case]]
+    slips: tuple[Slip, ...] = ()
+    #: knob_model(name, value, case) -> the output ``spec.knob(name).output`` with that knob at that value.
+    knob_model: Callable[[str, str, Case], torch.Tensor] | None = None
+    #: Where the module was loaded from (set by `load_task`).
+    source: str = field(default="", compare=False)
+
+
+def call_case(
+    task_id: str,
+    cid: str,
+    label: str,
+    args: list[tuple[str, object]],
+    reference: Callable,
+    *,
+    dtype: str = "float32",
+    device: str = "cpu",
+    grad: bool = False,
+    draw: Draw | None = None,
+    extra: dict | None = None,
+    probe: str = "",
+    exact: Callable | None = None,
+) -> Case:
+    """A case that calls the student's function with `args` ((name, tensor or plain value), in order), answered
+    by `reference` in float64 from the same inputs (tensor inputs are passed to it in float64; where a task takes
+    none, `exact`, the reference computing in float64, gives the expected values instead). With `grad` (and a
+    `draw` for the upstream gradients), the student's gradients with respect to the floating-point tensor
+    arguments are compared with the reference's.
+
+    Where the task's spec lists callees (the student's own functions it may call), the case records what they
+    returned, and the grader replays them through `reference` (a function that calls them by name, as the
+    contract's functions do), so that a wrong callee is charged to its own task only."""
+    spec_args, tensors, values = [], {}, []
+    for name, value in args:
+        if isinstance(value, torch.Tensor):
+            tensors[name] = value
+            floating = value.is_floating_point()
+            spec_args.append({"t": name, "grad": bool(grad and floating)} if floating else {"t": name})
+            values.append(f64(value) if floating else value)
+        else:
+            spec_args.append({"v": value})
+            values.append(value)
+    task = TASKS.get(task_id)
+    spec: dict = {"kind": "call", "args": spec_args}
+    recompute = None
+    if task is not None and task.callees:
+        spec["record_callees"] = True
+
+        def recompute(**callees):
+            out = rebound(reference, callees)(*values)
+            return list(out) if isinstance(out, tuple) else [out]
+
+    out = (exact or reference)(*values)
+    expected = [o.to(torch.float64) for o in (out if isinstance(out, tuple) else (out,))]
+    named = {name: value for name, value in args if not isinstance(value, torch.Tensor)}
+    case = Case(
+        task_id,
+        cid,
+        label,
+        "call",
+        spec,
+        tensors,
+        dtype,
+        device,
+        expected,
+        recompute=recompute,
+        probe=probe,
+        extra={**named, **(extra or {})},
+    )
+    floats = [i for i, (_, v) in enumerate(args) if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    if grad and floats:
+        if draw is None:
+            raise TaskError(f"{task_id} case {cid}: grad=True needs draw=, to draw the upstream gradients")
+        ups = [draw.randn(*e.shape, dtype="float64") for e in expected]
+        for j, up in enumerate(ups):
+            case.tensors[f"up{j}"] = up
+        spec["grad"] = {"upstream": [f"up{j}" for j in range(len(ups))], "args": floats}
+
+        def fn(*leaves):
+            full = list(values)
+            for i, leaf in zip(floats, leaves):
+                full[i] = leaf
+            return reference(*full)
+
+        g = grads_of(fn, [values[i] for i in floats], ups)
+        case.expected_grads = {f"arg.{i}": gi for i, gi in zip(floats, g)}
+    return case
+
+
+def load_task(path: str | Path) -> Task:
+    """The `Task` that the module at `path` defines as ``TASK``. Trusted side only: it runs the module."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaskError(f"{path}: no such task module")
+    name = f"attnlab_course_task_{path.stem}_{abs(hash(str(path.resolve()))) % 10**8}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TaskError(f"{path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickles look a module up by name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - an instructor's module: say what broke, in one line
+        del sys.modules[name]
+        raise TaskError(f"{path}: importing it raised {type(e).__name__}: {e}") from None
+    task = getattr(module, "TASK", None)
+    if not isinstance(task, Task):
+        raise TaskError(f"{path}: define TASK = attnlab.task_api.Task(...) at the top level")
+    return Task(task.spec, task.reference, task.cases, task.slips, task.knob_model, source=str(path))
+
+
+def install(task: Task) -> None:
+    """Register `task` everywhere attnlab looks a task up. A built-in task's id cannot be taken; installing the
+    same course task again (course.yml loaded twice) replaces it."""
+    from .grading import diagnose
+
+    tid = task.spec.id
+    if tid in TASK_IDS:
+        raise TaskError(f"{task.source or tid}: task id {tid!r} is one of attnlab's own tasks: choose another")
+    for s in task.slips:
+        if s.id in diagnose.CATALOGUE and s.id not in _ZONE.COURSE_SLIPS.get(tid, {}):
+            raise TaskError(f"{task.source or tid}: slip id {s.id!r} is taken: choose another")
+    register_spec(task.spec)
+    _INSTALLED[tid] = task
+    BUILDERS[tid] = task.cases
+    forget_cases()  # a task installed anew (another module for the id) draws its cases anew
+    _ZONE.COURSE_SLIPS[tid] = {s.id: s for s in task.slips}
+    diagnose.add_slips(tid, [(s.id, s.title, s.hint) for s in task.slips])
+    if task.knob_model is not None:
+        _ZONE.COURSE_KNOBS[tid] = task.knob_model
+
+
+def uninstall(task_id: str) -> None:
+    """Take a course task out of every registry `install` put it in (a test's clean-up; a second course)."""
+    from .grading import diagnose
+
+    if task_id in TASK_IDS:
+        raise TaskError(f"task {task_id!r} is one of attnlab's own tasks")
+    for sid in [did for did, (t, _) in diagnose.CATALOGUE.items() if t == task_id]:
+        del diagnose.CATALOGUE[sid]
+        diagnose.TITLES.pop(sid, None)
+    for registry in (TASKS, _INSTALLED, BUILDERS, _ZONE.COURSE_SLIPS, _ZONE.COURSE_KNOBS, diagnose.RULES):
+        registry.pop(task_id, None)
+    forget_cases()
+
+
+#: The course tasks installed in this process, by id.
+_INSTALLED: dict[str, Task] = {}
+
+
+def installed(task_id: str) -> Task:
+    """The course task `install` registered under `task_id`."""
+    return _INSTALLED[task_id]
+
+
+def solution_source(task: Task) -> str:
+    """The reference as a student's file would hold it, for the self-check's known-correct submission
+    (``attnlab.grading.selfcheck``): the reference function and every function of its module it calls, in the
+    order the module defines them. The sandboxed child, which cannot import attnlab, runs it after the
+    built-in reference, which imports torch and math."""
+    needed, todo = {}, [task.reference]
+    while todo:
+        fn = todo.pop()
+        if fn.__name__ in needed:
+            continue
+        needed[fn.__name__] = fn
+        for name in fn.__code__.co_names:
+            other = fn.__globals__.get(name)
+            if isinstance(other, types.FunctionType) and other.__module__ == task.reference.__module__:
+                todo.append(other)
+    ordered = sorted(needed.values(), key=lambda f: f.__code__.co_firstlineno)
+    return "\n\n".join(inspect.getsource(f) for f in ordered)
