@@ -57,7 +57,7 @@ from pathlib import Path
 
 import torch
 
-from .grading.cases import Case, answers, forget_cases
+from .grading.cases import Case, answers, forget_cases, make_cases
 from .tasks import TASK_IDS, TASKS, Knob, TaskSpec, register_spec
 
 _ZONE = answers()  # the answers zone, through its one door (``grading.cases.answers``)
@@ -74,6 +74,7 @@ __all__ = [
     "TaskError",
     "TaskSpec",
     "call_case",
+    "check_task",
     "install",
     "installed",
     "load_task",
@@ -159,7 +160,8 @@ def call_case(
             return list(out) if isinstance(out, tuple) else [out]
 
     out = (exact or reference)(*values)
-    expected = [o.to(torch.float64) for o in (out if isinstance(out, tuple) else (out,))]
+    outs = out if isinstance(out, tuple) else (out,)
+    expected = [o if o.dtype == torch.bool else o.to(torch.float64) for o in outs]  # a mask stays a mask
     named = {name: value for name, value in args if not isinstance(value, torch.Tensor)}
     case = Case(
         task_id,
@@ -221,10 +223,14 @@ def install(task: Task) -> None:
     """Register `task` everywhere attnlab looks a task up. A built-in task's id cannot be taken; installing the
     same course task again (course.yml loaded twice) replaces it."""
     from .grading import diagnose
+    from .grading.forbidden import NEEDS
 
     tid = task.spec.id
     if tid in TASK_IDS:
         raise TaskError(f"{task.source or tid}: task id {tid!r} is one of attnlab's own tasks: choose another")
+    unknown = [c for c in task.spec.computes or () if c not in NEEDS]
+    if unknown:
+        raise TaskError(f"{task.source or tid}: computes {unknown[0]!r} is none of {', '.join(NEEDS)}")
     for s in task.slips:
         if s.id in diagnose.CATALOGUE and s.id not in _ZONE.COURSE_SLIPS.get(tid, {}):
             raise TaskError(f"{task.source or tid}: slip id {s.id!r} is taken: choose another")
@@ -236,6 +242,35 @@ def install(task: Task) -> None:
     diagnose.add_slips(tid, [(s.id, s.title, s.hint) for s in task.slips])
     if task.knob_model is not None:
         _ZONE.COURSE_KNOBS[tid] = task.knob_model
+
+
+def check_task(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> None:
+    """Build an installed course task's cases for `seed` and run its slips' models on them, so that a mistake in
+    the module is one line when course.yml is loaded, not a traceback in the middle of grading a class."""
+    task = installed(task_id)
+    where = task.source or task_id
+    try:
+        cases = make_cases(task_id, seed, dtypes, devices)
+    except Exception as e:  # noqa: BLE001 - the instructor's builder: say what broke, in one line
+        raise TaskError(f"{where}: cases() raised {type(e).__name__}: {e}") from None
+    if not isinstance(cases, list) or not cases or not all(isinstance(c, Case) for c in cases):
+        raise TaskError(f"{where}: cases() must return a list of cases (call_case makes one)")
+    for c in cases:
+        if c.task != task_id:
+            raise TaskError(f"{where}: case {c.id!r} is for task {c.task!r}: pass call_case the spec's id, {task_id!r}")
+        if isinstance(c.expected, list) and len(c.expected) != len(task.spec.outputs):
+            n, want = len(c.expected), len(task.spec.outputs)
+            raise TaskError(f"{where}: case {c.id!r}: the reference gives {n} outputs, the spec names {want}")
+    if len({c.id for c in cases}) != len(cases):
+        raise TaskError(f"{where}: two cases share an id: give each case its own")
+    for slip in task.slips:
+        for c in cases:
+            if c.kind not in ("call", "module"):
+                continue
+            try:
+                slip.model(c)
+            except Exception as e:  # noqa: BLE001
+                raise TaskError(f"{where}: slip {slip.id!r} raised {type(e).__name__}: {e} on case {c.id!r}") from None
 
 
 def uninstall(task_id: str) -> None:
@@ -263,9 +298,12 @@ def installed(task_id: str) -> Task:
 
 def solution_source(task: Task) -> str:
     """The reference as a student's file would hold it, for the self-check's known-correct submission
-    (``attnlab.grading.selfcheck``): the reference function and every function of its module it calls, in the
-    order the module defines them. The sandboxed child, which cannot import attnlab, runs it after the
-    built-in reference, which imports torch and math."""
+    (``attnlab.grading.selfcheck``) and the student build's leak scan: the reference function and every function
+    of its module it calls, in the order the module defines them, after the modules they use (``import numpy as
+    np``) and the module's plain constants they read (``OFFSET = 1``). The sandboxed child, which cannot import
+    attnlab, runs it after attnlab's own reference, which defines qk_scores, softmax_with_temperature, causal_mask
+    and attention and imports torch and math."""
+    home = task.reference.__module__
     needed, todo = {}, [task.reference]
     while todo:
         fn = todo.pop()
@@ -274,7 +312,25 @@ def solution_source(task: Task) -> str:
         needed[fn.__name__] = fn
         for name in fn.__code__.co_names:
             other = fn.__globals__.get(name)
-            if isinstance(other, types.FunctionType) and other.__module__ == task.reference.__module__:
+            if isinstance(other, types.FunctionType) and other.__module__ == home:
                 todo.append(other)
+    imports, constants = {}, {}
+    for fn in needed.values():
+        for name in fn.__code__.co_names:
+            if name in needed or name not in fn.__globals__:
+                continue
+            value = fn.__globals__[name]
+            if isinstance(value, types.ModuleType) and not value.__name__.startswith("attnlab"):
+                imports[name] = f"import {value.__name__}" + (f" as {name}" if name != value.__name__ else "")
+            elif _plain(value):
+                constants[name] = f"{name} = {value!r}"
     ordered = sorted(needed.values(), key=lambda f: f.__code__.co_firstlineno)
-    return "\n\n".join(inspect.getsource(f) for f in ordered)
+    head = "\n".join([*sorted(imports.values()), *constants.values()])
+    return (head + "\n\n\n" if head else "") + "\n\n".join(inspect.getsource(f) for f in ordered)
+
+
+def _plain(value) -> bool:
+    """A constant that its repr writes back: numbers, strings, None, and tuples and lists of them."""
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))

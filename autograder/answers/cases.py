@@ -42,7 +42,12 @@ class Draw:
         self.g = torch.Generator().manual_seed(int(seed))
 
     def randn(self, *shape, dtype: str = "float32", scale: float = 1.0) -> torch.Tensor:
+        """Normal numbers of this shape, times `scale`, drawn in float64 and rounded to `dtype` (a course dtype)."""
         return (torch.randn(*shape, generator=self.g, dtype=torch.float64) * scale).to(DT[dtype])
+
+    def randint(self, low: int, high: int, *shape) -> torch.Tensor:
+        """Integers in [low, high) of this shape, int64 (lengths, token ids, positions)."""
+        return torch.randint(low, high, shape, generator=self.g, dtype=torch.int64)
 
     def linears(self, params: list[str], dm: int, dtype: str, bias: bool) -> dict[str, torch.Tensor]:
         """The state of nn.Linear(dm, dm) layers by parameter name ("W_q.weight"): weights of scale 1/sqrt(dm),
@@ -56,6 +61,8 @@ class Draw:
         return state
 
     def mask(self, L: int, S: int, full_row: int | None = None) -> torch.Tensor:
+        """A random (L, S) bool mask, True where a query may see a key: every query sees one key at least, but
+        query `full_row`, which sees none."""
         m = torch.rand(L, S, generator=self.g) < 0.6
         m[torch.arange(L), torch.randint(0, S, (L,), generator=self.g)] = True  # every row sees something
         if full_row is not None:

@@ -941,19 +941,16 @@ def _index_map(p: Pair) -> dict | None:
         n = E.shape[a]
         if n < 3:
             continue
-        sig_g, sig_e = _signature(G, a), _signature(E, a)  # (2, n): a slice's sums, to try patterns on first
-        m = E.numel() // n  # values in a slice: what `near` allows on each adds up in their sums
-        big = float(E[torch.isfinite(E)].abs().max()) if bool(torch.isfinite(E).any()) else 0.0
-        slack = (
-            4 * (p.tol[0] + p.tol[1]) * (m + float(abs(sig_e).max())) * (1 + big) if math.isfinite(sig_e.sum()) else 0.0
-        )
+        g, e = _flat(G, a), _flat(E, a)  # (n, rest): the entries along a, as rows
+        bound = p.tol[0] + p.tol[1] * e.abs().amax(1)  # what `near` allows at the most against each of E's
+        ge = torch.cdist(g.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]  # (n, n): the largest differences, at once
+        ee = torch.cdist(e.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]
         for name, src, keep in _index_patterns(n):
             idx, kept = torch.tensor(src), torch.tensor(keep)
-            if abs(sig_e[:, keep] - sig_e[:, src]).max() <= slack:  # the sums cannot tell: look at the slices
-                if p.near(E.index_select(a, kept), E.index_select(a, idx)):
-                    continue  # the pattern changes nothing on E here: this case cannot tell
+            if bool((ee[kept, idx] <= bound[idx]).all()) and p.near(E.index_select(a, kept), E.index_select(a, idx)):
+                continue  # the pattern changes nothing on E here: this case cannot tell
             key = (a - E.dim(), name)
-            holds = abs(sig_g[:, keep] - sig_e[:, src]).max() <= slack and p.near(
+            holds = bool((ge[kept, idx] <= bound[idx]).all()) and p.near(
                 G.index_select(a, kept), E.index_select(a, idx)
             )
             out[key] = Found("index_map", _index_words(p, a, name, n), key=key) if holds else None
@@ -965,14 +962,6 @@ def _index_map(p: Pair) -> dict | None:
                 key = (a - E.dim(), "moved", moved)
                 out[key] = Found("index_map", _index_words(p, a, "moved", n, moved), key=key)
     return out
-
-
-def _signature(T: torch.Tensor, a: int):
-    """(2, n) numpy: the sums of |x| and of x² of each slice of T along `a`; slices that match have matching sums
-    (a necessary test, cheap enough to try every pattern on before the slices themselves)."""
-    other = tuple(b for b in range(T.dim()) if b != a)
-    sig = torch.stack([T.abs(), T.square()]) if not other else torch.stack([T.abs().sum(other), T.square().sum(other)])
-    return sig.nan_to_num(nan=1e300, posinf=1e300, neginf=-1e300).numpy()
 
 
 #: The most entries along a dimension whose order the describer lists.
@@ -989,7 +978,13 @@ def _permutation(p: Pair, a: int) -> list[int] | None:
             g, e = f(G).sum(other).sort().values, f(E).sum(other).sort().values
             if not p.near(g, e, float(e.abs().max()) + 1.0):
                 return None
-    match = [[m for m in range(n) if p.near(G.select(a, k), E.select(a, m))] for k in range(n)]
+    g, e = _flat(G, a), _flat(E, a)
+    err = torch.cdist(g.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]  # (n, n): the largest difference, at once
+    atol, rtol = p.tol
+    bound = atol + rtol * e.abs().amax(1)  # what `near` allows at the most: only those pairs are looked at
+    match = [
+        [m for m in range(n) if err[k, m] <= bound[m] and p.near(G.select(a, k), E.select(a, m))] for k in range(n)
+    ]
     if any(len(ms) != 1 for ms in match):
         return None
     perm = [ms[0] for ms in match]
@@ -1216,7 +1211,20 @@ def _mask_as_numbers(p: Pair) -> Found | str | None:
     a, b = float(t[0]), float(f[0])
     if not (bool((t == a).all()) and bool((f == b).all())) or a == b or (a != 0 and b == 0):
         return None  # not two values, or True as nonzero and False as 0 (a mask, read as True/False)
+    if _returned_dtype(p) == "bool":  # a mask indeed, False where True belongs and the other way: negated
+        if (a, b) != (0.0, 1.0):
+            return None
+        details = {"which": p.which, "map": "the negation", "undo": "flip the comparison, or leave out the ~"}
+        return Found("elementwise_map", details, key=("not",))
     return Found("mask_as_numbers", {"which": p.which, "true": _num(a), "false": _num(b)}, key=(a, b))
+
+
+def _returned_dtype(p: Pair) -> str:
+    """The dtype of the output the student's code returned ("bool", "float32"), as the worker described it."""
+    outputs = p.r.meta.get("outputs") if isinstance(getattr(p.r, "meta", None), dict) else None
+    if isinstance(outputs, list) and p.i < len(outputs) and isinstance(outputs[p.i], dict):
+        return str(outputs[p.i].get("dtype", ""))
+    return ""
 
 
 def _num(x: float) -> str:

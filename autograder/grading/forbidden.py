@@ -816,16 +816,19 @@ EXP = TraceNeed(
 #: listed (plot_attention) is not checked; an empty list asks only that something was computed.
 #: What a task's spec says its computation does (``TaskSpec.computes``) -> the ops that show it.
 NEEDS = {"matmul": MATMUL, "exp": EXP}
-#: task id -> what its trace must show ([] for any op at all); a task whose spec says nothing is not checked.
-TRACE_NEEDS: dict[str, list[TraceNeed]] = {
-    t.id: [NEEDS[c] for c in t.computes] for t in TASKS.values() if t.computes is not None
-}
+
+
+def trace_needs(task_id: str) -> list[TraceNeed] | None:
+    """What `task_id`'s trace must show ([] for any op at all); None where its spec says nothing (not checked). Read
+    from the spec each time: a course's own task joins TASKS when course.yml is loaded."""
+    spec = TASKS.get(task_id)
+    return None if spec is None or spec.computes is None else [NEEDS[c] for c in spec.computes]
 
 
 def trace_gap(task_id: str, trace) -> str:
     """'' where a case's dispatch trace (the worker's ``meta["trace"]``) fits what `task_id`'s computation must
     do; else what was missing, in words. Right values with no such trace mean the detectors did not watch."""
-    needs = TRACE_NEEDS.get(task_id)
+    needs = trace_needs(task_id)
     if needs is None:
         return ""
     if not isinstance(trace, dict):

@@ -65,8 +65,17 @@ def key(mode: str, course: Course, device: str) -> str:
         "mode": mode,
         "device": device,
         "course": course.model_dump(mode="json"),
+        # a course's own task's module, as it is now: an instructor who edits its reference is checked again
+        "own": {t.id: _digest(t.module) for t in course.tasks if t.module},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def _cached(k: str) -> bool:
@@ -140,10 +149,19 @@ def ensure(zygote, course: Course, *, device: str = "auto") -> None:
         return
     result = run(zygote, course, device=device)
     if not full(result):
-        message = (
-            f"refusing to grade: a known-correct submission scores {why(result)} on this machine, so "
-            "correct work would lose points here too; run `attnlab doctor` to see what is broken"
-        )
+        own = {t.id for t in course.tasks if t.module}
+        lost = {t["id"] for t in result["tasks"] if t["score"] < t["max_score"]}
+        if lost and lost <= own:  # attnlab's own reference scores full: the course's task is what to look at
+            message = (
+                f"refusing to grade: the course's own task's reference, graded as a student's file, scores "
+                f"{why(result)}: it must run on its own, with torch, math and its module's imports and plain "
+                "constants only, and return the contract's dtype (docs/own_task.md)"
+            )
+        else:
+            message = (
+                f"refusing to grade: a known-correct submission scores {why(result)} on this machine, so "
+                "correct work would lose points here too; run `attnlab doctor` to see what is broken"
+            )
         _failed_here[k] = message
         raise SelfCheckFailed(message)
     _passed_here.add(k)

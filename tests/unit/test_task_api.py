@@ -131,6 +131,12 @@ BAD = {
     "no TASK in it": ({"id": "rope"}, "x = 1\n", "define TASK = attnlab.task_api.Task(...)"),
     "its import fails": ({"id": "rope"}, "import not_a_module_anywhere\n", "importing it raised ModuleNotFoundError"),
     "a built-in task's id": ({"id": "attention"}, "x = 1\n", "one of attnlab's own tasks"),
+    "an op attnlab does not watch for": (
+        {"id": "rope"},
+        "from attnlab.task_api import Task, TaskSpec\n"
+        "TASK = Task(TaskSpec('rope', 'rope', args=('x',), outputs=('y',), computes=('lt',)), abs, lambda *a: [])\n",
+        "computes 'lt' is none of matmul, exp",
+    ),
 }
 
 
@@ -154,3 +160,159 @@ def test_a_module_whose_task_has_another_id_is_refused_and_the_right_one_loads(t
         assert course.task("alibi_bias").function == "alibi_bias"
     finally:
         task_api.uninstall("alibi_bias")
+
+
+DOUBLE = """
+import torch
+from attnlab.task_api import Slip, Task, TaskSpec, call_case
+
+
+def double(x):
+    return 2 * x
+
+
+def cases(draw, dtypes, devices):
+    x = draw.randn(3, dtype="float64")
+    return [call_case({task!r}, "v0", "x (3,)", [("x", x)], double, dtype="float64")]
+
+
+def forgot(case):
+    return [case.tensors[{name!r}].double() + 2]
+
+
+TASK = Task(
+    TaskSpec("double", "double", args=("x",), outputs=("y",)),
+    reference=double,
+    cases=cases,
+    slips=(Slip("double_forgot", "2 added, not multiplied", "your y is x + 2: multiply it by 2", forgot),),
+)
+"""
+
+
+@pytest.mark.parametrize(
+    ("task", "name", "words"),
+    [
+        ("dbl", "x", "case 'v0' is for task 'dbl': pass call_case the spec's id, 'double'"),
+        ("double", "max_len", "slip 'double_forgot' raised KeyError: 'max_len' on case 'v0'"),
+    ],
+    ids=["call_case given another id", "a slip that breaks"],
+)
+def test_a_course_tasks_cases_and_slips_are_tried_when_course_yml_loads(tmp_path, task, name, words):
+    """Not in the middle of grading a class: the public cases are built and every slip runs on them at load."""
+    with pytest.raises(CourseError) as e:
+        load_course(
+            _course_with(
+                tmp_path, id="double", module=_module(tmp_path, "double.py", DOUBLE.format(task=task, name=name))
+            )
+        )
+    assert words in str(e.value) and "\n" not in str(e.value), str(e.value)
+    task_api.uninstall("double")
+    # the control: the same module, right, loads, and its slip is named
+    try:
+        course = load_course(
+            _course_with(
+                tmp_path, id="double", module=_module(tmp_path, "ok.py", DOUBLE.format(task="double", name="x"))
+            )
+        )
+        named = _judged(course, "double", lambda c: _outputs(c, [c.tensors["x"].double() + 2]))
+        assert named.diagnoses[0].id == "double_forgot" and "multiply it by 2" in named.feedback
+    finally:
+        task_api.uninstall("double")
+
+
+def test_a_mask_stays_a_mask_in_a_course_tasks_expected_outputs():
+    from attnlab.task_api import Draw, call_case
+
+    lengths = Draw(1).randint(1, 6, 4)
+    case = call_case(
+        "padding_mask",
+        "v0",
+        "4 sequences",
+        [("lengths", lengths), ("max_len", 6)],
+        lambda n, L: torch.arange(L)[None, :] < n[:, None],
+        dtype="bool",
+    )
+    assert case.expected[0].dtype == torch.bool and case.expected[0].shape == (4, 6)
+    assert case.spec["args"] == [{"t": "lengths"}, {"v": 6}]  # an int tensor asks for no gradient
+
+
+SCALED = """
+import numpy as np
+import torch
+from attnlab.task_api import Task, TaskSpec, call_case
+
+SCALE = 3
+
+
+def scaled(x):
+    return x * SCALE + float(np.float64(0.5))
+
+
+def cases(draw, dtypes, devices):
+    return [call_case("scaled", "v0", "x (3,)", [("x", draw.randn(3, dtype="float64"))], scaled, dtype="float64")]
+
+
+TASK = Task(TaskSpec("scaled", "scaled", args=("x",), outputs=("y",)), reference=scaled, cases=cases)
+"""
+
+
+def test_a_reference_that_reads_its_modules_constants_and_imports_runs_as_a_student_file(tmp_path):
+    """The self-check's known-correct file holds the reference with the module's imports and plain constants it
+    reads; the control: without them (the function alone) it cannot run."""
+    import inspect
+
+    try:
+        load_course(_course_with(tmp_path, id="scaled", module=_module(tmp_path, "scaled.py", SCALED)))
+        task = task_api.installed("scaled")
+        namespace: dict = {}
+        exec(compile(task_api.solution_source(task), "known_correct.py", "exec"), namespace)  # noqa: S102
+        assert namespace["scaled"](torch.ones(2)).tolist() == [3.5, 3.5]
+        bare: dict = {}
+        exec(compile(inspect.getsource(task.reference), "bare.py", "exec"), {"torch": torch}, bare)  # noqa: S102
+        with pytest.raises(NameError):
+            bare["scaled"](torch.ones(2))
+    finally:
+        task_api.uninstall("scaled")
+
+
+PADDING = """
+import torch
+from attnlab.task_api import Task, TaskSpec, call_case
+
+
+def padding_mask(lengths, max_len):
+    return torch.arange(max_len)[None, :] < lengths[:, None]
+
+
+def cases(draw, dtypes, devices):
+    out = []
+    for n, (B, L) in enumerate([(4, 7), (3, 5), (2, 6)]):
+        lengths = draw.randint(1, L, B)
+        label = f"{B} sequences, max_len = {L}"
+        args = [("lengths", lengths), ("max_len", L)]
+        out.append(call_case("padding_mask", f"v{n}", label, args, padding_mask, dtype="bool"))
+    return out
+
+
+TASK = Task(
+    TaskSpec(
+        "padding_mask", "padding_mask", args=("lengths", "max_len"), outputs=("mask",), axes=(("sequence", "position"),)
+    ),
+    reference=padding_mask,
+    cases=cases,
+)
+"""
+
+
+def test_a_bool_mask_the_other_way_round_is_its_negation_not_numbers(tmp_path):
+    """A course task's mask returned as a bool mask, True where False belongs: the describer says it is negated; the
+    control: the same values returned as the numbers 0 and 1 are a mask written as numbers."""
+    try:
+        course = load_course(_course_with(tmp_path, id="padding_mask", module=_module(tmp_path, "p.py", PADDING)))
+        negated = _judged(course, "padding_mask", lambda c: returns(~c.expected[0]))
+        assert negated.diagnoses[0].id == "elementwise_map", negated.feedback
+        assert "your mask is the negation of the expected values" in negated.feedback
+        numbers = _judged(course, "padding_mask", lambda c: returns((~c.expected[0]).float()))
+        assert "negation" not in numbers.feedback, numbers.feedback
+    finally:
+        task_api.uninstall("padding_mask")
