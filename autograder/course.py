@@ -143,9 +143,12 @@ def _course_task(task: Task, base: str | os.PathLike | None) -> None:
 
         register_public_task(task.id)
         return
-    from .task_api import TaskError, install, load_task
+    from .task_api import TaskError, current, install, load_task
 
     path = Path(base or ".") / task.module
+    if current(task.id, path):
+        task.module = str(path.resolve())
+        return
     try:
         loaded = load_task(path)
         if loaded.spec.id != task.id:

@@ -75,6 +75,7 @@ __all__ = [
     "TaskSpec",
     "call_case",
     "check_task",
+    "current",
     "install",
     "installed",
     "load_task",
@@ -89,8 +90,9 @@ class TaskError(ValueError):
 
 @dataclass(frozen=True)
 class Slip:
-    """A named mistake of a course task: `model(case)` gives the student's outputs with the slip put in
-    (float64 tensors, one per output, or None where the slip does not apply to that case)."""
+    """A named mistake of a course task: `model(case)` gives the student's outputs with the slip put in (float64
+    tensors or bool masks, one per output, of any shape), or None where the slip does not apply to that case. It
+    reads the case's tensor arguments in ``case.tensors[name]`` and its plain values in ``case.extra[name]``."""
 
     #: Its catalogue id, unique in the course: "alibi_slopes_reversed".
     id: str
@@ -104,7 +106,8 @@ class Slip:
 @dataclass(frozen=True)
 class Task:
     spec: TaskSpec
-    #: The reference: the contract's function, float64 in and out (a tuple for several outputs).
+    #: The reference: the contract's function as a right student writes it, returning the contract's dtype (a tuple
+    #: for several outputs); `call_case` hands it float tensors in float64, so that the expected values are exact.
     reference: Callable
     #: cases(draw, dtypes, devices) -> list[Case]: every case of the task, deterministic from `draw`'s seed.
     cases: Callable[[Draw, list[str], list[str]], list[Case]]
@@ -236,6 +239,8 @@ def install(task: Task) -> None:
             raise TaskError(f"{task.source or tid}: slip id {s.id!r} is taken: choose another")
     register_spec(task.spec)
     _INSTALLED[tid] = task
+    if task.source:
+        _LOADED_AT[tid] = Path(task.source).stat().st_mtime_ns
     BUILDERS[tid] = task.cases
     forget_cases()  # a task installed anew (another module for the id) draws its cases anew
     _ZONE.COURSE_SLIPS[tid] = {s.id: s for s in task.slips}
@@ -282,13 +287,30 @@ def uninstall(task_id: str) -> None:
     for sid in [did for did, (t, _) in diagnose.CATALOGUE.items() if t == task_id]:
         del diagnose.CATALOGUE[sid]
         diagnose.TITLES.pop(sid, None)
-    for registry in (TASKS, _INSTALLED, BUILDERS, _ZONE.COURSE_SLIPS, _ZONE.COURSE_KNOBS, diagnose.RULES):
+    for registry in (TASKS, _INSTALLED, _LOADED_AT, BUILDERS, _ZONE.COURSE_SLIPS, _ZONE.COURSE_KNOBS, diagnose.RULES):
         registry.pop(task_id, None)
     forget_cases()
 
 
 #: The course tasks installed in this process, by id.
 _INSTALLED: dict[str, Task] = {}
+
+
+def current(task_id: str, path: str | Path) -> bool:
+    """Whether `task_id` is installed from the module at `path` as the file is now: course.yml loaded again (the
+    pytest plugin loads it twice) need not run the module again, nor draw every task's cases anew."""
+    task = _INSTALLED.get(task_id)
+    if task is None or not task.source:
+        return False
+    try:
+        here, then = Path(path).resolve(), Path(task.source).resolve()
+        return here == then and here.stat().st_mtime_ns == _LOADED_AT.get(task_id)
+    except OSError:
+        return False
+
+
+#: When each installed task's module file was last changed, as `install` saw it.
+_LOADED_AT: dict[str, int] = {}
 
 
 def installed(task_id: str) -> Task:

@@ -316,3 +316,20 @@ def test_a_bool_mask_the_other_way_round_is_its_negation_not_numbers(tmp_path):
         assert "negation" not in numbers.feedback, numbers.feedback
     finally:
         task_api.uninstall("padding_mask")
+
+
+def test_course_yml_loaded_again_reuses_the_task_until_its_module_changes(own):
+    """The pytest plugin and nbgrader load course.yml more than once: the module runs again only once it changed."""
+    import os
+
+    first = task_api.installed("alibi_bias")
+    load_course(EXAMPLE / "course.yml")
+    assert task_api.installed("alibi_bias") is first
+    module = Path(own.task("alibi_bias").module)
+    stat = module.stat()
+    try:  # the control: the file changed (its time, here) is loaded again
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        load_course(EXAMPLE / "course.yml")
+        assert task_api.installed("alibi_bias") is not first
+    finally:
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
