@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,24 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{len(pending)} GPU tests pending: no CUDA device on this machine", yellow=True)
     for browser in {str(r.longrepr[2]) for r in skipped if "BROWSER TESTS SKIPPED" in str(r.longrepr)}:
         terminalreporter.write_line(browser.removeprefix("Skipped: "), red=True, bold=True)
+
+
+def install_wheel(wheel: Path, target: Path) -> None:
+    """`wheel` installed the way pip installs it, alone (no dependencies, no index), into the folder `target`."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )

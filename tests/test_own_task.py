@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import install_wheel
 from test_nbgrader import edit_solution, fill_solutions, nbgrader, read_gradebook, student_exchange
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,23 +115,7 @@ def student_site(tmp_path_factory) -> Path:
         for tid in ("alibi_bias", "alibi_attention"):
             uninstall(tid)
     site = tmp_path_factory.mktemp("own-site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--quiet",
-            "--target",
-            str(site),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    install_wheel(wheel, site)
     return site
 
 

@@ -50,7 +50,7 @@ from attnlab.student_build import (
     student_files,
     unexpected_members,
 )
-from conftest import BASE, REPO, SUBMISSIONS, TASK_SECONDS, expectation
+from conftest import BASE, REPO, SUBMISSIONS, TASK_SECONDS, expectation, install_wheel
 from conftest import build as build_submission
 
 COURSE = load_course(REPO / "course.yml")
@@ -77,23 +77,7 @@ def wheel(tmp_path_factory) -> Path:
 def installed(wheel, tmp_path_factory) -> Path:
     """The wheel installed the way pip installs it, into a directory of its own."""
     target = tmp_path_factory.mktemp("student-site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--quiet",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    install_wheel(wheel, target)
     return target
 
 
