@@ -273,9 +273,12 @@ def check_task(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -
             if c.kind not in ("call", "module"):
                 continue
             try:
-                slip.model(c)
+                outs = slip.model(c)
             except Exception as e:  # noqa: BLE001
                 raise TaskError(f"{where}: slip {slip.id!r} raised {type(e).__name__}: {e} on case {c.id!r}") from None
+            if outs is not None and (not isinstance(outs, (list, tuple)) or len(outs) != len(task.spec.outputs)):
+                want = len(task.spec.outputs)
+                raise TaskError(f"{where}: slip {slip.id!r} must return a list of {want} outputs (or None) on {c.id!r}")
 
 
 def uninstall(task_id: str) -> None:

@@ -333,3 +333,10 @@ def test_course_yml_loaded_again_reuses_the_task_until_its_module_changes(own):
         assert task_api.installed("alibi_bias") is not first
     finally:
         os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_slip_that_gives_another_number_of_outputs_is_one_line_at_load(tmp_path):
+    text = DOUBLE.format(task="double", name="x").replace("return [case.tensors", "return [None, case.tensors")
+    with pytest.raises(CourseError, match="slip 'double_forgot' must return a list of 1 outputs"):
+        load_course(_course_with(tmp_path, id="double", module=_module(tmp_path, "two.py", text)))
+    task_api.uninstall("double")
