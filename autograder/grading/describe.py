@@ -41,6 +41,7 @@ were, unless ``ATTNLAB_STRICT_DESCRIBE`` is set (the test suite sets it, so that
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -118,7 +119,7 @@ class Pair:
         mine = getattr(self.r, "tolerance", None)
         return self.tol if mine is None or getattr(self.r, "reference", None) is not None else mine
 
-    @property
+    @functools.cached_property
     def subtle(self) -> bool:
         """Wrong as graded, but within the describer's loose tolerance (1e-6 off in float64): only the testers in
         `SUBTLE` look closer than that."""
@@ -693,9 +694,8 @@ def _slice_of(p: Pair) -> Found | str | None:
     N, n = big.shape[a], small.shape[a]
     if small.numel() == 0:
         return UNTESTABLE  # nothing is a stretch of anything
-    rows_big = _flat(big, a)  # (N, rest): a stretch starts where its first entry does, so try those alone
-    first = (rows_big - _flat(small, a)[0]).abs().amax(1)
-    starts = [o for o in (first <= 4 * sum(p.tol) * (1 + float(small.abs().max()))).nonzero().flatten().tolist()]
+    head = _flat(small, a)[:1]  # a stretch starts where its first entry does: try those starts alone
+    starts = (_gaps(_flat(big, a), head)[:, 0] <= _allowed(p, head)).nonzero().flatten().tolist()
     fits = [o for o in starts if o <= N - n and p.near(big.narrow(a, o, n), small)]
     if len(fits) != 1 or not _varies_along(big, a, p):
         return None  # no stretch, or several (entries that repeat): which one it is cannot be told
@@ -806,8 +806,7 @@ def _slice_sources(p: Pair, a: int) -> list[int] | None:
     and E's is not; None if an entry is neither."""
     G, E, n = p.G, p.E, p.E.shape[a]
     g, e = _flat(G, a), _flat(E, a)
-    err = torch.cdist(g.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]  # (n, n): the largest difference
-    best = err.argmin(1).tolist()  # entries alike within the tolerance (slow waves): the closest
+    best = _gaps(g, e).argmin(1).tolist()  # entries alike within the tolerance (slow waves): the closest
     out = []
     for k in range(n):
         if bool((g[k] == 0).all()) and not p.near(e[k], torch.zeros_like(e[k])):
@@ -823,6 +822,17 @@ def _flat(t: torch.Tensor, a: int) -> torch.Tensor:
     """t's entries along `a` as rows, (n, rest), float64, NaN and inf as huge numbers (to compare by distance)."""
     rows = t.to(torch.float64).movedim(a, 0).reshape(t.shape[a], -1)
     return rows.nan_to_num(nan=1e300, posinf=1e300, neginf=-1e300)
+
+
+def _gaps(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(n, m): the largest difference between each row of x and each row of y (`_flat`'s), all at once."""
+    return torch.cdist(x.unsqueeze(0), y.unsqueeze(0), p=math.inf)[0]
+
+
+def _allowed(p: Pair, y: torch.Tensor) -> torch.Tensor:
+    """(m,): the largest difference `p.near` allows against each row of y: a pair further apart than that is not
+    near, and need not be compared entry by entry."""
+    return p.tol[0] + p.tol[1] * y.abs().amax(1)
 
 
 def _set_name(idx: list[int], n: int) -> tuple[str, str] | None:
@@ -942,9 +952,7 @@ def _index_map(p: Pair) -> dict | None:
         if n < 3:
             continue
         g, e = _flat(G, a), _flat(E, a)  # (n, rest): the entries along a, as rows
-        bound = p.tol[0] + p.tol[1] * e.abs().amax(1)  # what `near` allows at the most against each of E's
-        ge = torch.cdist(g.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]  # (n, n): the largest differences, at once
-        ee = torch.cdist(e.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]
+        bound, ge, ee = _allowed(p, e), _gaps(g, e), _gaps(e, e)
         for name, src, keep in _index_patterns(n):
             idx, kept = torch.tensor(src), torch.tensor(keep)
             if bool((ee[kept, idx] <= bound[idx]).all()) and p.near(E.index_select(a, kept), E.index_select(a, idx)):
@@ -979,9 +987,7 @@ def _permutation(p: Pair, a: int) -> list[int] | None:
             if not p.near(g, e, float(e.abs().max()) + 1.0):
                 return None
     g, e = _flat(G, a), _flat(E, a)
-    err = torch.cdist(g.unsqueeze(0), e.unsqueeze(0), p=math.inf)[0]  # (n, n): the largest difference, at once
-    atol, rtol = p.tol
-    bound = atol + rtol * e.abs().amax(1)  # what `near` allows at the most: only those pairs are looked at
+    err, bound = _gaps(g, e), _allowed(p, e)  # only the pairs near enough are compared entry by entry
     match = [
         [m for m in range(n) if err[k, m] <= bound[m] and p.near(G.select(a, k), E.select(a, m))] for k in range(n)
     ]
