@@ -102,7 +102,7 @@ class Course(_Strict):
     @model_validator(mode="after")
     def _own_tasks_work(self) -> Course:
         """A course's own task's cases are built, and its slips run on them, now (the full install only)."""
-        own = [t.id for t in self.tasks if t.module and t.id not in TASK_IDS]
+        own = [t.id for t in self.own_tasks]  # never one of attnlab's own ids: `_course_task` refused those
         if not own:
             return self
         from .grading.cases import answers
@@ -118,6 +118,11 @@ class Course(_Strict):
             except TaskError as e:
                 raise ValueError(f"task {tid}: {e}") from None
         return self
+
+    @property
+    def own_tasks(self) -> list[Task]:
+        """The course's own tasks (those with a ``module``), in course order."""
+        return [t for t in self.tasks if t.module]
 
     def task(self, task_id: str) -> Task:
         for t in self.tasks:

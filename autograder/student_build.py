@@ -201,13 +201,12 @@ def course_answers(course: Course) -> dict[str, str]:
     """The code of the course's own tasks (``attnlab.task_api``), by task, for the leak scan: their whole modules
     (the reference, its helpers, the slips' models, which are one slip away from it) and the reference as the
     self-check runs it. The student build carries their contracts and public cases, never a line of their code."""
-    own = [t.id for t in course.tasks if t.module]
-    if not own:
+    if not course.own_tasks:
         return {}
     from .task_api import installed, solution_source
 
     out = {}
-    for tid in own:
+    for tid in (t.id for t in course.own_tasks):
         task = installed(tid)
         module = Path(task.source).read_text(encoding="utf-8") if task.source else ""
         out[f"{tid} (the course's reference)"] = module + "\n\n" + solution_source(task)

@@ -43,11 +43,11 @@ def known_correct(course: Course | None = None) -> tuple[str, str]:
     from .. import reference
 
     source = reference.SOURCE.read_text(encoding="utf-8")
-    own = [t.id for t in course.tasks if t.module] if course is not None else []
+    own = course.own_tasks if course is not None else []
     if own:
         from ..task_api import installed, solution_source
 
-        source += "".join(f"\n\n{solution_source(installed(tid))}\n" for tid in own)
+        source += "".join(f"\n\n{solution_source(installed(t.id))}\n" for t in own)
     return "known_correct.py", source
 
 
@@ -66,7 +66,7 @@ def key(mode: str, course: Course, device: str) -> str:
         "device": device,
         "course": course.model_dump(mode="json"),
         # a course's own task's module, as it is now: an instructor who edits its reference is checked again
-        "own": {t.id: _digest(t.module) for t in course.tasks if t.module},
+        "own": {t.id: _digest(t.module) for t in course.own_tasks},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -149,7 +149,7 @@ def ensure(zygote, course: Course, *, device: str = "auto") -> None:
         return
     result = run(zygote, course, device=device)
     if not full(result):
-        own = {t.id for t in course.tasks if t.module}
+        own = {t.id for t in course.own_tasks}
         lost = {t["id"] for t in result["tasks"] if t["score"] < t["max_score"]}
         if lost and lost <= own:  # attnlab's own reference scores full: the course's task is what to look at
             message = (
