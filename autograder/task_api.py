@@ -47,6 +47,7 @@ none of it, and importing it there says so in one line.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import sys
@@ -219,7 +220,7 @@ def load_task(path: str | Path) -> Task:
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
         raise TaskError(f"{path}: define TASK = attnlab.task_api.Task(...) at the top level")
-    return Task(task.spec, task.reference, task.cases, task.slips, task.knob_model, source=str(path))
+    return dataclasses.replace(task, source=str(path))
 
 
 def install(task: Task) -> None:
@@ -237,6 +238,8 @@ def install(task: Task) -> None:
     for s in task.slips:
         if s.id in diagnose.CATALOGUE and s.id not in _ZONE.COURSE_SLIPS.get(tid, {}):
             raise TaskError(f"{task.source or tid}: slip id {s.id!r} is taken: choose another")
+    if tid in _INSTALLED:
+        uninstall(tid)  # what the module held before goes with it: a slip since removed is named no more
     register_spec(task.spec)
     _INSTALLED[tid] = task
     if task.source:

@@ -340,3 +340,17 @@ def test_a_slip_that_gives_another_number_of_outputs_is_one_line_at_load(tmp_pat
     with pytest.raises(CourseError, match="slip 'double_forgot' must return a list of 1 outputs"):
         load_course(_course_with(tmp_path, id="double", module=_module(tmp_path, "two.py", text)))
     task_api.uninstall("double")
+
+
+def test_a_task_loaded_again_without_a_slip_names_that_slip_no_more(tmp_path):
+    from attnlab.grading.diagnose import CATALOGUE
+
+    with_slip = DOUBLE.format(task="double", name="x")
+    without = with_slip.replace("    slips=(Slip(", "    slips=() or (Slip(").replace("forgot),),", "forgot),)[:0],")
+    try:
+        load_course(_course_with(tmp_path, id="double", module=_module(tmp_path, "d.py", with_slip)))
+        assert "double_forgot" in CATALOGUE
+        load_course(_course_with(tmp_path, id="double", module=_module(tmp_path, "d2.py", without)))
+        assert task_api.installed("double").slips == () and "double_forgot" not in CATALOGUE
+    finally:
+        task_api.uninstall("double")
