@@ -79,6 +79,7 @@ SHIPPED_FILES = (
     "notebook_check.py",
     "course.py",
     "tasks.py",
+    "contracts.json",  # attnlab's own tasks' contracts, which tasks.py reads
     "cli.py",
     "pytest_plugin.py",
     "exchange.py",  # nbgrader's submit as the hub's students' servers configure it
@@ -279,7 +280,9 @@ def _pyproject() -> str:
         groups[group] + "\n" + "".join(f"{s(name)} = {s(target)}\n" for name, target in points.items()) + "\n"
         for group, points in STUDENT_ENTRY_POINTS.items()
     )
-    files = ", ".join(s(f) for f in ("course.yml", PUBLIC_CASES, PUBLIC_TENSORS))
+    files = ", ".join(s(f) for f in ("course.yml", "contracts.json", PUBLIC_CASES, PUBLIC_TENSORS))
+    folders = sorted({Path(f).parent.parts for f in student_files() if f.endswith(".py")})  # () is attnlab
+    packages = ", ".join(s(".".join(["attnlab", *parts])) for parts in folders)
     return f"""[build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -295,7 +298,7 @@ dependencies = [
 
 {entry_points}
 [tool.setuptools]
-packages = ["attnlab", "attnlab.child", "attnlab.child.confine", "attnlab.grading"]
+packages = [{packages}]
 include-package-data = false
 
 [tool.setuptools.package-data]
@@ -371,7 +374,8 @@ def _fingerprints() -> dict[str, str]:
         raise RuntimeError("the leak scan needs the full install: attnlab.reference is not here")
     reference = Path(spec.origin).parent
     sources = {f"attnlab/reference/{p.name}": p for p in sorted(reference.glob("*.py"))}
-    sources.update({f"attnlab/answers/{p.name}": p for p in sorted((HERE / "answers").glob("*.py"))})
+    answers = HERE / "answers"  # the shared code and every task's module (answers/tasks/)
+    sources.update({f"attnlab/answers/{p.relative_to(answers)}": p for p in sorted(answers.rglob("*.py"))})
     out: dict[str, str] = {}
     for label, path in sources.items():
         for lineno, line in _body_lines(path.read_text(encoding="utf-8")):

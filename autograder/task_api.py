@@ -35,10 +35,12 @@ and course.yml names it (a path relative to course.yml)::
   value, case)`` computes the reference with it turned, for the describer to compare with.
 
 `load_task(path)` imports such a module, on the trusted side only (it holds the reference), and `install`
-registers the task where attnlab looks tasks up: the contract (``attnlab.tasks.TASKS``), the case builders
-(``answers.cases.BUILDERS``), the slips (``answers.mistakes``, the diagnosis catalogue and a rule that names
-them) and the knob models (``answers.knobs``). ``attnlab.course.load_course`` does both for every task of
-course.yml with a ``module``; in the student build it registers the contract it finds in the public cases.
+registers the task where attnlab looks tasks up, beside attnlab's own eight, which are modules of this same
+kind (``attnlab/answers/tasks/``): the contract (``attnlab.tasks.TASKS``), the whole task (``answers.REGISTRY``:
+its cases, slips, knobs and reference, which the callee replay runs where another task calls its function), and
+the slips' words (the diagnosis catalogue, with a rule that names them). ``attnlab.course.load_course`` does both
+for every task of course.yml with a ``module``; in the student build it registers the contract it finds in the
+public cases.
 
 May import the contract (``attnlab.tasks``) and the grading side's Case and catalogue, and reaches the answers
 zone, whose public face this is, through its one door (``grading.cases.answers``); the student build ships
@@ -53,18 +55,17 @@ import inspect
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .grading.cases import Case, answers, forget_cases, make_cases
-from .tasks import TASK_IDS, TASKS, Knob, TaskSpec, register_spec
+from .tasks import TASK_IDS, TASKS, Knob, Slip, Task, TaskSpec, register_spec
 
 _ZONE = answers()  # the answers zone, through its one door (``grading.cases.answers``)
 if _ZONE is None:
     raise ImportError("attnlab.task_api needs the full install (the instructors'): this is the student build")
-BUILDERS, Draw, f64, grads_of, rebound = _ZONE.BUILDERS, _ZONE.Draw, _ZONE.f64, _ZONE.grads_of, _ZONE.rebound
+REGISTRY, Draw, f64, grads_of, rebound = _ZONE.REGISTRY, _ZONE.Draw, _ZONE.f64, _ZONE.grads_of, _ZONE.rebound
 
 __all__ = [
     "Case",
@@ -87,36 +88,6 @@ __all__ = [
 
 class TaskError(ValueError):
     """A course task's module is missing or does not define a usable TASK; the message is one line."""
-
-
-@dataclass(frozen=True)
-class Slip:
-    """A named mistake of a course task: `model(case)` gives the student's outputs with the slip put in (float64
-    tensors or bool masks, one per output, of any shape), or None where the slip does not apply to that case. It
-    reads the case's tensor arguments in ``case.tensors[name]`` and its plain values in ``case.extra[name]``."""
-
-    #: Its catalogue id, unique in the course: "alibi_slopes_reversed".
-    id: str
-    #: A few words for the class report: "the heads' slopes in reverse order".
-    title: str
-    #: What the student reads where it matches: what is wrong and how to put it right.
-    hint: str
-    model: Callable[[Case], list[torch.Tensor] | None]
-
-
-@dataclass(frozen=True)
-class Task:
-    spec: TaskSpec
-    #: The reference: the contract's function as a right student writes it, returning the contract's dtype (a tuple
-    #: for several outputs); `call_case` hands it float tensors in float64, so that the expected values are exact.
-    reference: Callable
-    #: cases(draw, dtypes, devices) -> list[Case]: every case of the task, deterministic from `draw`'s seed.
-    cases: Callable[[Draw, list[str], list[str]], list[Case]]
-    slips: tuple[Slip, ...] = ()
-    #: knob_model(name, value, case) -> the output ``spec.knob(name).output`` with that knob at that value.
-    knob_model: Callable[[str, str, Case], torch.Tensor] | None = None
-    #: Where the module was loaded from (set by `load_task`).
-    source: str = field(default="", compare=False)
 
 
 def call_case(
@@ -235,8 +206,9 @@ def install(task: Task) -> None:
     unknown = [c for c in task.spec.computes or () if c not in NEEDS]
     if unknown:
         raise TaskError(f"{task.source or tid}: computes {unknown[0]!r} is none of {', '.join(NEEDS)}")
+    own = {s.id for s in _INSTALLED[tid].slips} if tid in _INSTALLED else set()  # installed again: its own ids
     for s in task.slips:
-        if s.id in diagnose.CATALOGUE and s.id not in _ZONE.COURSE_SLIPS.get(tid, {}):
+        if s.id in diagnose.CATALOGUE and s.id not in own:
             raise TaskError(f"{task.source or tid}: slip id {s.id!r} is taken: choose another")
     if tid in _INSTALLED:
         uninstall(tid)  # what the module held before goes with it: a slip since removed is named no more
@@ -244,12 +216,9 @@ def install(task: Task) -> None:
     _INSTALLED[tid] = task
     if task.source:
         _LOADED_AT[tid] = Path(task.source).stat().st_mtime_ns
-    BUILDERS[tid] = task.cases
+    REGISTRY[tid] = task
     forget_cases()  # a task installed anew (another module for the id) draws its cases anew
-    _ZONE.COURSE_SLIPS[tid] = {s.id: s for s in task.slips}
     diagnose.add_slips(tid, [(s.id, s.title, s.hint) for s in task.slips])
-    if task.knob_model is not None:
-        _ZONE.COURSE_KNOBS[tid] = task.knob_model
 
 
 def check_task(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> None:
@@ -293,7 +262,7 @@ def uninstall(task_id: str) -> None:
     for sid in [did for did, (t, _) in diagnose.CATALOGUE.items() if t == task_id]:
         del diagnose.CATALOGUE[sid]
         diagnose.TITLES.pop(sid, None)
-    for registry in (TASKS, _INSTALLED, _LOADED_AT, BUILDERS, _ZONE.COURSE_SLIPS, _ZONE.COURSE_KNOBS, diagnose.RULES):
+    for registry in (TASKS, _INSTALLED, _LOADED_AT, REGISTRY, diagnose.RULES):
         registry.pop(task_id, None)
     forget_cases()
 

@@ -1,23 +1,31 @@
-"""What the grader knows about each task: one `TaskSpec` per task, in course order.
+"""What a task is: its public contract (`TaskSpec`), and the whole of it (`Task`), as one module defines it.
 
-A task's spec is the only place that names its function, its arguments, its outputs and the student's
-own functions it may call. The judge, the diagnoses, the case builders and the replay read it. One id
-names a task everywhere: the stub, the nbgrader grade_id, course.yml, the pytest marker, the JSON report
-and the diagnosis catalogue.
+A task is one module that defines ``TASK = Task(...)``: its contract, its reference, its case builder, and
+optionally its named slips, mistake models and knobs. attnlab's own eight are such modules, in the answers zone
+(``attnlab/answers/tasks/``); a course's own are the same, in the course's folder (``attnlab.task_api``,
+docs/own_task.md). Only the contract is public. The judge, the diagnoses and the describer read it from
+`TASKS`; nothing else here names a task.
 
-A course's own task comes from a module in the course's folder (``attnlab.task_api``, docs/own_task.md),
-which `register_spec` adds to TASKS when course.yml is loaded; TASK_IDS stays attnlab's own eight. Adding one
-of attnlab's own means: a spec here, its reference function (``reference/attention.py``), its cases
-(``answers/cases.py``), its mistake models and where they apply (``answers/mistakes.py``, knob models in
-``answers/knobs.py``), its callees' replay where other tasks call it (``answers/replay.py``), and its rules
-(``grading/diagnose.py``).
+`TASKS` holds attnlab's own contracts, read from ``contracts.json``: the answers zone's modules write it
+(``python -m attnlab.answers.tasks``, which tests/unit/test_tasks.py checks is current), so that this module
+needs nothing but the standard library, the CLI can start its child process before anything heavy is
+imported, and the student build, which ships no answers, has the contracts as well. A course's own task's
+contract joins TASKS when course.yml is loaded (`register_spec`); TASK_IDS stays attnlab's own eight. One id
+names a task everywhere: the module, the stub, the nbgrader grade_id, course.yml, the pytest marker, the JSON
+report and the diagnosis catalogue.
 
-Stdlib only, so that the CLI can start its child process before anything heavy is imported.
+Adding one of attnlab's own means: its module in ``answers/tasks/`` (listed in that package's ``__init__``),
+its reference in ``reference/attention.py`` (which the lessons' solutions and the self-check run), its
+diagnosis rules where it has some (``grading/diagnose.py``: they are public, so the student build carries them),
+and ``python -m attnlab.answers.tasks`` to write its contract here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -81,237 +89,49 @@ class TaskSpec:
         return self.args[i] if i < len(self.args) else f"#{i}"
 
 
-TASKS: dict[str, TaskSpec] = {
-    t.id: t
-    for t in (
-        TaskSpec(
-            "qk_scores",
-            "qk_scores",
-            args=("q", "k"),
-            outputs=("scores",),
-            computes=("matmul",),
-            todo="compute the scores from q and k, q @ k^T / sqrt(d), one row per query",
-            lesson="lesson1_qk_scores",
-            axes=(("query", "key"),),
-            distributions=(),
-            knobs=(
-                Knob(
-                    "args",
-                    (
-                        ("k=q", "your scores are q @ q^T / sqrt(d): you used q where k belongs"),
-                        ("q=k", "your scores are k @ k^T / sqrt(d): you used k where q belongs"),
-                    ),
-                ),
-            ),
-        ),
-        TaskSpec(
-            "softmax_with_temperature",
-            "softmax_with_temperature",
-            args=("scores",),
-            outputs=("weights",),
-            computes=("exp",),
-            todo="divide the scores by the temperature, subtract the maximum along dim, take exp and divide by "
-            "its sum along dim",
-            lesson="lesson2_softmax",
-            axes=(),
-            distributions=("weights",),
-        ),
-        TaskSpec(
-            "causal_mask",
-            "causal_mask",
-            args=("seq_len",),
-            outputs=("mask",),
-            computes=(),
-            todo="compare the positions: entry (i, j) is True where j <= i, so that each token sees itself and "
-            "the past",
-            lesson="lesson3_masking",
-            axes=(("query", "key"),),
-            distributions=(),
-            knobs=(
-                Knob(
-                    "diagonal",
-                    (
-                        (
-                            "1",
-                            "your mask also shows each query the next key (j <= i + 1, as torch.tril(..., "
-                            "diagonal=1) gives): keep the diagonal at 0, so that j <= i",
-                        ),
-                        (
-                            "2",
-                            "your mask also shows each query the next two keys (j <= i + 2): keep the diagonal at "
-                            "0, so that j <= i",
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        TaskSpec(
-            "attention",
-            "attention",
-            args=("q", "k", "v", "mask"),
-            outputs=("output", "weights"),
-            callees=("qk_scores", "softmax_with_temperature"),
-            replayed=("qk_scores", "softmax_with_temperature"),
-            computes=("matmul", "exp"),
-            todo="the weights are the softmax of the scaled scores (hidden keys set to -inf first), and the "
-            "output is the weights times v",
-            lesson="lesson3_masking",
-            axes=(("query", "feature"), ("query", "key")),
-            distributions=("weights",),
-            knobs=(
-                Knob(
-                    "args",
-                    (
-                        ("v=k", "your output is weights @ k: the blend must mix the values, weights @ v"),
-                        ("v=q", "your output is weights @ q: the blend must mix the values, weights @ v"),
-                    ),
-                ),
-                Knob(
-                    "blend",
-                    (
-                        (
-                            "scores",
-                            "your output is scores @ v, the values mixed by the scores from before the softmax: "
-                            "the blend must use the weights, weights @ v",
-                        ),
-                        (
-                            "weights^T",
-                            "your output is weights^T @ v, the weights transposed: each query's output must mix "
-                            "the values by its own row of weights, weights @ v",
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        TaskSpec(
-            "multi_head_attention",
-            "MultiHeadAttention",
-            args=("x",),
-            outputs=("output", "weights"),
-            callees=("attention", "causal_mask", "qk_scores", "softmax_with_temperature"),
-            replayed=("attention", "causal_mask"),
-            computes=("matmul", "exp"),
-            todo="project x with W_q, W_k and W_v, split the heads, run attention in each head, join them and "
-            "apply W_o",
-            lesson="lesson4_multi_head",
-            axes=(("batch item", "position", "feature"), ("batch item", "head", "query", "key")),
-            distributions=("weights",),
-            knobs=(
-                Knob(
-                    "heads",
-                    (
-                        (
-                            "interleaved",
-                            "your heads each take every n_heads-th feature (as view(B, L, d_head, "
-                            "n_heads) splits them): head h takes features h * d_head to (h + 1) * d_head - 1, as "
-                            "view(B, L, n_heads, d_head) then transpose(1, 2) gives",
-                        ),
-                    ),
-                    output=1,
-                ),
-                Knob(
-                    "params",
-                    (
-                        ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x)"),
-                        ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x)"),
-                        ("W_k=I", "your keys are x itself, never projected: k = self.W_k(x)"),
-                        ("W_q=I", "your queries are x itself, never projected: q = self.W_q(x)"),
-                    ),
-                    output=1,
-                ),
-                Knob(
-                    "params_v",
-                    (
-                        ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x)"),
-                        ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x)"),
-                        ("W_v=I", "your values are x itself, never projected: v = self.W_v(x)"),
-                    ),
-                ),
-                Knob(
-                    "linear",
-                    (
-                        (
-                            "x@W",
-                            "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: "
-                            "call the layer, self.W_q(x), or transpose the weight and add the bias",
-                        ),
-                    ),
-                    output=1,
-                ),
-            ),
-        ),
-        TaskSpec(
-            "plot_attention",
-            "plot_attention",
-            args=("weights", "query_tokens", "key_tokens"),
-            outputs=("ax",),
-            todo="pass weights itself to imshow (or matshow, pcolormesh), unchanged",
-            lesson="lesson3_masking",
-            axes=(("query", "key"),),
-            distributions=(),
-        ),
-        TaskSpec(
-            "positional_encoding",
-            "positional_encoding",
-            args=("seq_len", "d_model"),
-            outputs=("pe",),
-            computes=(),
-            todo="fill column 2i with sin(pos / 10000^(2i / d_model)) and column 2i + 1 with cos of the same angle",
-            lesson="lesson5_order_and_memory",
-            axes=(("position", "column"),),
-            distributions=(),
-        ),
-        TaskSpec(
-            "kv_cache_attention",
-            "KVCacheAttention",
-            args=("x_new",),
-            outputs=("output", "weights"),
-            callees=("attention", "causal_mask", "qk_scores", "softmax_with_temperature"),
-            replayed=("attention", "causal_mask"),
-            computes=("matmul", "exp"),
-            todo="project the new tokens, append their keys and values to the cache, and attend the new queries "
-            "over every cached key with the causal mask's last n rows",
-            lesson="lesson5_order_and_memory",
-            axes=(("batch item", "token", "feature"), ("batch item", "query", "key")),
-            distributions=("weights",),
-            knobs=(
-                Knob(
-                    "params",
-                    (
-                        ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x_new)"),
-                        ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x_new)"),
-                        ("W_k=I", "your keys are x_new itself, never projected: k = self.W_k(x_new)"),
-                        ("W_q=I", "your queries are x_new itself, never projected: q = self.W_q(x_new)"),
-                    ),
-                    output=1,
-                ),
-                Knob(
-                    "params_v",
-                    (
-                        ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x_new)"),
-                        ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x_new)"),
-                        ("W_v=I", "your values are x_new itself, never projected: v = self.W_v(x_new)"),
-                    ),
-                ),
-                Knob(
-                    "linear",
-                    (
-                        (
-                            "x@W",
-                            "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: "
-                            "call the layer, self.W_q(x), or transpose the weight and add the bias",
-                        ),
-                    ),
-                    output=1,
-                ),
-            ),
-        ),
-    )
-}
+@dataclass(frozen=True)
+class Slip:
+    """A named mistake of a course task: `model(case)` gives the student's outputs with the slip put in (float64
+    tensors or bool masks, one per output, of any shape), or None where the slip does not apply to that case. It
+    reads the case's tensor arguments in ``case.tensors[name]`` and its plain values in ``case.extra[name]``."""
 
-#: attnlab's own tasks, in course order. A course's own tasks (``attnlab.task_api``) join TASKS when course.yml
-#: is loaded, never this.
-TASK_IDS = tuple(TASKS)
+    #: Its catalogue id, unique in the course: "alibi_slopes_reversed".
+    id: str
+    #: A few words for the class report: "the heads' slopes in reverse order".
+    title: str
+    #: What the student reads where it matches: what is wrong and how to put it right.
+    hint: str
+    model: Callable
+
+
+@dataclass(frozen=True)
+class Task:
+    """A whole task, as its module defines it (``TASK = Task(...)``). Everything but `spec` is secret: the
+    student build ships the contract and the public cases, never the module."""
+
+    spec: TaskSpec
+    #: The reference: the contract's function (or module class) as a right student writes it, returning the
+    #: contract's dtype (a tuple for several outputs); `call_case` hands it float tensors in float64, so that the
+    #: expected values are exact. Where another task lists its function among its callees, the callee replay
+    #: (``attnlab.answers.replay``) runs it in place of a student's callee it has no record for.
+    reference: Callable
+    #: cases(draw, dtypes, devices) -> list[Case]: every case of the task, deterministic from `draw`'s seed.
+    cases: Callable
+    #: Named slips (`Slip`): each is named where its model gives the student's wrong outputs.
+    slips: tuple[Slip, ...] = ()
+    #: knob_model(name, value, case) -> the output ``spec.knob(name).output`` with that knob at that value, or None
+    #: where the knob does not fit the case.
+    knob_model: Callable | None = None
+    #: knob_fits(name, value, case) -> whether the knob is worth trying on the case; without it, every knob is.
+    knob_fits: Callable | None = None
+    #: For rules of the diagnosis catalogue (``grading/diagnose.py``, attnlab's own tasks): mistake_models(case) ->
+    #: the mistake models that apply to a case ("wrong_dim:0"), and mistake_model(case, id, argument) -> what one
+    #: gives, the one output the rules compare. Written against the reference's module as ``ref``, which the
+    #: callee replay may stand in for.
+    mistake_models: Callable | None = None
+    mistake_model: Callable | None = None
+    #: Where the module was loaded from (set by ``attnlab.task_api.load_task``).
+    source: str = field(default="", compare=False)
 
 
 class TaskIdTaken(ValueError):
@@ -338,3 +158,16 @@ def spec_from_data(data: dict) -> TaskSpec:
     )
     axes = tuple(tuple(a) for a in data.get("axes", ()))
     return TaskSpec(**{**data, **tuples, "knobs": knobs, "axes": axes})
+
+
+#: Where attnlab's own tasks' contracts are written (``python -m attnlab.answers.tasks``).
+CONTRACTS = Path(__file__).with_name("contracts.json")
+
+#: Every task's contract, by id: attnlab's own, in course order, then a course's own (`register_spec`).
+TASKS: dict[str, TaskSpec] = {
+    d["id"]: spec_from_data(d) for d in json.loads(CONTRACTS.read_text(encoding="utf-8"))["tasks"]
+}
+
+#: attnlab's own tasks, in course order. A course's own tasks (``attnlab.task_api``) join TASKS when course.yml
+#: is loaded, never this.
+TASK_IDS = tuple(TASKS)

@@ -80,7 +80,7 @@ def test_every_mistake_model_stands_for_an_id_of_its_task():
                 assert models.mistake(name, case).shape in [e.shape for e in case.expected], (case.id, name)
                 seen.add(did)
     assert len(seen) == 15 and seen <= {i for ids in REQUIRED.values() for i in ids}
-    with pytest.raises(KeyError, match="list it in mistakes.applicable"):
+    with pytest.raises(KeyError, match="list it in the task module's mistake_models"):
         models.mistake("mask_polarity", make_cases("qk_scores", 1, ["float32"], ["cpu"])[0])
 
 

@@ -313,7 +313,7 @@ def test_scan_finds_a_planted_leak(wheel, tmp_path):
             "    return ref.softmax_with_temperature(scores.masked_fill(mask, float('-inf')), T, -1)\n",
         )
     (found,) = find_leaks([planted])
-    assert found.startswith(f"{planted}/attnlab/helpers.py:2:") and "attnlab/answers/mistakes.py:" in found
+    assert found.startswith(f"{planted}/attnlab/helpers.py:2:") and "attnlab/answers/tasks/attention.py:" in found
 
     # A wheel inside a zip, a hidden-test region in plain text, and a marker of one's own.
     bundle = tmp_path / "release.zip"

@@ -6,7 +6,9 @@ wrong callee is not charged for it. `reference_shapes` gives the shapes the refe
 for the arguments the student's caller passed, to tell which callee returned something out of shape.
 
 The reference keeps the student contract's signatures: a callee is replaced in a copy of the
-reference function with globals of its own (`rebound`), never by patching the reference.
+reference function with globals of its own (`rebound`), never by patching the reference. Any task whose
+reference is a function can be a callee (`originals`): attnlab's own and a course's own alike, so that a course
+task whose reference calls another course task's function gets the replay too. It names no task.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import types
 
 import torch
 
-from .. import reference as ref
 from ..grading.diagnose import close
+from ..tasks import TASKS
+from .cases import REGISTRY
 
-#: The reference's own callees, which `rebound` may replace.
-CALLEES = ("qk_scores", "softmax_with_temperature", "causal_mask", "attention")
-_ORIGINAL = {name: getattr(ref, name) for name in CALLEES}
+
+def originals() -> dict:
+    """The reference of every task whose reference is a function, by the function's name: the callees a
+    reference caller may have replaced (`rebound`)."""
+    return {t.spec.function: t.reference for t in REGISTRY.values() if inspect.isfunction(t.reference)}
 
 
 def rebound(fn, callees: dict):
@@ -31,7 +36,7 @@ def rebound(fn, callees: dict):
     The copy shares fn's code and reads its callees from globals of its own, so the reference is never
     patched: a call of it elsewhere, on another thread too, is the reference as written.
     """
-    unknown = set(callees) - set(CALLEES)
+    unknown = set(callees) - (set(originals()) & _reads(fn.__code__))
     if unknown:
         raise KeyError(f"the reference has no callee {sorted(unknown)[0]!r} to replace")
     if not callees:
@@ -39,6 +44,15 @@ def rebound(fn, callees: dict):
     copy = types.FunctionType(fn.__code__, {**fn.__globals__, **callees}, fn.__name__, fn.__defaults__, fn.__closure__)
     copy.__kwdefaults__ = fn.__kwdefaults__
     return copy
+
+
+def _reads(code: types.CodeType) -> set[str]:
+    """The global names a function's code reads, its nested functions' and comprehensions' too."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _reads(const)
+    return names
 
 
 class Replay:
@@ -88,30 +102,42 @@ class Replay:
         return None
 
     def functions(self) -> dict:
-        def qk(q, k):
-            got = self.lookup("qk_scores", (q, k))
-            return _ORIGINAL["qk_scores"](q, k) if got is None else got
+        """A stand-in for every callee (`originals`): what the student's own returned for these arguments, in the
+        reference's dtype, or else the reference, itself fed by the stand-ins for its own callees."""
+        out: dict = {}
+        for name, original in originals().items():
+            out[name] = self._stand_in(name, original, out)
+        return out
 
-        def sm(scores, temperature=1.0, dim=-1):
-            got = self.lookup("softmax_with_temperature", (scores, temperature, dim))
-            return _ORIGINAL["softmax_with_temperature"](scores, temperature, dim) if got is None else got
+    def _stand_in(self, name: str, original, stand_ins: dict):
+        spec = next((t for t in TASKS.values() if t.function == name), None)
+        own = spec.replayed if spec is not None else ()
 
-        def att(q, k, v, mask=None, temperature=1.0):
-            got = self.lookup("attention", (q, k, v, mask, temperature))
-            if got is None or not isinstance(got, tuple):
-                own = rebound(_ORIGINAL["attention"], {"qk_scores": qk, "softmax_with_temperature": sm})
-                return own(q, k, v, mask, temperature)
-            return got
+        def reference(*args, **kwargs):
+            return rebound(original, {c: stand_ins[c] for c in own if c in stand_ins})(*args, **kwargs)
 
-        def cm(seq_len, device=None):
-            for call in self.calls:
-                if call["name"] == "causal_mask":
-                    got = self._result(call)
-                    if got is not None and got.shape == (seq_len, seq_len):
-                        return got != 0
-            return _ORIGINAL["causal_mask"](seq_len, device=device)
+        def stand_in(*args, **kwargs):
+            got = self.lookup(name, args, kwargs)
+            if got is None:
+                return reference(*args, **kwargs)
+            try:
+                want = reference(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - the reference cannot take these: the student's result as it is
+                return got
+            return _like(got, want)
 
-        return {"qk_scores": qk, "softmax_with_temperature": sm, "attention": att, "causal_mask": cm}
+        stand_in.__name__ = name
+        return stand_in
+
+
+def _like(got, want):
+    """The student's callee result `got` as the reference's `want` is: as many outputs (else the reference's, since
+    the caller could not use it), and a mask where the reference gives one."""
+    if isinstance(want, tuple) != isinstance(got, tuple) or (isinstance(want, tuple) and len(want) != len(got)):
+        return want
+    if not isinstance(want, tuple):
+        return got != 0 if want.dtype == torch.bool else got
+    return tuple(g != 0 if w.dtype == torch.bool else g for g, w in zip(got, want))
 
 
 _UNREADABLE = object()
@@ -120,7 +146,7 @@ _UNREADABLE = object()
 def _bound(name: str, args, kwargs: dict) -> dict | None:
     """The callee's arguments by parameter name, defaults filled in; None where they do not fit its signature."""
     try:
-        bound = inspect.signature(_ORIGINAL[name]).bind(*args, **kwargs)
+        bound = inspect.signature(originals()[name]).bind(*args, **kwargs)
     except TypeError:
         return None
     bound.apply_defaults()
@@ -158,7 +184,7 @@ def reference_raises(call: dict, tensors: dict) -> bool:
     batch, say): then the caller is to blame, not the callee that raised."""
     try:
         args, kwargs = _decoded(call, tensors)
-        _ORIGINAL[call["name"]](*args, **kwargs)
+        originals()[call["name"]](*args, **kwargs)
     except Exception:  # noqa: BLE001 - any error: the reference cannot take these either
         return True
     return False
@@ -179,7 +205,7 @@ def _decoded(call: dict, tensors: dict) -> tuple[list, dict]:
 
 def reference_shapes(call: dict, tensors: dict) -> list | None:
     """The shapes the reference callee returns for the arguments the student's caller passed."""
-    fn = _ORIGINAL.get(call["name"])
+    fn = originals().get(call["name"])
     try:
         args, kwargs = _decoded(call, tensors)
         out = fn(*args, **kwargs)

@@ -300,6 +300,31 @@ def test_a_module_case_wrong_only_because_of_causal_mask_is_inherited_from_it():
     assert result.status == TaskStatus.PASSED and result.score == COURSE.task("multi_head_attention").points
 
 
+def test_a_callee_mask_that_broadcasts_is_replayed_as_the_student_s_own():
+    """A causal_mask that returns one row of True (1, L), which broadcasts, is what the student's module used: the
+    module is right given it, so the mask's task is charged, not the module (the replay once dropped a callee
+    result of another shape than the reference's, and named weight_where_none in the module)."""
+
+    def row_of_trues(L):
+        return torch.ones(1, L, dtype=torch.bool)
+
+    def student(case):
+        out, w = student_mha(case, causal_mask=row_of_trues)
+        meta, tensors = computed(case, out, w)
+        if case.extra["causal"]:
+            L = case.extra["x"].shape[1]
+            meta["callee_calls"] = [callee_call(tensors, 0, "causal_mask", [L], row_of_trues(L))]
+        return meta, tensors
+
+    result = judge_run(
+        "multi_head_attention", lambda c: checks_right(c, student), callee_status={"causal_mask": "failed"}
+    )
+    causal = [r for r in result.cases if r.case.kind == "module" and r.case.extra["causal"]]
+    assert causal and all(r.passed and r.inherited == "causal_mask" for r in causal)
+    control = judge_run("multi_head_attention", lambda c: checks_right(c, student))  # the mask's task passed
+    assert not any(r.passed for r in control.cases if r.case.kind == "module" and r.case.extra["causal"])
+
+
 def test_the_same_module_without_a_failing_callee_is_charged():
     result = judge_run("multi_head_attention", lambda c: checks_right(c, student_mha_with_own_mask))
     causal = [r for r in result.cases if r.case.kind == "module" and r.case.extra["causal"]]

@@ -504,12 +504,13 @@ def test_an_error_on_one_kind_of_case_is_put_down_to_the_dtype_only_where_the_er
 
 
 def test_a_projection_used_in_place_of_another_is_the_knob_of_the_params():
-    from attnlab.answers.knobs import _with_params
+    from attnlab.answers.knobs import with_params
+    from attnlab.answers.tasks.multi_head_attention import _run
 
-    result = slipped("multi_head_attention", lambda c, e: _with_params(c, "W_k=W_q"))
+    result = slipped("multi_head_attention", lambda c, e: with_params(c, "W_k=W_q", _run))
     assert headline(result) == "knob"
     assert "your keys are projected with W_q, where W_k belongs" in result.feedback
-    control = slipped("multi_head_attention", lambda c, e: [_noise(x) for x in _with_params(c, "W_k=W_q")])
+    control = slipped("multi_head_attention", lambda c, e: [_noise(x) for x in with_params(c, "W_k=W_q", _run)])
     assert "knob" not in ids(control)
 
 

@@ -354,3 +354,44 @@ def test_a_task_loaded_again_without_a_slip_names_that_slip_no_more(tmp_path):
         assert task_api.installed("double").slips == () and "double_forgot" not in CATALOGUE
     finally:
         task_api.uninstall("double")
+
+
+def _scale_by_two(x):
+    return 2 * x
+
+
+def _doubled_plus_one(x):
+    return _scale_by_two(x) + 1
+
+
+def test_a_course_task_whose_reference_calls_another_course_task_gets_the_callee_replay():
+    """Callees work between a course's own tasks as between attnlab's: the caller's reference is run with what the
+    student's callee returned. Control: with no record of the callee, the replay is the reference's own answer."""
+    from attnlab.answers import Replay
+
+    from .fakes import callee_call
+
+    def cases_of(task_id, fn, callees=()):
+        def cases(draw, dtypes, devices):
+            x = draw.randn(3, 4)
+            return [task_api.call_case(task_id, "v0", "x (3, 4)", [("x", x)], fn)]
+
+        spec = task_api.TaskSpec(task_id, fn.__name__, args=("x",), outputs=("y",), callees=callees, replayed=callees)
+        return task_api.Task(spec, reference=fn, cases=cases)
+
+    task_api.install(cases_of("scale_by_two", _scale_by_two))
+    task_api.install(cases_of("doubled_plus_one", _doubled_plus_one, callees=("_scale_by_two",)))
+    try:
+        (case,) = make_cases("doubled_plus_one", 3, ["float32"], ["cpu"])
+        x = case.tensors["x"].to(torch.float64)
+        assert case.spec.get("record_callees")
+        tensors: dict = {}
+        record = callee_call(tensors, 0, "_scale_by_two", [x], 3 * x)  # the student's callee tripled
+        stand_ins = Replay([record], tensors).functions()
+        (replayed,) = case.recompute(_scale_by_two=stand_ins["_scale_by_two"])
+        assert torch.allclose(replayed, 3 * x + 1)
+        (control,) = case.recompute(_scale_by_two=Replay([], {}).functions()["_scale_by_two"])
+        assert torch.allclose(control, 2 * x + 1)
+    finally:
+        task_api.uninstall("doubled_plus_one")
+        task_api.uninstall("scale_by_two")
