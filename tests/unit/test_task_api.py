@@ -395,3 +395,69 @@ def test_a_course_task_whose_reference_calls_another_course_task_gets_the_callee
     finally:
         task_api.uninstall("doubled_plus_one")
         task_api.uninstall("scale_by_two")
+
+
+CALLEE_MODULE = """
+import torch
+from attnlab.task_api import Task, TaskSpec, call_case
+
+
+def halve(x):
+    return x / 2
+
+
+def cases(draw, dtypes, devices):
+    return [call_case("halve", "v0", "x (3, 4)", [("x", draw.randn(3, 4))], halve)]
+
+
+TASK = Task(TaskSpec("halve", "halve", args=("x",), outputs=("y",)), reference=halve, cases=cases)
+"""
+
+CALLER_MODULE = """
+from pathlib import Path
+
+from attnlab.task_api import Task, TaskSpec, call_case, load_task
+
+halve = load_task(Path(__file__).with_name("halve.py")).reference  # the other course task's reference
+
+
+def halve_then_square(x):
+    return halve(x) ** 2
+
+
+def cases(draw, dtypes, devices):
+    return [call_case("halve_then_square", "v0", "x (3, 4)", [("x", draw.randn(3, 4))], halve_then_square)]
+
+
+TASK = Task(
+    TaskSpec("halve_then_square", "halve_then_square", args=("x",), outputs=("y",), callees=("halve",),
+             replayed=("halve",)),
+    reference=halve_then_square,
+    cases=cases,
+)
+"""
+
+
+def test_a_course_task_takes_another_course_task_s_reference_from_its_file_and_the_replay_stands_in(tmp_path):
+    """The guide's way for two course files: the caller takes the callee's reference with load_task, calls it by
+    its name, and the replay stands the student's own in for it. Control: with no record, the reference's own."""
+    from attnlab.answers import Replay
+
+    from .fakes import callee_call
+
+    callee = task_api.load_task(tmp_path / _module(tmp_path, "halve.py", CALLEE_MODULE))
+    caller = task_api.load_task(tmp_path / _module(tmp_path, "halve_then_square.py", CALLER_MODULE))
+    task_api.install(callee)
+    task_api.install(caller)
+    try:
+        (case,) = make_cases("halve_then_square", 3, ["float32"], ["cpu"])
+        x = case.tensors["x"].to(torch.float64)
+        tensors: dict = {}
+        record = callee_call(tensors, 0, "halve", [x], x)  # the student's halve forgot to halve
+        (replayed,) = case.recompute(halve=Replay([record], tensors).functions()["halve"])
+        assert torch.allclose(replayed, x**2)
+        (control,) = case.recompute(halve=Replay([], {}).functions()["halve"])
+        assert torch.allclose(control, (x / 2) ** 2)
+    finally:
+        task_api.uninstall("halve_then_square")
+        task_api.uninstall("halve")
