@@ -461,3 +461,17 @@ def test_a_course_task_takes_another_course_task_s_reference_from_its_file_and_t
     finally:
         task_api.uninstall("halve_then_square")
         task_api.uninstall("halve")
+
+
+def test_a_course_task_that_loses_points_gets_the_picture_a_built_in_one_does(own):
+    """yours, expected, and where they differ, titled in the words of what was named. Control: a right answer
+    has no picture."""
+    from attnlab.grading.pictures import task_figure, task_png
+
+    reversed_heads = _judged(own, "alibi_bias", lambda c: _outputs(c, [c.expected[0].flip(0)]))
+    figure = task_figure(reversed_heads)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert {"your bias", "expected bias", "|yours - expected|"} <= set(titles), titles
+    assert task_png(reversed_heads).startswith(b"\x89PNG")
+    right = _judged(own, "alibi_bias", lambda c: _outputs(c, c.expected))
+    assert task_figure(right) is None
