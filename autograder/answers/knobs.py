@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 
 from ..grading.cases import Case
-from ..tasks import TASKS
+from ..tasks import TASKS, Knob
 from .cases import REGISTRY
 
 
@@ -44,6 +44,43 @@ def build(name: str, case: Case) -> torch.Tensor | None:
     if model is None:
         return None
     return model if model.dtype == torch.bool else model.to(torch.float64)
+
+
+def projection_knobs(x: str) -> tuple[Knob, ...]:
+    """The knobs of a module task whose nn.Linear layers W_q, W_k and W_v project its input `x` ("x_new"): one
+    projection in place of another, or left out ("params" on the weights, "params_v" on the output), and every
+    projection computing x @ W.weight ("linear"). `params_fit` and `with_params` run them."""
+    return (
+        Knob(
+            "params",
+            (
+                ("W_k=W_q", f"your keys are projected with W_q, where W_k belongs: k = self.W_k({x})"),
+                ("W_q=W_k", f"your queries are projected with W_k, where W_q belongs: q = self.W_q({x})"),
+                ("W_k=I", f"your keys are {x} itself, never projected: k = self.W_k({x})"),
+                ("W_q=I", f"your queries are {x} itself, never projected: q = self.W_q({x})"),
+            ),
+            output=1,
+        ),
+        Knob(
+            "params_v",
+            (
+                ("W_v=W_k", f"your values are projected with W_k, where W_v belongs: v = self.W_v({x})"),
+                ("W_v=W_q", f"your values are projected with W_q, where W_v belongs: v = self.W_v({x})"),
+                ("W_v=I", f"your values are {x} itself, never projected: v = self.W_v({x})"),
+            ),
+        ),
+        Knob(
+            "linear",
+            (
+                (
+                    "x@W",
+                    "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: call "
+                    "the layer, self.W_q(x), or transpose the weight and add the bias",
+                ),
+            ),
+            output=1,
+        ),
+    )
 
 
 def params_fit(name: str, value: str, case: Case) -> bool:

@@ -16,9 +16,9 @@ import torch
 
 from ... import reference as ref
 from ...grading.cases import Case, call_spans
-from ...tasks import Knob, Task, TaskSpec
+from ...tasks import Task, TaskSpec
 from ..cases import Draw, f64, module_grads, stepped
-from ..knobs import params_fit, with_params
+from ..knobs import params_fit, projection_knobs, with_params
 from ..replay import rebound
 
 SPEC = TaskSpec(
@@ -34,37 +34,7 @@ SPEC = TaskSpec(
     lesson="lesson5_order_and_memory",
     axes=(("batch item", "token", "feature"), ("batch item", "query", "key")),
     distributions=("weights",),
-    knobs=(
-        Knob(
-            "params",
-            (
-                ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x_new)"),
-                ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x_new)"),
-                ("W_k=I", "your keys are x_new itself, never projected: k = self.W_k(x_new)"),
-                ("W_q=I", "your queries are x_new itself, never projected: q = self.W_q(x_new)"),
-            ),
-            output=1,
-        ),
-        Knob(
-            "params_v",
-            (
-                ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x_new)"),
-                ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x_new)"),
-                ("W_v=I", "your values are x_new itself, never projected: v = self.W_v(x_new)"),
-            ),
-        ),
-        Knob(
-            "linear",
-            (
-                (
-                    "x@W",
-                    "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: call "
-                    "the layer, self.W_q(x), or transpose the weight and add the bias",
-                ),
-            ),
-            output=1,
-        ),
-    ),
+    knobs=(*projection_knobs("x_new"),),
 )
 
 PARAMS = ["W_q.weight", "W_k.weight", "W_v.weight", "W_q.bias", "W_k.bias", "W_v.bias"]

@@ -17,7 +17,7 @@ from ... import reference as ref
 from ...grading.cases import DT, Case
 from ...tasks import Knob, Task, TaskSpec
 from ..cases import Draw, f64, module_grads
-from ..knobs import params_fit, with_params
+from ..knobs import params_fit, projection_knobs, with_params
 from ..replay import rebound
 
 SPEC = TaskSpec(
@@ -45,35 +45,7 @@ SPEC = TaskSpec(
             ),
             output=1,
         ),
-        Knob(
-            "params",
-            (
-                ("W_k=W_q", "your keys are projected with W_q, where W_k belongs: k = self.W_k(x)"),
-                ("W_q=W_k", "your queries are projected with W_k, where W_q belongs: q = self.W_q(x)"),
-                ("W_k=I", "your keys are x itself, never projected: k = self.W_k(x)"),
-                ("W_q=I", "your queries are x itself, never projected: q = self.W_q(x)"),
-            ),
-            output=1,
-        ),
-        Knob(
-            "params_v",
-            (
-                ("W_v=W_k", "your values are projected with W_k, where W_v belongs: v = self.W_v(x)"),
-                ("W_v=W_q", "your values are projected with W_q, where W_v belongs: v = self.W_v(x)"),
-                ("W_v=I", "your values are x itself, never projected: v = self.W_v(x)"),
-            ),
-        ),
-        Knob(
-            "linear",
-            (
-                (
-                    "x@W",
-                    "your projections compute x @ W.weight, where nn.Linear computes x @ W.weight.T + W.bias: call "
-                    "the layer, self.W_q(x), or transpose the weight and add the bias",
-                ),
-            ),
-            output=1,
-        ),
+        *projection_knobs("x"),
     ),
 )
 
