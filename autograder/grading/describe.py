@@ -322,7 +322,7 @@ def _describable(r) -> bool:
         and not (r.inherited or r.blocked_by or r.pending or r.skipped)
         and bool(r.got)
         and isinstance(r.case.expected, list)
-        and not any(p.id == "constant_output" for p in r.problems)
+        and not r.constant
     )
 
 

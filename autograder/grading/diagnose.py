@@ -306,22 +306,30 @@ class _Placeholder(NamedTuple):
     varies: bool  # whether the expected output varies (else only a constant seen elsewhere counts)
 
 
-def constant_outputs(results, function: str) -> dict[int, Diagnosis]:
+def constant_outputs(results, function: str) -> dict[int, Diagnosis | None]:
     """constant_output for each failing value case (by its index in `results`) whose outputs are
     placeholders: zeros, one value everywhere, a mask all True or all False, or an input unchanged.
 
     An output counts only where it is wrong and the expected one is not constant itself (a softmax of
     equal scores is rightly uniform). On a case whose expected output holds one value, such as the
-    1 x 1 probe, an output counts when the same constant already showed on another case. The task's
-    other rules do not read these cases: zeros are not a scale of 0, nor a mask inverted.
+    1 x 1 probe, an output counts when the same constant already showed on another case. The task's other
+    rules and the describer do not read these cases: zeros are not a scale of 0, nor a mask inverted.
+
+    A case is None, left out of those but not named, where each of its constant outputs is one the function
+    returned varying on another case (`_computed`): it computes them, and a constant on one case (a mask of
+    one position, True everywhere, from a slip that makes it so there) is no placeholder.
     """
     found = {i: _placeholders(r) for i, r in enumerate(results)}
+    computed = _computed(results)
     seen = {p.value for parts in found.values() for p in parts if p.varies}
     out = {}
     # Cases whose expected output varies first: the first one found is the task's headline.
     for i, parts in sorted(found.items(), key=lambda item: not any(p.varies for p in item[1])):
         shown = [p for p in parts if p.varies or p.value in seen]
         if not shown:
+            continue
+        if all(p.value is not None and p.which in computed for p in shown):
+            out[i] = None
             continue
         case = results[i].case
         words: dict[str, list[str]] = {}
@@ -339,6 +347,26 @@ def constant_outputs(results, function: str) -> dict[int, Diagnosis]:
             expected=f"the expected {' and '.join(names)} {verb}",
             todo=TASKS[case.task].todo,
         )
+    return out
+
+
+def _computed(results) -> set[str]:
+    """The outputs, by name, that the function returned varying on some value case (right or wrong), other than as
+    an input unchanged: outputs it computes."""
+    out = set()
+    for r in results:
+        case = r.case
+        if case.kind not in ("call", "module") or not r.got or not isinstance(case.expected, list):
+            continue
+        for i, (got, exp) in enumerate(zip(r.got, case.expected)):
+            if got is None or not isinstance(exp, torch.Tensor):
+                continue
+            finite = got[torch.isfinite(got)]
+            if finite.numel() < 2 or float(finite.max() - finite.min()) == 0:
+                continue
+            if got.shape == exp.shape and _unchanged_input(got, exp.to(torch.float64), case):
+                continue
+            out.add(TASKS[case.task].output_name(i))
     return out
 
 

@@ -67,6 +67,7 @@ class CaseResult:
     passed: bool = False
     values_ok: bool = False
     inherited: str = ""  # the callee whose wrong values this case's failure comes from (not charged)
+    constant: bool = False  # its outputs are constant (`diagnose.constant_outputs`): the rules do not read it
     blocked_by: str = ""  # the callee that raised, hung or misbehaved so this case could not be checked
     blocked_what: str = ""
     pending: bool = False
@@ -560,8 +561,10 @@ def judge_task(
     _charge_callee_calls(results, callee_status, contract)
     _credit_only_with_values(results)
     constant = constant_outputs(results, task.function)
-    for i, d in constant.items():  # a placeholder: an input unchanged may hold -inf, which is no NaN bug
-        results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
+    for i, d in constant.items():
+        results[i].constant = True
+        if d is not None:  # a placeholder: an input unchanged may hold -inf, which is no NaN bug
+            results[i].problems = [d] + [p for p in results[i].problems if p.id != "nan_output"]
     diagnoses = _diagnoses(task, results, constant, findings or [], callee_status, contract)
     diagnoses += _events(task, results, failure, callee_status)
     shared = _shared_state(task, results)
@@ -615,8 +618,9 @@ def _diagnoses(
     for d in specific:
         if d.id not in {x.id for x in diagnoses}:
             diagnoses.insert(0, d)
-    if constant:  # a placeholder comes before anything else it may also show
-        diagnoses = [next(iter(constant.values()))] + [d for d in diagnoses if d.id != "constant_output"]
+    named = [d for d in constant.values() if d is not None]
+    if named:  # a placeholder comes before anything else it may also show
+        diagnoses = [named[0]] + [d for d in diagnoses if d.id != "constant_output"]
     return diagnoses
 
 

@@ -83,6 +83,23 @@ def test_a_mask_all_false_or_all_true_is_a_placeholder():
         assert not {"mask_inverted", "mask_diagonal_excluded"} & {d.id for d in result.diagnoses}
 
 
+def test_a_constant_on_one_case_of_a_function_that_computes_elsewhere_is_no_placeholder():
+    """A mask True everywhere on the one case where its slip makes it so (seen by an instructor's task: a padding
+    mask with <= on max_len = 1), by a function whose masks vary on the other cases, is no placeholder: it is not
+    named constant_output. Control: the same constant on every case is."""
+
+    def wrong_on_one(c):
+        if c.extra.get("n") == 5:
+            return filled(c, True)
+        return right(c)
+
+    result = judge("causal_mask", lambda c: checks_right(c, wrong_on_one))
+    assert result.score < result.max_score
+    assert "constant_output" not in {d.id for d in result.diagnoses}, result.feedback
+    control = judge("causal_mask", lambda c: checks_right(c, lambda c: filled(c, True)))
+    assert control.diagnoses[0].id == "constant_output"
+
+
 def test_attention_zeros_name_both_outputs():
     result = judge("attention", lambda c: checks_right(c, _zeros))
     assert [d.id for d in result.diagnoses] == ["constant_output"]
