@@ -319,6 +319,8 @@ def test_axes_from_return():
             axes_from_return(garbage)
     with pytest.raises(TypeError, match="no Axes"):
         axes_from_return(plt.figure())
+    with pytest.raises(TypeError, match="^draw_weights returned str: "):  # the student's function, by its name
+        axes_from_return("ax", "draw_weights")
 
 
 @pytest.mark.parametrize(

@@ -72,8 +72,9 @@ def warm_drawing() -> None:
     describe_axes(ax)
 
 
-def axes_from_return(value) -> matplotlib.axes.Axes:
-    """The Axes to read from what plot_attention returned: an Axes, a Figure or None (the current Axes)."""
+def axes_from_return(value, name: str = "your function") -> matplotlib.axes.Axes:
+    """The Axes to read from what the student's plot function `name` returned: an Axes, a Figure or None (the
+    current Axes)."""
     if value is None:
         import matplotlib.pyplot as plt
 
@@ -84,10 +85,10 @@ def axes_from_return(value) -> matplotlib.axes.Axes:
     if isinstance(value, mpl.figure.FigureBase):
         plain = [a for a in value.axes if not _is_colorbar_axes(a)]
         if not plain:
-            raise TypeError("plot_attention returned a Figure with no Axes: draw the heatmap and return its Axes")
+            raise TypeError(f"{name} returned a Figure with no Axes: draw the heatmap and return its Axes")
         drawn = [a for a in plain if _image_artist(a) is not None]
         return (drawn or plain)[0]
-    raise TypeError(f"plot_attention returned {type(value).__name__}: return the matplotlib Axes you drew on")
+    raise TypeError(f"{name} returned {type(value).__name__}: return the matplotlib Axes you drew on")
 
 
 def describe_axes(ax) -> tuple[dict, dict[str, np.ndarray]]:

@@ -315,7 +315,7 @@ class Worker:
                 value = fn(*args, **kwargs)
             ax = ax_given if ax_given is not None and value is None else value
             try:
-                ax = figure_data.axes_from_return(ax)
+                ax = figure_data.axes_from_return(ax, getattr(fn, "__name__", "your function"))
             except TypeError as e:
                 return {"status": Status.ERROR, "error": {"type": "TypeError", "msg": str(e), "tb": ""}}
             fig_meta, arrays = figure_data.describe_axes(ax)

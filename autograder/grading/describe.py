@@ -1594,8 +1594,8 @@ def _cause(expr: str) -> str:
 class _GridPair(Pair):
     """A heatmap's grid (queries x keys, as the reader sees it) against the weights it was given."""
 
-    def __init__(self, grid: torch.Tensor, weights: torch.Tensor, atol: float):
-        case = types.SimpleNamespace(task="plot_attention", dtype="float64", extra={}, tensors={}, label="")
+    def __init__(self, grid: torch.Tensor, weights: torch.Tensor, atol: float, task_id: str):
+        case = types.SimpleNamespace(task=task_id, dtype="float64", extra={}, tensors={}, label="")
         super().__init__(types.SimpleNamespace(case=case), 0, grid, weights, False)
         self.atol = atol
 
@@ -1612,14 +1612,14 @@ class _GridPair(Pair):
         return 1  # the weights of a row (one query) sum to 1
 
 
-def drawn_as(grid, weights, atol: float) -> str | None:
+def drawn_as(grid, weights, atol: float, task_id: str) -> str | None:
     """What a heatmap that is not the weights shows instead, as a sentence ("your heatmap is the log of the
     expected values: leave out the log."), where one of the describer's value relations holds; else None."""
     G = torch.as_tensor(grid, dtype=torch.float64)
     E = torch.as_tensor(weights, dtype=torch.float64)
     if G.shape != E.shape or G.dim() != 2 or not bool(torch.isfinite(G).all()):
         return None
-    p = _GridPair(G, E, atol)
+    p = _GridPair(G, E, atol, task_id)
     for tester in (_scaled, _offset, _elementwise, _softmax_again, _other_temperature, _rows_rescaled):
         found = tester(p)
         if isinstance(found, Found):

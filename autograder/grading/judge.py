@@ -29,6 +29,7 @@ no reference, skips it; it has no use for it either, since only ``grade`` passes
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -457,7 +458,7 @@ def _judge_plot(r: CaseResult, tolerance: tuple[float, float]) -> CaseResult:
         np.asarray(case.expected[0].numpy()),
         case.extra["query_tokens"],
         case.extra["key_tokens"],
-        drawn_as=drawn_as,
+        drawn_as=functools.partial(drawn_as, task_id=case.task),
     )
     constant = _constant_grid(arrays.get("grid"), np.asarray(case.expected[0].numpy(), dtype=np.float64))
     for did, msg in zip(verdict.diagnoses, verdict.messages):

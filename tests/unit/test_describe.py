@@ -437,11 +437,11 @@ def test_a_rule_keeps_priority_over_the_describer():
 
 def test_a_heatmap_of_the_log_weights_is_said_so():
     w = torch.softmax(torch.randn(4, 5, dtype=torch.float64), -1)
-    assert describe.drawn_as(torch.log(w + 1e-9).numpy(), w.numpy(), 1e-3) == (
+    assert describe.drawn_as(torch.log(w + 1e-9).numpy(), w.numpy(), 1e-3, "plot_attention") == (
         "your heatmap is the log of the weights: leave out the log."
     )
-    assert "1.5 times the weights" in describe.drawn_as((w * 1.5).numpy(), w.numpy(), 1e-3)
-    assert describe.drawn_as(torch.rand(4, 5).numpy(), w.numpy(), 1e-3) is None  # the control
+    assert "1.5 times the weights" in describe.drawn_as((w * 1.5).numpy(), w.numpy(), 1e-3, "plot_attention")
+    assert describe.drawn_as(torch.rand(4, 5).numpy(), w.numpy(), 1e-3, "plot_attention") is None  # the control
 
 
 def test_factors_are_named_by_the_simplest_quantity_that_no_other_matches():

@@ -57,9 +57,11 @@ def test_other_numbers_under_the_right_labels_are_plot_wrong_data():
 
 
 def test_numbers_the_describer_relates_to_the_weights_are_said_so():
+    import functools
+
     from attnlab.grading.describe import drawn_as
 
-    v = _verdict(*heatmap(W**2, K, Q), drawn_as=drawn_as)
+    v = _verdict(*heatmap(W**2, K, Q), drawn_as=functools.partial(drawn_as, task_id="plot_attention"))
     assert v.diagnoses == ["plot_wrong_data"] and not v.passed
     assert "your heatmap is the square of the weights: leave out the square. Draw weights itself" in v.messages[0]
 
