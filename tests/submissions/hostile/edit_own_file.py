@@ -12,6 +12,13 @@ def causal_mask(seq_len, device=None):
     return torch.triu(torch.ones(seq_len, seq_len, dtype=torch.bool, device=device))  # noqa: F821
 
 
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
 def _copies() -> set:
     paths = {os.path.abspath(__file__)}
     here = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +31,7 @@ def _copies() -> set:
                 dirs[:] = []
                 continue
             dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".git")]
+            dirs.sort(key=lambda d: _mtime(os.path.join(folder, d)), reverse=True)  # the newest first: just written
             for name in files:
                 seen += 1
                 if name.endswith(".py"):
