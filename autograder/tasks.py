@@ -16,7 +16,8 @@ report and the diagnosis catalogue.
 
 Adding one of attnlab's own means: its module in ``answers/tasks/`` (listed in that package's ``__init__``),
 its reference in ``reference/attention.py`` (which the lessons' solutions and the self-check run), its
-diagnosis rules where it has some (``grading/diagnose.py``: they are public, so the student build carries them),
+diagnosis rules where it has some (``grading/rules/<task id>.py``: they are public, so the student build carries
+them),
 and ``python -m attnlab.answers.tasks`` to write its contract here.
 """
 
@@ -124,7 +125,7 @@ class Task:
     knob_model: Callable | None = None
     #: knob_fits(name, value, case) -> whether the knob is worth trying on the case; without it, every knob is.
     knob_fits: Callable | None = None
-    #: For rules of the diagnosis catalogue (``grading/diagnose.py``, attnlab's own tasks): mistake_models(case) ->
+    #: For rules of the diagnosis catalogue (``grading/rules/``, attnlab's own tasks): mistake_models(case) ->
     #: the mistake models that apply to a case ("wrong_dim:0"), and mistake_model(case, id, argument) -> what one
     #: gives, the one output the rules compare. Written against the reference's module as ``ref``, which the
     #: callee replay may stand in for.
