@@ -68,6 +68,7 @@ class Replay:
     def __init__(self, calls: list, tensors: dict):
         self.calls = calls
         self.tensors = tensors
+        self.originals = originals()  # the callees' references, by function name: looked up once per replay
 
     def _decode(self, spec: dict):
         if "t" in spec:
@@ -86,14 +87,15 @@ class Replay:
     def lookup(self, name: str, args: tuple, kwargs: dict | None = None):
         """What the student's `name` returned when called with these arguments (as the reference caller
         passes them), or None where no recorded call had them all."""
-        wanted = _bound(name, args, kwargs or {})
+        fn = self.originals.get(name)
+        wanted = None if fn is None else _bound(fn, args, kwargs or {})
         if wanted is None:
             return None
         for call in self.calls:
             if call["name"] != name or call.get("raised"):
                 continue
             have = _bound(
-                name,
+                fn,
                 [self._decode(a) for a in call["args"]],
                 {k: self._decode(a) for k, a in call["kwargs"].items()},
             )
@@ -105,7 +107,7 @@ class Replay:
         """A stand-in for every callee (`originals`): what the student's own returned for these arguments, in the
         reference's dtype, or else the reference, itself fed by the stand-ins for its own callees."""
         out: dict = {}
-        for name, original in originals().items():
+        for name, original in self.originals.items():
             out[name] = self._stand_in(name, original, out)
         return out
 
@@ -143,10 +145,11 @@ def _like(got, want):
 _UNREADABLE = object()
 
 
-def _bound(name: str, args, kwargs: dict) -> dict | None:
-    """The callee's arguments by parameter name, defaults filled in; None where they do not fit its signature."""
+def _bound(fn, args, kwargs: dict) -> dict | None:
+    """The arguments of a call of the reference callee `fn` by parameter name, defaults filled in; None where they
+    do not fit its signature."""
     try:
-        bound = inspect.signature(originals()[name]).bind(*args, **kwargs)
+        bound = inspect.signature(fn).bind(*args, **kwargs)
     except TypeError:
         return None
     bound.apply_defaults()
