@@ -26,43 +26,19 @@ seed (``check(fn, seed=7)`` is an error), and the judge there has no callee repl
 
 from __future__ import annotations
 
-import contextlib
 import html
-import signal
+import inspect
 import textwrap
-import threading
 import time
 from dataclasses import dataclass
 
+from .child.ahead import TimeUp, import_ahead, modules_named, time_limit
 from .tasks import TASKS
 
 RESULT = "{mark} {task}: {score:g}/{max_score:g} {status}"
 #: The hint in a notebook, filled with the escaped hint: a paragraph, wrapped between words.
 HINT_HTML = '<p style="white-space: normal; word-break: normal; overflow-wrap: break-word; margin: 0">{hint}</p>'
 HINT_WIDTH = 88  # characters per line of the hint's plain text
-
-
-class _TimeUp(BaseException):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """SIGALRM-based, so only in the main thread on POSIX; elsewhere no limit."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(*_):
-        raise _TimeUp()
-
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _task_for(fn, course):
@@ -95,6 +71,8 @@ def run_in_process(fn, task, course, seed: int):
     cases = make_cases(task.id, seed, course.dtypes, case_devices(course))
     replies, tensors = {}, {}
     cuda = worker.torch.cuda.is_available()
+    # What its code imports in function bodies is imported first, untimed, as the grader does (`child.ahead`).
+    import_ahead(modules_named(_sources(fn)), course.limits.load_seconds / 2)
     for c in cases:
         if c.device == "cuda" and not cuda:
             replies[c.id] = {"status": Status.PENDING}
@@ -102,12 +80,12 @@ def run_in_process(fn, task, course, seed: int):
         local = {k: v.clone() for k, v in c.tensors.items()}
         t0 = time.perf_counter()
         try:
-            with _time_limit(course.limits.task_seconds):
+            with time_limit(course.limits.task_seconds):
                 meta, out = worker.run_case(
                     fn, {**c.spec, "device": c.device}, local, detect, list(TASKS[task.id].callees)
                 )
-        except _TimeUp:
-            meta, out = {"status": Status.ERROR, "error": {"type": _TimeUp.__name__}}, {}
+        except TimeUp:
+            meta, out = {"status": Status.ERROR, "error": {"type": TimeUp.__name__}}, {}
         except Exception as e:  # noqa: BLE001 - the student's exceptions are feedback
             meta, out = {"status": Status.ERROR, "error": error_info(e)}, {}
         if _timed_out(meta):  # the runner reports what it caught as the student's exception: not this one
@@ -125,10 +103,35 @@ def run_in_process(fn, task, course, seed: int):
     return judge_task(task, cases, replies, tensors, course)
 
 
+def _sources(fn) -> list[str]:
+    """The source of `fn` (a function or a class) and of the functions and classes of its module that it
+    names, and so on: what the student's call may run. What has no source to read is left out."""
+    seen, todo, out = set(), [fn], []
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        seen.add(id(obj))
+        try:
+            out.append(textwrap.dedent(inspect.getsource(obj)))
+        except (OSError, TypeError):
+            continue
+        functions = [obj] if inspect.isfunction(obj) else [f for f in vars(obj).values() if inspect.isfunction(f)]
+        for f in functions:
+            todo += [f.__globals__[n] for n in _names(f.__code__) if n in f.__globals__]
+    return out
+
+
+def _names(code) -> set[str]:
+    """The global names `code` and the code nested in it (comprehensions, lambdas, inner functions) read."""
+    nested = [c for c in code.co_consts if inspect.iscode(c)]
+    return set(code.co_names).union(*(_names(c) for c in nested))
+
+
 def _timed_out(meta: dict) -> bool:
     """Whether the time limit ran out in this case, in the forward pass or in the backward one."""
     errors = [meta.get("error"), (meta.get("grads") or {}).get("error")]
-    return any((e or {}).get("type") == _TimeUp.__name__ for e in errors)
+    return any((e or {}).get("type") == TimeUp.__name__ for e in errors)
 
 
 @dataclass(frozen=True, repr=False)

@@ -6,6 +6,7 @@ import contextlib
 import html
 import math
 import re
+import sys
 import time
 import types
 
@@ -122,7 +123,38 @@ def test_check_stops_an_endless_loop_at_the_time_limit(capsys):
     assert not check(qk_scores, course=short)
     assert time.perf_counter() - t0 < 5, "check() must stop at the first case that runs out of time"
     out = capsys.readouterr().out
-    assert "FAIL qk_scores" in out and "did not finish" in out and "_TimeUp" not in out
+    assert "FAIL qk_scores" in out and "did not finish" in out and "TimeUp" not in out
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["named", "control_hidden_from_the_source"])
+def test_check_imports_what_the_function_imports_before_it_times_it(capsys, tmp_path, monkeypatch, hidden):
+    """A first import that takes longer than the task's limit is done before the cases: the control hides the
+    module's name from the source, so the case imports it itself and runs out of time."""
+    import importlib
+
+    from attnlab import reference
+
+    (tmp_path / "attnlab_check_slow.py").write_text("import time\ntime.sleep(1.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    if hidden:
+
+        def qk_scores(q, k):
+            importlib.import_module("attnlab_check_" + "slow")
+            return reference.qk_scores(q, k)
+    else:
+
+        def qk_scores(q, k):
+            import attnlab_check_slow  # noqa: F401
+
+            return reference.qk_scores(q, k)
+
+    course = load_course()
+    short = course.model_copy(update={"limits": course.limits.model_copy(update={"task_seconds": 0.5})})
+    try:
+        assert bool(check(qk_scores, course=short)) is not hidden, capsys.readouterr().out
+    finally:
+        sys.modules.pop("attnlab_check_slow", None)
 
 
 def test_check_runs_on_any_seed_in_the_full_install(capsys):

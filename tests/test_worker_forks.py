@@ -125,3 +125,44 @@ def test_a_child_that_dies_after_its_last_case_costs_nothing(course):
     assert grader._run_cases(task, cases, replies, tensors) is None
     assert sorted(replies) == sorted(c.id for c in cases) and all(r["status"] == "ok" for r in replies.values())
     assert len(grader.worker.sent) == 1  # no second child was asked for: nothing was left to run
+
+
+#: A qk_scores that imports, in its body, a module whose first import takes 1.5 s (written at load time).
+SLOW_IMPORT = """
+import pathlib, sys, tempfile
+_here = pathlib.Path(tempfile.mkdtemp())
+(_here / "attnlab_slow_import.py").write_text("import time\\ntime.sleep(1.5)\\n")
+sys.path.insert(0, str(_here))
+_right = qk_scores
+
+def qk_scores(q, k):
+    {import_line}
+    return _right(q, k)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "import_line, ahead",
+    [
+        ("import attnlab_slow_import", True),
+        ("__import__('importlib').import_module('attnlab_slow_' + 'import')", False),
+    ],
+    ids=["named", "control_hidden_from_the_source"],
+)
+def test_a_slow_first_import_in_a_function_body_is_not_charged_to_its_task(
+    course, zygote, tmp_path, import_line, ahead
+):
+    """The module is imported while the file loads; the control hides its name from the source, so that it is
+    imported by the task itself, and runs out of the task's 1 s."""
+    from attnlab.grading.grade import grade_paths
+
+    path = tmp_path / "slow_import.py"
+    path.write_text(BASE.read_text() + SLOW_IMPORT.format(import_line=import_line))
+    short = _limits(course, task_seconds=1.0, load_seconds=6.0)
+    (result,) = grade_paths([path], course=short, seed=11, zygote=zygote, task_ids=["qk_scores"])
+    t = task_of(result, "qk_scores")
+    if ahead:
+        assert t["score"] == t["max_score"], t["feedback"]
+    else:
+        assert t["status"] == "timeout", t

@@ -11,5 +11,6 @@ memory holds neither the attnlab package, the reference answers nor the judge.
 - ``replies.py``: the statuses and records both sides of the wire agree on;
 - ``wire.py``: the frames on the private socket;
 - ``figure_data.py``: what a plot drew, as data;
+- ``ahead.py``: the modules a submission imports in function bodies, imported while it loads;
 - ``confine/``: the sandbox a worker enters before it loads anything.
 """

@@ -50,6 +50,7 @@ class Op(StrEnum):
     RUN = "run"
     BYE = "bye"
     CELL = "cell"  # a notebook cell is about to run (so a hang is charged to it)
+    AHEAD = "ahead"  # the cells ran; the modules they import in function bodies are imported now (`ahead`)
     LOADED = "loaded"
     CASE = "case"
     DONE = "done"  # every case of the task was answered

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import figure_data, wire
+from .ahead import import_ahead, modules_named
 from .detectors import CalleeRecorder, Detectors, DeviceDiscipline, _torch_kit
 from .replies import CaseReply, Op, Status, error_info, first_line, student_traceback
 
@@ -208,6 +209,11 @@ class Worker:
                 )
                 if not header["notebook"]:
                     break
+        cells = (c for i, c in enumerate(header["cells"]) if i not in skip)
+        ahead = [n for n in modules_named(cells) if n not in sys.modules]
+        if ahead and header.get("ahead_seconds"):
+            wire.send(self.chan, {"op": Op.AHEAD})  # the parent gives these imports a time of their own
+            import_ahead(ahead, header["ahead_seconds"])
         names = sorted(n for n in header["names"] if n in self.ns)
         wire.send(self.chan, {"op": Op.LOADED, "names": names, "errors": errors})
 

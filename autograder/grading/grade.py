@@ -12,6 +12,7 @@ with the next task.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import secrets
 import time
@@ -110,7 +111,8 @@ class SubmissionGrader:
         after them. A cell that ends the worker (os._exit, a crash) or runs past its limit is left out,
         reported as a load error like a cell that raises, and the load starts again in a fresh worker
         without it, for at most MAX_RESTARTS such cells. In a .py module that ends loading, and so does a
-        notebook that runs past its own limit.
+        notebook that runs past its own limit. The modules that its functions import in their bodies are
+        then imported ahead (``child.ahead``), on a budget of their own that no task is charged for.
         """
         limits = self.course.limits
         while True:
@@ -145,6 +147,7 @@ class SubmissionGrader:
             "filename": self.sub.path.name,
             "names": [t.function for t in self.course.tasks],
             "skip": sorted(self.skipped),
+            "ahead_seconds": limits.load_seconds / 2,
         }
         try:
             self.worker.send(request)
@@ -152,6 +155,9 @@ class SubmissionGrader:
             while header.get("op") == Op.CELL:
                 running = header.get("index")
                 header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
+            if header.get("op") == Op.AHEAD:  # no cell's: their imports keep to half this window by themselves
+                running, whole = None, math.inf
+                header, _ = self.worker.recv(time.monotonic() + limits.load_seconds)
             self.names = header.get("names", [])
             errors = header.get("errors", []) + list(self.skipped.values())
             self.load_errors = self.load_errors or sorted(errors, key=lambda e: e["cell"])
