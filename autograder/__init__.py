@@ -9,12 +9,14 @@ function of an earlier lesson, from the student's own notebook of it), ``pytest_
 the pages staff open). Below them, one folder per trust zone:
 
 - ``child/``: runs beside student code, in a sandboxed child process; imports nothing outside itself;
-- ``grading/``: the trusted parent, which starts those processes and judges what they send back;
+- ``running/``: the trusted parent's side of those processes: it starts them, feeds them and keeps time;
+- ``judging/``: the trusted parent's verdicts on what they send back: scores, diagnoses and words;
+- ``reporting/``: what people read of those verdicts: tables, JSON lines, pictures, the class report;
 - ``answers/``: the cases' answers, the mistake models and the callee replay, never shipped to
   students (nor is ``attnlab.reference``, the reference answers: the student build leaves both out).
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["check", "earlier", "__version__"]
 

@@ -1,8 +1,8 @@
 """`attnlab grade`, `check`, `doctor`, `nbgrader-config`, `hub`, `autograde` and `report`: argument parsing
-only; the work is in `attnlab.grading` (`classrun`, `processes`, `selfcheck`, `class_report`),
+only; the work is in `attnlab.running` (`classrun`, `processes`, `selfcheck`), `attnlab.reporting`,
 `attnlab.nbgrader_plugin`, `attnlab.nbgrader_autograde` and `attnlab.hub.launch`.
 
-What they print suits its reader (`attnlab.grading.report.console_for`): a terminal gets colours and a
+What they print suits its reader (`attnlab.reporting.report.console_for`): a terminal gets colours and a
 progress bar, a file or a pipe gets plain lines, and no table is ever cut or breaks a name, whatever the width
 (`print_whole`).
 
@@ -42,7 +42,7 @@ NO_SELFCHECK = "none in the student build, whose known-correct submission would 
 
 
 def is_student_build() -> bool:
-    """Whether this attnlab is the student build: it has no answers zone (``grading.cases.answers`` is None
+    """Whether this attnlab is the student build: it has no answers zone (``judging.cases.answers`` is None
     there), found here without importing anything heavy."""
     return importlib.util.find_spec(f"{__package__}.answers") is None
 
@@ -168,7 +168,7 @@ def _jobs(text: str) -> int:
 def _class_options(g, results_default: str | None = None) -> None:
     """--jobs, --results and --dask: how `attnlab grade` and `attnlab autograde` grade a class. `results_default`:
     what --results is when not given, in words (none: no results file)."""
-    from .grading.processes import default_jobs  # light: the zygote must start before torch is imported here
+    from .running.processes import default_jobs  # light: the zygote must start before torch is imported here
 
     g.add_argument(
         "--jobs",
@@ -235,8 +235,8 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
     sees, and how a known-correct submission scores here (the self-check, run afresh; none in the student
     build, where "selfcheck" is null)."""
     from .course import CourseError, load_course
-    from .grading.processes import LAYER_NAMES, Zygote
-    from .grading.selfcheck import full, run, why
+    from .running.processes import LAYER_NAMES, Zygote
+    from .running.selfcheck import full, run, why
 
     student = is_student_build()
     try:
@@ -266,7 +266,7 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from .grading.report import console_for, print_whole
+    from .reporting.report import console_for, print_whole
 
     table = Table(title=f"attnlab sandbox (ATTNLAB_SANDBOX={mode})")
     table.add_column("layer", no_wrap=True)
@@ -343,7 +343,7 @@ def autograde(args: argparse.Namespace) -> int:
     except ImportError as e:
         return fail(f"nbgrader is not installed ({e.name}); pip install 'attnlab[nbgrader]'")
     from .course import CourseError
-    from .grading.selfcheck import SelfCheckFailed
+    from .running.selfcheck import SelfCheckFailed
 
     progress = _progress(Console(stderr=True))
     with progress:
@@ -371,9 +371,9 @@ def autograde(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """`attnlab report RESULTS --out DIR`: the class report (attnlab.grading.class_report)."""
-    from .grading.class_report import write_class_report
-    from .grading.results import latest, read_records
+    """`attnlab report RESULTS --out DIR`: the class report (attnlab.reporting.class_report)."""
+    from .reporting.class_report import write_class_report
+    from .running.results import latest, read_records
 
     try:
         records = latest(read_records(args.results))
@@ -407,8 +407,8 @@ def grade(args: argparse.Namespace) -> int:
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]  # checked against the course's, below
-    from .grading.processes import Zygote
-    from .grading.results import expand
+    from .running.found import expand
+    from .running.processes import Zygote
 
     found_in = {p: expand([p]) for p in args.paths}
     found = [f for p in args.paths for f in found_in[p]]
@@ -428,10 +428,10 @@ def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str]
     """Load the course and the results file, read the submissions, check this environment once (the self-check,
     which the student build cannot run), then grade what is not graded yet."""
     from .course import CourseError, load_course
-    from .grading.classrun import ClassRun
-    from .grading.results import ResultsFile
-    from .grading.selfcheck import SelfCheckFailed, ensure
-    from .grading.submission import Unreadable
+    from .running.classrun import ClassRun
+    from .running.results import ResultsFile
+    from .running.selfcheck import SelfCheckFailed, ensure
+    from .running.submission import Unreadable
 
     try:
         course = load_course(args.course)
@@ -482,7 +482,7 @@ def _self_check_read(found):
     """`attnlab check` reads a lesson as the student's kernel runs it: its earlier() lines become the student's own
     earlier lessons, from the notebooks beside it (``attnlab.earlier_lessons``). `attnlab grade` never does."""
     from .earlier_lessons import self_check_submission
-    from .grading.submission import read_submission
+    from .running.submission import read_submission
 
     return self_check_submission(read_submission(found.path))
 
@@ -490,7 +490,7 @@ def _self_check_read(found):
 def _seed(args: argparse.Namespace, course, results) -> int:
     """check: the public seed. grade: --seed, else $ATTNLAB_SECRET_SEED, else the seed the results file was
     graded with (so that a rerun resumes it), else a fresh secret one."""
-    from .grading.classrun import run_seed
+    from .running.classrun import run_seed
 
     if args.command == "check":
         return course.public_seed
@@ -537,7 +537,7 @@ def _grade_all(args: argparse.Namespace, zygote, run) -> int:
 
     from rich.console import Console
 
-    from .grading.report import console_for, json_line, summary, table, write_report
+    from .reporting.report import console_for, json_line, summary, table, write_report
 
     progress = _progress(Console(stderr=True))
     # Where stdout is the terminal that shows the bar, results are printed above the bar, not through it.
@@ -563,7 +563,7 @@ def _grade_all(args: argparse.Namespace, zygote, run) -> int:
 
     backend = None
     if getattr(args, "dask", None):
-        from .grading.dask_grading import dask_backend
+        from .running.dask_grading import dask_backend
 
         try:
             backend = dask_backend(args.dask)

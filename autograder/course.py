@@ -105,7 +105,7 @@ class Course(_Strict):
         own = [t.id for t in self.own_tasks]  # never one of attnlab's own ids: `_course_task` refused those
         if not own:
             return self
-        from .grading.cases import answers
+        from .judging.cases import answers
 
         if answers() is None:
             return self
@@ -139,12 +139,12 @@ def _course_task(task: Task, base: str | os.PathLike | None) -> None:
     """Register the course's own task `task` (its ``module``): in the full install, the module itself, run here on
     the trusted side (``attnlab.task_api``); in the student build, which has no module, the contract the build
     stored with the public cases."""
-    from .grading.cases import answers
+    from .judging.cases import answers
 
     if task.id in TASK_IDS:
         raise ValueError(f"module: task {task.id!r} is one of attnlab's own tasks: give yours another id")
     if answers() is None:
-        from .grading.cases import register_public_task
+        from .judging.cases import register_public_task
 
         register_public_task(task.id)
         return

@@ -119,12 +119,12 @@ def with_earlier_lessons(cells: list[str], here: Path) -> list[str]:
 
 
 def self_check_submission(sub):
-    """A submission (``grading.submission``'s) as ``attnlab check`` and the pytest plugin grade it: its
+    """A submission (``running.submission``'s) as ``attnlab check`` and the pytest plugin grade it: its
     ``earlier()`` lines replaced by the student's own earlier lessons (`with_earlier_lessons`), seen from its
     folder. An unreadable one as it is. Never the trusted grader's: it grades the submitted notebook alone."""
     import dataclasses
 
-    from .grading.submission import Submission
+    from .running.submission import Submission
 
     if not isinstance(sub, Submission):
         return sub

@@ -7,7 +7,7 @@ Two steps:
    (``submitted/<student>/<assignment>/*.ipynb``, or what the config's ``CourseDirectory`` says) is sanitized
    as nbgrader's autograde will sanitize it (`sanitizer`: the course's own sanitize pipeline, which puts
    edited locked cells back), and the code that comes out is graded `jobs` at a time
-   (`attnlab.grading.classrun`), or on a Dask cluster, into the results file, with the seed, course and
+   (`attnlab.running.classrun`), or on a Dask cluster, into the results file, with the seed, course and
    tasks that ``TrustedGrades`` will use: the same key, so step 2 grades nothing. A notebook that cannot be
    read or sanitized is left to step 2, which fails on it as plain ``nbgrader autograde`` does (one error
    line naming it, the submission left to manual grading, exit code 1); the others go on.
@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .course import Course, load_course
-from .grading.results import Found
+from .running.found import Found
 
 if TYPE_CHECKING:
-    from .grading.submission import Submission, Unreadable
+    from .running.submission import Submission, Unreadable
 
 RESULTS = "attnlab_results.jsonl"  # in the course root, next to gradebook.db
 
@@ -118,7 +118,7 @@ def sanitizer(config) -> Callable[[Found], Submission | Unreadable]:
     from nbgrader.converters.autograde import Autograde
     from nbgrader.coursedir import CourseDirectory
 
-    from .grading.submission import Unreadable, notebook_submission, read_notebook, read_submission
+    from .running.submission import Unreadable, notebook_submission, read_notebook, read_submission
 
     coursedir = CourseDirectory(config=config)
     coursedir.root = os.getcwd()
@@ -160,7 +160,7 @@ def log(message: str) -> None:
 def pick_seed(given: int | None, config, results) -> int:
     """--seed, else ``c.TrustedGrades.seed``, else $ATTNLAB_SECRET_SEED, else the results file's last, else a
     fresh secret one: the seed of both steps."""
-    from .grading.classrun import run_seed
+    from .running.classrun import run_seed
 
     configured = config.TrustedGrades.get("seed") if "TrustedGrades" in config else None
     return run_seed(given if given is not None else configured, results)[0]
@@ -179,11 +179,11 @@ def grade_class(
     """Step 1: grade the submitted notebooks into the results file. (its path, the seed, the students whose
     notebook could not be read or sanitized, left to step 2). `progress(item, result, stored)` as in
     `ClassRun.grade`."""
-    from .grading.classrun import ClassRun
-    from .grading.processes import Zygote
-    from .grading.results import ResultsFile
-    from .grading.selfcheck import ensure
-    from .grading.submission import Unreadable
+    from .running.classrun import ClassRun
+    from .running.processes import Zygote
+    from .running.results import ResultsFile
+    from .running.selfcheck import ensure
+    from .running.submission import Unreadable
 
     config = _config()
     course = course_of(config)
@@ -195,7 +195,7 @@ def grade_class(
     path = Path(results or RESULTS).resolve()
     backend = None
     if dask:
-        from .grading.dask_grading import dask_backend
+        from .running.dask_grading import dask_backend
 
         backend = dask_backend(dask)
     zygote = None if dask else Zygote()  # its torch import overlaps the reading of the notebooks

@@ -7,7 +7,7 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
 
 - ``TrustedGrades`` takes the place of nbgrader's ``Execute`` in the autograde pipeline. It grades the
   notebook's code as nbgrader handed it over (after sanitizing, which restores edited and deleted
-  locked cells) with ``attnlab.grading.grade``, in the sandboxed grader child, and rewrites the outputs of every
+  locked cells) with ``attnlab.running.grade``, in the sandboxed grader child, and rewrites the outputs of every
   grade cell whose ``grade_id`` is a course task id: a feedback display (words and, where the task lost
   points, a picture) and an ``execute_result`` that is the trusted score. ``SaveAutoGrades`` then stores
   that number through ``nbgrader.utils.determine_grade``.
@@ -19,7 +19,7 @@ autograde, feedback, export) and takes the scores from the trusted grader instea
   from the gradebook before nbgrader's checks read it, ``ReadableNotebooks`` reads what a hand edit
   left of a notebook's JSON and names a file that is not JSON, and the trusted grader grades the code
   whatever the metadata said. The worker that runs that code never sees the hidden tests that autograde
-  restores (``attnlab.grading.submission.worker_view``).
+  restores (``attnlab.running.submission.worker_view``).
 - Nothing a student wrote runs in a page that shows their notebook. ``InertNotebook`` (``attnlab.inert``)
   is autograde's last step, and a preprocessor of every HTML page nbconvert makes with this configuration
   (the formgrader's view, the feedback): outputs keep text and verified images, markdown is sanitized.
@@ -63,9 +63,9 @@ from nbgrader.preprocessors import (
 from traitlets import Bool, Dict, Enum, Integer, Unicode
 
 from .course import Course, load_course
-from .grading import selfcheck
-from .grading.submission import notebook_submission, repair_notebook_json, worker_view
 from .inert import describe, inert_notebook, is_plain_id
+from .running import selfcheck
+from .running.submission import notebook_submission, repair_notebook_json, worker_view
 
 FEEDBACK = "{task}: {score:g}/{max_score:g} {status}\n{feedback}"
 GRADED_OUTSIDE = "Graded by attnlab's trusted grader, which runs your code outside this notebook's kernel."
@@ -93,7 +93,7 @@ def _shared_zygote():
         _zygote.close()
         _zygote = None
     if _zygote is None:
-        from .grading.processes import Zygote
+        from .running.processes import Zygote
 
         _zygote = Zygote()
         atexit.register(_zygote.close)
@@ -104,7 +104,7 @@ def _results_file(path: str | None):
     """The results file at `path`, opened once per process (closed at exit); None without a path."""
     if not path:
         return None
-    from .grading.results import ResultsFile
+    from .running.results import ResultsFile
 
     key = str(Path(path).resolve())
     if key not in _results:
@@ -116,7 +116,7 @@ def _results_file(path: str | None):
 def _run_seed(configured: int | None) -> int:
     """TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else one fresh secret seed for the whole run."""
     global _seed
-    from .grading.grade import secret_seed
+    from .running.grade import secret_seed
 
     if configured is not None:
         return int(configured)
@@ -172,7 +172,7 @@ class TrustedGrades(Execute):
     results = Unicode(
         None,
         allow_none=True,
-        help="attnlab's results file (attnlab.grading.results; `attnlab autograde` sets it): a notebook whose "
+        help="attnlab's results file (attnlab.running.results; `attnlab autograde` sets it): a notebook whose "
         "grade it holds for this course, seed and tasks is not graded again, and every new grade is added.",
     ).tag(config=True)
 
@@ -259,8 +259,8 @@ class TrustedGrades(Execute):
                 )
 
     def _write_trusted_grades(self, submitted, graded: list, course: Course, zygote, resources) -> None:
-        from .grading.classrun import grade_or_reuse
-        from .grading.results import Found
+        from .running.classrun import grade_or_reuse
+        from .running.found import Found
 
         ids = [c.metadata.nbgrader["grade_id"] for c in graded]
         wanted = [t.id for t in course.tasks if t.id in ids]

@@ -61,9 +61,9 @@ def run_in_process(fn, task, course, seed: int):
     from .child.detectors import Detectors
     from .child.replies import Status, error_info
     from .child.worker import Worker
-    from .grading.cases import make_cases
-    from .grading.forbidden import runtime_patterns
-    from .grading.judge import judge_task
+    from .judging.cases import make_cases
+    from .judging.judge import judge_task
+    from .judging.patterns import runtime_patterns
 
     worker = Worker(None)
     worker.ns = getattr(fn, "__globals__", None) or getattr(getattr(fn, "forward", None), "__globals__", {})
@@ -211,7 +211,7 @@ def _explain(result) -> None:
         return
     from IPython.display import Image, display
 
-    from .grading.pictures import task_png
+    from .reporting.pictures import task_png
 
     display(hint_bundle(result.feedback), raw=True)
     png = task_png(result)

@@ -120,10 +120,10 @@ class TaskItem(pytest.Item):
         if key not in cache:
             from .course import load_course
             from .earlier_lessons import self_check_submission
-            from .grading.grade import grade_submissions
-            from .grading.processes import Zygote
-            from .grading.selfcheck import SelfCheckFailed, ensure
-            from .grading.submission import load_submission
+            from .running.grade import grade_submissions
+            from .running.processes import Zygote
+            from .running.selfcheck import SelfCheckFailed, ensure
+            from .running.submission import load_submission
 
             course = load_course(self.config.getoption("--attn-course"))
             seed = self.config.getoption("--attn-seed")

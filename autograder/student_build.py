@@ -11,14 +11,15 @@ holds neither. Its import name is still ``attnlab``, so the lessons work unchang
 cases, ``attnlab check`` and the plugin in the same sandboxed child process as the grader:
 
 - **What it ships.** By folder (`student_files`): the package's root modules that check(), ``attnlab
-  check`` and the pytest plugin need (`SHIPPED_FILES`), the ``child/`` and ``grading/`` zones whole, and
-  the course.yml it was built for; and the console script ``attnlab`` and the plugin's ``pytest11`` entry
-  point (`STUDENT_ENTRY_POINTS`). Never the answers zone, ``answers/``, nor ``reference/``, nor this
-  builder: they are not on the list, and a wheel that holds one is refused (`unexpected_members`). The
-  nbgrader plugin and ``hub/`` stay out too: they serve instructors.
+  check`` and the pytest plugin need (`SHIPPED_FILES`), the ``child/`` zone and the trusted parent's three
+  rooms (``judging/``, ``running/``, ``reporting/``) whole, and the course.yml it was built for; and the
+  console script ``attnlab`` and the plugin's ``pytest11`` entry point (`STUDENT_ENTRY_POINTS`). Never the
+  answers zone, ``answers/``, nor ``reference/``, nor this builder: they are not on the list, and a wheel
+  that holds one is refused (`unexpected_members`). The nbgrader plugin and ``hub/`` stay out too: they
+  serve instructors.
 - **Its CLI.** The same ``attnlab.cli``, which there offers ``attnlab check`` and ``attnlab doctor``;
   ``attnlab grade`` and the instructors' commands answer in one line that they need the full install.
-  Nor is there a self-check (`grading.selfcheck`): its known-correct submission would be the reference.
+  Nor is there a self-check (`running.selfcheck`): its known-correct submission would be the reference.
 - **The public cases, as data.** ``public_cases.json`` (each case's spec, label and names) and
   ``public_cases.safetensors`` (its input tensors, the reference's outputs and gradients, and the output
   of every mistake model the diagnosis rules compare with, ``answers.applicable``), computed here from
@@ -76,6 +77,7 @@ HERE = Path(__file__).resolve().parent
 #: What the student build ships: these modules of the package's root, and these zones whole.
 SHIPPED_FILES = (
     "__init__.py",
+    "version.py",
     "notebook_check.py",
     "course.py",
     "tasks.py",
@@ -85,7 +87,7 @@ SHIPPED_FILES = (
     "exchange.py",  # nbgrader's submit as the hub's students' servers configure it
     "earlier_lessons.py",  # from attnlab import earlier: a later lesson reads an earlier one's function
 )
-SHIPPED_FOLDERS = ("child", "grading")
+SHIPPED_FOLDERS = ("child", "judging", "running", "reporting")
 
 #: What it never ships (the answers zone, the reference, the lessons' sources with their solutions and hidden
 #: tests, this builder); `unexpected_members` refuses a wheel that holds one.
@@ -161,7 +163,7 @@ def write_public_cases(package: Path, course: Course) -> None:
     from safetensors.torch import save_file
 
     # Imported here, not at the top: they import torch, which `source_digest` (attnlab hub) does not need.
-    from .grading.cases import (
+    from .judging.cases import (
         PUBLIC_CASES,
         PUBLIC_TENSORS,
         SCHEMA,
@@ -272,7 +274,7 @@ def _pyproject() -> str:
     def s(text: str) -> str:
         return json.dumps(text)  # a JSON string is a valid TOML basic string
 
-    from .grading.cases import PUBLIC_CASES, PUBLIC_TENSORS
+    from .judging.cases import PUBLIC_CASES, PUBLIC_TENSORS
 
     deps = ",\n".join(f"    {s(r)}" for r in _requires())
     groups = {"console_scripts": "[project.scripts]", "pytest11": "[project.entry-points.pytest11]"}

@@ -29,7 +29,7 @@ and course.yml names it (a path relative to course.yml)::
   student build holds the public seed's cases as data, with the contract; never this module.
 - **Named slips** (optional): a `Slip` rebuilds the student's outputs with one mistake put in; where a
   student's outputs match it on a failing case, the feedback names it in the slip's own words. Without any,
-  the describer (``attnlab.grading.describe``) still says how a wrong output relates to the expected one:
+  the describer (``attnlab.judging.describe``) still says how a wrong output relates to the expected one:
   off by a factor, heads in reverse order, shifted by one, a sign flipped.
 - **Knobs** (optional): ``TaskSpec.knobs`` says a setting of the reference in words; ``knob_model(name,
   value, case)`` computes the reference with it turned, for the describer to compare with.
@@ -43,7 +43,7 @@ for every task of course.yml with a ``module``; in the student build it register
 public cases.
 
 May import the contract (``attnlab.tasks``) and the grading side's Case and catalogue, and reaches the answers
-zone, whose public face this is, through its one door (``grading.cases.answers``); the student build ships
+zone, whose public face this is, through its one door (``judging.cases.answers``); the student build ships
 none of it, and importing it there says so in one line.
 """
 
@@ -59,10 +59,11 @@ from pathlib import Path
 
 import torch
 
-from .grading.cases import Case, answers, forget_cases, make_cases
+from .judging.case import Case
+from .judging.cases import answers, forget_cases, make_cases
 from .tasks import TASK_IDS, TASKS, Knob, Slip, Task, TaskSpec, register_spec
 
-_ZONE = answers()  # the answers zone, through its one door (``grading.cases.answers``)
+_ZONE = answers()  # the answers zone, through its one door (``judging.cases.answers``)
 if _ZONE is None:
     raise ImportError("attnlab.task_api needs the full install (the instructors'): this is the student build")
 REGISTRY, Draw, f64, grads_of, rebound = _ZONE.REGISTRY, _ZONE.Draw, _ZONE.f64, _ZONE.grads_of, _ZONE.rebound
@@ -197,8 +198,8 @@ def load_task(path: str | Path) -> Task:
 def install(task: Task) -> None:
     """Register `task` everywhere attnlab looks a task up. A built-in task's id cannot be taken; installing the
     same course task again (course.yml loaded twice) replaces it."""
-    from .grading import diagnose
-    from .grading.forbidden import NEEDS
+    from .judging import diagnose
+    from .judging.excuses import NEEDS
 
     tid = task.spec.id
     if tid in TASK_IDS:
@@ -255,7 +256,7 @@ def check_task(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -
 
 def uninstall(task_id: str) -> None:
     """Take a course task out of every registry `install` put it in (a test's clean-up; a second course)."""
-    from .grading import diagnose
+    from .judging import diagnose
 
     if task_id in TASK_IDS:
         raise TaskError(f"task {task_id!r} is one of attnlab's own tasks")
@@ -295,7 +296,7 @@ def installed(task_id: str) -> Task:
 
 def solution_source(task: Task) -> str:
     """The reference as a student's file would hold it, for the self-check's known-correct submission
-    (``attnlab.grading.selfcheck``) and the student build's leak scan: the reference function and every function
+    (``attnlab.running.selfcheck``) and the student build's leak scan: the reference function and every function
     of its module it calls, in the order the module defines them, after the modules they use (``import numpy as
     np``) and the module's plain constants they read (``OFFSET = 1``). The sandboxed child, which cannot import
     attnlab, runs it after attnlab's own reference, which defines qk_scores, softmax_with_temperature, causal_mask

@@ -16,7 +16,7 @@ report and the diagnosis catalogue.
 
 Adding one of attnlab's own means: its module in ``answers/tasks/`` (listed in that package's ``__init__``),
 its reference in ``reference/attention.py`` (which the lessons' solutions and the self-check run), its
-diagnosis rules where it has some (``grading/rules/<task id>.py``: they are public, so the student build carries
+diagnosis rules where it has some (``judging/rules/<task id>.py``: they are public, so the student build carries
 them),
 and ``python -m attnlab.answers.tasks`` to write its contract here.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Knob:
     """A setting of a task's reference that a student may have set otherwise: the describer
-    (``attnlab.grading.describe``) tries each value and names the one that gives the student's numbers.
+    (``attnlab.judging.describe``) tries each value and names the one that gives the student's numbers.
 
     The words are public (they go into a hint); how the reference is run with the knob turned is not
     (``attnlab.answers.knobs``), since the reference is one turn away."""
@@ -62,7 +62,7 @@ class TaskSpec:
     #: What to compute instead of a placeholder (the ``constant_output`` diagnosis).
     todo: str = "compute the output from the inputs"
     #: What its computation cannot do without ("matmul", "exp"): right values whose op trace lacks it were not
-    #: watched (the canary, ``attnlab.grading.forbidden.trace_gap``). () asks for any op at all; None checks nothing.
+    #: watched (the canary, ``attnlab.judging.excuses.trace_gap``). () asks for any op at all; None checks nothing.
     computes: tuple[str, ...] | None = None
     #: The lesson that teaches it, as its folder and notebook are named: later lessons read it from there
     #: (``attnlab.earlier_lessons``).
@@ -125,7 +125,7 @@ class Task:
     knob_model: Callable | None = None
     #: knob_fits(name, value, case) -> whether the knob is worth trying on the case; without it, every knob is.
     knob_fits: Callable | None = None
-    #: For rules of the diagnosis catalogue (``grading/rules/``, attnlab's own tasks): mistake_models(case) ->
+    #: For rules of the diagnosis catalogue (``judging/rules/``, attnlab's own tasks): mistake_models(case) ->
     #: the mistake models that apply to a case ("wrong_dim:0"), and mistake_model(case, id, argument) -> what one
     #: gives, the one output the rules compare. Written against the reference's module as ``ref``, which the
     #: callee replay may stand in for.

@@ -5,7 +5,7 @@
 Both commands run as fresh processes, alternately, REPEAT times each; the table shows their medians side by
 side and the ratio. The target is a ratio of at most 1.5: grading one file from cold should cost little more
 than starting torch. One untimed run of each comes first, so that the file cache is warm and the self-check's
-verdict is cached (`attnlab.grading.selfcheck`): what is timed is a grade, not the once-per-environment check.
+verdict is cached (`attnlab.running.selfcheck`): what is timed is a grade, not the once-per-environment check.
 `benchmarks/grade_one.py` times the same next to the sandbox's cost and a class of four.
 """
 

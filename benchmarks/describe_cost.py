@@ -38,9 +38,9 @@ def main() -> None:
     torch.set_num_threads(1)  # the zygote forks this process
     import run as unforeseen
     from attnlab.course import load_course
-    from attnlab.grading import judge
-    from attnlab.grading.grade import grade_paths
-    from attnlab.grading.processes import Zygote
+    from attnlab.judging import judge
+    from attnlab.running.grade import grade_paths
+    from attnlab.running.processes import Zygote
 
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)

@@ -27,7 +27,7 @@ section() { printf '\n## %s\n' "$1"; }
   section "install (pip --no-index, from wheels/)"
   # --no-deps: the wheels are exactly what the image lacks; torch, numpy, matplotlib and the rest are there.
   if ! "$PYTHON" -m pip install --quiet --no-index --no-deps ${WHEELS:-wheels}/*.whl 2>&1 \
-      || ! "$PYTHON" -c 'import attnlab.cli, attnlab.grading.grade, nbformat, pydantic, safetensors, rich, yaml' 2>&1; then
+      || ! "$PYTHON" -c 'import attnlab.cli, attnlab.running.grade, nbformat, pydantic, safetensors, rich, yaml' 2>&1; then
     echo "FAIL the install from wheels/ failed: run 'make gpu-wheels' where there is a network, and carry wheels/"
     exit 1
   fi

@@ -95,7 +95,7 @@ def course():
 
 @pytest.fixture(scope="session")
 def zygote():
-    from attnlab.grading.processes import Zygote
+    from attnlab.running.processes import Zygote
 
     z = Zygote()
     yield z
@@ -105,7 +105,7 @@ def zygote():
 @pytest.fixture(scope="session")
 def grade(course, zygote):
     """grade(path, tasks=None, seed=...) -> the result dict, through the real child process."""
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     def run(path, tasks=None, seed=11):
         (result,) = grade_paths([path], course=course, seed=seed, task_ids=tasks, zygote=zygote)

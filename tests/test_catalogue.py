@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from attnlab.grading.diagnose import CATALOGUE
+from attnlab.judging.diagnose import CATALOGUE
 from conftest import SUBMISSIONS, build, expectation, task_of
 
 MISTAKES = sorted((SUBMISSIONS / "mistakes").glob("*.py"))
@@ -66,7 +66,7 @@ def test_every_mistake_model_stands_for_an_id_of_its_task():
     """The diagnosis rules compare with mistake models (attnlab.answers), named by the id they prove;
     the student build precomputes every one that `applicable` lists, on every public case."""
     from attnlab.course import load_course
-    from attnlab.grading.cases import answers, make_cases
+    from attnlab.judging.cases import answers, make_cases
 
     models, course = answers(), load_course()
     seen = set()
@@ -88,7 +88,7 @@ def test_knob_models_are_the_knobs_the_spec_declares():
     """Each knob model ("knob:NAME=VALUE", attnlab.answers.knobs) is a choice of a knob in its task's spec, computes
     an output of the shape the knob's output may take, and turns the reference somewhere: on some case it differs."""
     from attnlab.course import load_course
-    from attnlab.grading.cases import answers, make_cases
+    from attnlab.judging.cases import answers, make_cases
     from attnlab.tasks import TASKS
 
     models, course = answers(), load_course()

@@ -24,9 +24,10 @@ TASK_IDS = ["qk_scores", "softmax_with_temperature", "causal_mask", "attention"]
 skip_without_browser()
 
 from attnlab.course import load_course  # noqa: E402
-from attnlab.grading.class_report import hint, write_class_report  # noqa: E402
-from attnlab.grading.grade import grade_paths  # noqa: E402
-from attnlab.grading.results import Found, make_record  # noqa: E402
+from attnlab.reporting.class_report import hint, write_class_report  # noqa: E402
+from attnlab.running.found import Found  # noqa: E402
+from attnlab.running.grade import grade_paths  # noqa: E402
+from attnlab.running.results import make_record  # noqa: E402
 
 
 @pytest.fixture(scope="module")

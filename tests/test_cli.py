@@ -92,8 +92,8 @@ def test_an_unreadable_path_among_many_gets_its_own_line_and_the_others_are_grad
 
 
 def test_the_python_api_keeps_going_as_the_command_does(tmp_path, course, zygote):
-    from attnlab.grading.grade import grade_paths
-    from attnlab.grading.submission import InputError
+    from attnlab.running.grade import grade_paths
+    from attnlab.running.submission import InputError
 
     broken, nowhere = _unreadable(tmp_path)
     with pytest.raises(InputError, match="no such file"):

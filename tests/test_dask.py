@@ -1,4 +1,4 @@
-"""Grading a class on a Dask cluster (``attnlab.grading.dask_grading``): the same grades as one machine gives,
+"""Grading a class on a Dask cluster (``attnlab.running.dask_grading``): the same grades as one machine gives,
 each submission once, even when a Dask worker is killed mid-run."""
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from conftest import REPO, SUBMISSIONS, build
 
 distributed = pytest.importorskip("distributed")
 
-from attnlab.grading import dask_grading  # noqa: E402
-from attnlab.grading.classrun import ClassRun  # noqa: E402
-from attnlab.grading.dask_grading import PLUGIN_NAME, ZygotePlugin, dask_backend  # noqa: E402
-from attnlab.grading.processes import _remove as remove  # noqa: E402
-from attnlab.grading.results import Found, ResultsFile, expand  # noqa: E402
+from attnlab.running import dask_grading  # noqa: E402
+from attnlab.running.classrun import ClassRun  # noqa: E402
+from attnlab.running.dask_grading import PLUGIN_NAME, ZygotePlugin, dask_backend  # noqa: E402
+from attnlab.running.found import Found, expand  # noqa: E402
+from attnlab.running.processes import _remove as remove  # noqa: E402
+from attnlab.running.results import ResultsFile  # noqa: E402
 
 SEED = 7
 TASKS = ["qk_scores", "softmax_with_temperature", "causal_mask", "attention"]  # what the mistakes below get wrong
@@ -182,7 +183,7 @@ def test_the_plugin_replaces_a_dead_zygote_and_closes_its_own(monkeypatch, cours
 
 
 def test_a_failed_self_check_on_a_worker_names_the_worker(monkeypatch, course):
-    from attnlab.grading.selfcheck import SelfCheckFailed
+    from attnlab.running.selfcheck import SelfCheckFailed
 
     def refuse(zygote, course, device):
         raise SelfCheckFailed("refusing to grade: a known-correct submission scores 0/100 on this machine")

@@ -176,7 +176,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def mistake_diagnoses():
     """The diagnoses of the mistake file graded by this test process's own install, to compare with."""
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     (result,) = grade_paths([EXAMPLES / MISTAKE], course=_course(), seed=SEED)
     return {t["id"]: t["diagnoses"] for t in result["tasks"]}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from attnlab.grading.forbidden import runtime_patterns, scan_source
+from attnlab.judging.patterns import runtime_patterns
+from attnlab.judging.scan import scan_source
 from conftest import task_of
 
 DEFAULT = [
@@ -110,9 +111,9 @@ def test_the_scan_reads_names_built_from_pieces(name):
 
 @pytest.mark.parametrize("name", sorted(HIDDEN))
 def test_runtime_layers_catch_what_the_scan_does_not(name, grade, tmp_path, monkeypatch):
-    import attnlab.grading.grade
+    import attnlab.running.grade
 
-    monkeypatch.setattr(attnlab.grading.grade, "scan_source", lambda cells, forbidden: {})
+    monkeypatch.setattr(attnlab.running.grade, "scan_source", lambda cells, forbidden: {})
     path = tmp_path / f"{name}.py"
     path.write_text(HIDDEN[name])
     result = grade(path, tasks=["softmax_with_temperature"])
@@ -122,7 +123,7 @@ def test_runtime_layers_catch_what_the_scan_does_not(name, grade, tmp_path, monk
 
 
 def test_course_can_allow_a_call_per_task(course, zygote, tmp_path):
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     path = tmp_path / "uses_softmax.py"
     path.write_text(

@@ -31,7 +31,7 @@ def grade_with_course_limits(zygote):
     """conftest's `grade`, with the course's own time limits rather than the suite's short ones: a worker's
     first CUDA op starts the driver, which takes seconds on some machines."""
     from attnlab.course import load_course
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     course = load_course()
 

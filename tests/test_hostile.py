@@ -168,24 +168,24 @@ def connections(listener: socket.socket) -> int:
 @pytest.fixture
 def scan_off(monkeypatch):
     """The grader with its source scan switched off: what the runtime detectors and the canary catch alone."""
-    import attnlab.grading.grade
+    import attnlab.running.grade
 
-    monkeypatch.setattr(attnlab.grading.grade, "scan_source", lambda cells, forbidden: {})
+    monkeypatch.setattr(attnlab.running.grade, "scan_source", lambda cells, forbidden: {})
 
 
 @pytest.fixture
 def old_excuse(monkeypatch):
     """The grader's former rule for callees: a forbidden call inside any callee was the callee's to answer for."""
-    import attnlab.grading.judge
+    import attnlab.judging.judge
 
-    monkeypatch.setattr(attnlab.grading.judge, "excused", lambda callee, status, contract: True)
+    monkeypatch.setattr(attnlab.judging.judge, "excused", lambda callee, status, contract: True)
 
 
 @pytest.fixture(scope="module")
 def grade_unconfined(course):
     """Like `grade`, in a child process whose sandbox is off: the controls."""
-    from attnlab.grading.grade import grade_paths
-    from attnlab.grading.processes import Zygote
+    from attnlab.running.grade import grade_paths
+    from attnlab.running.processes import Zygote
 
     zygote = Zygote("off", warn=False)
 
@@ -293,7 +293,7 @@ def test_output_flood_is_capped(grade, tmp_path, course):
     result = grade(build(HOSTILE / "output_flood.py", tmp_path), tasks=["qk_scores", "causal_mask"])
     assert all(t["score"] == t["max_score"] for t in result["tasks"]), result["tasks"]
     # The parent kept at most output_kb of each stream, and the JSON shows the start and says what it cut.
-    from attnlab.grading.grade import OUTPUT_CHARS
+    from attnlab.running.grade import OUTPUT_CHARS
 
     assert len(result["output"]) < OUTPUT_CHARS + 100
     assert "x" * 200 in result["output"] and "more characters not shown" in result["output"]
@@ -425,7 +425,7 @@ def _zero_for_forbidden(result: dict, task_id: str) -> dict:
 
 
 def test_replaced_detectors_gain_nothing(grade, tmp_path, course):
-    from attnlab.grading.forbidden import scan_source
+    from attnlab.judging.scan import scan_source
 
     path = hostile("detectors_replaced.py", tmp_path)
     result = grade(path, tasks=["multi_head_attention"])

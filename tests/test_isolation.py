@@ -18,7 +18,7 @@ def test_worker_memory_holds_no_reference_or_judge(grade, tmp_path):
 
 def test_the_child_zone_loads_as_a_package_of_its_own():
     """As the zygote loads it (BOOT): every module under child/ imports, and nothing of attnlab comes with it."""
-    from attnlab.grading.processes import CHILD, LOAD_CHILD
+    from attnlab.running.processes import CHILD, LOAD_CHILD
 
     code = LOAD_CHILD + (
         "import pkgutil\n"

@@ -206,7 +206,7 @@ def read_gradebook(root: Path, course_id: str, pairs: list) -> dict:
 
 
 def trusted_scores(paths: dict, course, seed: int, zygote) -> dict:
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     out = {}
     for lesson in LESSONS:

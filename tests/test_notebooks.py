@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from attnlab.course import load_course
-from attnlab.grading.forbidden import scan_source
+from attnlab.judging.scan import scan_source
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 

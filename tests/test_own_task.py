@@ -128,7 +128,7 @@ def test_check_in_the_student_build_says_what_the_grader_says_and_it_holds_no_li
 
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1])\n"
-        "import attnlab.grading.cases as c\n"
+        "import attnlab.judging.cases as c\n"
         "from attnlab.notebook_check import verdict, _judged\n"
         "import correct, slopes_reversed\n"
         "out = {'answers': c.answers() is not None}\n"
@@ -176,7 +176,7 @@ def test_nbgrader_grades_the_courses_own_lesson_with_the_trusted_scores(tmp_path
     right, and one with the heads' slopes reversed, whose feedback names it."""
     import yaml
     from attnlab.course import load_course
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
     from attnlab.task_api import uninstall
 
     root = tmp_path / "course"

@@ -7,14 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from attnlab.grading.diagnose import TITLES
+from attnlab.judging.diagnose import TITLES
 from conftest import REPO, SUBMISSIONS, build
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_grade_draws_each_task_that_lost_points(course, zygote, tmp_path):
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     paths = [
         build(SUBMISSIONS / "mistakes" / name, tmp_path)
@@ -70,8 +70,8 @@ def test_report_folder_holds_json_and_pngs_that_it_names(tmp_path):
 def test_figure_shows_yours_expected_and_difference():
     import torch
     from attnlab.course import load_course
-    from attnlab.grading.pictures import task_figure
     from attnlab.notebook_check import run_in_process
+    from attnlab.reporting.pictures import task_figure
 
     def qk_scores(q, k):
         return q @ k.transpose(-2, -1)
@@ -92,8 +92,8 @@ def test_figure_shows_yours_expected_and_difference():
 
 def test_figure_has_its_own_agg_canvas_and_makes_a_png():
     from attnlab.course import load_course
-    from attnlab.grading.pictures import task_figure, task_png
     from attnlab.notebook_check import run_in_process
+    from attnlab.reporting.pictures import task_figure, task_png
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     def qk_scores(q, k):
@@ -107,8 +107,8 @@ def test_figure_has_its_own_agg_canvas_and_makes_a_png():
 
 def test_an_encoding_is_drawn_as_positions_by_features():
     from attnlab.course import load_course
-    from attnlab.grading.pictures import task_figure
     from attnlab.notebook_check import run_in_process
+    from attnlab.reporting.pictures import task_figure
 
     def positional_encoding(seq_len, d_model, device=None):  # cos in the even columns: pe_sin_cos_swapped
         import torch

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from attnlab.child.figure_data import axes_from_return, describe_axes  # noqa: E402
-from attnlab.grading.plot_judge import judge_plot  # noqa: E402
+from attnlab.judging.plot_judge import judge_plot  # noqa: E402
 from attnlab.reference import plot_attention  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -324,7 +324,7 @@ def test_axes_from_return():
 
 
 @pytest.mark.parametrize(
-    "name, allowed", [("child/figure_data", {"numpy", "matplotlib"}), ("grading/plot_judge", {"numpy"})]
+    "name, allowed", [("child/figure_data", {"numpy", "matplotlib"}), ("judging/plot_judge", {"numpy"})]
 )
 def test_imports_stay_small(name, allowed):
     """figure_data runs next to student code (no torch, no attnlab); plot_judge needs numpy only."""

@@ -24,8 +24,8 @@ import attnlab
 import pytest
 from attnlab.child import confine
 from attnlab.course import load_course
-from attnlab.grading.processes import LAYER_NAMES, Zygote, hidden_paths
-from attnlab.grading.submission import Submission
+from attnlab.running.processes import LAYER_NAMES, Zygote, hidden_paths
+from attnlab.running.submission import Submission
 from conftest import REPO
 
 CONFINE = Path(confine.__file__)
@@ -342,7 +342,7 @@ def test_seccomp_program_for_each_architecture(monkeypatch, arch):
 
 @pytest.mark.slow
 def test_only_one_warning_line_for_a_weaker_sandbox(monkeypatch, capsys):
-    from attnlab.grading import processes as sandbox
+    from attnlab.running import processes as sandbox
 
     monkeypatch.setattr(sandbox, "_warned", False)
     with Zygote("landlock") as zygote:

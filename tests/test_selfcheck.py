@@ -1,4 +1,4 @@
-"""The self-check: no grading where a known-correct submission would lose points (``attnlab.grading.selfcheck``)."""
+"""The self-check: no grading where a known-correct submission would lose points (``attnlab.running.selfcheck``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 from attnlab.course import load_course
-from attnlab.grading import selfcheck
+from attnlab.running import selfcheck
 from conftest import REPO
 
 EXAMPLE = REPO / "assignments" / "examples" / "correct.py"

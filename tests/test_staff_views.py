@@ -130,8 +130,8 @@ def submit(root: Path, student: str, nb) -> Path:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    from attnlab.grading.class_report import write_class_report
-    from attnlab.grading.results import latest, read_records
+    from attnlab.reporting.class_report import write_class_report
+    from attnlab.running.results import latest, read_records
     from nbgrader.api import Gradebook
 
     env = {**os.environ, "ATTNLAB_SECRET_SEED": "7"}
@@ -400,8 +400,8 @@ def test_control_nbgraders_own_students_page_runs_a_hostile_id(browser, tmp_path
 
 
 def test_control_the_report_without_escaping_or_its_policy_runs_the_hostile_id(course, browser, tmp_path, monkeypatch):
-    from attnlab.grading import class_report
-    from attnlab.grading.results import latest, read_records
+    from attnlab.reporting import class_report
+    from attnlab.running.results import latest, read_records
 
     records = latest(read_records(course["root"] / "attnlab_results.jsonl"))
     monkeypatch.setattr(class_report, "_esc", lambda x: str(x))

@@ -39,7 +39,7 @@ import pytest
 import torch
 from attnlab import __version__, cli
 from attnlab.course import load_course
-from attnlab.grading.cases import answers, cases_from_data, cases_to_data, contract_params, make_cases
+from attnlab.judging.cases import answers, cases_from_data, cases_to_data, contract_params, make_cases
 from attnlab.notebook_check import case_devices
 from attnlab.student_build import (
     STUDENT_ENTRY_POINTS,
@@ -124,7 +124,7 @@ def test_wheel_holds_check_and_the_public_cases_and_no_answers(wheel):
         manifest = json.loads(z.read("attnlab/public_cases.json"))
     assert {
         "attnlab/notebook_check.py",
-        "attnlab/grading/judge.py",
+        "attnlab/judging/judge.py",
         "attnlab/child/worker.py",
         "attnlab/course.yml",
         "attnlab/public_cases.safetensors",
@@ -359,7 +359,7 @@ for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build"):
 from attnlab import check
 from attnlab.course import load_course
 from attnlab.notebook_check import run_in_process
-from attnlab.grading.pictures import task_figure
+from attnlab.reporting.pictures import task_figure
 
 subs = sys.argv[1]
 course = load_course()
@@ -428,7 +428,7 @@ def test_student_check_has_only_the_public_seed(student_facts):
 
 EVERY_MISTAKE = r"""
 import json, sys, types
-from attnlab.grading.cases import answers
+from attnlab.judging.cases import answers
 from attnlab.course import load_course
 from attnlab.notebook_check import run_in_process
 

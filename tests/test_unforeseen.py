@@ -1,7 +1,7 @@
 """The slips no rule was written for (tests/submissions/unforeseen/), through the real grader: each loses points
 on its task, is named by the catalogue id its file lists, and gets the very feedback docs/unforeseen.md shows.
 
-The describer (attnlab.grading.describe) names them; its rules are pinned one by one in tests/unit/test_describe.py.
+The describer (attnlab.judging.describe) names them; its rules are pinned one by one in tests/unit/test_describe.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ SLIPS = unforeseen.slips()
 
 
 def test_the_slips_span_every_task_and_the_docs_list_each_one():
-    from attnlab.grading.diagnose import CATALOGUE
+    from attnlab.judging.diagnose import CATALOGUE
     from attnlab.tasks import TASK_IDS
 
     assert len(SLIPS) >= 25 and {s.task for s in SLIPS} == set(TASK_IDS)
@@ -36,7 +36,7 @@ def test_nine_in_ten_slips_nobody_wrote_a_rule_for_are_named():
 @pytest.mark.slow
 @pytest.mark.parametrize("slip", SLIPS, ids=[s.name for s in SLIPS])
 def test_a_slip_nobody_wrote_a_rule_for_is_named(slip, course, zygote, tmp_path):
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     task = unforeseen.grade(slip, lambda *a, **k: grade_paths(*a, course=course, zygote=zygote, **k), tmp_path)
     assert task["score"] < task["max_score"], task

@@ -27,7 +27,7 @@ def _notebook(tmp_path, cells: list[str]):
 
 @pytest.mark.slow
 def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path):
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     path = build(SUBMISSIONS / "hostile" / "slow_crash.py", tmp_path)
     zygote.ready()
@@ -49,7 +49,7 @@ def test_a_slow_load_then_crashing_tasks_cost_one_load(course, zygote, tmp_path)
 @pytest.mark.slow
 def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path):
     """Each cell is within the per-cell limit; all of them together are not within one cell's limit."""
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)", BASE.read_text()])
     slow = _limits(course, load_seconds=1.0, notebook_load_seconds=30)
@@ -60,7 +60,7 @@ def test_a_correct_notebook_with_slow_cells_scores_full(course, zygote, tmp_path
 
 @pytest.mark.slow
 def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     path = _notebook(tmp_path, ["import time\ntime.sleep(0.6)", "time.sleep(0.6)", "time.sleep(0.6)", BASE.read_text()])
     capped = _limits(course, load_seconds=1.0, notebook_load_seconds=1.2)
@@ -73,7 +73,7 @@ def test_a_notebook_past_its_whole_limit_says_so(course, zygote, tmp_path):
 @pytest.mark.slow
 def test_a_timeout_in_one_task_keeps_the_submission_loaded(course, zygote, tmp_path):
     """The worker kills the task's child at the limit and stays loaded: the next task needs no reload."""
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     text = (
         'print("attnlab-test: loading", flush=True)\n'
@@ -109,9 +109,9 @@ class _ScriptedWorker:
 
 def test_a_child_that_dies_after_its_last_case_costs_nothing(course):
     """Every case answered, then the child dies before it says done: nothing is lost and nothing breaks."""
-    from attnlab.grading.cases import make_cases
-    from attnlab.grading.grade import SubmissionGrader
-    from attnlab.grading.submission import Submission
+    from attnlab.judging.cases import make_cases
+    from attnlab.running.grade import SubmissionGrader
+    from attnlab.running.submission import Submission
 
     task = next(t for t in course.tasks if t.id == "causal_mask")
     cases = make_cases(task.id, 11, course.dtypes, ["cpu"])
@@ -155,7 +155,7 @@ def test_a_slow_first_import_in_a_function_body_is_not_charged_to_its_task(
 ):
     """The module is imported while the file loads; the control hides its name from the source, so that it is
     imported by the task itself, and runs out of the task's 1 s."""
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     path = tmp_path / "slow_import.py"
     path.write_text(BASE.read_text() + SLOW_IMPORT.format(import_line=import_line))

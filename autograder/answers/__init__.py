@@ -1,7 +1,7 @@
 """The answers zone: every task's module and what computes answers from them. Never shipped to students.
 
 The student build (``attnlab.student_build``) leaves this folder out, as it leaves out ``reference/``;
-the trusted side reaches it only through ``attnlab.grading.cases.answers()``, which is None there.
+the trusted side reaches it only through ``attnlab.judging.cases.answers()``, which is None there.
 
 - ``tasks/``: attnlab's own eight tasks, one module each (``attnlab.tasks.Task``), registered here in
   `REGISTRY`, where ``attnlab.task_api.install`` registers a course's own;

@@ -4,7 +4,7 @@ shipped to students.
 Each task's module (``answers/tasks/``, or a course's own through ``attnlab.task_api``) draws its cases from a
 `Draw`, and the reference answers them in float64 on the very same inputs: the expected outputs, the gradients
 and, for a caller task, a `recompute` that runs the reference caller with other callee functions put in
-(``replay.rebound``). `draw_cases` finds the task in `REGISTRY`; ``attnlab.grading.cases.make_cases`` uses it,
+(``replay.rebound``). `draw_cases` finds the task in `REGISTRY`; ``attnlab.judging.cases.make_cases`` uses it,
 and the student build ships the public seed's cases as data.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..grading.cases import DT, Case
+from ..judging.case import DT, Case
 from ..tasks import Task
 
 #: Every task this install can answer, by id: attnlab's own (``answers/tasks/``, registered by

@@ -3,7 +3,7 @@
 A task's spec declares its knobs and the words for each value (public: they go into hints). The task's module
 says how its reference computes the output with the knob at that value (``Task.knob_model``): "knob:diagonal=1"
 is causal_mask with torch.tril(..., diagonal=1), and which knobs fit a case (``Task.knob_fits``). The describer
-(``attnlab.grading.describe``) compares a student's output with these through the same seam as the mistake
+(``attnlab.judging.describe``) compares a student's output with these through the same seam as the mistake
 models (``diagnose.model_output``), and the student build precomputes them on the public cases as it does the
 mistake models, so `applicable` must list exactly what `build` can compute.
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..grading.cases import Case
+from ..judging.case import Case
 from ..tasks import TASKS, Knob
 from .cases import REGISTRY
 

@@ -6,7 +6,7 @@ after a colon where the slip comes in variants ("wrong_dim:0", the softmax along
 "mask_inverted:with_diagonal"). `applicable(case)` lists every model the diagnosis rules may ask about on a case:
 the student build precomputes exactly these, and `mistake` refuses any other, so that a rule cannot come to
 depend on a model the student build lacks. Rules ask for a model's output through
-``attnlab.grading.diagnose.model_output``.
+``attnlab.judging.diagnose.model_output``.
 
 Remove a mistake model's slip and you have the answer, so this module is as secret as the reference. It names no
 task: it asks the task's module (`REGISTRY`).
@@ -19,7 +19,7 @@ import types
 import torch
 
 from .. import reference as ref
-from ..grading.cases import Case
+from ..judging.case import Case
 from . import knobs
 from .cases import REGISTRY
 

@@ -19,7 +19,7 @@ import types
 
 import torch
 
-from ..grading.diagnose import close
+from ..judging.tolerance import close
 from ..tasks import TASKS
 from .cases import REGISTRY
 

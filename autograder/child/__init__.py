@@ -2,7 +2,7 @@
 
 Nothing here judges, and nothing here imports anything outside this folder besides the standard
 library, torch, numpy, matplotlib and safetensors (``tests/unit/test_layout.py`` checks it): the
-zygote loads this folder as a package of its own (``attnlab.grading.processes.BOOT``), so a worker's
+zygote loads this folder as a package of its own (``attnlab.running.processes.BOOT``), so a worker's
 memory holds neither the attnlab package, the reference answers nor the judge.
 
 - ``zygote.py``: the warm process that forks workers, and its sandbox probes;

@@ -212,7 +212,7 @@ class CalleeRecorder:
 
     The parent replays these records through the reference caller, to tell a caller's own mistake
     from one it inherited from a callee. It decides whose a callee's forbidden call is: the callee's task
-    answers for it only where that task was graded in the same run (``attnlab.grading.forbidden.excused``).
+    answers for it only where that task was graded in the same run (``attnlab.judging.excuses.excused``).
     """
 
     def __init__(self, ns: dict, names: list[str], torch, detect: Detectors):
@@ -305,7 +305,7 @@ class CalleeRecorder:
 class Detectors:
     """Forbidden-call detection in two runtime layers: torch's function layer and its dispatcher.
 
-    `names` are regular expressions made by the parent from course.yml (``attnlab.grading.forbidden``). A
+    `names` are regular expressions made by the parent from course.yml (``attnlab.judging.patterns``). A
     student who switches the function layer off (``torch._C.DisableTorchFunction`` or popping the mode
     stack) still meets the dispatcher; a call that reached the dispatcher but never the function layer
     is reported as an evasion.

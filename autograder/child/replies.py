@@ -84,7 +84,7 @@ class GradsReply(TypedDict, total=False):
 
 
 class CaseReply(TypedDict, total=False):
-    """One case's reply. Which keys are there depends on the case's kind (``attnlab.grading.cases``)."""
+    """One case's reply. Which keys are there depends on the case's kind (``attnlab.judging.cases``)."""
 
     id: str
     status: Status

@@ -8,7 +8,7 @@ gradients, mutated inputs and calls to forbidden functions. The parent trusts no
 it with the reference.
 
 Messages on the socket are described in ``wire.py`` and ``replies.py``; the case format is documented
-in ``attnlab.grading.cases``.
+in ``attnlab.judging.cases``.
 """
 
 from __future__ import annotations
@@ -638,7 +638,7 @@ def _earlier(name, here=None):
     return _stand_ins["earlier"](name, here)
 
 
-#: case kind -> the Worker method that runs it (the judge's table is ``attnlab.grading.judge.KINDS``).
+#: case kind -> the Worker method that runs it (the judge's table is ``attnlab.judging.judge.KINDS``).
 KINDS = {
     "call": Worker.run_value,
     "module": Worker.run_value,

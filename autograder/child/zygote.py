@@ -1,6 +1,6 @@
 """The zygote: the warm, clean process from which every worker is forked. Nothing here judges.
 
-It runs as ``python -I -c BOOT CHILD_DIR FD CONFIG`` (``attnlab.grading.processes.BOOT``), which loads
+It runs as ``python -I -c BOOT CHILD_DIR FD CONFIG`` (``attnlab.running.processes.BOOT``), which loads
 this folder, ``child/``, as a package of its own that holds nothing of the trusted side: not the
 attnlab package, the reference answers or the judge. Once all of it is loaded, `zygote` drops the child
 package from ``sys.modules``, so that no name of the grader's is reachable that way from student code.
@@ -232,7 +232,7 @@ def _become_worker(worker_class, request: dict, fds: list[int], sandbox: Probes)
 
 
 def main(argv: list[str]) -> None:
-    """The zygote's entry: ``python -I -c BOOT CHILD_DIR FD CONFIG`` (``attnlab.grading.processes.BOOT``).
+    """The zygote's entry: ``python -I -c BOOT CHILD_DIR FD CONFIG`` (``attnlab.running.processes.BOOT``).
 
     BOOT's own names are dropped from ``__main__`` here, so that ``__main__`` holds nothing of the grader's in
     any worker; `zygote` drops the child package from ``sys.modules`` once it has loaded all of it.

@@ -130,9 +130,7 @@ def protect_exchange(plan: HubPlan) -> None:
 
 def grader_paths() -> list[Path]:
     """What holds the grader and its answers: the checkout of an editable install, else the package."""
-    import attnlab
-
-    package = Path(attnlab.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # attnlab/, above hub/
     checkout = package.parent
     if (checkout / "pyproject.toml").is_file() and (checkout / "reference").is_dir():
         return [checkout]

@@ -5,7 +5,7 @@ the students' environment built (about a minute). Later starts reuse it and answ
 within seconds (`benchmarks/hub_start.py`). JupyterHub's own log goes to `<root>/hub/jupyterhub.log`.
 Ctrl-C or SIGTERM stops the hub, its proxy and every server it started.
 
-What it prints suits its reader (`attnlab.grading.report.console_for`): on a terminal a spinner shows the
+What it prints suits its reader (`attnlab.reporting.report.console_for`): on a terminal a spinner shows the
 set-up's latest step; in a log file or a pipe each step is a line of its own (`steps`), and the log-ins
 table is never cut (`print_whole`).
 """
@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..grading.report import console_for, print_whole
+from ..reporting.report import console_for, print_whole
 from . import course_root
 from .plan import HubError, HubPlan, ensure_passwords, make_plan
 

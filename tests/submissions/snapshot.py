@@ -39,7 +39,7 @@ def _tensor_bytes(t) -> bytes:
 
 
 def case_digests() -> dict[str, dict[str, str]]:
-    from attnlab.grading.cases import make_cases
+    from attnlab.judging.cases import make_cases
     from attnlab.tasks import TASK_IDS
 
     dtypes, devices = ["float64", "float32", "float16", "bfloat16"], ["cpu", "cuda"]
@@ -74,7 +74,7 @@ def snapshot() -> dict:
 
     torch.set_num_threads(1)  # this process forks (the zygote) after importing torch
     from attnlab.course import load_course
-    from attnlab.grading.grade import grade_paths
+    from attnlab.running.grade import grade_paths
 
     course = load_course()
     out = {"cases": case_digests(), "grades": {}}

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 from attnlab.course import load_course
-from attnlab.grading.cases import DT, make_cases
-from attnlab.grading.judge import judge_task
+from attnlab.judging.case import DT
+from attnlab.judging.cases import make_cases
+from attnlab.judging.judge import judge_task
 
 COURSE = load_course(Path(__file__).resolve().parents[2] / "course.yml")
 SEED = 5

@@ -14,7 +14,7 @@ import attnlab.reference as ref
 import pytest
 import torch
 from attnlab.answers.replay import Replay, rebound
-from attnlab.grading.judge import NOT_GRADED, TaskStatus
+from attnlab.judging.judge import NOT_GRADED, TaskStatus
 
 from .fakes import (
     COURSE,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from attnlab.child.replies import Status
-from attnlab.grading.cases import make_cases
-from attnlab.grading.judge import STUDENT_NAME, STUDENT_TEXT, TaskStatus, judge_case
+from attnlab.judging.cases import make_cases
+from attnlab.judging.judge import STUDENT_NAME, STUDENT_TEXT, TaskStatus, judge_case
 
 from .fakes import COURSE, SEED, cases, changed, checks_right, computed, judge_run, raised, right, said
 

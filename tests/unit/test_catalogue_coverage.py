@@ -1,7 +1,7 @@
 """Every diagnosis in the catalogue is produced by a unit test from made-up replies.
 
 `PRODUCED_BY` names, for each catalogue id, the unit test that produces it and asserts it. A new id in
-``attnlab.grading.diagnose.CATALOGUE`` fails here until it has such a test; a test named here must exist,
+``attnlab.judging.diagnose.CATALOGUE`` fails here until it has such a test; a test named here must exist,
 must not be skipped or expected to fail, and must assert the id (the id appears in one of its asserts).
 """
 
@@ -13,7 +13,7 @@ import inspect
 import textwrap
 
 import pytest
-from attnlab.grading.diagnose import CATALOGUE
+from attnlab.judging.diagnose import CATALOGUE
 
 RULES = "test_diagnosis_rules"
 DESCRIBE = "test_describe"

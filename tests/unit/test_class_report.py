@@ -1,4 +1,4 @@
-"""`attnlab.grading.class_report` over made-up results records: no child process, no browser.
+"""`attnlab.reporting.class_report` over made-up results records: no child process, no browser.
 
 The class: alice got everything right; bob and carol forgot sqrt(d), and bob's attention was blocked by his
 qk_scores; dave called a forbidden function; erin's attention timed out; frank's softmax crashed the process in
@@ -11,7 +11,8 @@ import csv
 from pathlib import Path
 
 import pytest
-from attnlab.grading.class_report import (
+from attnlab.judging.diagnose import CATALOGUE, Diagnosis
+from attnlab.reporting.class_report import (
     CSP,
     NBGRADER_COLUMNS,
     blocked_tasks,
@@ -21,7 +22,6 @@ from attnlab.grading.class_report import (
     student_rows,
     write_class_report,
 )
-from attnlab.grading.diagnose import CATALOGUE, Diagnosis
 
 HOSTILE = "<script>alert(1)</script>"
 POINTS = {"qk_scores": 15.0, "softmax_with_temperature": 20.0, "attention": 20.0}

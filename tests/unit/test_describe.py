@@ -1,4 +1,4 @@
-"""The describer (``attnlab.grading.describe``) on made-up outputs, through the judge (no worker).
+"""The describer (``attnlab.judging.describe``) on made-up outputs, through the judge (no worker).
 
 Each relation is produced by a student whose outputs are the expected ones put through it, on the course's real
 cases, and named in the task's feedback; each has a control that is the same output with noise, or an unrelated
@@ -13,8 +13,9 @@ import math
 import attnlab.reference as ref
 import pytest
 import torch
-from attnlab.grading import describe
-from attnlab.grading.cases import DT, make_cases
+from attnlab.judging import describe
+from attnlab.judging.case import DT
+from attnlab.judging.cases import make_cases
 from attnlab.reference.attention import sinusoids
 
 from .fakes import COURSE, checks_right, computed, judge, raised, returns, right, student_mha
@@ -764,7 +765,7 @@ def test_a_mask_that_hides_the_keys_far_back_is_a_region_split_of_a_window():
 def test_a_describer_that_fails_never_costs_the_grade(monkeypatch):
     """The judge keeps a task's score and diagnoses where the describer raises; with ATTNLAB_STRICT_DESCRIBE (which
     the suite sets) it raises instead, so that a crash fails a test rather than hiding."""
-    from attnlab.grading import judge as judge_module
+    from attnlab.judging import judge as judge_module
 
     def broken(task_id, results):
         raise RuntimeError("a bug in the describer")

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from attnlab.child import wire
 from attnlab.child.worker import Worker
-from attnlab.grading.cases import make_cases
-from attnlab.grading.forbidden import runtime_patterns, trace_gap
-from attnlab.grading.grade import _namespaced
+from attnlab.judging.cases import make_cases
+from attnlab.judging.excuses import trace_gap
+from attnlab.judging.patterns import runtime_patterns
+from attnlab.running.grade import _namespaced
 from attnlab.tasks import TASKS
 from safetensors.torch import save
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from attnlab.grading.rules.qk_scores import qk_error
+from attnlab.judging.rules.qk_scores import qk_error
 
 from .fakes import cases, judge, on_meta, raised, right
 

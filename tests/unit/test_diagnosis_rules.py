@@ -12,7 +12,7 @@ import re
 
 import pytest
 import torch
-from attnlab.grading.judge import TaskStatus
+from attnlab.judging.judge import TaskStatus
 
 from .fakes import (
     COURSE,

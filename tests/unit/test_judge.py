@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import torch
-from attnlab.grading.cases import Case
-from attnlab.grading.judge import judge_task
+from attnlab.judging.case import Case
+from attnlab.judging.judge import judge_task
 
 from .fakes import COURSE, cases, checks_right, filled, judge, raised, returned_instead_of_raising, returns, right
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from attnlab.grading.forbidden import Finding, defined_as, trace_gap
-from attnlab.grading.judge import judge_task
+from attnlab.judging.excuses import trace_gap
+from attnlab.judging.judge import judge_task
+from attnlab.judging.scan import Finding, defined_as
 
 from .fakes import COURSE, cases, checks_right, judge, right
 

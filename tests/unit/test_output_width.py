@@ -9,9 +9,9 @@ import re
 import secrets
 
 import pytest
-from attnlab.grading.report import FILE_WIDTH, console_for, print_whole
 from attnlab.hub.launch import STEP_PREFIX, describe, steps
 from attnlab.hub.plan import make_plan
+from attnlab.reporting.report import FILE_WIDTH, console_for, print_whole
 from rich.console import Console
 from rich.table import Table
 

@@ -11,9 +11,9 @@ import math
 
 import pytest
 import torch
-from attnlab.grading.diagnose import CATALOGUE, TITLES, Diagnosis
-from attnlab.grading.judge import TaskResult, TaskStatus
-from attnlab.grading.pictures import DIFFERENCE, nothing_finite, suptitle, task_figure
+from attnlab.judging.diagnose import CATALOGUE, TITLES, Diagnosis
+from attnlab.judging.judge import TaskResult, TaskStatus
+from attnlab.reporting.pictures import DIFFERENCE, nothing_finite, suptitle, task_figure
 
 from .fakes import cases, checks_right, computed, f64, judge_run
 

@@ -13,7 +13,7 @@ import attnlab.reference as ref
 import pytest
 import torch
 from attnlab.child import placeholders
-from attnlab.grading.diagnose import close
+from attnlab.judging.tolerance import close
 
 torch.manual_seed(0)
 Q, K, V = torch.randn(2, 3, 4, 8), torch.randn(2, 3, 6, 8), torch.randn(2, 3, 6, 5)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from attnlab.grading.judge import judge_case
-from attnlab.grading.plot_judge import judge_plot
+from attnlab.judging.judge import judge_case
+from attnlab.judging.plot_judge import judge_plot
 
 from .fakes import COURSE, cases, drawn, heatmap
 
@@ -59,7 +59,7 @@ def test_other_numbers_under_the_right_labels_are_plot_wrong_data():
 def test_numbers_the_describer_relates_to_the_weights_are_said_so():
     import functools
 
-    from attnlab.grading.describe import drawn_as
+    from attnlab.judging.describe import drawn_as
 
     v = _verdict(*heatmap(W**2, K, Q), drawn_as=functools.partial(drawn_as, task_id="plot_attention"))
     assert v.diagnoses == ["plot_wrong_data"] and not v.passed

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from attnlab.grading.report import console_for, json_line, summary, table, write_report
+from attnlab.reporting.report import console_for, json_line, summary, table, write_report
 from rich.console import Console
 
 LONG_NAME = "submitted/alice/lesson1_qk_scores/a_rather_long_folder_name/correct.py"

@@ -9,19 +9,18 @@ from pathlib import Path
 
 import pytest
 from attnlab.course import load_course
-from attnlab.grading import classrun
-from attnlab.grading.classrun import ClassRun, digest
-from attnlab.grading.results import (
-    Found,
+from attnlab.running import classrun
+from attnlab.running.classrun import ClassRun, digest
+from attnlab.running.found import Found, expand
+from attnlab.running.results import (
     ResultsFile,
     course_hash,
-    expand,
     latest,
     make_record,
     read_records,
     record_key,
 )
-from attnlab.grading.submission import Submission, Unreadable
+from attnlab.running.submission import Submission, Unreadable
 
 
 @pytest.fixture(scope="module")

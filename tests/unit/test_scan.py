@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from attnlab.grading.forbidden import scan_source
+from attnlab.judging.scan import scan_source
 
 DEFAULT = [
     "softmax",

@@ -7,7 +7,7 @@ traceback lines as long, type names with newlines and terminal escapes in them.
 
 from __future__ import annotations
 
-from attnlab.grading.judge import STUDENT_NAME, STUDENT_TEXT, judge_task
+from attnlab.judging.judge import STUDENT_NAME, STUDENT_TEXT, judge_task
 
 from .fakes import COURSE, cases, checks_right, judge, raised, returns, right
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import nbformat
-from attnlab.grading.processes import _private_copy
-from attnlab.grading.submission import Submission, Unreadable, load_submission, read_submission
+from attnlab.running.processes import _private_copy
+from attnlab.running.submission import Submission, Unreadable, load_submission, read_submission
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 HIDDEN = "hidden-3f9c"

@@ -14,9 +14,9 @@ import torch
 import yaml
 from attnlab import task_api
 from attnlab.course import CourseError, load_course
-from attnlab.grading.cases import make_cases
-from attnlab.grading.describe import IDS
-from attnlab.grading.judge import judge_task
+from attnlab.judging.cases import make_cases
+from attnlab.judging.describe import IDS
+from attnlab.judging.judge import judge_task
 from attnlab.tasks import TASK_IDS, TASKS, spec_from_data, spec_to_data
 
 from .fakes import returns
@@ -343,7 +343,7 @@ def test_a_slip_that_gives_another_number_of_outputs_is_one_line_at_load(tmp_pat
 
 
 def test_a_task_loaded_again_without_a_slip_names_that_slip_no_more(tmp_path):
-    from attnlab.grading.diagnose import CATALOGUE
+    from attnlab.judging.diagnose import CATALOGUE
 
     with_slip = DOUBLE.format(task="double", name="x")
     without = with_slip.replace("    slips=(Slip(", "    slips=() or (Slip(").replace("forgot),),", "forgot),)[:0],")
@@ -466,7 +466,7 @@ def test_a_course_task_takes_another_course_task_s_reference_from_its_file_and_t
 def test_a_course_task_that_loses_points_gets_the_picture_a_built_in_one_does(own):
     """yours, expected, and where they differ, titled in the words of what was named. Control: a right answer
     has no picture."""
-    from attnlab.grading.pictures import task_figure, task_png
+    from attnlab.reporting.pictures import task_figure, task_png
 
     reversed_heads = _judged(own, "alibi_bias", lambda c: _outputs(c, [c.expected[0].flip(0)]))
     figure = task_figure(reversed_heads)

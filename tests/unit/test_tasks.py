@@ -14,9 +14,9 @@ from attnlab.answers import REGISTRY
 from attnlab.answers.replay import originals
 from attnlab.answers.tasks import BUILTIN, contracts_text
 from attnlab.course import load_course
-from attnlab.grading.cases import make_cases
-from attnlab.grading.diagnose import CATALOGUE
-from attnlab.grading.forbidden import NEEDS
+from attnlab.judging.cases import make_cases
+from attnlab.judging.diagnose import CATALOGUE
+from attnlab.judging.excuses import NEEDS
 from attnlab.tasks import CONTRACTS, TASK_IDS, TASKS
 
 FUNCTIONS = {t.function for t in TASKS.values()}
@@ -71,7 +71,7 @@ def test_a_built_in_task_s_reference_is_the_reference_module_s(task):
 
 
 PACKAGE = Path(attnlab.__file__).parent
-#: Every module of the package but the tasks' own: answers/tasks/ (the whole task) and grading/rules/ (its rules).
+#: Every module of the package but the tasks' own: answers/tasks/ (the whole task) and judging/rules/ (its rules).
 SHARED = sorted(
     str(p.relative_to(PACKAGE))
     for p in PACKAGE.rglob("*.py")

@@ -16,8 +16,8 @@ from fractions import Fraction
 import pytest
 import torch
 from attnlab.course import load_course
-from attnlab.grading.cases import Case
-from attnlab.grading.judge import judge_case
+from attnlab.judging.case import Case
+from attnlab.judging.judge import judge_case
 
 from .fakes import COURSE, cases, judge, returns
 

@@ -2,7 +2,7 @@
 
 Lesson 3: the weighted blend, softmax(q @ k^T / sqrt(d)) @ v, with hidden keys set to -inf first. It calls the
 student's qk_scores and softmax_with_temperature, which the callee replay (``attnlab.answers.replay``) stands in
-for. Its diagnosis rules are public (``attnlab.grading.diagnose``). May import the contract, the reference, the
+for. Its diagnosis rules are public (``attnlab.judging.diagnose``). May import the contract, the reference, the
 answers zone's helpers and the grading side's Case.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case
+from ...judging.case import Case
 from ...tasks import Knob, Task, TaskSpec
 from ..cases import Draw, f64, grads_of
 from ..replay import rebound

@@ -1,7 +1,7 @@
 """The causal_mask task, whole: its contract, reference, cases, mistake models and knob. Never shipped to students.
 
 Lesson 3: the mask that lets each token see itself and the past. Its diagnosis rules are public
-(``attnlab.grading.diagnose``); the models here are one slip from the answer. May import the contract, the
+(``attnlab.judging.diagnose``); the models here are one slip from the answer. May import the contract, the
 reference, the answers zone's helpers and the grading side's Case.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case
+from ...judging.case import Case
 from ...tasks import Knob, Task, TaskSpec
 from ..cases import Draw
 

@@ -4,7 +4,7 @@ students.
 Lesson 5: a KV cache, which keeps the keys and values of the tokens seen so far, so that each new token costs one
 row of attention, not the quadratic whole. Fed a sequence a few tokens per call ("steps"), its joined outputs must
 be one causal pass. Its forward calls the student's attention and causal_mask, which the callee replay stands in
-for. Its diagnosis rules are public (``attnlab.grading.diagnose``). May import the contract, the reference, the
+for. Its diagnosis rules are public (``attnlab.judging.diagnose``). May import the contract, the reference, the
 answers zone's helpers and the grading side's Case.
 """
 
@@ -15,7 +15,7 @@ import math
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case, call_spans
+from ...judging.case import Case, call_spans
 from ...tasks import Task, TaskSpec
 from ..cases import Draw, f64, module_grads, stepped
 from ..knobs import params_fit, projection_knobs, with_params

@@ -3,7 +3,7 @@ to students.
 
 Lesson 4: heads with habits. The module projects x into queries, keys and values, splits them into heads, runs
 attention in each and joins them through W_o. Its forward calls the student's attention and causal_mask, which
-the callee replay stands in for. Its diagnosis rules are public (``attnlab.grading.diagnose``). May import the
+the callee replay stands in for. Its diagnosis rules are public (``attnlab.judging.diagnose``). May import the
 contract, the reference, the answers zone's helpers and the grading side's Case.
 """
 
@@ -14,7 +14,7 @@ import math
 import torch
 
 from ... import reference as ref
-from ...grading.cases import DT, Case
+from ...judging.case import DT, Case
 from ...tasks import Knob, Task, TaskSpec
 from ..cases import Draw, f64, module_grads
 from ..knobs import params_fit, projection_knobs, with_params

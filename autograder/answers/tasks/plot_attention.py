@@ -2,7 +2,7 @@
 
 Lesson 3: the attention heatmap, one row per query and one column per key, labelled with the tokens. Its cases
 are of the "plot" kind: the student's figure is read back (``attnlab.child.figure_data``) and judged by
-``attnlab.grading.plot_judge``, and its diagnosis rules are public (``attnlab.grading.diagnose``). May import the
+``attnlab.judging.plot_judge``, and its diagnosis rules are public (``attnlab.judging.diagnose``). May import the
 contract, the reference, the answers zone's helpers and the grading side's Case.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case
+from ...judging.case import Case
 from ...tasks import Task, TaskSpec
 from ..cases import Draw
 

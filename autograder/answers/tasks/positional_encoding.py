@@ -2,7 +2,7 @@
 students.
 
 Lesson 5: positions, since attention alone sees a set. Column 2i holds sin(pos / 10000^(2i / d_model)) and
-column 2i + 1 its cos. Its diagnosis rules are public (``attnlab.grading.diagnose``). May import the contract,
+column 2i + 1 its cos. Its diagnosis rules are public (``attnlab.judging.diagnose``). May import the contract,
 the reference, the answers zone's helpers and the grading side's Case.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case
+from ...judging.case import Case
 from ...reference.attention import sinusoids
 from ...tasks import Task, TaskSpec
 from ..cases import Draw

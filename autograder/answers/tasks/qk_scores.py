@@ -1,7 +1,7 @@
 """The qk_scores task, whole: its contract, reference, cases and knob. Never shipped to students.
 
 Lesson 1: the scores q @ k^T / sqrt(d), one row per query. Its diagnosis rules are public and live in the
-catalogue (``attnlab.grading.diagnose``), which the student build carries; everything here is one step from
+catalogue (``attnlab.judging.diagnose``), which the student build carries; everything here is one step from
 the answer. May import the contract, the reference, the answers zone's helpers and the grading side's Case.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case
+from ...judging.case import Case
 from ...tasks import Knob, Task, TaskSpec
 from ..cases import Draw, f64, grads_of
 

@@ -2,7 +2,7 @@
 to students.
 
 Lesson 2: weights that sum to 1, sharpened or flattened by the temperature. Its diagnosis rules are public
-(``attnlab.grading.diagnose``); the models here, which those rules compare with, are one slip from the answer.
+(``attnlab.judging.diagnose``); the models here, which those rules compare with, are one slip from the answer.
 May import the contract, the reference, the answers zone's helpers and the grading side's Case.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ... import reference as ref
-from ...grading.cases import Case
+from ...judging.case import Case
 from ...tasks import Task, TaskSpec
 from ..cases import Draw, f64, grads_of
 

@@ -72,7 +72,7 @@ def _imports() -> None:
     """The import machinery: the editable install's finder knows where the grader lives."""
     saved = sys.modules.pop("attnlab", None)
     try:
-        for name in ("attnlab", "attnlab.reference", "attnlab.grading.judge", "reference", "autograder"):
+        for name in ("attnlab", "attnlab.reference", "attnlab.judging.judge", "reference", "autograder"):
             try:
                 spec = importlib.util.find_spec(name)  # imports the parent package, if it can
             except Exception:  # noqa: BLE001 - ImportError, or PermissionError where a file is visible but closed

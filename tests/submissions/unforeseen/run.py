@@ -59,7 +59,7 @@ class Slip:
     def is_named(self, task: dict) -> bool:
         """Whether the graded task shows what this slip's header says: named by its id, or by none of the
         describer's ids where it says "-" (not named, and not misnamed either)."""
-        from attnlab.grading.describe import IDS
+        from attnlab.judging.describe import IDS
 
         if self.named == "-":
             return not set(IDS) & set(task["diagnoses"])
@@ -90,7 +90,7 @@ def grade(slip: Slip, grade_paths, tmp: Path) -> dict:
 
 def docs(results: list[tuple[Slip, dict]]) -> str:
     """docs/unforeseen.md: every slip with the feedback it gets."""
-    from attnlab.grading.diagnose import TITLES
+    from attnlab.judging.diagnose import TITLES
 
     named = [s for s, t in results if s.named != "-" and t["score"] < t["max_score"] and s.is_named(t)]
     share = len(named) * 100 // len(results)
@@ -99,7 +99,7 @@ def docs(results: list[tuple[Slip, dict]]) -> str:
         "# Slips nobody wrote a rule for",
         "",
         "Each slip below is a plausible student mistake, as seen in course forums, textbooks and real codebases,",
-        "mostly of kinds the diagnosis catalogue's rules do not model. The describer (`attnlab/grading/describe.py`) names",
+        "mostly of kinds the diagnosis catalogue's rules do not model. The describer (`attnlab/judging/describe.py`) names",
         "them from how the wrong output relates to the expected one. The feedback is what `attnlab grade` gives for",
         "base.py with that one slip, the task graded alone with seed 11 (`check()`, the pytest plugin and nbgrader",
         "say the same). tests/test_unforeseen.py checks that every entry here is what the grader says today;",
@@ -197,8 +197,8 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)  # this process forks (the zygote) after importing torch
 
     from attnlab.course import load_course
-    from attnlab.grading.grade import grade_paths
-    from attnlab.grading.processes import Zygote
+    from attnlab.running.grade import grade_paths
+    from attnlab.running.processes import Zygote
 
     write_docs = "--docs" in argv
     names = [a for a in argv if not a.startswith("--")]

@@ -12,7 +12,7 @@ listed, and counted in neither share.
 A forbidden call, or values that came out right where the worker's dispatcher saw none of the ops they
 need (``detector_tampered``: detectors switched off or replaced), scores the task 0. A forbidden call
 inside a callee is the callee's task's only where that task was graded in the same run, is defined with
-its contract's signature, and scored 0 for it (``attnlab.grading.forbidden.excused``); otherwise the caller's.
+its contract's signature, and scored 0 for it (``attnlab.judging.excuses.excused``); otherwise the caller's.
 
 A case that checks no values (the run on the meta device, which sees only devices, and the call with
 invalid input, which must raise) counts only once the function's values are right on at least one case:
@@ -37,10 +37,12 @@ import torch
 
 from ..child.replies import CaseReply, Status, StrEnum
 from ..tasks import TASKS
-from .cases import Case, answers
+from .case import Case
+from .cases import answers
 from .describe import describe, drawn_as, sharpen
-from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, close, constant_outputs, contract_name, within
-from .forbidden import excused, trace_gap
+from .diagnose import ERROR_RULES, RULES, SUBSUMES, Diagnosis, constant_outputs, contract_name
+from .excuses import excused, trace_gap
+from .tolerance import close, within
 
 
 class TaskStatus(StrEnum):
@@ -547,10 +549,10 @@ def judge_task(
     the top-level functions the task's function calls, directly or not (for timeouts).
 
     `findings` are the source scan's findings in the task's function, in the top-level functions it uses and
-    at load (``attnlab.grading.forbidden.Finding``, each with its `owner`); `callee_status` maps the callee
+    at load (``attnlab.judging.scan.Finding``, each with its `owner`); `callee_status` maps the callee
     tasks graded earlier in this run to their status, and `contract` names those of them the submission defines
     with the contract's signature. A forbidden call inside a callee, seen by the scan or at run time, is
-    charged here unless that callee answers for it (``attnlab.grading.forbidden.excused``)."""
+    charged here unless that callee answers for it (``attnlab.judging.excuses.excused``)."""
     callee_status, contract = callee_status or {}, contract or set()
     not_run = {"status": (failure or {}).get("status", Status.NOT_RUN)}
     results = [judge_case(c, replies.get(c.id, not_run), tensors.get(c.id, {}), course) for c in cases]
@@ -667,7 +669,7 @@ DESCRIBABLE = {
 
 
 def _with_description(task, results: list[CaseResult], diagnoses: list[Diagnosis]) -> list[Diagnosis]:
-    """`diagnoses` with the describer's relation first (``attnlab.grading.describe``), where no rule named the
+    """`diagnoses` with the describer's relation first (``attnlab.judging.describe``), where no rule named the
     mistake: a rule's diagnosis keeps priority, and a placeholder does where every wrong case is one."""
     if not all(d.id in DESCRIBABLE for d in diagnoses):
         try:
@@ -686,7 +688,7 @@ def _with_description(task, results: list[CaseResult], diagnoses: list[Diagnosis
 
 
 def _scan_finding(task, f) -> Diagnosis:
-    """forbidden_call for a finding of the source scan (``attnlab.grading.forbidden.Finding``)."""
+    """forbidden_call for a finding of the source scan (``attnlab.judging.scan.Finding``)."""
     if f.evasion:
         name = (
             f"`{f.name.split(':', 1)[1]}` (it reaches past your code into the grader's, or hides torch calls from it)"
@@ -750,7 +752,7 @@ def _credit_only_with_values(results: list[CaseResult]) -> None:
 
 def _charge_callee_calls(results: list[CaseResult], callee_status: dict, contract: set[str]) -> None:
     """Forbidden calls the worker saw inside the student's callees (``meta["callee_forbidden"]``): charged to
-    this task's case unless the callee answers for them (``attnlab.grading.forbidden.excused``)."""
+    this task's case unless the callee answers for them (``attnlab.judging.excuses.excused``)."""
     for r in results:
         seen = r.meta.get("callee_forbidden")
         if not isinstance(seen, dict):

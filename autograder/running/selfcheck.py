@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import __version__
 from ..course import Course
+from ..version import __version__
 
 CACHE_NAME = "selfcheck.json"
 _passed_here: set[str] = set()  # keys that passed in this process: no file read per notebook
@@ -40,9 +40,9 @@ class SelfCheckFailed(RuntimeError):
 def known_correct(course: Course | None = None) -> tuple[str, str]:
     """(file name, source) of the known-correct submission: the reference, which defines every task, and the
     reference of each of the course's own tasks (``attnlab.task_api.solution_source``)."""
-    from .. import reference
+    from ..reference import SOURCE
 
-    source = reference.SOURCE.read_text(encoding="utf-8")
+    source = SOURCE.read_text(encoding="utf-8")
     own = course.own_tasks if course is not None else []
     if own:
         from ..task_api import installed, solution_source

@@ -24,9 +24,9 @@ import textwrap
 
 import torch
 
+from ..judging.diagnose import TITLES
+from ..judging.judge import TaskResult
 from ..tasks import TASKS
-from .diagnose import TITLES
-from .judge import TaskResult
 
 MAX_CELLS = 64  # per side: a bigger slice is cut to its top-left corner, which the title says
 DIFFERENCE = "|yours - expected|"  # the third panel's title: drawn on a scale of its own, from 0

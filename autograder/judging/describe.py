@@ -54,8 +54,9 @@ from dataclasses import dataclass
 import torch
 
 from ..tasks import TASKS
-from .cases import call_spans
-from .diagnose import Diagnosis, close, loose_tolerance, model_output, within
+from .case import call_spans
+from .diagnose import Diagnosis, model_output
+from .tolerance import close, loose_tolerance, within
 
 #: The describer's catalogue ids: they stand in for the judge's "N values are off" (wrong_values), and the
 #: shape relations for wrong_shape.

@@ -40,8 +40,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import __version__
 from ..course import Course
+from ..version import __version__
 from .classrun import ClassRun, Item
 from .grade import SubmissionGrader, unreadable_result
 from .processes import Zygote

@@ -1,4 +1,4 @@
-"""The diagnosis rules of the plot_attention task: the heatmap's words; ``attnlab.grading.plot_judge`` judges the
+"""The diagnosis rules of the plot_attention task: the heatmap's words; ``attnlab.judging.plot_judge`` judges the
 figure and names these.
 
 Public, as the whole catalogue is: the student build runs these rules on its public cases, reading the mistake

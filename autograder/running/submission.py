@@ -17,18 +17,10 @@ import ast
 import copy
 import json
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-_PARSING = threading.Lock()
-
-
-def parse(source: str) -> ast.Module:
-    """`ast.parse`, one thread at a time: CPython 3.11's parser can fail with "AST constructor recursion depth
-    mismatch" (a SystemError) when two threads parse at once, and a class run judges on several threads."""
-    with _PARSING:
-        return ast.parse(source)
+from ..judging.source import parse
 
 
 class InputError(ValueError):

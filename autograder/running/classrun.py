@@ -23,11 +23,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from .. import __version__
 from ..course import Course
+from ..version import __version__
+from .found import Found
 from .grade import SubmissionGrader, secret_seed, unreadable_result
 from .processes import Zygote, default_jobs  # noqa: F401  (default_jobs: part of this module's API)
-from .results import Found, ResultsFile, course_hash, decode_pictures, make_record, record_key
+from .results import ResultsFile, course_hash, decode_pictures, make_record, record_key
 from .submission import Submission, Unreadable, read_submission
 
 

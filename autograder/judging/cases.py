@@ -33,51 +33,18 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
 from ..tasks import TASK_IDS, TASKS, register_spec, spec_from_data, spec_to_data
-
-DT = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+from .case import Case
 
 #: The student build's data, at the package's root (next to course.yml): a JSON manifest and the tensors it names.
 PUBLIC_CASES = "public_cases.json"
 PUBLIC_TENSORS = "public_cases.safetensors"
 SCHEMA = "attnlab.public_cases/2"
-
-
-@dataclass
-class Case:
-    task: str
-    id: str
-    label: str  # in words, for the student: shapes, dtype, device, what is special
-    kind: str
-    spec: dict
-    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
-    dtype: str = "float32"
-    device: str = "cpu"
-    # The reference's outputs in float64 (tensors), or for `expect_error` the exception type name.
-    expected: list | str | None = None
-    # Reference gradients by name ("arg.0", "param.W_q.weight"), float64.
-    expected_grads: dict[str, torch.Tensor] = field(default_factory=dict)
-    # Recomputes the expected outputs with callee functions swapped in (for attribution); full install only.
-    recompute: Callable | None = None
-    probe: str = ""  # the property this case isolates, e.g. "e1" or "H=1"
-    extra: dict = field(default_factory=dict)
-    # The student build only: the mistake models' outputs on this case, by name (see diagnose.model_output).
-    models: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
-def call_spans(steps: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """For a stepped case whose tokens come in calls of `steps` tokens each: (first, end), each of shape (T,),
-    the index where each token's call starts and the one just after it ends."""
-    starts = [sum(steps[:c]) for c in range(len(steps))]
-    first = torch.cat([torch.full((n,), s) for s, n in zip(starts, steps)])
-    return first, first + torch.cat([torch.full((n,), n) for n in steps])
 
 
 @functools.cache
@@ -95,18 +62,16 @@ def answers() -> ModuleType | None:
 def contract_params() -> dict[str, list[str]]:
     """The contract's positional parameters of every task's function (a class: its ``__init__``'s, without
     self), by function name, as the reference defines them: the grader's test of whether a submission's
-    callee is the course's task of that name (`forbidden.defined_as`).
+    callee is the course's task of that name (`scan.defined_as`).
 
     The full install reads them from the reference. The student build reads them from its data, where the
     build wrote them: they are the stubs' signatures, which the lessons show, not answers.
     """
     if answers() is None:
         return _public_data()[0]["contract"]
-    from .. import reference
-    from .forbidden import positional_params
+    from .scan import positional_params
 
-    functions = sorted({t.function for t in TASKS.values()})
-    return {f: positional_params(getattr(reference, f)) for f in functions if hasattr(reference, f)}
+    return dict(sorted((t.spec.function, positional_params(t.reference)) for t in answers().BUILTIN))
 
 
 def make_cases(task_id: str, seed: int, dtypes: list[str], devices: list[str]) -> list[Case]:

@@ -2,7 +2,7 @@
 
     attnlab report results.jsonl --out report/
 
-`write_class_report` takes the records of a results file (``attnlab.grading.results.read_records``) and
+`write_class_report` takes the records of a results file (``attnlab.running.results.read_records``) and
 writes into its folder:
 
 - ``index.html``: one page, no script, nothing fetched from elsewhere. It shows whom to look at first
@@ -36,8 +36,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..judging.diagnose import CATALOGUE
 from ..tasks import TASK_IDS, TASKS
-from .diagnose import CATALOGUE
 
 #: The columns of ``nbgrader export`` (its CSV exporter), in its order; students.csv starts with them.
 NBGRADER_COLUMNS = (

@@ -118,7 +118,7 @@ def judge_plot(
     """Judge the figure the child read against weights (L, S), query_tokens (L,) and key_tokens (S,).
 
     `drawn_as(grid, weights, atol)` says what a grid that is not the weights shows instead, where it can
-    (the judge passes ``attnlab.grading.describe.drawn_as``; this module stays numpy only)."""
+    (the judge passes ``attnlab.judging.describe.drawn_as``; this module stays numpy only)."""
     w = np.asarray(weights, dtype=np.float64)  # (L, S)
     if w.ndim != 2 or w.shape != (len(query_tokens), len(key_tokens)):
         raise ValueError(f"weights {w.shape} do not match {len(query_tokens)} query and {len(key_tokens)} key tokens")

@@ -1,6 +1,6 @@
 """The diagnosis rules of attnlab's own tasks, one module per task, named by its id: what the task's mistakes are
 called (``CATALOGUE``, ``TITLES``), and the rules that name them (``RULES``, and ``ERROR_RULE`` for a mistake that
-shows only as an exception). ``attnlab.grading.diagnose`` puts them in the catalogue. A task with no rules of its
+shows only as an exception). ``attnlab.judging.diagnose`` puts them in the catalogue. A task with no rules of its
 own has no module here; the others are found by their task's id, in course order.
 
 Public, as the catalogue is: the student build runs them on its public cases. Each may import the grading side's

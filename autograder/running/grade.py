@@ -24,10 +24,11 @@ from safetensors.torch import save as st_save
 from ..child import wire
 from ..child.replies import Op, Status
 from ..course import Course
+from ..judging.cases import contract_params, make_cases
+from ..judging.judge import NOT_GRADED, TaskResult, judge_task
+from ..judging.patterns import runtime_patterns
+from ..judging.scan import scan_source
 from ..tasks import TASKS
-from .cases import contract_params, make_cases
-from .forbidden import runtime_patterns, scan_source
-from .judge import NOT_GRADED, TaskResult, judge_task
 from .processes import WorkerProcess, Zygote
 from .submission import Submission, Unreadable, load_submission, read_submission, references
 
@@ -94,7 +95,7 @@ class SubmissionGrader:
     def _contracted(self) -> set[str]:
         """The callee tasks that this submission defines with the contract's signature; read once."""
         if self._contract is None:
-            from .forbidden import defined_as
+            from ..judging.scan import defined_as
 
             signatures = contract_params()  # the reference's, or in the student build its data's
             callees = sorted({c for t in TASKS.values() for c in t.callees})
@@ -349,7 +350,7 @@ class SubmissionGrader:
             "output": output,
         }
         if pictures:
-            from .pictures import task_png
+            from ..reporting.pictures import task_png
 
             pngs = {r.id: task_png(r) for r in results}
             result["pictures"] = {k: v for k, v in pngs.items() if v}

@@ -242,7 +242,7 @@ class Zygote:
         return dict(self.ready().get("gpu") or {})
 
     def spawn(self, memory_mb: int, output_kb: int, submission=None, gpu_memory_mb: int | None = None) -> WorkerProcess:
-        """A fresh worker. With `submission` (an ``attnlab.grading.submission.Submission``), the worker sees a
+        """A fresh worker. With `submission` (an ``attnlab.running.submission.Submission``), the worker sees a
         read-only copy of the graded text at ``/submission/<name>``, and ``__file__`` points there.
         `gpu_memory_mb` caps the GPU memory it may take once it runs a cuda case."""
         self.ready()

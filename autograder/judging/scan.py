@@ -1,19 +1,15 @@
-"""Forbidden calls: what course.yml forbids, found in three layers, and the rules that judge what they saw.
+"""The source scan: every forbidden name a submission spells, and every reach past its own code, read in the parent.
 
-1. A source scan (`scan_source`, here, in the parent): every attribute, name or string that spells a
-   forbidden function, with names built from pieces evaluated (``"soft" + "max"``); every reach for the
-   switches that would blind the runtime layers (``torch._C.DisableTorchFunction``, the mode stacks,
-   ``__torch_function__`` overrides); and every reach past the student's own code into the grader's process
-   (``sys.modules``, ``__main__``, ``gc``, frames, ``__globals__``, ``eval``, ``getattr`` with a name built at
-   run time, ...), which could switch the runtime layers off from inside.
-2. torch's function layer, a ``TorchFunctionMode`` in the child (``attnlab.child.detectors.Detectors``).
-3. torch's dispatcher, a ``TorchDispatchMode`` in the child, which sees aten ops even when the
-   function layer is switched off.
+`scan_source` flags, per top-level function, an attribute, name or string that spells a forbidden function (with
+names built from pieces evaluated by ``source.Folder``); every reach for the switches that would blind the
+runtime layers (``torch._C.DisableTorchFunction``, the mode stacks, ``__torch_function__`` overrides); and every
+reach past the student's own code into the grader's process (``sys.modules``, ``__main__``, ``gc``, frames,
+``__globals__``, ``eval``, ``getattr`` with a name built at run time, ...), which could switch the runtime layers
+off from inside. The runtime layers are the child's (``attnlab.child.detectors``), on the patterns of
+``patterns.py``; the rules that excuse or doubt what they saw are ``excuses.py``'s.
 
-`runtime_patterns` turns course names into the two regular expressions the child applies. Two rules for
-the judge live here too: `excused` says when a forbidden call inside a callee is that callee's task's to
-answer for, not its caller's; `trace_gap` is the canary, which checks that values that came out right were
-computed where the dispatcher saw them.
+`positional_params` and `defined_as` say whose a call is: a submission's callee is the course's task of that name
+only where it is defined with the contract's positional parameters.
 """
 
 from __future__ import annotations
@@ -21,29 +17,9 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
-from ..tasks import TASKS
-from .submission import parse
-
-# What a course name also goes by in torch's function layer and in aten. Names not listed here match
-# themselves in both layers.
-ALIASES: dict[str, dict[str, list[str]]] = {
-    "softmax": {"function": ["softmax"], "aten": ["softmax", "safe_softmax"]},
-    "log_softmax": {"function": ["log_softmax"], "aten": ["log_softmax"]},
-    "scaled_dot_product_attention": {
-        "function": ["scaled_dot_product_attention"],
-        "aten": ["scaled_dot_product_\\w*attention\\w*", "flash_attention\\w*", "efficient_attention\\w*"],
-    },
-    "MultiheadAttention": {
-        "function": ["multi_head_attention_forward", "native_multi_head_attention"],
-        "aten": ["native_multi_head_attention"],
-    },
-    "multi_head_attention_forward": {
-        "function": ["multi_head_attention_forward"],
-        "aten": ["native_multi_head_attention"],
-    },
-}
+from .patterns import spelled
+from .source import Folder, parse
 
 # Reaching for these switches off or fools the runtime detectors, so reaching is itself forbidden.
 EVASION_NAMES = {
@@ -76,28 +52,6 @@ class Finding:
     @property
     def evasion(self) -> bool:
         return self.name.startswith("evasion:")
-
-
-def runtime_patterns(names: list[str]) -> dict[str, str]:
-    """Regular expressions for the child: {"function": ..., "aten": ...}; empty strings match nothing."""
-    fn, aten = [], []
-    for n in names:
-        a = ALIASES.get(n, {"function": [re.escape(n)], "aten": [re.escape(n)]})
-        fn += a["function"]
-        aten += a["aten"]
-    # A function name such as "special_log_softmax" ends in the forbidden name; aten ops carry leading
-    # underscores and suffixes ("_softmax", "_softmax_backward_data").
-    return {
-        "function": f"(^|_)({'|'.join(fn)})$" if fn else "",
-        "aten": f"^_*({'|'.join(aten)})(_|$)" if aten else "",
-    }
-
-
-def _spelled(name: str, forbidden: list[str]) -> str | None:
-    for f in forbidden:
-        if name == f or name in ALIASES.get(f, {}).get("function", []):
-            return f
-    return None
 
 
 # ------------------------------------------------------------------------------------------ the source scan
@@ -181,22 +135,6 @@ NAME_REACH = (
 )
 #: Methods of a namespace dict (``globals()``, ``vars(obj)``, ``obj.__dict__``) that only read it.
 _DICT_READS = {"keys", "items", "values", "copy", "__iter__", "__len__", "__contains__"}
-_LONGEST = 4096  # a folded string longer than this is no name: stop folding
-# The string methods `_Scan.fold` evaluates on a constant string, with at most two constant string arguments.
-_STR_METHODS = (
-    "replace",
-    "upper",
-    "lower",
-    "strip",
-    "lstrip",
-    "rstrip",
-    "title",
-    "capitalize",
-    "swapcase",
-    "casefold",
-    "removeprefix",
-    "removesuffix",
-)
 
 
 def scan_source(cells: list[str], forbidden: list[str]) -> dict[str, list[Finding]]:
@@ -241,8 +179,7 @@ class _Scan:
             for top in tree.body:
                 owner = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ""
                 self._place(top, owner)
-        self._folded: dict[int, str | None] = {}
-        self.constants = self._constants()
+        self.fold = Folder([tree for tree, _ in self.trees]).fold
         self.modules = self._module_aliases()
         self.imported = self._forbidden_aliases()
 
@@ -258,31 +195,6 @@ class _Scan:
             inner = {id(b) for b in body} if isinstance(body, list) else {id(body)} if body is not None else set()
             for child in ast.iter_child_nodes(node):
                 stack.append((child, load and id(child) not in inner))
-
-    def _constants(self) -> dict[str, ast.AST]:
-        """Names bound exactly once in the whole submission, by a plain `name = expression`."""
-        stores: dict[str, int] = {}
-        values: dict[str, ast.AST] = {}
-        for tree, _ in self.trees:
-            for node in ast.walk(tree):
-                names: list[str] = []
-                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                    names = [node.id]
-                elif isinstance(node, ast.arg):
-                    names = [node.arg]
-                elif isinstance(node, ast.alias):
-                    names = [(node.asname or node.name).split(".")[0]]
-                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    names = [node.name]
-                elif isinstance(node, ast.ExceptHandler) and node.name:
-                    names = [node.name]
-                elif isinstance(node, (ast.Global, ast.Nonlocal)):
-                    names = list(node.names)
-                for n in names:
-                    stores[n] = stores.get(n, 0) + 1
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    values[node.targets[0].id] = node.value
-        return {n: v for n, v in values.items() if stores.get(n) == 1}
 
     def _module_aliases(self) -> dict[str, str]:
         """Local name -> the dotted module (or module attribute) an import bound it to."""
@@ -304,7 +216,7 @@ class _Scan:
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom):
                     for a in node.names:
-                        hit = _spelled(a.name, self.forbidden)
+                        hit = spelled(a.name, self.forbidden)
                         if hit:
                             imported[a.asname or a.name] = hit
         for _ in range(3):  # `_g = _f` after `_f = F.softmax`
@@ -320,7 +232,7 @@ class _Scan:
         """The forbidden function `value` is itself (not what calling it returned): `F.softmax`, an alias of
         one, `getattr(F, "soft" + "max")`."""
         if isinstance(value, ast.Attribute):
-            return _spelled(value.attr, self.forbidden)
+            return spelled(value.attr, self.forbidden)
         if isinstance(value, ast.Name):
             return imported.get(value.id)
         if (
@@ -330,161 +242,7 @@ class _Scan:
             and len(value.args) >= 2
         ):
             name = self.fold(value.args[1])
-            return _spelled(name.split(".")[-1], self.forbidden) if name else None
-        return None
-
-    # -- constant strings
-
-    def fold(self, node: ast.AST, seen: tuple = ()) -> str | None:
-        """The string `node` always evaluates to, where the source makes that plain: literals, ``+``, ``*``,
-        ``%s``, f-strings, ``"".join``, ``.format``, slices, simple string methods, ``str``, ``chr``, and names
-        bound once to such. None otherwise."""
-        if not seen and id(node) in self._folded:
-            return self._folded[id(node)]
-        try:
-            fold_kind = self._folder(node)
-            s = fold_kind(node, seen) if fold_kind else None
-        except RecursionError:  # nested past reading: no name the scan can vouch for
-            return None
-        s = s if s is None or len(s) <= _LONGEST else None
-        if not seen:
-            self._folded[id(node)] = s
-        return s
-
-    def _value(self, node: ast.AST, seen: tuple):
-        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
-            return node.value
-        if (
-            isinstance(node, ast.UnaryOp)
-            and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, int)
-            and not isinstance(node.operand.value, bool)
-        ):
-            return -node.operand.value
-        return self.fold(node, seen)
-
-    def _items(self, node: ast.AST, seen: tuple) -> list | None:
-        if isinstance(node, (ast.List, ast.Tuple)):
-            items = [self.fold(e, seen) for e in node.elts]
-            return None if any(i is None for i in items) else items
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("reversed", "list", "tuple")
-            and len(node.args) == 1
-            and not node.keywords
-        ):
-            items = self._items(node.args[0], seen)
-            return items[::-1] if items is not None and node.func.id == "reversed" else items
-        s = self.fold(node, seen)
-        return list(s) if s is not None else None
-
-    def _folder(self, node: ast.AST):
-        """The method that folds `node`'s kind of expression, or None. (`fold` calls it, then the method: one
-        frame per level, as deep as nesting may go before the RecursionError that `fold` turns into None.)"""
-        if isinstance(node, ast.Constant):
-            return self._fold_constant
-        if isinstance(node, ast.Name):
-            return self._fold_name
-        if isinstance(node, ast.BinOp):
-            return self._fold_binop
-        if isinstance(node, ast.JoinedStr):
-            return self._fold_fstring
-        if isinstance(node, ast.Subscript):
-            return self._fold_subscript
-        if isinstance(node, ast.Call) and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
-            if isinstance(node.func, ast.Name):
-                return self._fold_builtin
-            if isinstance(node.func, ast.Attribute):
-                return self._fold_method
-        return None
-
-    def _fold_constant(self, node: ast.Constant, seen: tuple) -> str | None:
-        return node.value if isinstance(node.value, str) else None
-
-    def _fold_name(self, node: ast.Name, seen: tuple) -> str | None:
-        if node.id in seen or node.id not in self.constants:
-            return None
-        return self.fold(self.constants[node.id], (*seen, node.id))
-
-    def _fold_binop(self, node: ast.BinOp, seen: tuple) -> str | None:
-        """``+`` of strings, ``*`` of a string and an int, ``%`` with only ``%s`` (and ``%%``) in it."""
-        left, right = self._value(node.left, seen), self._value(node.right, seen)
-        if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
-            return left + right
-        if isinstance(node.op, ast.Mult) and {type(left), type(right)} == {str, int}:
-            text, n = (left, right) if isinstance(left, str) else (right, left)
-            return text * n if len(text) * max(n, 0) <= _LONGEST else None
-        if isinstance(node.op, ast.Mod) and isinstance(left, str) and re.fullmatch(r"(?:[^%]|%s|%%)*", left):
-            args = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-            vals = [self._value(a, seen) for a in args]
-            if all(v is not None for v in vals):
-                try:
-                    return left % tuple(vals)
-                except (TypeError, ValueError):
-                    return None
-        return None
-
-    def _fold_fstring(self, node: ast.JoinedStr, seen: tuple) -> str | None:
-        parts = []
-        for v in node.values:
-            if isinstance(v, ast.Constant):
-                parts.append(str(v.value))
-                continue
-            if not isinstance(v, ast.FormattedValue) or v.format_spec is not None:
-                return None
-            value = self._value(v.value, seen)
-            if value is None:
-                return None
-            parts.append(repr(value) if v.conversion in (ord("r"), ord("a")) else str(value))
-        return "".join(parts)
-
-    def _fold_subscript(self, node: ast.Subscript, seen: tuple) -> str | None:
-        base = self.fold(node.value, seen)
-        if base is None:
-            return None
-        sl = node.slice
-        if isinstance(sl, ast.Slice):
-            bounds = [None if b is None else self._value(b, seen) for b in (sl.lower, sl.upper, sl.step)]
-            if all(b is None or isinstance(b, int) for b in bounds) and bounds[2] != 0:
-                return base[slice(*bounds)]
-            return None
-        index = self._value(sl, seen)
-        return base[index] if isinstance(index, int) and -len(base) <= index < len(base) else None
-
-    def _fold_builtin(self, node: ast.Call, seen: tuple) -> str | None:
-        """``str(x)`` and ``chr(n)``."""
-        func, args = node.func, node.args
-        if len(args) == 1:
-            if func.id == "str":
-                return self.fold(args[0], seen)
-            if func.id == "chr":
-                code = self._value(args[0], seen)
-                return chr(code) if isinstance(code, int) and 0 <= code < 0x110000 else None
-        return None
-
-    def _fold_method(self, node: ast.Call, seen: tuple) -> str | None:
-        """A string method on a string: ``join``, ``format`` (with plain ``{}`` fields) and `_STR_METHODS`."""
-        func, args = node.func, node.args
-        base = self.fold(func.value, seen)
-        if base is None:
-            return None
-        if func.attr == "join" and len(args) == 1:
-            items = self._items(args[0], seen)
-            return base.join(items) if items is not None else None
-        if func.attr == "format" and re.fullmatch(r"(?:[^{}]|\{\d*\}|\{\{|\}\})*", base):
-            vals = [self._value(a, seen) for a in args]
-            if all(v is not None for v in vals):
-                try:
-                    return base.format(*vals)
-                except (IndexError, ValueError):
-                    return None
-            return None
-        if func.attr in _STR_METHODS:
-            vals = [self.fold(a, seen) for a in args]
-            if all(v is not None for v in vals) and len(vals) <= 2:
-                return getattr(str, func.attr)(base, *vals)
+            return spelled(name.split(".")[-1], self.forbidden) if name else None
         return None
 
     # -- the checks
@@ -541,7 +299,7 @@ class _Scan:
         out: list[str] = []
         if isinstance(node, ast.Attribute):
             a = node.attr
-            hit = _spelled(a, self.forbidden)
+            hit = spelled(a, self.forbidden)
             if hit:
                 out.append(hit)
             elif a in EVASION_NAMES or a in REACH_ATTRIBUTES or a in REACH_MODULES:
@@ -567,7 +325,7 @@ class _Scan:
             out += self._callable_use(node, n)
         elif isinstance(node, ast.alias):
             last = node.name.split(".")[-1]
-            hit = _spelled(last, self.forbidden)
+            hit = spelled(last, self.forbidden)
             if hit and owner != "":  # a top-level import is charged where the name is used
                 out.append(hit)
             elif last in EVASION_NAMES:
@@ -592,7 +350,7 @@ class _Scan:
         if s is None or not re.fullmatch(r"[\w.]+", s):
             return []
         parts = s.split(".")
-        hit = _spelled(parts[-1], self.forbidden)
+        hit = spelled(parts[-1], self.forbidden)
         if hit:
             return [hit]
         reach = [p for p in parts if p in EVASION_NAMES or p in REACH_ATTRIBUTES]
@@ -614,7 +372,7 @@ class _Scan:
         worker's own code."""
         out = []
         for part in s.split("."):
-            hit = _spelled(part, self.forbidden)
+            hit = spelled(part, self.forbidden)
             if hit:
                 out.append(hit)
             elif part in NAME_REACH:
@@ -741,107 +499,3 @@ def defined_as(cells: list[str], function: str, params: list[str]) -> bool:
     if last is None:
         return False
     return [a.arg for a in last.args.posonlyargs + last.args.args] == params
-
-
-def excused(callee: str, callee_status: dict, contract: set) -> bool:
-    """A forbidden call inside `callee` is charged to `callee` rather than to the task that called it only where
-    `callee` is a course task graded in this run (in `callee_status`), defined with its contract's signature
-    (in `contract`), and scored 0 for it there (status ``forbidden``)."""
-    return callee_status.get(callee) == "forbidden" and callee in contract
-
-
-# ------------------------------------------------------------------------------------- the canary
-
-
-class TraceNeed(NamedTuple):
-    words: str
-    ops: frozenset
-    instead: frozenset
-
-
-#: A matrix product: one of these aten ops, or an elementwise product (a broadcasting q·k, and what einsum makes
-#: of a product over a dimension of size 1).
-MATMUL = TraceNeed(
-    "matrix product",
-    frozenset(
-        {
-            "mm",
-            "bmm",
-            "matmul",
-            "addmm",
-            "baddbmm",
-            "addbmm",
-            "addmv",
-            "mv",
-            "dot",
-            "vdot",
-            "inner",
-            "outer",
-            "ger",
-            "linear",
-            "einsum",
-            "tensordot",
-            "chain_matmul",
-            "linalg_multi_dot",
-        }
-    ),
-    frozenset({"mul"}),
-)
-#: An exponential, or what computes one (a softmax where the course allows it).
-EXP = TraceNeed(
-    "exponential",
-    frozenset(
-        {
-            "exp",
-            "exp2",
-            "expm1",
-            "pow",
-            "float_power",
-            "logsumexp",
-            "sigmoid",
-            "softmax",
-            "log_softmax",
-            "safe_softmax",
-            "special_expit",
-            "special_exp2",
-            "special_expm1",
-            "special_softmax",
-            "special_log_softmax",
-        }
-    ),
-    frozenset(),
-)
-
-#: What torch's dispatcher must see while a task's function computes values that come out right. A task not
-#: listed (plot_attention) is not checked; an empty list asks only that something was computed.
-#: What a task's spec says its computation does (``TaskSpec.computes``) -> the ops that show it.
-NEEDS = {"matmul": MATMUL, "exp": EXP}
-
-
-def trace_needs(task_id: str) -> list[TraceNeed] | None:
-    """What `task_id`'s trace must show ([] for any op at all); None where its spec says nothing (not checked). Read
-    from the spec each time: a course's own task joins TASKS when course.yml is loaded."""
-    spec = TASKS.get(task_id)
-    return None if spec is None or spec.computes is None else [NEEDS[c] for c in spec.computes]
-
-
-def trace_gap(task_id: str, trace) -> str:
-    """'' where a case's dispatch trace (the worker's ``meta["trace"]``) fits what `task_id`'s computation must
-    do; else what was missing, in words. Right values with no such trace mean the detectors did not watch."""
-    needs = trace_needs(task_id)
-    if needs is None:
-        return ""
-    if not isinstance(trace, dict):
-        return "no record of what it computed came back"
-    ops, dispatch, function = trace.get("ops"), trace.get("dispatch"), trace.get("function")
-    if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
-        return "no record of what it computed came back"
-    if not ops or not isinstance(dispatch, int) or dispatch < len(ops):
-        return "torch's dispatcher saw no operation"
-    if not isinstance(function, int) or function < 1:
-        return "torch saw no call of any of its functions"
-    names = {o.strip("_") for o in ops}
-    for need in needs:
-        if not need.ops & names and not (need.instead and need.instead <= names):
-            return f"torch saw no {need.words}"
-    return ""

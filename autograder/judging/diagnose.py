@@ -20,7 +20,7 @@ reads them from the case's data in the student build; either way the rules, and 
 
 This module holds the task-independent part: the ids any task may get, the seam, the helpers, and the rules for
 placeholders and for a course task's named slips. Each of attnlab's own tasks brings its ids and rules in its
-module of ``grading/rules/`` (`_add_task_rules`), so that nothing here names a task. May import the contract
+module of ``judging/rules/`` (`_add_task_rules`), so that nothing here names a task. May import the contract
 and the grading side's cases; never the answers zone but through ``cases.answers()``.
 """
 
@@ -33,6 +33,7 @@ import torch
 
 from ..tasks import TASKS
 from .cases import answers
+from .tolerance import close, loose, loose_tolerance, within  # noqa: F401  (the rules and the describer use them from here too)
 
 # id -> (task or "*", message template). Templates are filled with str.format(**details).
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -92,7 +93,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "on {case}, the gradient of {what} is off by up to {err:.3g}, though the forward values are right{hint}.",
     ),
     "constant_output": ("*", "on {case}, your {function} {what}, but {expected}: {todo}."),
-    # the describer (attnlab.grading.describe): how a wrong output relates to the expected one
+    # the describer (attnlab.judging.describe): how a wrong output relates to the expected one
     "knob": ("*", "{words}."),
     "outputs_swapped": ("*", "your outputs come in another order: you returned ({got}), where ({want}) is asked for."),
     "extra_dims": ("*", "your {which} {has} shape {got}: the expected values {how}. Return shape {want}."),
@@ -250,18 +251,6 @@ class Diagnosis:
         return cls(did, CATALOGUE[did][1].format(**details))
 
 
-def within(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> torch.Tensor:
-    """Elementwise: |a - b| <= atol + rtol |b| where b is finite; where b is inf or NaN, a must be the same."""
-    a, b = a.to(torch.float64), b.to(torch.float64)
-    near = ((a - b).abs() <= atol + rtol * b.abs()) & torch.isfinite(b)  # else inf <= atol + rtol * inf
-    return near | (a.isnan() & b.isnan()) | (a == b)
-
-
-def close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
-    """Same shape and every value `within` tolerance: NaN only where both are NaN, inf only where both are."""
-    return a.shape == b.shape and bool(within(a, b, atol, rtol).all())
-
-
 # --------------------------------------------------------------------------------------------- the rules
 # Each rule takes the task's CaseResults (failed ones first) and returns Diagnoses. `r.got` holds the
 # student's outputs as float64 tensors, `r.case` the Case with its inputs and expected outputs.
@@ -287,16 +276,6 @@ def matches_model(got: torch.Tensor, name: str, r) -> bool:
 def same_mask(got: torch.Tensor, name: str, case) -> bool:
     model = model_output(name, case)
     return model is not None and torch.equal(got, model)
-
-
-def loose_tolerance(dtype: str) -> tuple[float, float]:
-    """(atol, rtol) for matching a mistake model or a relation on a case of `dtype`: looser than grading, since
-    only the shape of the error counts."""
-    return (1e-4, 1e-4) if dtype in ("float64", "float32") else (5e-2, 5e-2)
-
-
-def loose(r) -> tuple[float, float]:
-    return loose_tolerance(r.case.dtype)
 
 
 class _Placeholder(NamedTuple):
@@ -464,7 +443,7 @@ def slip_rules(results) -> list[Diagnosis]:
 
 
 # ---------------------------------------------------------------------------------- each task's own rules
-# Every task's diagnoses and rules come from its module of ``grading/rules/`` (attnlab's own) or from its slips
+# Every task's diagnoses and rules come from its module of ``judging/rules/`` (attnlab's own) or from its slips
 # (a course's own, `add_slips`): this module names no task.
 
 #: task id -> the task's rules: its CaseResults (failed ones first) -> Diagnoses.
