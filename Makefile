@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP_FLAGS ?=
 SEED ?= 2026
 
-.PHONY: install system-deps demo test screenshots bench student-wheel gpu-wheels
+.PHONY: install system-deps demo test docs screenshots bench student-wheel gpu-wheels
 
 install: system-deps
 	$(PYTHON) -m pip install --quiet $(PIP_FLAGS) -e '.[test]'
@@ -32,6 +32,10 @@ test: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m pytest -q
+
+# The docs site (MkDocs), strictly, into build/site/: open build/site/index.html. The suite builds it too.
+docs: install
+	$(PYTHON) -m mkdocs build --strict
 
 # docs/lessons/*.png: the lessons' figures, rendered by Chromium from the executed notebooks.
 screenshots: install
