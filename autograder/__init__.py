@@ -3,8 +3,9 @@
 The layout is the architecture. The doors users come in by sit here: ``cli`` (``attnlab grade``,
 ``attnlab check``, ``attnlab doctor``), ``notebook_check`` (``from attnlab import check``: instant
 feedback in a notebook, never used for grades), ``earlier_lessons`` (``from attnlab import earlier``: a
-function of an earlier lesson, from the student's own notebook of it), ``pytest_plugin``, ``nbgrader_plugin``,
-``formgrader_guard`` (a Jupyter server extension) and ``student_build``; with them ``course``
+function of an earlier lesson, from the student's own notebook of it), ``pytest_plugin``,
+``formgrader_guard`` (a Jupyter server extension) and ``student_build``, and the ``nbgrader/`` and ``hub/``
+folders (``nbgrader_plugin`` only keeps the names that old nbgrader_config.py files import); with them ``course``
 (course.yml's model), ``tasks`` (one spec per task) and ``inert`` (what a student wrote, made inert for
 the pages staff open). Below them, one folder per trust zone:
 

@@ -1,6 +1,6 @@
 """`attnlab grade`, `check`, `doctor`, `nbgrader-config`, `hub`, `autograde` and `report`: argument parsing
 only; the work is in `attnlab.running` (`classrun`, `processes`, `selfcheck`), `attnlab.reporting`,
-`attnlab.nbgrader_plugin`, `attnlab.nbgrader_autograde` and `attnlab.hub.launch`.
+`attnlab.nbgrader`, `attnlab.nbgrader.autograde` and `attnlab.hub.launch`.
 
 What they print suits its reader (`attnlab.reporting.report.console_for`): a terminal gets colours and a
 progress bar, a file or a pipe gets plain lines, and no table is ever cut or breaks a name, whatever the width
@@ -151,7 +151,7 @@ def _autograde_parser(sub) -> None:
         help="the secret seed (else c.TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else the results file's, "
         "else random)",
     )
-    # None: attnlab.nbgrader_autograde picks its RESULTS, named here without importing it (it loads the course).
+    # None: attnlab.nbgrader.autograde picks its RESULTS, named here without importing it (it loads the course).
     _class_options(a, results_default="attnlab_results.jsonl in the course root, next to gradebook.db")
 
 
@@ -300,7 +300,7 @@ def write_nbgrader_config(course_path: str | None, exchange: str | None) -> int:
 
     try:
         course = load_course(course_path)
-        from .nbgrader_plugin import nbgrader_config
+        from .nbgrader import nbgrader_config
     except CourseError as e:
         return fail(str(e))
     except ImportError as e:
@@ -334,12 +334,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def autograde(args: argparse.Namespace) -> int:
-    """`attnlab autograde`: attnlab.nbgrader_autograde does the work, under a progress bar."""
+    """`attnlab autograde`: attnlab.nbgrader.autograde does the work, under a progress bar."""
     from rich.console import Console
 
     try:
-        from .nbgrader_autograde import AutogradeError
-        from .nbgrader_autograde import autograde as run_autograde
+        from .nbgrader.autograde import AutogradeError
+        from .nbgrader.autograde import autograde as run_autograde
     except ImportError as e:
         return fail(f"nbgrader is not installed ({e.name}); pip install 'attnlab[nbgrader]'")
     from .course import CourseError

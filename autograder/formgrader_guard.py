@@ -13,7 +13,7 @@ Installing attnlab from its wheel enables it (``etc/jupyter/jupyter_server_confi
 editable install has no data files, so `attnlab hub` enables it in the instructor's configuration itself);
 ``jupyter server extension list`` shows it. In a server without nbgrader's formgrader it says so and does
 nothing. The notebook view of a submission is nbconvert's, not this
-environment: ``attnlab.nbgrader_plugin.InertNotebook`` guards that one.
+environment: ``attnlab.nbgrader.InertNotebook`` guards that one.
 
 Imports nothing of attnlab's grading, and nothing of nbgrader's: it reads the environment nbgrader's
 extension leaves in the server's settings.

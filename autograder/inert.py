@@ -23,9 +23,9 @@ metadata. A script there runs as the person looking, with their session.
 
 attnlab's own outputs (the trusted grade cells) are plain text and PNG already, so the rule leaves them
 as they are and can run over every cell. It runs where autograde writes a notebook and again where
-nbgrader renders one (`attnlab.nbgrader_plugin.InertNotebook`).
+nbgrader renders one (`attnlab.nbgrader.InertNotebook`).
 
-- **Maths**, in a page's view (``mathml=True``, `attnlab.nbgrader_plugin.InertPage`): a markdown cell with
+- **Maths**, in a page's view (``mathml=True``, `attnlab.nbgrader.InertPage`): a markdown cell with
   maths becomes that cleaned block with each formula as MathML (`attnlab.maths`), which browsers draw with
   no script and no CDN: the feedback shows its maths offline and in JupyterLab's viewer.
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import yaml
 from attnlab.course import load_course
-from attnlab.nbgrader_plugin import nbgrader_config
+from attnlab.nbgrader import nbgrader_config
 from nbformat.v4 import new_code_cell
 from test_nbgrader import REPO, SOURCE, edit_solution, fill_solutions, index_of, nbgrader
 

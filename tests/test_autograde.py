@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from attnlab.course import load_course
-from attnlab.nbgrader_steps import run_steps
+from attnlab.nbgrader.steps import run_steps
 from nbgrader_class import CLASS, L1, L3, build_class
 from test_nbgrader import SEED
 

@@ -241,10 +241,10 @@ def _help_texts() -> dict[str, str]:
 
 def test_no_help_text_or_docstring_counts_the_lessons_wrong():
     import attnlab.hub
-    import attnlab.nbgrader_steps
+    import attnlab.nbgrader.steps
     from attnlab.hub import course_root
 
-    texts = [*_help_texts().values(), attnlab.hub.__doc__, attnlab.nbgrader_steps.__doc__, course_root.__doc__]
+    texts = [*_help_texts().values(), attnlab.hub.__doc__, attnlab.nbgrader.steps.__doc__, course_root.__doc__]
     numbers = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
     counts = [m.group(1).lower() for text in texts for m in re.finditer(r"\b(\w+) lessons\b", " ".join(text.split()))]
     counted = [int(c) if c.isdigit() else numbers[c] for c in counts if c.isdigit() or c in numbers]
@@ -252,7 +252,7 @@ def test_no_help_text_or_docstring_counts_the_lessons_wrong():
 
 
 def test_the_help_names_the_defaults_the_code_picks():
-    from attnlab.nbgrader_autograde import RESULTS
+    from attnlab.nbgrader.autograde import RESULTS
 
     helps = _help_texts()
     for name in ("grade", "check", "doctor", "nbgrader-config", "hub"):  # load_course reads $ATTNLAB_COURSE

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from attnlab.nbgrader_steps import run_steps
+from attnlab.nbgrader.steps import run_steps
 from conftest import REPO, SUBMISSIONS, build
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from test_hostile import connections, survivors, traces
@@ -133,7 +133,7 @@ def source_notebook(course):
 
 
 def nbgrader(root: Path, *commands: list[str], env: dict, check: bool = True) -> list[subprocess.CompletedProcess]:
-    """`nbgrader ARGS` from `root` for each ARGS in `commands`, in order, in one process (attnlab.nbgrader_steps)."""
+    """`nbgrader ARGS` from `root` for each ARGS in `commands`, in order, in one process (attnlab.nbgrader.steps)."""
     done = run_steps([(root, args) for args in commands], env=env, timeout=900)
     for out in done:
         assert out.returncode == 0 or not check, (
@@ -145,7 +145,7 @@ def nbgrader(root: Path, *commands: list[str], env: dict, check: bool = True) ->
 
 @pytest.fixture(scope="module")
 def attack_run(tmp_path_factory, course):
-    from attnlab.nbgrader_plugin import nbgrader_config
+    from attnlab.nbgrader import nbgrader_config
 
     root = tmp_path_factory.mktemp("hostile-course")
     # The same course as the `grade` fixture's, short limits included.

@@ -69,8 +69,8 @@ if (_piece := _missing()) is not None:
 from attnlab.hub.course_root import server_env  # noqa: E402
 from attnlab.hub.launch import free_port  # noqa: E402
 from attnlab.hub.plan import HubPlan, read_passwords  # noqa: E402
-from attnlab.nbgrader_plugin import GRADED_OUTSIDE  # noqa: E402
-from attnlab.nbgrader_steps import run_steps  # noqa: E402
+from attnlab.nbgrader import GRADED_OUTSIDE  # noqa: E402
+from attnlab.nbgrader.steps import run_steps  # noqa: E402
 from playwright.sync_api import Page, expect  # noqa: E402
 
 WRONG = "import math\n\nimport torch\n\n\ndef qk_scores(q, k):\n    return q @ k.transpose(-2, -1)\n"

@@ -8,7 +8,7 @@ students would drive it, with a real sqlite gradebook and nbgrader's own exchang
     instructor: collect, autograde, generate_feedback, export     (nbgrader's command-line app)
 
 The instructor's commands run as `nbgrader ARGS` does (nbgrader's app, reading the course's
-nbgrader_config.py), several to a process (attnlab.nbgrader_steps) rather than one process each.
+nbgrader_config.py), several to a process (attnlab.nbgrader.steps) rather than one process each.
 
 The instructor adds a hidden-test region to lesson 1's grade cell, as instructors do; it must never
 reach a student. The students:
@@ -50,8 +50,8 @@ import nbformat
 import pytest
 import yaml
 from attnlab.course import load_course
-from attnlab.nbgrader_plugin import FEEDBACK, PICTURE_ALT, nbgrader_config
-from attnlab.nbgrader_steps import run_steps
+from attnlab.nbgrader import FEEDBACK, PICTURE_ALT, nbgrader_config
+from attnlab.nbgrader.steps import run_steps
 from nbformat.v4 import new_code_cell
 
 REPO = Path(__file__).resolve().parent.parent
@@ -500,7 +500,7 @@ def test_with_the_kernel_run_the_cheats_and_warnings_still_gain_nothing(course_r
 def test_a_grade_cell_that_is_not_a_task_scores_zero_when_no_kernel_may_run():
     # An instructor's own test cell: only a kernel could score it. With run_kernel "never" nothing runs
     # it, and it must not get plain nbgrader's full credit for an empty output.
-    from attnlab.nbgrader_plugin import TrustedGrades
+    from attnlab.nbgrader import TrustedGrades
     from nbformat.v4 import new_notebook
     from nbgrader.utils import determine_grade
 

@@ -126,7 +126,7 @@ def test_grade_refuses_where_correct_work_would_lose_points(tmp_path):
 def test_nbgrader_autograde_refuses_too(tmp_path, monkeypatch):
     """TrustedGrades (nbgrader's autograde step) raises instead of writing grades, for every notebook."""
     import nbformat
-    from attnlab.nbgrader_plugin import TrustedGrades
+    from attnlab.nbgrader import TrustedGrades
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     course = yaml.safe_load((REPO / "course.yml").read_text())

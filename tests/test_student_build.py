@@ -549,7 +549,7 @@ SELF_LEARNER_FACTS = r"""
 import importlib.metadata, json
 import attnlab
 facts = {"file": attnlab.__file__}
-for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build", "attnlab.nbgrader_plugin", "attnlab.hub"):
+for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build", "attnlab.nbgrader", "attnlab.hub"):
     try:
         __import__(name)
         facts[name] = "imported"
@@ -596,7 +596,7 @@ def test_self_learners_venv_holds_the_wheel_and_its_requirements_and_no_answers(
     assert facts.returncode == 0, facts.stderr[-3000:]
     facts = json.loads(facts.stdout)
     assert Path(facts["file"]).resolve().is_relative_to(student_venv.resolve())
-    for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build", "attnlab.nbgrader_plugin"):
+    for name in ("attnlab.reference", "attnlab.answers", "attnlab.student_build", "attnlab.nbgrader"):
         assert facts[name] == "ModuleNotFoundError", name
     assert facts["entry_points"] == {
         g: sorted(f"{n} = {v}" for n, v in points.items()) for g, points in STUDENT_ENTRY_POINTS.items()

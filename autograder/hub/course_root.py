@@ -142,7 +142,7 @@ def make_folders(plan: HubPlan) -> None:
 
 def write_configs(plan: HubPlan, course: Course) -> None:
     """The trusted grader's nbgrader_config.py (where missing), and the instructor's and students' config."""
-    from ..nbgrader_plugin import nbgrader_config
+    from ..nbgrader import nbgrader_config
 
     course_config = plan.course_dir / "nbgrader_config.py"
     if not course_config.exists():
@@ -202,7 +202,7 @@ c.ExchangeFactory.list = "attnlab.exchange.CourseList"
 
 def instructor_config(plan: HubPlan) -> str:
     """The instructor's nbgrader_config.py: the course root, how submissions are collected, and inert views."""
-    from ..nbgrader_plugin import INERT_VIEWS
+    from ..nbgrader import INERT_VIEWS
 
     if plan.system_users:
         owners = (
@@ -343,7 +343,7 @@ def release_lessons(plan: HubPlan, say: Say) -> list[str]:
 def _nbgrader_as_instructor(plan: HubPlan, steps: list[list[str]], timeout: int) -> None:
     """Run each `nbgrader *args` of `steps` in the course root, as the instructor (their account with
     --system-users) in the instructor's environment; HubError naming the first that fails and its last line."""
-    from ..nbgrader_steps import run_steps
+    from ..nbgrader.steps import run_steps
 
     env = {**os.environ, **server_env(plan, plan.instructor), "HOME": str(plan.home(plan.instructor))}
     user = plan.instructor if plan.system_users else None

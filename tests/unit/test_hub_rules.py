@@ -225,7 +225,7 @@ def test_the_log_ins_file_may_give_each_persons_name(tmp_path):
 
 
 def test_the_gradebook_learns_the_names_once_and_again_when_they_change(tmp_path, monkeypatch):
-    from attnlab import nbgrader_steps
+    from attnlab.nbgrader import steps as nbgrader_steps
 
     ran = []
 
@@ -263,7 +263,7 @@ def test_collect_checks_owners_only_where_students_have_accounts(tmp_path, syste
 def test_the_instructors_server_shows_students_notebooks_inert_and_guards_the_formgrader(tmp_path, system_users):
     p = plan(tmp_path, system_users=system_users)
     c = run_config(course_root.instructor_config(p), {})
-    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertPage"]
+    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader.InertPage"]
     assert c.HTMLExporter.sanitize_html is True
     course_root.make_folders(p)
     course_root.write_configs(p, load_course())

@@ -330,7 +330,7 @@ def test_plain_text_strips_terminal_sequences_and_controls_but_keeps_lines():
 
 
 def test_attnlabs_own_grade_cell_outputs_are_inert_already():
-    from attnlab.nbgrader_plugin import task_outputs
+    from attnlab.nbgrader import task_outputs
 
     task = {"id": "qk_scores", "score": 5.0, "max_score": 15.0, "status": "partial", "feedback": f"<i>{JS}</i>"}
     raw = base64.b64decode(png())

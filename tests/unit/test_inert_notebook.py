@@ -13,15 +13,15 @@ from html.parser import HTMLParser
 
 import nbformat
 from attnlab.course import load_course
-from attnlab.nbgrader_plugin import (
+from attnlab.nbgrader import (
     INERT_VIEWS,
     InertNotebook,
-    SaveAutoGrades,
     TrustedGrades,
     autograde_preprocessors,
     nbgrader_config,
 )
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbgrader.preprocessors import SaveAutoGrades
 from traitlets.config import Config
 
 PAYLOAD = "console.log('PWNED')"
@@ -102,7 +102,7 @@ def test_autograde_ends_with_inert_notebook_after_the_trusted_grades_are_saved()
 
 def test_the_course_config_makes_every_html_view_inert():
     c = config()
-    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader_plugin.InertPage"]
+    assert c.HTMLExporter.preprocessors == ["attnlab.nbgrader.InertPage"]
     assert c.HTMLExporter.sanitize_html is True
     assert INERT_VIEWS in nbgrader_config(load_course())
 
@@ -132,3 +132,21 @@ def test_inert_notebook_escapes_only_what_the_formgrade_template_prints_as_it_is
     resources = {"student": "<b>", "first_name": "A&B", "last_name": None, "assignment_id": "<lesson>"}
     _, out = InertNotebook().preprocess(nb, resources)
     assert out == {"student": "&lt;b&gt;", "first_name": "A&amp;B", "last_name": None, "assignment_id": "<lesson>"}
+
+
+def test_an_nbgrader_config_written_by_attnlab_0_1_still_finds_its_classes():
+    """Course roots keep the nbgrader_config.py that `attnlab nbgrader-config` wrote: its imports and its class
+    paths named attnlab.nbgrader_plugin, which must keep naming the same classes as attnlab.nbgrader."""
+    import attnlab.nbgrader as now
+    from attnlab.nbgrader_plugin import (  # the old config's import, word for word
+        ReadableNotebooks,
+        autograde_preprocessors,
+        feedback_preprocessors,
+        sanitize_preprocessors,
+    )
+    from traitlets.utils.importstring import import_item
+
+    assert ReadableNotebooks is now.ReadableNotebooks and autograde_preprocessors is now.autograde_preprocessors
+    assert feedback_preprocessors is now.feedback_preprocessors and sanitize_preprocessors is now.sanitize_preprocessors
+    assert import_item("attnlab.nbgrader_plugin.InertPage") is now.InertPage  # the old HTMLExporter line
+    assert "attnlab.nbgrader_plugin" not in now.nbgrader_config.__module__  # what is written today names the new one

@@ -144,7 +144,7 @@ def test_any_mix_of_markdown_html_and_maths_renders_inert(source):
 
 
 def test_a_page_draws_maths_as_mathml_and_the_autograded_notebook_keeps_latex():
-    from attnlab.nbgrader_plugin import InertNotebook, InertPage
+    from attnlab.nbgrader import InertNotebook, InertPage
 
     source = r"The scores are $Q K^\top / \sqrt{d}$."
     page, stored = (new_notebook(cells=[new_markdown_cell(source)]) for _ in range(2))

@@ -17,7 +17,7 @@ import sys
 
 import nbformat
 import pytest
-from attnlab.nbgrader_plugin import ReadableNotebooks, RepairNbgraderMetadata, RestoreDeletedCells
+from attnlab.nbgrader import ReadableNotebooks, RepairNbgraderMetadata, RestoreDeletedCells
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CELLS = {  # grade_id: (source, kind, nbgrader metadata in the released notebook)

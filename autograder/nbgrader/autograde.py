@@ -31,11 +31,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .course import Course, load_course
-from .running.found import Found
+from ..course import Course, load_course
+from ..running.found import Found
 
 if TYPE_CHECKING:
-    from .running.submission import Submission, Unreadable
+    from ..running.submission import Submission, Unreadable
 
 RESULTS = "attnlab_results.jsonl"  # in the course root, next to gradebook.db
 
@@ -118,7 +118,7 @@ def sanitizer(config) -> Callable[[Found], Submission | Unreadable]:
     from nbgrader.converters.autograde import Autograde
     from nbgrader.coursedir import CourseDirectory
 
-    from .running.submission import Unreadable, notebook_submission, read_notebook, read_submission
+    from ..running.submission import Unreadable, notebook_submission, read_notebook, read_submission
 
     coursedir = CourseDirectory(config=config)
     coursedir.root = os.getcwd()
@@ -148,7 +148,7 @@ def sanitizer(config) -> Callable[[Found], Submission | Unreadable]:
 
 def run_nbgrader(args: list[str]) -> int:
     """`nbgrader ARGS` in this process, as ``python -m nbgrader ARGS`` would run it; its exit code."""
-    from .nbgrader_steps import _run_one
+    from .steps import _run_one
 
     return _run_one(args)
 
@@ -160,7 +160,7 @@ def log(message: str) -> None:
 def pick_seed(given: int | None, config, results) -> int:
     """--seed, else ``c.TrustedGrades.seed``, else $ATTNLAB_SECRET_SEED, else the results file's last, else a
     fresh secret one: the seed of both steps."""
-    from .running.classrun import run_seed
+    from ..running.classrun import run_seed
 
     configured = config.TrustedGrades.get("seed") if "TrustedGrades" in config else None
     return run_seed(given if given is not None else configured, results)[0]
@@ -179,11 +179,11 @@ def grade_class(
     """Step 1: grade the submitted notebooks into the results file. (its path, the seed, the students whose
     notebook could not be read or sanitized, left to step 2). `progress(item, result, stored)` as in
     `ClassRun.grade`."""
-    from .running.classrun import ClassRun
-    from .running.processes import Zygote
-    from .running.results import ResultsFile
-    from .running.selfcheck import ensure
-    from .running.submission import Unreadable
+    from ..running.classrun import ClassRun
+    from ..running.processes import Zygote
+    from ..running.results import ResultsFile
+    from ..running.selfcheck import ensure
+    from ..running.submission import Unreadable
 
     config = _config()
     course = course_of(config)
@@ -195,7 +195,7 @@ def grade_class(
     path = Path(results or RESULTS).resolve()
     backend = None
     if dask:
-        from .running.dask_grading import dask_backend
+        from ..running.dask_grading import dask_backend
 
         backend = dask_backend(dask)
     zygote = None if dask else Zygote()  # its torch import overlaps the reading of the notebooks

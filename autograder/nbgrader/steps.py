@@ -51,7 +51,7 @@ def run_steps(
             gid = pwd.getpwnam(user).pw_gid
             account = {"user": user, "group": gid, "extra_groups": os.getgrouplist(user, gid)}
         child = subprocess.run(
-            [sys.executable, "-m", "attnlab.nbgrader_steps", str(spec)],
+            [sys.executable, "-m", "attnlab.nbgrader.steps", str(spec)],
             env=env,
             capture_output=True,
             text=True,
