@@ -18,13 +18,13 @@ the self-check, whose known-correct submission is the reference.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 
 from .tasks import TASK_IDS
+from .version import is_student_build
 
 #: The commands that need the full install, with the reason that the student build's `attnlab` gives.
 FULL_INSTALL_ONLY = {
@@ -39,12 +39,6 @@ NEEDS_FULL_INSTALL = (
     "grades your file on the public cases"
 )
 NO_SELFCHECK = "none in the student build, whose known-correct submission would be the answers"
-
-
-def is_student_build() -> bool:
-    """Whether this attnlab is the student build: it has no answers zone (``judging.cases.answers`` is None
-    there), found here without importing anything heavy."""
-    return importlib.util.find_spec(f"{__package__}.answers") is None
 
 
 def _parser(student: bool = False) -> argparse.ArgumentParser:
@@ -403,34 +397,28 @@ def hub(args: argparse.Namespace) -> int:
 
 
 def grade(args: argparse.Namespace) -> int:
-    """`attnlab grade` and `attnlab check`: find the submissions, start the zygote, then `_grade_found`."""
+    """`attnlab grade` and `attnlab check`: find the submissions, start the grading service, then `_grade_found`."""
     tasks = None
     if args.tasks:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]  # checked against the course's, below
     from .running.found import expand
-    from .running.processes import Zygote
+    from .running.service import GradingService
 
     found_in = {p: expand([p]) for p in args.paths}
     found = [f for p in args.paths for f in found_in[p]]
     empty = [p for p in args.paths if Path(p).is_dir() and not found_in[p]]
     if empty:
         return fail(f"{empty[0]}: no .py or .ipynb file under this folder; give a folder of submissions")
-    # Started now, so that its torch import runs while we read the submissions; on Dask, the workers grade.
-    zygote = None if getattr(args, "dask", None) else Zygote()
-    try:
-        return _grade_found(args, zygote, found, tasks)
-    finally:
-        if zygote is not None:
-            zygote.close()
+    # Its zygote starts now, so that its torch import runs while we read the submissions; on Dask, the workers grade.
+    with GradingService(dask=getattr(args, "dask", None)) as service:
+        return _grade_found(args, service, found, tasks)
 
 
-def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str] | None) -> int:
-    """Load the course and the results file, read the submissions, check this environment once (the self-check,
-    which the student build cannot run), then grade what is not graded yet."""
+def _grade_found(args: argparse.Namespace, service, found: list, tasks: list[str] | None) -> int:
+    """Load the course and the results file, read the submissions, then grade what is not graded yet (the
+    service checks this environment once first: the self-check, which the student build cannot run)."""
     from .course import CourseError, load_course
-    from .running.classrun import ClassRun
-    from .running.results import ResultsFile
-    from .running.selfcheck import SelfCheckFailed, ensure
+    from .running.selfcheck import SelfCheckFailed
     from .running.submission import Unreadable
 
     try:
@@ -443,15 +431,14 @@ def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str]
         if missing:
             return fail(f"unknown task id {missing[0]!r}: {args.course or 'course.yml'} has {', '.join(ids)}")
     try:
-        results = ResultsFile(args.results) if getattr(args, "results", None) else None
+        results = service.results_file(getattr(args, "results", None))
     except (OSError, ValueError) as e:
         return fail(str(e) if isinstance(e, ValueError) else f"{args.results}: cannot be opened ({e.strerror})")
     try:
-        seed = _seed(args, course, results)
-        run = ClassRun(
+        run = service.read(
             found,
             course=course,
-            seed=seed,
+            seed=_seed(args, course, results),
             task_ids=tasks,
             device=args.device,
             jobs=getattr(args, "jobs", None) or 1,
@@ -459,23 +446,20 @@ def _grade_found(args: argparse.Namespace, zygote, found: list, tasks: list[str]
             pictures=bool(args.report),
             read=_self_check_read if args.command == "check" else None,
         )
-        subs = [i.sub for i in run.items]
-        if all(isinstance(s, Unreadable) for s in subs):
-            for s in subs[:-1]:
+        unreadable = [i.sub for i in run.items if isinstance(i.sub, Unreadable)]
+        if len(unreadable) == len(run.items):
+            for s in unreadable[:-1]:
                 print(f"attnlab: {s.path}: {s.reason}", file=sys.stderr)
-            return fail(f"{subs[-1].path}: {subs[-1].reason}")
-        if zygote is not None and not is_student_build() and run.todo:
+            return fail(f"{unreadable[-1].path}: {unreadable[-1].reason}")
+        if service.self_check and not service.dask and run.todo:
             from rich.console import Console
 
             with Console(stderr=True).status("checking this environment once: grading a known-correct submission"):
-                ensure(zygote, course, device=args.device)
-        return _grade_all(args, zygote, run)
+                service.zygote(course, args.device)
+        return _grade_all(args, service, run)
     except SelfCheckFailed as e:
         print(f"attnlab: {e}", file=sys.stderr)
         return 3
-    finally:
-        if results is not None:
-            results.close()
 
 
 def _self_check_read(found):
@@ -488,13 +472,15 @@ def _self_check_read(found):
 
 
 def _seed(args: argparse.Namespace, course, results) -> int:
-    """check: the public seed. grade: --seed, else $ATTNLAB_SECRET_SEED, else the seed the results file was
-    graded with (so that a rerun resumes it), else a fresh secret one."""
-    from .running.classrun import run_seed
+    """The seed rule (``running.service.seed_for``): check, the public seed; grade, --seed, else
+    $ATTNLAB_SECRET_SEED, else the seed the results file was graded with (a rerun resumes it), else a fresh one."""
+    from .running.service import seed_for
 
-    if args.command == "check":
-        return course.public_seed
-    seed, resumed = run_seed(args.seed, results)
+    seed, resumed = seed_for(
+        args.seed if args.command != "check" else None,
+        results=results,
+        public=course.public_seed if args.command == "check" else None,
+    )
     if resumed:
         print(f"attnlab: {results.path}: resuming with the seed its lines were graded with", file=sys.stderr)
     return seed
@@ -531,7 +517,7 @@ def _progress(err):
     )
 
 
-def _grade_all(args: argparse.Namespace, zygote, run) -> int:
+def _grade_all(args: argparse.Namespace, service, run) -> int:
     """Grade `run` under the progress bar, writing each result in input order (a table, a JSON line, a report)."""
     import time
 
@@ -561,17 +547,13 @@ def _grade_all(args: argparse.Namespace, zygote, run) -> int:
         what = "from the results file" if stored else "graded"
         progress.update(bar, advance=1, description=f"{what}: {item.sub.name}", rate=f"{rate:.2f}/s")
 
-    backend = None
-    if getattr(args, "dask", None):
-        from .running.dask_grading import dask_backend
-
-        try:
-            backend = dask_backend(args.dask)
-        except (ImportError, RuntimeError, ValueError, OSError) as e:
-            return fail(str(e))
+    try:
+        service.backend()  # on Dask: reach the scheduler now, or say in one line why not
+    except (ImportError, RuntimeError, ValueError, OSError) as e:
+        return fail(str(e))
     with progress:
         bar = progress.add_task("", total=len(run.items), rate="")
-        results = run.grade(zygote, emit=emit, progress=advance, backend=backend)
+        results = service.grade_run(run, on_result=emit, progress=advance)
     if not args.json and len(results) > 1:
         summary(results, console)
     return 0

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from .cli import is_student_build
 from .tasks import TASK_IDS
+from .version import is_student_build
 
 HEADER = "attnlab {version}{build}: grading {path} (seed {seed}), torch {torch}"
 STUDENT_BUILD = " (student build: public cases, no self-check)"
@@ -121,28 +121,26 @@ class TaskItem(pytest.Item):
             from .course import load_course
             from .earlier_lessons import self_check_submission
             from .running.grade import grade_submissions
-            from .running.processes import Zygote
-            from .running.selfcheck import SelfCheckFailed, ensure
+            from .running.selfcheck import SelfCheckFailed
+            from .running.service import seed_for
             from .running.submission import load_submission
 
             course = load_course(self.config.getoption("--attn-course"))
             seed = self.config.getoption("--attn-seed")
             # Grade every selected task at once: one child process, callee attribution intact.
             selected = [i.task_id for i in self.session.items if isinstance(i, TaskItem)]
-            with Zygote() as zygote:
-                try:
-                    if not is_student_build():  # never fail a self-learner's correct work because of the machine
-                        ensure(zygote, course)
-                except SelfCheckFailed as e:
-                    raise TaskFailed(f"attnlab: {e}") from None
-                # The lesson as the student's kernel runs it: its earlier() lines are their own earlier lessons.
-                (cache[key],) = grade_submissions(
-                    [self_check_submission(load_submission(self.parent.path))],
-                    course=course,
-                    task_ids=selected or None,
-                    seed=course.public_seed if seed is None else seed,
-                    zygote=zygote,
-                )
+            try:  # the self-check, in the full install only: never fail a self-learner's correct work for the machine
+                zygote = _service(self.config).zygote(course)
+            except SelfCheckFailed as e:
+                raise TaskFailed(f"attnlab: {e}") from None
+            # The lesson as the student's kernel runs it: its earlier() lines are their own earlier lessons.
+            (cache[key],) = grade_submissions(
+                [self_check_submission(load_submission(self.parent.path))],
+                course=course,
+                task_ids=selected or None,
+                seed=seed_for(seed, public=course.public_seed if seed is None else None)[0],
+                zygote=zygote,
+            )
         return cache[key]
 
     def runtest(self) -> None:
@@ -175,3 +173,19 @@ class TaskItem(pytest.Item):
 
 
 _RESULTS = pytest.StashKey[dict]()
+_SERVICE = pytest.StashKey["GradingService"]()
+
+
+def _service(config: pytest.Config):
+    """The session's grading service (``attnlab.running.service``): one zygote for every submission it grades."""
+    from .running.service import GradingService
+
+    if _SERVICE not in config.stash:
+        config.stash[_SERVICE] = GradingService(start=False)
+    return config.stash[_SERVICE]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    service = config.stash.get(_SERVICE, None)
+    if service is not None:
+        service.close()

@@ -112,7 +112,7 @@ def kill_a_busy_worker(client) -> dict:
     assert address, "no worker was grading anything when the first result came"
 
     def pids(dask_worker):
-        zygote = dask_worker.plugins[PLUGIN_NAME].zygote
+        zygote = dask_worker.plugins[PLUGIN_NAME].service._zygote
         return os.getpid(), zygote.proc.pid, str(zygote.workroot)
 
     pid, zygote, workroot = client.run(pids, workers=[address])[address]
@@ -155,6 +155,8 @@ def test_an_unreachable_scheduler_is_one_line_naming_its_address():
 class FakeZygote:
     """A process to watch, in a zygote's place."""
 
+    mode = "auto"
+
     def __init__(self):
         self.proc = subprocess.Popen(["sleep", "60"])
         self.closed = False
@@ -166,20 +168,23 @@ class FakeZygote:
 
 
 def test_the_plugin_replaces_a_dead_zygote_and_closes_its_own(monkeypatch, course):
+    from attnlab.running import service
+
     checked = []
-    monkeypatch.setattr(dask_grading, "Zygote", FakeZygote)
-    monkeypatch.setattr(dask_grading, "ensure", lambda zygote, course, device: checked.append((zygote, device)))
+    monkeypatch.setattr(service, "Zygote", FakeZygote)
+    monkeypatch.setattr(service, "ensure", lambda zygote, course, device: checked.append((zygote, device)))
     plugin = pickle.loads(pickle.dumps(ZygotePlugin()))  # as the scheduler ships it
     plugin.setup(SimpleNamespace(address="tcp://worker:1"))
-    first = plugin.zygote
+    first = plugin.service._zygote  # started with the worker, before any task
+    assert isinstance(first, FakeZygote)
     assert plugin.checked_zygote(course, "cpu") is first
     first.proc.kill()
     first.proc.wait()
     second = plugin.checked_zygote(course, "cpu")
     assert second is not first and first.closed
-    assert checked == [(first, "cpu"), (second, "cpu")]
+    assert checked == [(first, "cpu")]  # the new zygote runs on the same machine: its pass still holds
     plugin.teardown(SimpleNamespace(address="tcp://worker:1"))
-    assert second.closed and plugin.zygote is None
+    assert second.closed and plugin.service is None
 
 
 def test_a_failed_self_check_on_a_worker_names_the_worker(monkeypatch, course):
@@ -188,8 +193,10 @@ def test_a_failed_self_check_on_a_worker_names_the_worker(monkeypatch, course):
     def refuse(zygote, course, device):
         raise SelfCheckFailed("refusing to grade: a known-correct submission scores 0/100 on this machine")
 
-    monkeypatch.setattr(dask_grading, "Zygote", FakeZygote)
-    monkeypatch.setattr(dask_grading, "ensure", refuse)
+    from attnlab.running import service
+
+    monkeypatch.setattr(service, "Zygote", FakeZygote)
+    monkeypatch.setattr(service, "ensure", refuse)
     plugin = ZygotePlugin()
     plugin.setup(SimpleNamespace(address="tcp://worker:1"))
     try:

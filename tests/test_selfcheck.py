@@ -17,7 +17,17 @@ EXAMPLE = REPO / "assignments" / "examples" / "correct.py"
 
 
 class FakeZygote:
+    """What the self-check and the grading service ask of a zygote: its sandbox mode, whether it still runs."""
+
     mode = "auto"
+
+    class proc:
+        @staticmethod
+        def poll():
+            return None  # still running
+
+    def close(self):
+        pass
 
 
 def _result(total: float, lost: str | None = None) -> dict:
@@ -41,8 +51,6 @@ def _result(total: float, lost: str | None = None) -> dict:
 @pytest.fixture
 def fresh(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(selfcheck, "_passed_here", set())
-    monkeypatch.setattr(selfcheck, "_failed_here", {})
     runs = []
 
     def run(zygote, course, *, device="auto"):
@@ -58,8 +66,7 @@ def test_a_pass_is_cached_per_environment(fresh):
     course = load_course(REPO / "course.yml")
     fresh.result = _result(100.0)
     selfcheck.ensure(FakeZygote(), course)
-    selfcheck._passed_here.clear()  # a new process: only the file remembers
-    selfcheck.ensure(FakeZygote(), course)
+    selfcheck.ensure(FakeZygote(), course)  # as a new process would: the file remembers
     assert fresh.runs == ["auto"]
     assert len(json.loads(selfcheck.cache_file().read_text())) == 1
     # Another sandbox mode, device or course is another environment: checked again.
@@ -79,10 +86,28 @@ def test_a_failure_refuses_in_one_line_naming_the_task_and_doctor_and_is_not_cac
     assert message.startswith("refusing to grade: a known-correct submission scores 90/100")
     assert "qk_scores partial" in message and "attnlab doctor" in message
     assert "the worker said: attnlab: the grader's sandbox could not be set up" in message
-    with pytest.raises(selfcheck.SelfCheckFailed):  # every later notebook of the run: at once, same words
-        selfcheck.ensure(FakeZygote(), course)
-    assert len(fresh.runs) == 1
     assert not selfcheck.cache_file().exists()
+
+
+def test_the_grading_service_checks_once_and_says_a_refusal_again_at_once(fresh):
+    """Every later grade of the same course in that process (every later notebook of an nbgrader run): the same
+    words, with no second self-check; a pass is not checked again either."""
+    from attnlab.running.service import GradingService
+
+    course = load_course(REPO / "course.yml")
+    service = GradingService(start=False, self_check=True)
+    service._zygote = FakeZygote()
+    fresh.result = _result(90.0, lost="on q (2, 3) float32, your code ended the Python process.")
+    with pytest.raises(selfcheck.SelfCheckFailed) as first:
+        service.zygote(course)
+    with pytest.raises(selfcheck.SelfCheckFailed) as again:
+        service.zygote(course)
+    assert str(again.value) == str(first.value) and len(fresh.runs) == 1
+    fresh.result = _result(100.0)
+    assert service.zygote(course, device="cpu") is service._zygote  # another device: checked, and it passes
+    service.zygote(course, device="cpu")
+    assert fresh.runs == ["auto", "cpu"]
+    assert GradingService(start=False, self_check=False).self_check is False  # the student build: no check
 
 
 def test_an_unwritable_cache_only_means_checking_again(fresh, tmp_path, monkeypatch):

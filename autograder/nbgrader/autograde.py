@@ -158,12 +158,12 @@ def log(message: str) -> None:
 
 
 def pick_seed(given: int | None, config, results) -> int:
-    """--seed, else ``c.TrustedGrades.seed``, else $ATTNLAB_SECRET_SEED, else the results file's last, else a
-    fresh secret one: the seed of both steps."""
-    from ..running.classrun import run_seed
+    """The seed of both steps (``running.service.seed_for``): --seed, else ``c.TrustedGrades.seed``, else
+    $ATTNLAB_SECRET_SEED, else the results file's last, else a fresh secret one."""
+    from ..running.service import seed_for
 
     configured = config.TrustedGrades.get("seed") if "TrustedGrades" in config else None
-    return run_seed(given if given is not None else configured, results)[0]
+    return seed_for(given, configured=configured, results=results)[0]
 
 
 def grade_class(
@@ -179,11 +179,7 @@ def grade_class(
     """Step 1: grade the submitted notebooks into the results file. (its path, the seed, the students whose
     notebook could not be read or sanitized, left to step 2). `progress(item, result, stored)` as in
     `ClassRun.grade`."""
-    from ..running.classrun import ClassRun
-    from ..running.processes import Zygote
-    from ..running.results import ResultsFile
-    from ..running.selfcheck import ensure
-    from ..running.submission import Unreadable
+    from ..running.service import GradingService
 
     config = _config()
     course = course_of(config)
@@ -193,47 +189,41 @@ def grade_class(
         who = f" by {student!r}" if student else ""
         raise AutogradeError(f"no submitted notebook of {assignment!r}{who}: run `nbgrader collect {assignment}` first")
     path = Path(results or RESULTS).resolve()
-    backend = None
-    if dask:
-        from ..running.dask_grading import dask_backend
-
-        backend = dask_backend(dask)
-    zygote = None if dask else Zygote()  # its torch import overlaps the reading of the notebooks
-    unreadable: list[str] = []
-    try:
+    # Its zygote starts now: its torch import overlaps the reading of the notebooks.
+    with GradingService(dask=dask) as service:
+        service.backend()
         read = sanitizer(config)
         try:
-            file = ResultsFile(path)
+            file = service.results_file(path)
         except ValueError as e:  # a line that is not a result: another file given by mistake
             raise AutogradeError(str(e)) from None
-        with file:
-            seed = pick_seed(seed, config, file)
-            for name in sorted({f.path.stem for f in found}):
-                group = [f for f in found if f.path.stem == name]
-                run = ClassRun(
-                    group,
-                    course=course,
-                    seed=seed,
-                    task_ids=tasks[name],
-                    jobs=jobs,
-                    results=file,
-                    pictures=True,
-                    read=read,
-                )
-                unreadable += [i.where.student for i in run.items if isinstance(i.sub, Unreadable)]
-                run.items = [i for i in run.items if not isinstance(i.sub, Unreadable)]
-                todo = len(run.todo)
-                log(
-                    f"{assignment}/{name}.ipynb: {len(run.items)} notebook(s): {todo} to grade, "
-                    f"{len(run.items) - todo} from the results file {path.name}"
-                )
-                if zygote is not None and todo:
-                    ensure(zygote, course)
-                run.grade(zygote, progress=progress, backend=backend)
-    finally:
-        if zygote is not None:
-            zygote.close()
+        seed = pick_seed(seed, config, file)
+        unreadable: list[str] = []
+        for name in sorted({f.path.stem for f in found}):
+            group = [f for f in found if f.path.stem == name]
+            unreadable += _grade_notebook(
+                service, assignment, name, group, course, seed, tasks[name], jobs, file, read, progress
+            )
     return path, seed, unreadable
+
+
+def _grade_notebook(service, assignment, name, group, course, seed, tasks, jobs, file, read, progress) -> list[str]:
+    """One notebook of the assignment, every student's copy of it: graded into `file`; the students whose copy
+    could not be read or sanitized."""
+    from ..running.submission import Unreadable
+
+    run = service.read(
+        group, course=course, seed=seed, task_ids=tasks, jobs=jobs, results=file, pictures=True, read=read
+    )
+    unreadable = [i.where.student for i in run.items if isinstance(i.sub, Unreadable)]
+    run.items = [i for i in run.items if not isinstance(i.sub, Unreadable)]
+    todo = len(run.todo)
+    log(
+        f"{assignment}/{name}.ipynb: {len(run.items)} notebook(s): {todo} to grade, "
+        f"{len(run.items) - todo} from the results file {file.path.name}"
+    )
+    service.grade_run(run, progress=progress)
+    return unreadable
 
 
 def autograde(assignment: str, *, student: str | None = None, progress=None, **kwargs) -> int:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import atexit
 import base64
 import copy
 from pathlib import Path
@@ -19,7 +18,7 @@ from traitlets import Dict, Enum, Integer, Unicode
 
 from ..course import Course, load_course
 from ..inert import is_plain_id
-from ..running import selfcheck
+from ..running.service import GradingService
 from ..running.submission import notebook_submission, worker_view
 from .metadata import notebook_name
 
@@ -36,49 +35,6 @@ NOT_GRADED = (
 )
 # What the kernel can do to end a run early. None of it stops the trusted grader.
 KERNEL_FAILURES = (DeadKernelError, CellTimeoutError, CellControlSignal, CellExecutionError)
-
-_zygote = None
-_seed: int | None = None
-_results: dict = {}  # path -> the ResultsFile open for this process (TrustedGrades.results)
-
-
-def _shared_zygote():
-    """One warm grader child for the whole `nbgrader autograde` run: it forks a fresh worker per notebook."""
-    global _zygote
-    if _zygote is not None and _zygote.proc.poll() is not None:  # it died (out of memory?): start another
-        _zygote.close()
-        _zygote = None
-    if _zygote is None:
-        from ..running.processes import Zygote
-
-        _zygote = Zygote()
-        atexit.register(_zygote.close)
-    return _zygote
-
-
-def _results_file(path: str | None):
-    """The results file at `path`, opened once per process (closed at exit); None without a path."""
-    if not path:
-        return None
-    from ..running.results import ResultsFile
-
-    key = str(Path(path).resolve())
-    if key not in _results:
-        _results[key] = ResultsFile(key)
-        atexit.register(_results[key].close)
-    return _results[key]
-
-
-def _run_seed(configured: int | None) -> int:
-    """TrustedGrades.seed, else $ATTNLAB_SECRET_SEED, else one fresh secret seed for the whole run."""
-    global _seed
-    from ..running.grade import secret_seed
-
-    if configured is not None:
-        return int(configured)
-    if _seed is None:
-        _seed = secret_seed(None)
-    return _seed
 
 
 def task_outputs(task: dict, execution_count: int | None, png: bytes | None = None) -> list:
@@ -168,7 +124,9 @@ class TrustedGrades(Execute):
         # anything the kernel printed.
         submitted = copy.deepcopy(nb)
         # Started now, to import torch while the kernel runs; with a results file, only if a grade is missing.
-        zygote = _shared_zygote() if graded and not self.results else None
+        service = GradingService.shared()
+        if graded and not self.results:
+            service.start()
 
         self._replied: set[int] = set()
         others = [
@@ -198,7 +156,7 @@ class TrustedGrades(Execute):
             for cell in others:
                 cell.outputs.append(new_output("error", ename="NotGraded", evalue=NOT_GRADED, traceback=[]))
         if graded:
-            self._write_trusted_grades(submitted, graded, course, zygote, resources)
+            self._write_trusted_grades(submitted, graded, course, service, resources)
         return nb, resources
 
     def _zero_cells_not_run(self, nb, tasks: dict, reason: str) -> None:
@@ -214,7 +172,7 @@ class TrustedGrades(Execute):
                     new_output("error", ename="KernelStopped", evalue=NOT_RUN.format(reason=reason), traceback=[])
                 )
 
-    def _write_trusted_grades(self, submitted, graded: list, course: Course, zygote, resources) -> None:
+    def _write_trusted_grades(self, submitted, graded: list, course: Course, service, resources) -> None:
         from ..running.classrun import grade_or_reuse
         from ..running.found import Found
 
@@ -229,13 +187,12 @@ class TrustedGrades(Execute):
 
         def warm():
             # Refuse to grade (this notebook, and so every other one) where correct work would lose points.
-            ready = zygote or _shared_zygote()
-            selfcheck.ensure(ready, course)
-            return ready
+            return service.zygote(course)
 
-        seed = _run_seed(self.seed)
+        seed = service.run_seed(self.seed)
+        results = service.results_file(self.results)
         result, stored = grade_or_reuse(
-            sub, where, course=course, seed=seed, task_ids=wanted, results=_results_file(self.results), zygote=warm
+            sub, where, course=course, seed=seed, task_ids=wanted, results=results, zygote=warm
         )
         self.log.info(
             "attnlab trusted grades for %s (seed %d%s): %s",

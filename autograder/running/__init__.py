@@ -8,6 +8,7 @@ loading a submission, starting and confining the processes that run it, keeping 
 - ``grade.py``: one submission graded, task by task, in a worker (`SubmissionGrader`, `grade_paths`);
 - ``classrun.py``: a class graded in parallel, each submission once, results kept as they come;
 - ``dask_grading.py``: the same class run on a Dask cluster, one warm zygote per Dask worker;
+- ``service.py``: the grading service every door uses: one checked zygote, one seed rule, one entry;
 - ``selfcheck.py``: a known-correct submission graded on this machine before anyone else's;
 - ``found.py``: the submissions a run finds on disk, and who handed each in (nbgrader's layout);
 - ``results.py``: the results file, one JSON line per submission, keyed by what its grade depends on.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from ..course import Course
 from ..version import __version__
 from .found import Found
-from .grade import SubmissionGrader, secret_seed, unreadable_result
+from .grade import SubmissionGrader, unreadable_result
 from .processes import Zygote, default_jobs  # noqa: F401  (default_jobs: part of this module's API)
 from .results import ResultsFile, course_hash, decode_pictures, make_record, record_key
 from .submission import Submission, Unreadable, read_submission
@@ -196,14 +195,6 @@ class ClassRun:
         finally:
             if own:
                 zygote.close()
-
-
-def run_seed(given: int | None, results: ResultsFile | None) -> tuple[int, bool]:
-    """(the seed of a class run, whether it came from the results file): `given`, else $ATTNLAB_SECRET_SEED, else
-    the seed the file's lines were graded with, so that a rerun resumes it, else a fresh secret one."""
-    if given is None and not os.environ.get("ATTNLAB_SECRET_SEED") and results is not None and results.seeds():
-        return results.seeds()[-1], True
-    return secret_seed(given), False
 
 
 def grade_or_reuse(

@@ -21,9 +21,9 @@ Every Dask worker machine must have:
   that machine says which layers it gets). ``ATTNLAB_SANDBOX`` is read from the worker's environment.
 - for ``--device cuda``, a GPU that the worker's zygote can see.
 
-Before its first grade with a given course and device, each worker process runs `selfcheck.ensure`, so a
-machine that would take points from correct work refuses (``SelfCheckFailed``, naming the worker) instead
-of grading; a pass is cached on that machine like a local one.
+Before its first grade with a given course and device, each worker process runs the self-check (its own
+`service.GradingService`), so a machine that would take points from correct work refuses (``SelfCheckFailed``,
+naming the worker) instead of grading; a pass is cached on that machine like a local one.
 
 A worker that dies mid-grade loses its task, and the scheduler gives it to another worker (up to
 ``distributed.scheduler.allowed-failures`` times; then the run stops with an error naming the
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,7 +44,8 @@ from ..version import __version__
 from .classrun import ClassRun, Item
 from .grade import SubmissionGrader, unreadable_result
 from .processes import Zygote
-from .selfcheck import SelfCheckFailed, ensure
+from .selfcheck import SelfCheckFailed
+from .service import GradingService
 from .submission import Submission, Unreadable
 
 try:  # an optional extra: without it, `dask_backend` says what to install, and nothing here is used
@@ -78,7 +78,7 @@ class ZygotePlugin(WorkerPlugin):
     idempotent = True
 
     def __init__(self):
-        self.zygote: Zygote | None = None
+        self.service: GradingService | None = None
         self.worker_address = ""
 
     def setup(self, worker) -> None:
@@ -86,26 +86,19 @@ class ZygotePlugin(WorkerPlugin):
 
         torch.set_num_threads(1)  # this process forks (the zygote), and Dask runs its work on threads
         self.worker_address = worker.address
-        self._lock = threading.Lock()  # made here: a lock does not pickle
-        self.zygote = Zygote()  # its torch import runs while the worker waits for tasks
+        self.service = GradingService()  # made here (a lock does not pickle); its zygote imports torch while we wait
 
     def teardown(self, worker) -> None:
-        if self.zygote is not None:
-            self.zygote.close()
-            self.zygote = None
+        if self.service is not None:
+            self.service.close()
+            self.service = None
 
     def checked_zygote(self, course: Course, device: str) -> Zygote:
         """The live zygote (a new one if it died), once the self-check has passed for `course` and `device`."""
-        with self._lock:  # one thread starts a zygote or runs the self-check; the others wait for it
-            if self.zygote is None or self.zygote.proc.poll() is not None:
-                if self.zygote is not None:
-                    self.zygote.close()
-                self.zygote = Zygote()
-            try:
-                ensure(self.zygote, course, device=device)
-            except SelfCheckFailed as e:
-                raise SelfCheckFailed(f"on Dask worker {self.worker_address}: {e}") from None
-            return self.zygote
+        try:
+            return self.service.zygote(course, device)
+        except SelfCheckFailed as e:
+            raise SelfCheckFailed(f"on Dask worker {self.worker_address}: {e}") from None
 
 
 def grade_on_worker(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterable
 
@@ -36,14 +34,6 @@ SCHEMA = "attnlab.grade/1"
 OUTPUT_CHARS = 4000  # of what the student's code printed, kept in the JSON
 MAX_RESTARTS = 3  # fresh task children per task after crashes; each costs a fork
 GRACE = 2.0  # seconds past a task's limit that the worker gets to report the timeout before it is killed
-
-
-def secret_seed(seed: int | None) -> int:
-    """--seed, else $ATTNLAB_SECRET_SEED, else a fresh random one."""
-    if seed is not None:
-        return int(seed)
-    env = os.environ.get("ATTNLAB_SECRET_SEED")
-    return int(env) if env else secrets.randbelow(2**31)
 
 
 def _namespaced(spec: dict, prefix: str) -> dict:

@@ -29,8 +29,6 @@ from ..course import Course
 from ..version import __version__
 
 CACHE_NAME = "selfcheck.json"
-_passed_here: set[str] = set()  # keys that passed in this process: no file read per notebook
-_failed_here: dict[str, str] = {}  # and those that failed: every later call refuses at once
 
 
 class SelfCheckFailed(RuntimeError):
@@ -140,12 +138,11 @@ def full(result: dict) -> bool:
 
 
 def ensure(zygote, course: Course, *, device: str = "auto") -> None:
-    """Return if a known-correct submission scores full here (cached); else raise SelfCheckFailed."""
+    """Return if a known-correct submission scores full here (a pass is cached on disk); else raise SelfCheckFailed.
+    What a process has learnt already (a pass, or the refusal to say again) the grading service keeps
+    (``running.service.GradingService.zygote``)."""
     k = key(zygote.mode, course, device)
-    if k in _failed_here:
-        raise SelfCheckFailed(_failed_here[k])
-    if k in _passed_here or _cached(k):
-        _passed_here.add(k)
+    if _cached(k):
         return
     result = run(zygote, course, device=device)
     if not full(result):
@@ -162,7 +159,5 @@ def ensure(zygote, course: Course, *, device: str = "auto") -> None:
                 f"refusing to grade: a known-correct submission scores {why(result)} on this machine, so "
                 "correct work would lose points here too; run `attnlab doctor` to see what is broken"
             )
-        _failed_here[k] = message
         raise SelfCheckFailed(message)
-    _passed_here.add(k)
     _remember(k, result)
