@@ -21,7 +21,6 @@ from conftest import REPO, SUBMISSIONS, build
 
 distributed = pytest.importorskip("distributed")
 
-from attnlab.running import dask_grading  # noqa: E402
 from attnlab.running.classrun import ClassRun  # noqa: E402
 from attnlab.running.dask_grading import PLUGIN_NAME, ZygotePlugin, dask_backend  # noqa: E402
 from attnlab.running.found import Found, expand  # noqa: E402
