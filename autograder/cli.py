@@ -50,43 +50,64 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
     if not student:
         commands.insert(0, ("grade", "grade submissions with a secret seed"))
     for name, text in commands:
-        g = sub.add_parser(name, help=text, description=text)
+        _grade_parser(sub.add_parser(name, help=text, description=text), name, student)
+    _doctor_parser(sub, student)
+    if student:
+        return p
+    n = sub.add_parser(
+        "nbgrader-config",
+        help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
+        description="print an nbgrader_config.py for course.yml; put it in the nbgrader course root",
+    )
+    n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
+    n.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange folder (c.Exchange.root)")
+    _hub_parser(sub)
+    _autograde_parser(sub)
+    _report_parser(sub)
+    return p
+
+
+def _grade_parser(g: argparse.ArgumentParser, name: str, student: bool) -> None:
+    """The options of `grade` and `check`."""
+    g.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a .py module, a .ipynb notebook, or a folder: every .py and .ipynb under it "
+        "(nbgrader's submitted/<student>/<assignment>/ layout names the student)",
+    )
+    g.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, one per line")
+    if name == "grade":
         g.add_argument(
-            "paths",
-            nargs="+",
-            metavar="PATH",
-            help="a .py module, a .ipynb notebook, or a folder: every .py and .ipynb under it "
-            "(nbgrader's submitted/<student>/<assignment>/ layout names the student)",
-        )
-        g.add_argument("--json", action="store_true", help="one JSON object per submission on stdout, one per line")
-        if name == "grade":
-            g.add_argument(
-                "--seed",
-                type=int,
-                default=None,
-                help="the secret seed (else $ATTNLAB_SECRET_SEED, else the --results file's, else random)",
-            )
-            _class_options(g)
-        g.add_argument(
-            "--tasks", default=None, help=f"comma-separated task ids of the course ({', '.join(TASK_IDS)}, its own)"
-        )
-        if student:
-            g.set_defaults(device="auto", course=None)
-        else:
-            g.add_argument(
-                "--device",
-                choices=["auto", "cpu", "cuda"],
-                default="auto",
-                help="where the cases run: auto, the devices course.yml lists (cuda cases are pending on a machine "
-                "without a GPU); or cpu, or cuda, only",
-            )
-            g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
-        g.add_argument(
-            "--report",
+            "--seed",
+            type=int,
             default=None,
-            metavar="DIR",
-            help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it",
+            help="the secret seed (else $ATTNLAB_SECRET_SEED, else the --results file's, else random)",
         )
+        _class_options(g)
+    g.add_argument(
+        "--tasks", default=None, help=f"comma-separated task ids of the course ({', '.join(TASK_IDS)}, its own)"
+    )
+    if student:
+        g.set_defaults(device="auto", course=None)
+    else:
+        g.add_argument(
+            "--device",
+            choices=["auto", "cpu", "cuda"],
+            default="auto",
+            help="where the cases run: auto, the devices course.yml lists (cuda cases are pending on a machine "
+            "without a GPU); or cpu, or cuda, only",
+        )
+        g.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
+    g.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="also write DIR/<name>.json and a PNG picture of each task's mistake next to it",
+    )
+
+
+def _doctor_parser(sub, student: bool) -> None:
     d = sub.add_parser(
         "doctor",
         help="show which layers of the sandbox around student code work here",
@@ -101,19 +122,13 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
     )
     if student:
         d.set_defaults(course=None)
-        return p
+        return
     d.add_argument(
         "--course", default=None, help="course.yml for the self-check (default: $ATTNLAB_COURSE, else the bundled one)"
     )
-    n = sub.add_parser(
-        "nbgrader-config",
-        help="print an nbgrader_config.py for course.yml (scores from the trusted grader)",
-        description="print an nbgrader_config.py for course.yml; put it in the nbgrader course root",
-    )
-    n.add_argument("--course", default=None, help="course.yml (default: $ATTNLAB_COURSE, else the bundled one)")
-    n.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange folder (c.Exchange.root)")
-    _hub_parser(sub)
-    _autograde_parser(sub)
+
+
+def _report_parser(sub) -> None:
     r = sub.add_parser(
         "report",
         help="write a class report (one HTML page with pictures, and CSV files) from a results file",
@@ -125,7 +140,6 @@ def _parser(student: bool = False) -> argparse.ArgumentParser:
     )
     r.add_argument("--out", required=True, metavar="DIR", help="the folder to write the page and the CSV files to")
     r.add_argument("--title", default=None, help="the page's title (default: the results file's name)")
-    return p
 
 
 def _autograde_parser(sub) -> None:
@@ -257,10 +271,16 @@ def doctor(*, as_json: bool, course_path: str | None = None) -> int:
             )
         )
         return 0 if check is None or check["passed"] else 3
+    return _doctor_table(mode, layers, gpu, check)
+
+
+def _doctor_table(mode: str, layers: dict, gpu: dict, check: dict | None) -> int:
+    """`attnlab doctor` for people: the sandbox's layers as a table, the GPU, the self-check; its exit code."""
     from rich.markup import escape
     from rich.table import Table
 
     from .reporting.report import console_for, print_whole
+    from .running.processes import LAYER_NAMES
 
     table = Table(title=f"attnlab sandbox (ATTNLAB_SANDBOX={mode})")
     table.add_column("layer", no_wrap=True)

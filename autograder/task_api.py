@@ -115,16 +115,7 @@ def call_case(
     Where the task's spec lists callees (the student's own functions it may call), the case records what they
     returned, and the grader replays them through `reference` (a function that calls them by name, as the
     contract's functions do), so that a wrong callee is charged to its own task only."""
-    spec_args, tensors, values = [], {}, []
-    for name, value in args:
-        if isinstance(value, torch.Tensor):
-            tensors[name] = value
-            floating = value.is_floating_point()
-            spec_args.append({"t": name, "grad": bool(grad and floating)} if floating else {"t": name})
-            values.append(f64(value) if floating else value)
-        else:
-            spec_args.append({"v": value})
-            values.append(value)
+    spec_args, tensors, values = _call_args(args, grad)
     task = TASKS.get(task_id)
     spec: dict = {"kind": "call", "args": spec_args}
     recompute = None
@@ -157,20 +148,41 @@ def call_case(
     if grad and floats:
         if draw is None:
             raise TaskError(f"{task_id} case {cid}: grad=True needs draw=, to draw the upstream gradients")
-        ups = [draw.randn(*e.shape, dtype="float64") for e in expected]
-        for j, up in enumerate(ups):
-            case.tensors[f"up{j}"] = up
-        spec["grad"] = {"upstream": [f"up{j}" for j in range(len(ups))], "args": floats}
-
-        def fn(*leaves):
-            full = list(values)
-            for i, leaf in zip(floats, leaves):
-                full[i] = leaf
-            return reference(*full)
-
-        g = grads_of(fn, [values[i] for i in floats], ups)
-        case.expected_grads = {f"arg.{i}": gi for i, gi in zip(floats, g)}
+        _add_grads(case, reference, values, floats, draw)
     return case
+
+
+def _call_args(args: list[tuple[str, object]], grad: bool) -> tuple[list, dict, list]:
+    """(the spec's args, the tensors to send, the reference's values: floating tensors in float64)."""
+    spec_args, tensors, values = [], {}, []
+    for name, value in args:
+        if isinstance(value, torch.Tensor):
+            tensors[name] = value
+            floating = value.is_floating_point()
+            spec_args.append({"t": name, "grad": bool(grad and floating)} if floating else {"t": name})
+            values.append(f64(value) if floating else value)
+        else:
+            spec_args.append({"v": value})
+            values.append(value)
+    return spec_args, tensors, values
+
+
+def _add_grads(case: Case, reference: Callable, values: list, floats: list[int], draw: Draw) -> None:
+    """Upstream gradients drawn for each output, and the reference's gradients with respect to the floating-point
+    arguments `floats`, on `case`."""
+    ups = [draw.randn(*e.shape, dtype="float64") for e in case.expected]
+    for j, up in enumerate(ups):
+        case.tensors[f"up{j}"] = up
+    case.spec["grad"] = {"upstream": [f"up{j}" for j in range(len(ups))], "args": floats}
+
+    def fn(*leaves):
+        full = list(values)
+        for i, leaf in zip(floats, leaves):
+            full[i] = leaf
+        return reference(*full)
+
+    g = grads_of(fn, [values[i] for i in floats], ups)
+    case.expected_grads = {f"arg.{i}": gi for i, gi in zip(floats, g)}
 
 
 def load_task(path: str | Path) -> Task:

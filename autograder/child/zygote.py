@@ -110,6 +110,19 @@ class Probes:
 def zygote(fd: int, config: dict) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     sandbox = Probes(config)
+    torch, worker_class, warm_drawing = _warm()
+    gpu = gpu_info(torch)
+    ctl = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
+    layers = sandbox.wait(partial(cuda_inside, torch) if gpu.get("count") else None)
+    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(gpu.get("count")), "gpu": gpu, "sandbox": layers})
+    _forget_child_package()
+    _serve(ctl, torch, worker_class, sandbox, later=[warm_drawing])
+
+
+def _warm():
+    """Import and warm what every worker needs, so that each fork starts ready: (torch, the Worker class, the
+    drawing warm-up). The child package's modules are imported here, before it leaves sys.modules."""
     import matplotlib
     import numpy  # noqa: F401  (pre-loaded so that every worker starts warm)
     import torch
@@ -123,8 +136,8 @@ def zygote(fd: int, config: dict) -> None:
     from .figure_data import warm_drawing
     from .worker import Worker
 
-    # Warm what every worker needs, so that each fork starts ready: both detector layers, once. No backward pass:
-    # where CUDA is built, autograd would start its device threads here, and no forked worker could run one.
+    # Both detector layers, once. No backward pass: where CUDA is built, autograd would start its device threads
+    # here, and no forked worker could run one.
     with Detectors(torch, {"function": "^$", "aten": "^$"}), DeviceDiscipline(torch)():
         leaf = torch.ones(2, 2, requires_grad=True)
         (leaf @ leaf).sum()
@@ -132,16 +145,16 @@ def zygote(fd: int, config: dict) -> None:
         (meta @ meta.transpose(-2, -1)).masked_fill(torch.ones(3, 3, dtype=torch.bool, device="meta"), 0).amax(-1)
 
     torch.set_num_threads(1)  # forked children of a multi-threaded torch deadlock otherwise
-    gpu = gpu_info(torch)
-    ctl = socket.socket(fileno=fd)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
-    layers = sandbox.wait(partial(cuda_inside, torch) if gpu.get("count") else None)
-    wire.send(ctl, {"ready": True, "pid": os.getpid(), "cuda": bool(gpu.get("count")), "gpu": gpu, "sandbox": layers})
-    _forget_child_package()
-    # What only some tasks need (matplotlib's drawing modules) is not loaded before the first worker: that one
-    # starts sooner and loads them beside its first tasks (``worker.Worker.fork_spare``). Once a second worker
-    # is asked for (a class, or a restart), they are loaded here, whenever no request waits, for the next ones.
-    later = [warm_drawing]
+    return torch, Worker, warm_drawing
+
+
+def _serve(ctl: socket.socket, torch, worker_class, sandbox, later: list) -> None:
+    """Fork a worker for each request until the parent goes away.
+
+    What only some tasks need (matplotlib's drawing modules, `later`) is not loaded before the first worker: that
+    one starts sooner and loads them beside its first tasks (``worker.Worker.fork_spare``). Once a second worker
+    is asked for (a class, or a restart), they are loaded here, whenever no request waits, for the next ones.
+    """
     forked = 0
     while True:
         try:
@@ -157,7 +170,7 @@ def zygote(fd: int, config: dict) -> None:
         if pid == 0:
             ctl.close()
             try:
-                _become_worker(Worker, request, fds, sandbox)
+                _become_worker(worker_class, request, fds, sandbox)
             finally:
                 os._exit(0)
         for f in fds:

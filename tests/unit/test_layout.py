@@ -200,3 +200,30 @@ def test_the_room_rules_see_what_they_forbid():
     assert _root_imports("from ... import check", "attnlab.judging.rules.qk_scores") == ["from ... import check"]
     allowed = "from ..version import __version__\nfrom .. import reference\nfrom . import rules"
     assert _root_imports(allowed, j) == []
+
+
+#: The longest a function of the package may be, in lines (its decorators and docstring included).
+LONGEST_FUNCTION = 60
+
+
+def _long_functions(source: str) -> list[str]:
+    return [
+        f"{n.name}: {n.end_lineno - n.lineno + 1} lines"
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > LONGEST_FUNCTION
+    ]
+
+
+def test_no_function_of_the_package_is_over_60_lines():
+    long = {
+        path.relative_to(PACKAGE).as_posix(): found
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (found := _long_functions(path.read_text(encoding="utf-8")))
+    }
+    assert long == {}
+
+
+def test_the_length_rule_sees_a_long_function():
+    body = "".join(f"    x{i} = {i}\n" for i in range(LONGEST_FUNCTION))
+    assert _long_functions(f"def long():\n{body}") == [f"long: {LONGEST_FUNCTION + 1} lines"]
+    assert _long_functions(f"def short():\n{body[: body.rindex('    x')]}") == []
