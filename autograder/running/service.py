@@ -150,31 +150,10 @@ class GradingService:
 
     # -- grading
 
-    def read(
-        self,
-        found: list[Found],
-        *,
-        course: Course,
-        seed: int,
-        task_ids: list[str] | None = None,
-        device: str = "auto",
-        jobs: int = 1,
-        results: ResultsFile | None = None,
-        pictures: bool = False,
-        read: Callable | None = None,
-    ) -> ClassRun:
-        """The run for `found`, its submissions read (and what `results` already holds found), nothing graded."""
-        return ClassRun(
-            found,
-            course=course,
-            seed=seed,
-            task_ids=task_ids,
-            device=device,
-            jobs=jobs,
-            results=results,
-            pictures=pictures,
-            read=read,
-        )
+    def read(self, found: list[Found], **run) -> ClassRun:
+        """The run for `found`, its submissions read (and what its results file already holds found), nothing
+        graded. `run`: ``ClassRun``'s keywords (course, seed, task_ids, device, jobs, results, pictures, read)."""
+        return ClassRun(found, **run)
 
     def grade_run(
         self,
@@ -190,33 +169,10 @@ class GradingService:
         return run.grade(self._zygote, emit=on_result, progress=progress, backend=self.backend())
 
     def grade(
-        self,
-        found: list[Found],
-        *,
-        course: Course,
-        seed: int,
-        task_ids: list[str] | None = None,
-        device: str = "auto",
-        jobs: int = 1,
-        results: ResultsFile | None = None,
-        pictures: bool = False,
-        read: Callable | None = None,
-        on_result: Callable | None = None,
-        progress: Callable | None = None,
+        self, found: list[Found], *, on_result: Callable | None = None, progress: Callable | None = None, **run
     ) -> list[dict]:
         """`read`, then `grade_run`: the found submissions' results, in input order."""
-        run = self.read(
-            found,
-            course=course,
-            seed=seed,
-            task_ids=task_ids,
-            device=device,
-            jobs=jobs,
-            results=results,
-            pictures=pictures,
-            read=read,
-        )
-        return self.grade_run(run, on_result=on_result, progress=progress)
+        return self.grade_run(self.read(found, **run), on_result=on_result, progress=progress)
 
     def backend(self):
         """The Dask backend (made once) where this service grades on Dask; None here."""
