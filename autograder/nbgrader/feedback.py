@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from nbgrader import utils as nbgrader_utils
-from nbgrader.preprocessors import (
-    ClearHiddenTests,
-)
+from nbgrader.preprocessors import ClearHiddenTests
 
 
 class ClearLockedHiddenTests(ClearHiddenTests):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import html
 
-from nbgrader.preprocessors import (
-    NbGraderPreprocessor,
-)
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from ..inert import describe, inert_notebook
 from .metadata import notebook_name

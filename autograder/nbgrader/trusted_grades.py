@@ -11,9 +11,7 @@ from pathlib import Path
 from nbclient.exceptions import CellControlSignal, CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader import utils as nbgrader_utils
-from nbgrader.preprocessors import (
-    Execute,
-)
+from nbgrader.preprocessors import Execute
 from traitlets import Dict, Enum, Integer, Unicode
 
 from ..course import Course, load_course

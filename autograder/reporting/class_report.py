@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..judging.diagnose import CATALOGUE
+from ..running.results import SubmissionStatus
 from ..tasks import TASK_IDS, TASKS
 
 #: The columns of ``nbgrader export`` (its CSV exporter), in its order; students.csv starts with them.
@@ -67,7 +68,7 @@ class StudentRow:
     student: str
     assignment: str  # "" where the folder layout names none
     path: str
-    status: str  # "graded" or "unreadable"
+    status: SubmissionStatus
     total: float | None = None
     max_total: float | None = None
     tasks: list[dict] = field(default_factory=list)  # the result's task objects, as `attnlab grade --json` wrote them
@@ -123,15 +124,15 @@ def _row(record: dict) -> StudentRow:
     path = str(record.get("path") or result.get("submission") or "")
     student = str(record.get("student") or Path(path).stem or "?")
     assignment = str(record.get("assignment") or "")
-    if result.get("status") != "graded":
+    if result.get("status") != SubmissionStatus.GRADED:
         reason = str(result.get("reason") or f"its result says {result.get('status')!r}")
-        return StudentRow(student, assignment, path, "unreadable", reason=reason)
+        return StudentRow(student, assignment, path, SubmissionStatus.UNREADABLE, reason=reason)
     total, top = float(result.get("total") or 0.0), float(result.get("max_total") or 0.0)
-    return StudentRow(student, assignment, path, "graded", total, top, list(result.get("tasks") or []))
+    return StudentRow(student, assignment, path, SubmissionStatus.GRADED, total, top, list(result.get("tasks") or []))
 
 
 def _rank(row: StudentRow) -> tuple[bool, float]:
-    return row.status == "graded", row.fraction
+    return row.status == SubmissionStatus.GRADED, row.fraction
 
 
 def hint(did: str) -> str:
@@ -215,7 +216,7 @@ def look_first(rows: list[StudentRow], *, lowest: int = LOWEST) -> list[Concern]
     """rows -> the ones to open first, each with its reasons: an unreadable file, a forbidden call, a timeout, a
     crash, one of the `lowest` lowest totals (those below the class's median only, so that a small class's good
     marks are not flagged). Unreadable files first, then lowest total first."""
-    graded = sorted((r for r in rows if r.status == "graded"), key=lambda r: r.fraction)
+    graded = sorted((r for r in rows if r.status == SubmissionStatus.GRADED), key=lambda r: r.fraction)
     median = statistics.median(r.fraction for r in graded) if graded else 0.0
     low = {id(r) for r in graded[:lowest] if r.fraction < median}
     out = []
@@ -223,11 +224,11 @@ def look_first(rows: list[StudentRow], *, lowest: int = LOWEST) -> list[Concern]
         reasons = _reasons(row) + (["among the lowest totals"] if id(row) in low else [])
         if reasons:
             out.append(Concern(row, reasons))
-    return sorted(out, key=lambda c: (c.row.status == "graded", c.row.fraction, c.row.student))
+    return sorted(out, key=lambda c: (c.row.status == SubmissionStatus.GRADED, c.row.fraction, c.row.student))
 
 
 def _reasons(row: StudentRow) -> list[str]:
-    if row.status != "graded":
+    if row.status != SubmissionStatus.GRADED:
         return [f"unreadable: {textwrap.shorten(row.reason, 200, placeholder=' ...')}"]
 
     def cases(task: dict, status: str) -> bool:
@@ -356,7 +357,7 @@ def _file_name(i: int, task: str) -> str:
 
 def _score_pictures(rows: list[StudentRow], out: Path) -> list[tuple[str, str]]:
     """The total's histogram and each task's, in `out` -> [(file name, what it shows)]."""
-    graded = [r for r in rows if r.status == "graded"]
+    graded = [r for r in rows if r.status == SubmissionStatus.GRADED]
     if not graded:
         return []
     made = [(histogram([(r.total, r.max_total) for r in graded], "total", out / "total.png", size=(7, 2.8)), "total")]
@@ -393,7 +394,7 @@ def _total(row: StudentRow) -> str:
 
 
 def _summary(rows: list[StudentRow]) -> _Html:
-    graded = [r for r in rows if r.status == "graded"]
+    graded = [r for r in rows if r.status == SubmissionStatus.GRADED]
     percents = [100 * r.fraction for r in graded]
     cards = [
         ("students", len({r.student for r in rows})),

@@ -18,6 +18,8 @@ from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
 
+from ..running.results import SubmissionStatus
+
 #: The width of a table where its reader is a log file or a pipe, not a terminal: the project's own line
 #: length, which an editor or a CI log shows without folding. A table whose names need more gets more.
 FILE_WIDTH = 120
@@ -109,7 +111,7 @@ def write_report(result: dict, folder: Path) -> Path:
 def table(result: dict, console: Console, *, width: int = 90) -> None:
     """One submission's table; for an unreadable one, one line that says why. Student text is never markup.
     A hint wraps, between words, at `width` columns at most."""
-    if result.get("status") == "unreadable":
+    if result.get("status") == SubmissionStatus.UNREADABLE:
         console.print(f"[red]{escape(_short_path(result['submission']))}: unreadable[/red]: {escape(result['reason'])}")
         return
     t = Table(
@@ -150,7 +152,7 @@ def summary(results: list[dict], console: Console) -> None:
     t.add_column("total", justify="right", no_wrap=True)
     t.add_column("diagnoses")
     for r in results:
-        if r.get("status") == "unreadable":
+        if r.get("status") == SubmissionStatus.UNREADABLE:
             t.add_row(escape(_short_path(r["submission"])), "-", f"[red]unreadable[/red]: {escape(r['reason'])}")
             continue
         diags = sorted({d for task in r["tasks"] for d in task["diagnoses"]})

@@ -27,7 +27,7 @@ from ..version import __version__
 from .found import Found
 from .grade import SubmissionGrader, unreadable_result
 from .processes import Zygote, default_jobs  # noqa: F401  (default_jobs: part of this module's API)
-from .results import ResultsFile, course_hash, decode_pictures, make_record, record_key
+from .results import ResultsFile, SubmissionStatus, course_hash, decode_pictures, make_record, record_key
 from .submission import Submission, Unreadable, read_submission
 
 
@@ -228,7 +228,9 @@ def _owner(item: Item) -> dict:
 
 
 def _lost_points(result: dict) -> bool:
-    return result.get("status") == "graded" and any(t["score"] < t["max_score"] for t in result.get("tasks", []))
+    return result.get("status") == SubmissionStatus.GRADED and any(
+        t["score"] < t["max_score"] for t in result.get("tasks", [])
+    )
 
 
 class _InOrder:

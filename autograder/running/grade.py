@@ -28,6 +28,7 @@ from ..judging.patterns import runtime_patterns
 from ..judging.scan import scan_source
 from ..tasks import TASKS
 from .processes import WorkerProcess, Zygote
+from .results import SubmissionStatus
 from .submission import Submission, Unreadable, load_submission, read_submission, references
 
 SCHEMA = "attnlab.grade/1"
@@ -332,7 +333,7 @@ class SubmissionGrader:
         result = {
             "schema": SCHEMA,
             "submission": self.sub.name,
-            "status": "graded",
+            "status": SubmissionStatus.GRADED,
             "total": round(sum(r.score for r in results), 2),
             "max_total": float(sum(r.max_score for r in results)),
             "tasks": [r.to_json() for r in results],
@@ -349,7 +350,7 @@ class SubmissionGrader:
 
 def unreadable_result(sub: Unreadable) -> dict:
     """The result in an unreadable path's place: {"schema", "submission", "status": "unreadable", "reason"}."""
-    return {"schema": SCHEMA, "submission": sub.name, "status": "unreadable", "reason": sub.reason}
+    return {"schema": SCHEMA, "submission": sub.name, "status": SubmissionStatus.UNREADABLE, "reason": sub.reason}
 
 
 def grade_submissions(

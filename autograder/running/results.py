@@ -34,11 +34,20 @@ import os
 import sys
 from pathlib import Path
 
+from ..child.replies import StrEnum
 from ..course import Course
 from ..version import __version__
 from .found import Found
 
 SCHEMA = "attnlab.results/1"
+
+
+class SubmissionStatus(StrEnum):
+    """What became of one submission, in its result's ``"status"``: graded (its tasks scored), or unreadable (with
+    the one-line ``"reason"``: missing, not UTF-8, not notebook JSON). A str: the JSON holds the plain word."""
+
+    GRADED = "graded"
+    UNREADABLE = "unreadable"
 
 
 def course_hash(course: Course) -> str:
