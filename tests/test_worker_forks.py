@@ -166,3 +166,46 @@ def test_a_slow_first_import_in_a_function_body_is_not_charged_to_its_task(
         assert t["score"] == t["max_score"], t["feedback"]
     else:
         assert t["status"] == "timeout", t
+
+
+#: A qk_scores that imports, in its body, a module that ends the process, or hangs past every signal, as it is imported.
+EXIT_IMPORT = """
+import pathlib, sys, tempfile
+_here = pathlib.Path(tempfile.mkdtemp())
+(_here / "attnlab_exit_import.py").write_text({body!r})
+sys.path.insert(0, str(_here))
+_right = qk_scores
+
+def qk_scores(q, k):
+    import attnlab_exit_import
+    return _right(q, k)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "body, diagnosis",
+    [
+        ("import os\nos._exit(3)\n", "crashed"),
+        (
+            "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass\n",
+            "timeout",
+        ),
+    ],
+    ids=["exits", "hangs"],
+)
+def test_an_import_that_ends_or_hangs_the_process_costs_only_the_task_that_imports_it(
+    course, zygote, tmp_path, body, diagnosis
+):
+    """Imported ahead, it ends or hangs the worker while loading: the submission loads again without importing
+    ahead, so that only qk_scores, which imports it itself, fails; the other tasks keep their marks."""
+    from attnlab.running.grade import grade_paths
+
+    path = tmp_path / "exit_import.py"
+    path.write_text(BASE.read_text() + EXIT_IMPORT.format(body=body))
+    (result,) = grade_paths([path], course=course, seed=11, zygote=zygote, task_ids=["qk_scores", "causal_mask"])
+    qk = task_of(result, "qk_scores")
+    assert qk["score"] == 0 and diagnosis in qk["diagnoses"], qk
+    mask = task_of(result, "causal_mask")
+    assert mask["score"] == mask["max_score"], mask["feedback"]
+    assert result["load_errors"] == []

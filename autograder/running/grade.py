@@ -12,7 +12,6 @@ with the next task.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -32,6 +31,8 @@ from .results import SubmissionStatus
 from .submission import Submission, Unreadable, load_submission, read_submission, references
 
 SCHEMA = "attnlab.grade/1"
+#: What `SubmissionGrader._load` returns where importing ahead ended or hung the worker: load again without it.
+AHEAD_FAILED = object()
 OUTPUT_CHARS = 4000  # of what the student's code printed, kept in the JSON
 MAX_RESTARTS = 3  # fresh task children per task after crashes; each costs a fork
 GRACE = 2.0  # seconds past a task's limit that the worker gets to report the timeout before it is killed
@@ -69,6 +70,7 @@ class SubmissionGrader:
         self._scans: dict[tuple, dict] = {}  # forbidden names -> the source scan's findings
         self._contract: set[str] | None = None
         self.skipped: dict[int, dict] = {}  # notebook cells that ended or hung a worker while loading
+        self.ahead = True  # import ahead what function bodies import (off again once those imports ended a worker)
 
     def _references(self) -> dict[str, set[str]]:
         """Which top-level functions each one uses; parsed once per submission."""
@@ -104,7 +106,9 @@ class SubmissionGrader:
         reported as a load error like a cell that raises, and the load starts again in a fresh worker
         without it, for at most MAX_RESTARTS such cells. In a .py module that ends loading, and so does a
         notebook that runs past its own limit. The modules that its functions import in their bodies are
-        then imported ahead (``child.ahead``), on a budget of their own that no task is charged for.
+        then imported ahead (``child.ahead``), on a budget of their own that no task is charged for. Where
+        those imports end or hang the worker, the submission loads again without them: importing ahead never
+        costs a grade, and the task whose function imports it meets what it does on its own.
         """
         limits = self.course.limits
         while True:
@@ -112,6 +116,8 @@ class SubmissionGrader:
                 limits.memory_mb, limits.output_kb, submission=self.sub, gpu_memory_mb=limits.gpu_memory_mb
             )
             stopped = self._load()
+            if stopped is AHEAD_FAILED:
+                continue  # loaded again without importing ahead: the task that imports it meets that itself
             if stopped is None or self.load_failure is not None:
                 return
             running, failure, error = stopped
@@ -139,8 +145,9 @@ class SubmissionGrader:
             "filename": self.sub.path.name,
             "names": [t.function for t in self.course.tasks],
             "skip": sorted(self.skipped),
-            "ahead_seconds": limits.load_seconds / 2,
+            "ahead_seconds": limits.load_seconds / 2 if self.ahead else 0,
         }
+        ahead = False
         try:
             self.worker.send(request)
             header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
@@ -148,28 +155,35 @@ class SubmissionGrader:
                 running = header.get("index")
                 header, _ = self.worker.recv(min(time.monotonic() + limits.load_seconds, whole))
             if header.get("op") == Op.AHEAD:  # no cell's: their imports keep to half this window by themselves
-                running, whole = None, math.inf
+                ahead = True
                 header, _ = self.worker.recv(time.monotonic() + limits.load_seconds)
             self.names = header.get("names", [])
             errors = header.get("errors", []) + list(self.skipped.values())
             self.load_errors = self.load_errors or sorted(errors, key=lambda e: e["cell"])
             return None
-        except wire.Deadline:
+        except (wire.Deadline, wire.ChannelClosed, wire.ChannelCorrupt) as e:
             self._stop()
-            if time.monotonic() >= whole and self.sub.notebook:
-                self.load_failure = {
-                    "status": Status.TIMEOUT,
-                    "case": "loading your notebook (all its cells together)",
-                    "seconds": limits.notebook_load_seconds,
-                }
-                return running, self.load_failure, {}
-            failure = {"status": Status.TIMEOUT, "case": "loading your file", "seconds": limits.load_seconds}
-            msg = f"did not finish within {limits.load_seconds:g} s; look for an endless loop"
-            return running, failure, {"type": "Timeout", "msg": msg}
-        except (wire.ChannelClosed, wire.ChannelCorrupt):
-            self._stop()
+            if ahead:
+                self.ahead = False
+                return AHEAD_FAILED
+            if isinstance(e, wire.Deadline):
+                return self._load_timeout(running, whole)
             failure = {"status": Status.CRASHED, "case": "loading your file"}
             return running, failure, {"type": "ProcessExit", "msg": "ended the Python process (os._exit or a crash)"}
+
+    def _load_timeout(self, running, whole: float) -> tuple:
+        """What `_load` returns where the cell `running` ran past its limit, or the notebook past its own."""
+        limits = self.course.limits
+        if time.monotonic() >= whole and self.sub.notebook:
+            self.load_failure = {
+                "status": Status.TIMEOUT,
+                "case": "loading your notebook (all its cells together)",
+                "seconds": limits.notebook_load_seconds,
+            }
+            return running, self.load_failure, {}
+        failure = {"status": Status.TIMEOUT, "case": "loading your file", "seconds": limits.load_seconds}
+        msg = f"did not finish within {limits.load_seconds:g} s; look for an endless loop"
+        return running, failure, {"type": "Timeout", "msg": msg}
 
     def _stop(self) -> None:
         if self.worker is not None:
