@@ -106,10 +106,11 @@ def run_in_process(fn, task, course, seed: int):
 def _sources(fn) -> list[str]:
     """The source of `fn` (a function or a class) and of the functions and classes of its module that it
     names, and so on: what the student's call may run. What has no source to read is left out."""
+    home = getattr(fn, "__module__", None)  # the student's own module (a notebook's: __main__), never a library's
     seen, todo, out = set(), [fn], []
     while todo:
         obj = todo.pop()
-        if id(obj) in seen or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+        if id(obj) in seen or not (inspect.isfunction(obj) or inspect.isclass(obj)) or obj.__module__ != home:
             continue
         seen.add(id(obj))
         try:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from attnlab.child.ahead import TimeUp, import_ahead, modules_named, time_limit
+from torch.nn import Linear
 
 
 def test_modules_named_finds_imports_inside_functions_and_classes():
@@ -88,3 +89,25 @@ def test_time_limit_raises_in_the_code_inside_and_is_gone_after():
             pass
     assert time.monotonic() - t0 < 2
     time.sleep(0.3)  # no alarm left behind
+
+
+def _helper(x):
+    import json  # noqa: F401
+
+    return x
+
+
+def _mine(x):
+    from torch.nn import Linear as _local  # noqa: F401  (what the function itself imports is read too)
+
+    return _helper(Linear(2, 2)(x))
+
+
+def test_check_reads_the_students_own_functions_and_never_a_librarys():
+    """check() imports ahead what the function and the functions of its own module that it calls import; a
+    library's class it uses (torch's Linear) is not read, so nothing of that library is imported ahead."""
+    from attnlab.notebook_check import _sources
+
+    text = "\n".join(_sources(_mine))
+    assert "import json" in text and "def _mine" in text and "from torch.nn import Linear" in text
+    assert "class Linear" not in text
