@@ -41,13 +41,14 @@ def seed_for(
     results: ResultsFile | None = None,
     configured: int | None = None,
     public: int | None = None,
+    fresh: int | None = None,
 ) -> tuple[int, bool]:
     """(the seed to grade with, whether it came from the results file). The one rule every door follows:
 
     `public` where the door grades on the course's public seed (``attnlab check``, the pytest plugin without
     ``--attn-seed``); else `given` (``--seed``), else `configured` (``c.TrustedGrades.seed``), else
     $ATTNLAB_SECRET_SEED, else the seed the results file's lines were graded with, so that a rerun resumes it,
-    else a fresh secret one.
+    else `fresh` (a service's, drawn once for all it grades), else a fresh secret one.
     """
     if public is not None:
         return int(public), False
@@ -58,7 +59,11 @@ def seed_for(
         return int(os.environ["ATTNLAB_SECRET_SEED"]), False
     if results is not None and results.seeds():
         return results.seeds()[-1], True
-    return secrets.randbelow(2**31), False
+    return (_fresh_seed() if fresh is None else fresh), False
+
+
+def _fresh_seed() -> int:
+    return secrets.randbelow(2**31)
 
 
 class GradingService:
@@ -78,7 +83,7 @@ class GradingService:
         self._refused: dict[str, str] = {}  # self-check key -> the refusal, said again for every later grade
         self._passed: set[str] = set()
         self._results: dict[str, ResultsFile] = {}
-        self._seed: int | None = None
+        self._fresh = _fresh_seed()  # the seed of every grade here that nothing else fixes (`run_seed`)
         self._backend = None
         self._lock = threading.Lock()
 
@@ -136,17 +141,13 @@ class GradingService:
         where = str(Path(path).resolve())
         with self._lock:
             if where not in self._results:
-                self._results[where] = ResultsFile(where)
+                self._results[where] = ResultsFile(path)  # as given: its messages name it as the user did
             return self._results[where]
 
     def run_seed(self, configured: int | None) -> int:
         """`seed_for` for a door that grades one submission at a time: the fresh secret seed, where it comes to
         that, is drawn once and kept for every later submission of this service."""
-        if configured is not None or os.environ.get("ATTNLAB_SECRET_SEED"):
-            return seed_for(configured)[0]
-        if self._seed is None:
-            self._seed = seed_for(None)[0]
-        return self._seed
+        return seed_for(configured, fresh=self._fresh)[0]
 
     # -- grading
 
